@@ -1,0 +1,70 @@
+/*
+ * util.h - small building blocks shared by every module: a growable string
+ * buffer, whole-file reading, and atomic file output (write to a temporary
+ * file in the same directory, rename on commit) so that no command ever
+ * leaves a partial output file behind.
+ */
+#ifndef CLINNER_UTIL_H
+#define CLINNER_UTIL_H
+
+#include <stdio.h>
+
+#include "clinner/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- growable byte/string buffer (always NUL-terminated) ---- */
+typedef struct cl_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} cl_buf;
+
+void cl_buf_init(cl_buf *b);
+void cl_buf_free(cl_buf *b);
+void cl_buf_reset(cl_buf *b);                         /* len = 0, keeps memory */
+int cl_buf_append(cl_buf *b, const char *s, size_t n); /* 0 ok, -1 nomem */
+int cl_buf_puts(cl_buf *b, const char *s);
+int cl_buf_putc(cl_buf *b, char c);
+int cl_buf_printf(cl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Give up ownership of the data (caller frees); buffer is reset. */
+char *cl_buf_detach(cl_buf *b);
+
+/* strdup / strndup that work in C11 mode; NULL on allocation failure. */
+char *cl_strdup(const char *s);
+char *cl_strndup(const char *s, size_t n);
+
+/* Read a whole file. *out is NUL-terminated; caller frees. */
+cl_status cl_read_file(const char *path, char **out, size_t *len, cl_error *err);
+
+/* ---- atomic output file ----
+ * cl_atomic_open creates "<path>.tmp.XXXXXX" beside path; cl_atomic_commit
+ * flushes, fsyncs and renames it over path; cl_atomic_abort removes it.
+ * path "-" means stdout (commit/abort only flush). */
+typedef struct cl_atomic_file {
+    FILE *fp;
+    char *path;
+    char *tmp_path;
+    bool is_stdout;
+} cl_atomic_file;
+
+cl_status cl_atomic_open(cl_atomic_file *f, const char *path, cl_error *err);
+cl_status cl_atomic_commit(cl_atomic_file *f, cl_error *err);
+void cl_atomic_abort(cl_atomic_file *f);
+
+/* Join a directory and a file name into a new string. */
+char *cl_path_join(const char *dir, const char *name);
+/* true if path is an existing directory. */
+bool cl_is_dir(const char *path);
+/* Create a directory and its parents (like mkdir -p). */
+cl_status cl_mkdir_p(const char *path, cl_error *err);
+
+/* Monotonic clock in seconds. */
+double cl_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

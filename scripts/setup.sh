@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# setup.sh - everything clinner needs on a fresh Debian machine, idempotent:
+#   1. Debian packages (installed with apt-get when missing; needs root)
+#   2. llama.cpp built from the pinned llama-cpp-python sdist (scripts/setup-llama.sh)
+#   3. the pinned GGUF models (scripts/fetch-models.sh)
+# Downloads are cached in ${CLINNER_CACHE:-~/.cache/clinner}, outside the clone.
+# CLINNER_SKIP_LLAMA=1 stops after step 1 (the library then builds without
+# the LLM backends).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+packages=(build-essential pkg-config cmake libcjson-dev libutf8proc-dev libcurl4-openssl-dev
+          libmicrohttpd-dev libcmocka-dev valgrind clang unzip python3 python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# python3 may come from elsewhere (pyenv); only ask apt for it when absent.
+if command -v python3 >/dev/null; then
+    missing=("${missing[@]/python3}"); missing=("${missing[@]/python3-pip}")
+fi
+read -ra missing <<<"${missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null; then SUDO=sudo; else
+            echo "setup: need root to install: ${missing[*]} (run as root or install them)" >&2; exit 1
+        fi
+    else SUDO=; fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $SUDO apt-get install -y -q "${missing[@]}" >/tmp/clinner-apt.log 2>&1; then
+        $SUDO apt-get update -q >/tmp/clinner-apt.log 2>&1 || true
+        $SUDO apt-get install -y -q "${missing[@]}" >>/tmp/clinner-apt.log 2>&1 || {
+            echo "setup: apt-get install failed (offline?); see /tmp/clinner-apt.log" >&2; exit 1; }
+    fi
+fi
+
+[ "${CLINNER_SKIP_LLAMA:-0}" = 1 ] && exit 0
+"$here/setup-llama.sh"
+"$here/fetch-models.sh"

@@ -1,0 +1,16 @@
+/*
+ * commands.h - the CLI's sub-commands.  Each lives in its own cmd_<name>.c,
+ * parses its options, calls the library and prints; nothing else.
+ */
+#ifndef CLINNER_CLI_COMMANDS_H
+#define CLINNER_CLI_COMMANDS_H
+
+int cmd_stats(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * main.c - clinner's entry point: dispatches to a sub-command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "clinner/common.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"stats", cmd_stats, "corpus statistics (documents, sentences, entities per type)"},
+    {"convert", cmd_convert, "convert between brat, paper-csv, conll and jsonl"},
+    {"eval", cmd_eval, "score predictions against gold (seqeval-compatible, span level)"},
+    {"tag", cmd_tag, "tag text with an LLM (llama, openai) or a trained CRF"},
+    {"train", cmd_train, "train a supervised tagger (crf)"},
+    {"finetune", cmd_finetune, "instruction fine-tune a local GGUF model"},
+    {"features", cmd_features, "export LLM hidden states as per-token features"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "clinner %s - token-level clinical named-entity recognition\n\n"
+                "usage: clinner COMMAND [OPTIONS]\n\ncommands:\n",
+            cl_version());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'clinner COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("clinner %s\n", cl_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "clinner: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,283 @@
+/*
+ * doc.c - the document and corpus containers (see doc.h).  Growth is
+ * amortised doubling; every add copies its strings so callers keep theirs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clinner/doc.h"
+#include "clinner/util.h"
+
+const char *const cl_paper_types[CL_NUM_PAPER_TYPES] = {
+    "DISEASE", "RAREDISEASE", "SKINRAREDISEASE", "SIGN", "SYMPTOM",
+};
+const char *const cl_all_types[CL_NUM_ALL_TYPES] = {
+    "DISEASE", "RAREDISEASE", "SKINRAREDISEASE", "SIGN", "SYMPTOM", "ANAPHOR",
+};
+
+/* Ensure room for one more element in *arr (count n, capacity *cap). */
+static int grow(void **arr, int32_t n, int32_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    int32_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+cl_doc *cl_doc_new(const char *id, const char *text, size_t n, cl_error *err)
+{
+    cl_doc *d = calloc(1, sizeof *d);
+    if (!d) {
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    d->id = cl_strdup(id ? id : "");
+    d->text = cl_strndup(text ? text : "", text ? n : 0);
+    d->text_bytes = text ? n : 0;
+    if (!d->id || !d->text) {
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        cl_doc_free(d);
+        return NULL;
+    }
+    if (cl_text_index_init(&d->index, d->text, d->text_bytes, err) != CL_OK) {
+        cl_doc_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void free_tags(cl_doc *d)
+{
+    if (d->tags) {
+        for (int32_t i = 0; i < d->ntokens; i++)
+            free(d->tags[i]);
+        free(d->tags);
+        d->tags = NULL;
+    }
+    free(d->tag_conf);
+    d->tag_conf = NULL;
+}
+
+void cl_doc_clear_entities(cl_doc *d)
+{
+    for (int32_t i = 0; i < d->nentities; i++) {
+        free(d->entities[i].id);
+        free(d->entities[i].type);
+        free(d->entities[i].frags);
+        free(d->entities[i].text);
+    }
+    d->nentities = 0;
+}
+
+void cl_doc_free(cl_doc *d)
+{
+    if (!d)
+        return;
+    free_tags(d);
+    cl_doc_clear_entities(d);
+    free(d->entities);
+    for (int32_t i = 0; i < d->nrelations; i++) {
+        free(d->relations[i].id);
+        free(d->relations[i].type);
+        free(d->relations[i].arg1);
+        free(d->relations[i].arg2);
+    }
+    free(d->relations);
+    free(d->tokens);
+    free(d->sentences);
+    cl_text_index_free(&d->index);
+    free(d->id);
+    free(d->text);
+    free(d);
+}
+
+cl_status cl_doc_add_entity(cl_doc *d, const char *id, const char *type, const cl_span *frags,
+                            int32_t nfrags, const char *text, cl_error *err)
+{
+    if (nfrags < 1)
+        return cl_error_set(err, CL_ERR_ARG, "entity %s has no fragment", id ? id : "?");
+    for (int32_t i = 0; i < nfrags; i++) {
+        if (frags[i].start < 0 || frags[i].start > frags[i].end ||
+            frags[i].end > d->index.nchars)
+            return cl_error_set(err, CL_ERR_RANGE,
+                                "entity %s: offsets %d-%d outside the text (%d characters)",
+                                id ? id : "?", frags[i].start, frags[i].end, d->index.nchars);
+    }
+    if (grow((void **)&d->entities, d->nentities, &d->cap_entities, sizeof *d->entities) != 0)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_entity *e = &d->entities[d->nentities];
+    memset(e, 0, sizeof *e);
+    char idbuf[32];
+    if (!id) {
+        snprintf(idbuf, sizeof idbuf, "T%d", d->nentities + 1);
+        id = idbuf;
+    }
+    e->id = cl_strdup(id);
+    e->type = cl_strdup(type);
+    e->frags = malloc((size_t)nfrags * sizeof *frags);
+    e->text = text ? cl_strdup(text) : NULL;
+    e->confidence = -1.0f;
+    if (!e->id || !e->type || !e->frags || (text && !e->text)) {
+        free(e->id);
+        free(e->type);
+        free(e->frags);
+        free(e->text);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    memcpy(e->frags, frags, (size_t)nfrags * sizeof *frags);
+    e->nfrags = nfrags;
+    d->nentities++;
+    return CL_OK;
+}
+
+cl_status cl_doc_add_relation(cl_doc *d, const char *id, const char *type, const char *arg1,
+                              const char *arg2, cl_error *err)
+{
+    if (grow((void **)&d->relations, d->nrelations, &d->cap_relations, sizeof *d->relations) != 0)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_relation *r = &d->relations[d->nrelations];
+    r->id = cl_strdup(id);
+    r->type = cl_strdup(type);
+    r->arg1 = cl_strdup(arg1);
+    r->arg2 = cl_strdup(arg2);
+    if (!r->id || !r->type || !r->arg1 || !r->arg2) {
+        free(r->id);
+        free(r->type);
+        free(r->arg1);
+        free(r->arg2);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    d->nrelations++;
+    return CL_OK;
+}
+
+void cl_doc_clear_tokens(cl_doc *d)
+{
+    free_tags(d);
+    d->ntokens = 0;
+    d->nsentences = 0;
+}
+
+cl_status cl_doc_push_token(cl_doc *d, int32_t start, int32_t end, cl_error *err)
+{
+    if (start < 0 || start >= end || end > d->index.nchars)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: token %d-%d outside the text", d->id, start, end);
+    if (d->tags)
+        return cl_error_set(err, CL_ERR_INTERNAL, "tokens added after tags were set");
+    if (grow((void **)&d->tokens, d->ntokens, &d->cap_tokens, sizeof *d->tokens) != 0)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    d->tokens[d->ntokens].start = start;
+    d->tokens[d->ntokens].end = end;
+    d->ntokens++;
+    return CL_OK;
+}
+
+cl_status cl_doc_push_sentence(cl_doc *d, int32_t tok_begin, int32_t tok_end, cl_error *err)
+{
+    if (tok_begin < 0 || tok_begin > tok_end || tok_end > d->ntokens)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: sentence tokens %d-%d out of range", d->id,
+                            tok_begin, tok_end);
+    if (grow((void **)&d->sentences, d->nsentences, &d->cap_sentences, sizeof *d->sentences) != 0)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    d->sentences[d->nsentences].tok_begin = tok_begin;
+    d->sentences[d->nsentences].tok_end = tok_end;
+    d->nsentences++;
+    return CL_OK;
+}
+
+cl_status cl_doc_reset_tags(cl_doc *d, cl_error *err)
+{
+    free_tags(d);
+    if (d->ntokens == 0)
+        return CL_OK;
+    d->tags = calloc((size_t)d->ntokens, sizeof *d->tags);
+    if (!d->tags)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < d->ntokens; i++) {
+        d->tags[i] = cl_strdup("O");
+        if (!d->tags[i]) {
+            free_tags(d);
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        }
+    }
+    return CL_OK;
+}
+
+cl_status cl_doc_set_tag(cl_doc *d, int32_t token, const char *tag, cl_error *err)
+{
+    if (!d->tags && cl_doc_reset_tags(d, err) != CL_OK)
+        return err ? err->code : CL_ERR_NOMEM;
+    if (token < 0 || token >= d->ntokens)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: token index %d out of range", d->id, token);
+    char *t = cl_strdup(tag);
+    if (!t)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    free(d->tags[token]);
+    d->tags[token] = t;
+    return CL_OK;
+}
+
+const char *cl_doc_token_bytes(const cl_doc *d, int32_t token, size_t *nbytes)
+{
+    size_t b0 = cl_text_cp_to_byte(&d->index, d->tokens[token].start);
+    size_t b1 = cl_text_cp_to_byte(&d->index, d->tokens[token].end);
+    *nbytes = b1 - b0;
+    return d->text + b0;
+}
+
+char *cl_doc_span_text(const cl_doc *d, int32_t start, int32_t end)
+{
+    size_t b0 = cl_text_cp_to_byte(&d->index, start);
+    size_t b1 = cl_text_cp_to_byte(&d->index, end);
+    if (b0 == SIZE_MAX || b1 == SIZE_MAX || b1 < b0)
+        return NULL;
+    return cl_strndup(d->text + b0, b1 - b0);
+}
+
+char *cl_doc_token_text(const cl_doc *d, int32_t token)
+{
+    return cl_doc_span_text(d, d->tokens[token].start, d->tokens[token].end);
+}
+
+cl_corpus *cl_corpus_new(void) { return calloc(1, sizeof(cl_corpus)); }
+
+void cl_corpus_free(cl_corpus *c)
+{
+    if (!c)
+        return;
+    for (int32_t i = 0; i < c->ndocs; i++)
+        cl_doc_free(c->docs[i]);
+    free(c->docs);
+    free(c);
+}
+
+cl_status cl_corpus_add(cl_corpus *c, cl_doc *doc, cl_error *err)
+{
+    if (grow((void **)&c->docs, c->ndocs, &c->cap, sizeof *c->docs) != 0) {
+        cl_doc_free(doc);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    c->docs[c->ndocs++] = doc;
+    return CL_OK;
+}
+
+int64_t cl_corpus_ntokens(const cl_corpus *c)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < c->ndocs; i++)
+        n += c->docs[i]->ntokens;
+    return n;
+}
+
+int64_t cl_corpus_nsentences(const cl_corpus *c)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < c->ndocs; i++)
+        n += c->docs[i]->nsentences;
+    return n;
+}

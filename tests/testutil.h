@@ -1,0 +1,46 @@
+/*
+ * testutil.h - shared helpers for the cmocka unit tests.
+ */
+#ifndef CLINNER_TESTUTIL_H
+#define CLINNER_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* Directory holding data/raredis and data/paper ($CLINNER_SHARED, else
+ * ../shared beside the repository). */
+static inline const char *test_shared_dir(void)
+{
+    const char *s = getenv("CLINNER_SHARED");
+    return s && *s ? s : "../shared";
+}
+
+/* Path under the shared directory, or NULL (and a skip message) when it is
+ * absent: tests that need the corpus call skip() then. */
+static inline const char *test_shared_path(char *buf, size_t n, const char *rel)
+{
+    snprintf(buf, n, "%s/%s", test_shared_dir(), rel);
+    struct stat st;
+    if (stat(buf, &st) != 0) {
+        fprintf(stderr, "SKIP: %s not found (set CLINNER_SHARED to the shared data folder)\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+#define REQUIRE_SHARED(var, rel)                                     \
+    char var##_buf[4096];                                            \
+    const char *var = test_shared_path(var##_buf, sizeof var##_buf, rel); \
+    if (!var)                                                        \
+        skip()
+
+#endif
