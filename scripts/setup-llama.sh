@@ -73,7 +73,7 @@ mode=build force=0
 while [ $# -gt 0 ]; do
     case $1 in
         --prefix) mode=prefix ;;
-        --print-env) mode=env ;;
+        --print-env) mode="env" ;;
         --force) force=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--prefix|--print-env|--force]" >&2; exit 64 ;;
@@ -111,6 +111,9 @@ if [ "$force" = 0 ] && is_built; then
     if [ "$mode" = env ]; then print_env; else stamp_line; fi
     exit 0
 fi
+
+# leftovers of a build that was killed (we hold the lock, so none is live)
+rm -rf "$CACHE"/llama.cpp/.build-* "$CACHE"/llama.cpp/.old.* "$CACHE"/downloads/.dl.*
 
 # ---------------------------------------------------------------- download
 SDIST="$CACHE/downloads/$LLAMA_CPP_PY_SDIST"
@@ -159,11 +162,13 @@ log "extracting vendor/llama.cpp..."
 tar -xzf "$SDIST" -C "$src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_PY_VERSION/vendor/llama.cpp" ||
     die 4 "could not extract vendor/llama.cpp from $SDIST"
 [ -f "$src/include/llama.h" ] || die 4 "vendor/llama.cpp/include/llama.h missing in sdist"
+rm -f "$src/.git"   # dangling submodule gitfile from the sdist (only causes 'fatal: not a git repository' noise)
 
 cmake_flags=(
     -DCMAKE_BUILD_TYPE=Release
     -DBUILD_SHARED_LIBS=OFF
     -DGGML_NATIVE=ON
+    -DGGML_CCACHE=OFF
     -DLLAMA_CURL=OFF            # (no-op in this version: curl support was removed)
     -DLLAMA_OPENSSL=OFF         # no HTTPS in the bundled http client
     -DLLAMA_BUILD_TESTS=OFF
@@ -180,7 +185,8 @@ cmake -S "$src" -B "$bld" "${cmake_flags[@]}" >"$work/configure.log" 2>&1 ||
     { tail -n 30 "$work/configure.log" >&2; die 4 "cmake configure failed"; }
 
 targets=(llama ggml ggml-base ggml-cpu llama-server llama-quantize llama-convert-llama2c-to-ggml)
-if cmake --build "$bld" --target help 2>/dev/null | grep -q 'llama-finetune'; then
+cmake --build "$bld" --target help >"$work/targets.txt" 2>/dev/null || true
+if grep -qw 'llama-finetune' "$work/targets.txt"; then
     targets+=(llama-finetune)
 fi
 log "building ${targets[*]} with -j$JOBS (takes a while on 2 cores; log: $work/build.log)..."
@@ -220,6 +226,7 @@ echo "-L$PREFIX/lib $libs" >"$stage/ldflags.txt"
 
 # verify: a C11 program links with exactly these flags and runs
 log "link check: cc -std=c11 llama-smoke.c -L<prefix>/lib $libs"
+# shellcheck disable=SC2086  # $libs is a word list on purpose
 gcc -std=c11 -O2 -Wall -I"$stage/include" "$SCRIPT_DIR/llama-smoke.c" -o "$stage/bin/clinner-llama-smoke" \
     -L"$stage/lib" $libs >"$work/link.log" 2>&1 ||
     { cat "$work/link.log" >&2; die 4 "test program failed to link with: $libs"; }
@@ -236,7 +243,7 @@ t1=$(date +%s)
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) in $((t1 - t0))s"
     echo "cmake_flags=${cmake_flags[*]//$stage/<prefix>}"
     echo "targets=${targets[*]}"
-    echo "$(sed -n 's/^system_info: //p' "$work/smoke.log" | sed 's/^/system_info=/')"
+    sed -n 's/^system_info: /system_info=/p' "$work/smoke.log"
 } >"$stage/STAMP"
 
 # atomic publish: rename the finished tree into place

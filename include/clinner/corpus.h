@@ -62,7 +62,9 @@ cl_status cl_brat_parse_ann(cl_doc *doc, const char *ann, size_t n, const char *
 cl_status cl_corpus_write(const cl_corpus *c, cl_format fmt, const char *path, cl_error *err);
 
 /* Stream one document in a token format (not brat) to fp; *sentence_global
- * carries the paper-csv global sentence counter across documents. */
+ * (start at 0, may be NULL) carries state across documents: for paper-csv the
+ * global sentence counter, for paper-lines whether the previous document's
+ * last sentence continues (both group sentences as the paper's files do). */
 cl_status cl_doc_write(const cl_doc *doc, cl_format fmt, FILE *fp, int64_t *sentence_global,
                        cl_error *err);
 /* Header line of the format, if any (paper-csv) */

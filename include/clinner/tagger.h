@@ -14,6 +14,23 @@
 extern "C" {
 #endif
 
+/* Counters a backend keeps over its lifetime; a backend fills what it
+ * counts and leaves the rest 0. */
+typedef struct cl_tagger_stats {
+    int64_t sentences;        /* sentences tagged */
+    int64_t tokens;           /* word tokens labelled */
+    int64_t prompt_tokens;    /* model tokens read (LLM backends) */
+    int64_t generated_tokens; /* model tokens generated or scored */
+    int64_t misaligned;       /* answers whose line count differed from the sentence's */
+    int64_t invalid_labels;   /* answer labels outside the label set, read as O */
+    int64_t skipped;          /* sentences left all O (empty, longer than the context) */
+    int64_t retries;          /* remote backends: requests sent again */
+} cl_tagger_stats;
+
+/* Where a backend reports what the user should know but is not an error
+ * (a retried request, a skipped sentence); the CLI prints it to stderr. */
+typedef void (*cl_log_fn)(void *ctx, const char *msg);
+
 typedef struct cl_tagger_ops {
     const char *name;
     /* Tag sentences [sent_begin, sent_end) of doc.  doc->tags exists (all
@@ -21,6 +38,8 @@ typedef struct cl_tagger_ops {
     cl_status (*tag)(void *self, cl_doc *doc, int32_t sent_begin, int32_t sent_end,
                      cl_error *err);
     void (*free)(void *self);
+    /* Optional (may be NULL): the counters so far. */
+    void (*stats)(void *self, cl_tagger_stats *out);
 } cl_tagger_ops;
 
 typedef struct cl_tagger {
@@ -30,6 +49,8 @@ typedef struct cl_tagger {
 
 /* Tag every sentence of doc (allocating doc->tags when absent). */
 cl_status cl_tagger_tag_doc(cl_tagger *t, cl_doc *doc, cl_error *err);
+/* The backend's counters (all 0 when it keeps none). */
+void cl_tagger_get_stats(const cl_tagger *t, cl_tagger_stats *out);
 /* Free the backend and reset t. */
 void cl_tagger_free(cl_tagger *t);
 

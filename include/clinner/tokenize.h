@@ -31,15 +31,21 @@ const char *cl_tokenizer_name(cl_tokenizer_kind kind);
 /* Replace doc's tokens and sentences with those of the tokenizer. */
 cl_status cl_tokenize_doc(cl_doc *doc, cl_tokenizer_kind kind, cl_error *err);
 
-/* What the BIO projection could not represent. */
+/* What the BIO projection could not represent.  Boundaries and sentence
+ * crossings look at every fragment whatever the policy (they measure the
+ * tokenizer); "lost" depends on the policy. */
 typedef struct cl_bio_stats {
     int64_t entities;          /* entities considered */
     int64_t discontinuous;     /* entities with more than one fragment */
-    int64_t overlapping;       /* entities whose span overlaps another's */
-    int64_t lost;              /* entities not recovered exactly from the tags */
-    int64_t boundary_in_token; /* entity boundaries (start or end) falling inside a token */
-    int64_t boundaries;        /* entity boundaries checked */
-    int64_t cross_sentence;    /* entities spanning a sentence end */
+    int64_t overlapping;       /* entities sharing a character with another one */
+    int64_t lost;              /* entities not recovered exactly from the tags by
+                                * cl_bio_to_entities: paper policy, (type, first
+                                * fragment); clinical, (type, each run of fragments
+                                * in consecutive tokens, first start to last end) */
+    int64_t boundary_in_token; /* fragment starts that are no token's start plus
+                                * fragment ends that are no token's end */
+    int64_t boundaries;        /* entity boundaries checked (2 per fragment) */
+    int64_t cross_sentence;    /* entities whose tokens lie in more than one sentence */
 } cl_bio_stats;
 
 typedef enum cl_bio_policy {
@@ -48,19 +54,23 @@ typedef enum cl_bio_policy {
      * token start == span start, I when start > span start and end <= span end. */
     CL_BIO_PAPER = 0,
     /* clinner's: every fragment is tagged (later fragments continue with I- when
-     * adjacent in tokens, else start a new B-), longest entity wins on overlap,
-     * tokens partly covered by an entity are tagged. */
+     * adjacent in tokens, else start a new B-, so a discontinuous entity becomes
+     * several mentions), longest entity (characters over all fragments; ties:
+     * first in file) wins on overlap, tokens partly covered by an entity are
+     * tagged, and a sentence start always gets B-. */
     CL_BIO_CLINICAL = 1,
 } cl_bio_policy;
 
-/* Set doc->tags from doc->entities (doc must be tokenized).  types/ntypes
- * restrict which entity types are kept (NULL: all).  stats may be NULL and
- * is added to, not reset. */
+/* Set doc->tags from doc->entities (doc must be tokenized, tokens in text
+ * order and not overlapping, else CL_ERR_ARG).  types/ntypes restrict which
+ * entity types are kept (NULL: all).  stats may be NULL and is added to, not
+ * reset. */
 cl_status cl_bio_from_entities(cl_doc *doc, cl_bio_policy policy, const char *const *types,
                                int ntypes, cl_bio_stats *stats, cl_error *err);
 
 /* Replace doc->entities with those decoded from doc->tags (lenient, conlleval
- * rules: an I- after O or of another type starts an entity), one fragment each,
+ * rules: an I- after O, of another type or at a sentence start starts an
+ * entity; tags other than B-X / I-X count as O), one fragment each,
  * spanning its tokens' characters.  Confidences come from doc->tag_conf when set
  * (mean over the entity's tokens). */
 cl_status cl_bio_to_entities(cl_doc *doc, cl_error *err);

@@ -1,12 +1,241 @@
-/* cmd_convert.c - placeholder until the command lands (see issues). */
+/*
+ * cmd_convert.c - `clinner convert`: read a corpus in one format and write
+ * it in another.
+ *
+ * Going from a format without tokens (brat, text) to one with tokens, every
+ * document is tokenized (--tokenizer) and its entities are projected onto
+ * BIO tags with the tokenizer's policy: the paper's brat2iob rules for
+ * "paper", clinner's for "clinical".  Going from tags to entities (a token
+ * format to brat or jsonl), entities are decoded from the tags.  With
+ * `--from brat --to paper-csv --tokenizer paper` the output reproduces the
+ * paper's released CSVs byte for byte; for that reason every entity type,
+ * ANAPHOR included, is kept by default (the paper's CSVs keep ANAPHOR tags)
+ * and --labels paper is the opt-in that keeps only the five reported types.
+ *
+ * Output is atomic: on any error nothing is left at -o.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "clinner/corpus.h"
+#include "clinner/tokenize.h"
+#include "clinner/util.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: clinner convert --from FORMAT --to FORMAT [OPTIONS] INPUT [-o OUT]\n"
+            "\n"
+            "Convert a corpus between formats.\n"
+            "\n"
+            "  --from FORMAT      brat, paper-csv, conll, jsonl or text (INPUT '-' reads\n"
+            "                     stdin, except for brat)\n"
+            "  --to FORMAT        paper-csv, conll, jsonl, brat or paper-lines\n"
+            "  --tokenizer NAME   paper or clinical (default clinical): tokenizes input\n"
+            "                     without tokens (brat, text) and picks how entities become\n"
+            "                     BIO tags (paper: the paper's brat2iob rules)\n"
+            "  --labels SET       all (default: every entity type, ANAPHOR included, as in\n"
+            "                     the paper's CSVs) or paper (only DISEASE, RAREDISEASE,\n"
+            "                     SKINRAREDISEASE, SIGN, SYMPTOM; others become O)\n"
+            "  -o, --output OUT   output file (default: stdout); a directory for --to brat\n"
+            "                     (required there)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "example (reproduces the paper's dev CSV):\n"
+            "  clinner convert --from brat --to paper-csv --tokenizer paper raredis/dev\n");
+}
+
+static bool type_kept(const char *type, const char *const *types, int ntypes)
+{
+    if (!types)
+        return true;
+    for (int i = 0; i < ntypes; i++)
+        if (!strcmp(type, types[i]))
+            return true;
+    return false;
+}
+
+/* Drop entities whose type is not kept (in place, order preserved). */
+static void filter_entities(cl_doc *doc, const char *const *types, int ntypes)
+{
+    int32_t k = 0;
+    for (int32_t i = 0; i < doc->nentities; i++) {
+        cl_entity *e = &doc->entities[i];
+        if (type_kept(e->type, types, ntypes)) {
+            doc->entities[k++] = *e;
+        } else {
+            free(e->id);
+            free(e->type);
+            free(e->frags);
+            free(e->text);
+        }
+    }
+    doc->nentities = k;
+}
+
+/* Turn tags of types not kept into O. */
+static cl_status filter_tags(cl_doc *doc, const char *const *types, int ntypes, cl_error *err)
+{
+    if (!doc->tags)
+        return CL_OK;
+    for (int32_t t = 0; t < doc->ntokens; t++) {
+        const char *tag = doc->tags[t];
+        if (!tag || !strcmp(tag, "O") || strlen(tag) < 3 || type_kept(tag + 2, types, ntypes))
+            continue;
+        if (cl_doc_set_tag(doc, t, "O", err) != CL_OK)
+            return err->code;
+    }
+    return CL_OK;
+}
+
+/* Bring one document into the shape the output format needs. */
+static cl_status prepare(cl_doc *doc, cl_format from, cl_format to, cl_tokenizer_kind tok,
+                         const char *const *types, int ntypes, cl_error *err)
+{
+    cl_status st;
+    if (types)
+        filter_entities(doc, types, ntypes);
+    if (cl_format_has_tokens(to) && (!cl_format_has_tokens(from) || doc->ntokens == 0)) {
+        if ((st = cl_tokenize_doc(doc, tok, err)) != CL_OK)
+            return st;
+    }
+    if (doc->ntokens > 0 && !doc->tags) {
+        /* Tokens without tags: project the entities (brat, text, or jsonl
+         * with entities only). */
+        cl_bio_policy policy = tok == CL_TOKENIZER_PAPER ? CL_BIO_PAPER : CL_BIO_CLINICAL;
+        if (doc->nentities > 0)
+            st = cl_bio_from_entities(doc, policy, types, ntypes, NULL, err);
+        else
+            st = cl_doc_reset_tags(doc, err);
+        if (st != CL_OK)
+            return st;
+    } else if (types && (st = filter_tags(doc, types, ntypes, err)) != CL_OK) {
+        return st;
+    }
+    if ((to == CL_FORMAT_BRAT || to == CL_FORMAT_JSONL) && doc->nentities == 0 && doc->tags &&
+        cl_format_has_tokens(from)) {
+        if ((st = cl_bio_to_entities(doc, err)) != CL_OK)
+            return st;
+    }
+    return CL_OK;
+}
 
 int cmd_convert(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinner convert: not implemented yet\n");
-    return 2;
+    const char *from_name = NULL, *to_name = NULL, *tok_name = NULL, *labels = NULL;
+    const char *out = NULL, *input = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **target = NULL;
+        size_t optlen = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        static const struct {
+            const char *name;
+            int which;
+        } opts[] = {{"--from", 0}, {"--to", 1}, {"--tokenizer", 2},
+                    {"--labels", 3}, {"--output", 4}, {"-o", 4}};
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !target; k++) {
+            size_t n = strlen(opts[k].name);
+            if (!strncmp(a, opts[k].name, n) && (a[n] == '\0' || a[n] == '=')) {
+                const char **slots[] = {&from_name, &to_name, &tok_name, &labels, &out};
+                target = slots[opts[k].which];
+                optlen = n;
+            }
+        }
+        if (!target) {
+            if (a[0] == '-' && a[1] != '\0') {
+                fprintf(stderr, "clinner convert: unknown option '%s'\n\n", a);
+                usage(stderr);
+                return 2;
+            }
+            if (input) {
+                fprintf(stderr, "clinner convert: more than one INPUT ('%s' and '%s')\n", input,
+                        a);
+                return 2;
+            }
+            input = a;
+            continue;
+        }
+        if (a[optlen] == '=') {
+            *target = a + optlen + 1;
+        } else if (i + 1 < argc) {
+            *target = argv[++i];
+        } else {
+            fprintf(stderr, "clinner convert: option '%s' needs a value\n", a);
+            return 2;
+        }
+    }
+    if (!from_name || !to_name || !input) {
+        fprintf(stderr, "clinner convert: %s\n\n",
+                !from_name ? "--from is required"
+                : !to_name ? "--to is required"
+                           : "INPUT is required");
+        usage(stderr);
+        return 2;
+    }
+
+    cl_error err;
+    cl_error_clear(&err);
+    cl_format from, to;
+    cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
+    const char *const *types = NULL;
+    int ntypes = 0;
+    if (cl_format_from_name(from_name, &from, &err) != CL_OK ||
+        cl_format_from_name(to_name, &to, &err) != CL_OK ||
+        (tok_name && cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK)) {
+        fprintf(stderr, "clinner convert: %s\n", err.msg);
+        return 2;
+    }
+    if (from == CL_FORMAT_PAPER_LINES) {
+        fprintf(stderr, "clinner convert: paper-lines cannot be read (use 'clinner eval' to "
+                        "score it against gold)\n");
+        return 2;
+    }
+    if (to == CL_FORMAT_TEXT) {
+        fprintf(stderr, "clinner convert: text is an input format only\n");
+        return 2;
+    }
+    if (labels && !strcmp(labels, "paper")) {
+        types = cl_paper_types;
+        ntypes = CL_NUM_PAPER_TYPES;
+    } else if (labels && strcmp(labels, "all") != 0) {
+        fprintf(stderr, "clinner convert: --labels must be 'paper' or 'all', not '%s'\n", labels);
+        return 2;
+    }
+    if (to == CL_FORMAT_BRAT && (!out || !strcmp(out, "-"))) {
+        fprintf(stderr, "clinner convert: --to brat needs -o DIRECTORY\n");
+        return 2;
+    }
+    if (!out)
+        out = "-";
+
+    int rc = 1;
+    cl_corpus *c = cl_corpus_new();
+    if (!c) {
+        fprintf(stderr, "clinner convert: out of memory\n");
+        return 1;
+    }
+    if (cl_corpus_read(c, from, input, &err) != CL_OK) {
+        fprintf(stderr, "clinner convert: %s\n", err.msg);
+        goto done;
+    }
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        if (prepare(c->docs[i], from, to, tok, types, ntypes, &err) != CL_OK) {
+            fprintf(stderr, "clinner convert: %s: %s\n", c->docs[i]->id, err.msg);
+            goto done;
+        }
+    }
+    if (cl_corpus_write(c, to, out, &err) != CL_OK) {
+        fprintf(stderr, "clinner convert: %s\n", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    cl_corpus_free(c);
+    return rc;
 }

@@ -1,12 +1,270 @@
-/* cmd_train.c - placeholder until the command lands (see issues). */
+/*
+ * cmd_train.c - `clinner train crf`: train the supervised CRF tagger on a
+ * training split, early-stopped on a dev split, and write the model.
+ *
+ * Documents are read and tokenized as `clinner tag` and `convert` do
+ * (cli_io.c); the tokenizer, label set and input format are recorded in the
+ * model so `clinner tag` uses the same tokenizer by default.  Progress
+ * (iteration, loss, dev F1, time) goes to stderr.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli/cli_io.h"
 #include "cli/commands.h"
+#include "clinner/crf.h"
+#include "clinner/progress.h"
+#include "clinner/util.h"
+
+static void usage(FILE *fp)
+{
+    cl_crf_train_params d = cl_crf_train_default_params();
+    fprintf(fp,
+            "usage: clinner train crf --train PATH [--dev PATH] [OPTIONS] -o MODEL\n"
+            "\n"
+            "Train a linear-chain CRF tagger (L-BFGS with L2, OWL-QN with L1).\n"
+            "\n"
+            "  --train PATH        training documents (a BRAT directory, or a file)\n"
+            "  --dev PATH          dev documents: the iteration with the best dev F1 is kept\n"
+            "  --format FORMAT     brat, paper-csv, conll or jsonl (default: brat for a\n"
+            "                      directory, else from the file extension)\n"
+            "  --tokenizer NAME    paper or clinical (default clinical); also how BRAT\n"
+            "                      entities become BIO tags (paper: brat2iob rules)\n"
+            "  --labels SET        paper (5 types, ANAPHOR as O; default) or all (6 types)\n"
+            "  --c1 X              L1 coefficient (default %g; > 0 uses OWL-QN)\n"
+            "  --c2 X              L2 coefficient (default %g)\n"
+            "  --max-iter N        L-BFGS iterations (default %d)\n"
+            "  --threads N         gradient threads (default %d); results are reproducible\n"
+            "                      for the same seed and thread count\n"
+            "  --seed N            seed of the gazetteer folds (default %llu)\n"
+            "  --min-count N       drop attributes seen fewer than N times (default %d)\n"
+            "  --eval-every K      dev F1 every K iterations (default %d)\n"
+            "  --patience N        stop after N dev evaluations without improvement\n"
+            "                      (default %d; 0 never stops early)\n"
+            "  --no-gazetteer      no gazetteer features\n"
+            "  --dense FILE        dense per-token features (format in crf.h); the same\n"
+            "                      file kind must then be given to `clinner tag --dense`\n"
+            "  --progress MODE     auto, tty, lines or off (default auto: a live line on a\n"
+            "                      terminal, plain lines otherwise)\n"
+            "  -o, --output MODEL  model file (written atomically)\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "example:\n"
+            "  clinner train crf --train raredis/train --dev raredis/dev --tokenizer paper \\\n"
+            "      --threads 2 -o raredis-paper.crf\n",
+            d.c1, d.c2, d.max_iter, d.threads, (unsigned long long)d.seed, d.min_count,
+            d.eval_every, d.patience);
+}
+
+typedef struct train_ui {
+    cl_progress *bar;
+    int eval_every;
+} train_ui;
+
+static void on_progress(void *ud, const cl_crf_progress *p)
+{
+    train_ui *ui = ud;
+    if (!strcmp(p->stage, "features")) {
+        cl_progress_message(ui->bar, "features ready: %lld weights (%.1f s)",
+                            (long long)p->active, p->elapsed_s);
+        return;
+    }
+    if (!strcmp(p->stage, "done")) {
+        if (p->best_dev_f1 >= 0)
+            cl_progress_message(ui->bar,
+                                "done: best dev F1 %.4f at iteration %d, %lld non-zero "
+                                "weights, %.1f s",
+                                p->best_dev_f1, p->best_iteration, (long long)p->active,
+                                p->elapsed_s);
+        else
+            cl_progress_message(ui->bar, "done: %lld non-zero weights, %.1f s",
+                                (long long)p->active, p->elapsed_s);
+        return;
+    }
+    cl_progress_update(ui->bar, p->iteration);
+    if (p->dev_f1 >= 0)
+        cl_progress_message(ui->bar,
+                            "iter %4d  loss %.2f  dev F1 %.4f (micro %.4f)  best %.4f @%d  "
+                            "active %lld  %.1f s",
+                            p->iteration, p->loss, p->dev_f1, p->dev_micro_f1, p->best_dev_f1,
+                            p->best_iteration, (long long)p->active, p->elapsed_s);
+    else if (ui->eval_every <= 0 || p->iteration % 10 == 0 || p->iteration == 1)
+        cl_progress_message(ui->bar, "iter %4d  loss %.2f  active %lld  %.1f s", p->iteration,
+                            p->loss, (long long)p->active, p->elapsed_s);
+}
+
+static int fail(const cl_error *err)
+{
+    fprintf(stderr, "clinner train: %s\n", err->msg);
+    return 1;
+}
 
 int cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinner train: not implemented yet\n");
-    return 2;
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "crf") != 0) {
+        fprintf(stderr, "clinner train: the only trainer is 'crf' (clinner train crf --help)\n");
+        return 2;
+    }
+    cl_crf_train_params p = cl_crf_train_default_params();
+    const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
+    const char *labels = "paper", *out = NULL, *dense_path = NULL, *progress = "auto";
+    cl_error err;
+    cl_error_clear(&err);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        cl_status st = CL_OK;
+        bool takes = true;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--no-gazetteer")) {
+            p.gazetteer = false;
+            takes = false;
+        } else if (!v) {
+            fprintf(stderr, "clinner train: %s needs a value (or unknown option)\n", a);
+            return 2;
+        } else if (!strcmp(a, "--train")) {
+            train_path = v;
+        } else if (!strcmp(a, "--dev")) {
+            dev_path = v;
+        } else if (!strcmp(a, "--format")) {
+            format = v;
+        } else if (!strcmp(a, "--tokenizer")) {
+            tok_name = v;
+        } else if (!strcmp(a, "--labels")) {
+            labels = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            out = v;
+        } else if (!strcmp(a, "--dense")) {
+            dense_path = v;
+        } else if (!strcmp(a, "--progress")) {
+            progress = v;
+        } else if (!strcmp(a, "--c1")) {
+            st = cli_parse_double(a, v, 0.0, &p.c1, &err);
+        } else if (!strcmp(a, "--c2")) {
+            st = cli_parse_double(a, v, 0.0, &p.c2, &err);
+        } else if (!strcmp(a, "--max-iter")) {
+            st = cli_parse_int(a, v, 1, 100000, &n, &err);
+            p.max_iter = (int)n;
+        } else if (!strcmp(a, "--threads")) {
+            st = cli_parse_int(a, v, 1, 64, &n, &err);
+            p.threads = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            st = cli_parse_int(a, v, 0, 2147483647L, &n, &err);
+            p.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--min-count")) {
+            st = cli_parse_int(a, v, 1, 1000000, &n, &err);
+            p.min_count = (int)n;
+        } else if (!strcmp(a, "--eval-every")) {
+            st = cli_parse_int(a, v, 1, 100000, &n, &err);
+            p.eval_every = (int)n;
+        } else if (!strcmp(a, "--patience")) {
+            st = cli_parse_int(a, v, 0, 100000, &n, &err);
+            p.patience = (int)n;
+        } else {
+            fprintf(stderr, "clinner train: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (st != CL_OK) {
+            fprintf(stderr, "clinner train: %s\n", err.msg);
+            return 2;
+        }
+        if (takes)
+            i++;
+    }
+    if (!train_path || !out) {
+        fprintf(stderr, "clinner train: --train and -o are required (see --help)\n");
+        return 2;
+    }
+    cl_tokenizer_kind tok;
+    cl_format fmt = cli_guess_format(train_path);
+    cl_progress_mode pmode = CL_PROGRESS_AUTO;
+    if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
+        cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK ||
+        (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
+        fprintf(stderr, "clinner train: %s\n", err.msg);
+        return 2;
+    }
+    if (!strcmp(progress, "tty"))
+        pmode = CL_PROGRESS_TTY;
+    else if (!strcmp(progress, "lines"))
+        pmode = CL_PROGRESS_LINES;
+    else if (!strcmp(progress, "off"))
+        pmode = CL_PROGRESS_OFF;
+    else if (strcmp(progress, "auto") != 0) {
+        fprintf(stderr, "clinner train: --progress: expected auto, tty, lines or off\n");
+        return 2;
+    }
+
+    cli_input in = {.format = fmt, .tokenizer = tok};
+    if (p.labels == CL_CRF_LABELS_PAPER) {
+        in.types = cl_paper_types;
+        in.ntypes = CL_NUM_PAPER_TYPES;
+    } else {
+        in.types = cl_all_types;
+        in.ntypes = CL_NUM_ALL_TYPES;
+    }
+    cl_corpus *train = NULL, *dev = NULL;
+    cl_dense_table *dense = NULL;
+    cl_crf_model *m = NULL;
+    int rc = 1;
+    double t0 = cl_now();
+    in.path = train_path;
+    if (cli_read_corpus(&in, &train, &err) != CL_OK)
+        goto done;
+    if (dev_path) {
+        in.path = dev_path;
+        if (cli_read_corpus(&in, &dev, &err) != CL_OK)
+            goto done;
+    }
+    if (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK)
+        goto done;
+    fprintf(stderr,
+            "clinner train: %d train documents (%lld sentences, %lld tokens), %d dev "
+            "documents, tokenizer %s, labels %s, read in %.1f s\n",
+            train->ndocs, (long long)cl_corpus_nsentences(train),
+            (long long)cl_corpus_ntokens(train), dev ? dev->ndocs : 0, tok_name, labels,
+            cl_now() - t0);
+    p.dense = dense;
+    train_ui ui = {cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode),
+                   p.eval_every};
+    p.progress = on_progress;
+    p.progress_ud = &ui;
+    cl_status st = cl_crf_train(train, dev, &p, &m, &err);
+    cl_progress_free(ui.bar);
+    if (st != CL_OK)
+        goto done;
+    char num[256];
+    if (cl_crf_model_set_meta(m, "tokenizer", cl_tokenizer_name(tok), &err) != CL_OK ||
+        cl_crf_model_set_meta(m, "labels", cl_crf_labels_name(p.labels), &err) != CL_OK ||
+        cl_crf_model_set_meta(m, "format", cl_format_name(fmt), &err) != CL_OK)
+        goto done;
+    snprintf(num, sizeof num, "c1=%g c2=%g max_iter=%d threads=%d seed=%llu min_count=%d", p.c1,
+             p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count);
+    if (cl_crf_model_set_meta(m, "params", num, &err) != CL_OK ||
+        cl_crf_model_save(m, out, &err) != CL_OK)
+        goto done;
+    cl_crf_model_info info;
+    cl_crf_model_get_info(m, &info);
+    fprintf(stderr,
+            "clinner train: wrote %s (%d labels, %d attributes, %lld non-zero weights, %d "
+            "gazetteer entries) in %.1f s\n",
+            out, info.nlabels, info.nattrs, (long long)info.nonzero, info.gazetteer,
+            cl_now() - t0);
+    rc = 0;
+done:
+    if (rc)
+        fail(&err);
+    cl_crf_model_free(m);
+    cl_dense_free(dense);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+    return rc;
 }

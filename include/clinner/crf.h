@@ -1,0 +1,160 @@
+/*
+ * crf.h - a supervised linear-chain conditional random field tagger.
+ *
+ * The strong, cheap baseline every LLM strategy is measured against: trained
+ * on a CPU in minutes, tagging tens of thousands of tokens a second.  The
+ * pieces are separate, as in CRFsuite:
+ *
+ *   features  (src/crf/features.c)  token -> attribute strings (word, shape,
+ *             affixes, window, gazetteer of training entities, ...)
+ *   dense     (src/crf/dense.c)     optional real-valued per-token vectors
+ *             from a file (word vectors, LLM hidden states)
+ *   trainer   (src/crf/train.c, lbfgs.c)  L-BFGS with L2, OWL-QN with L1,
+ *             gradient in parallel over sentences, early stopping on dev
+ *   inference (src/crf/infer.c)     Viterbi and forward-backward marginals
+ *   model     (src/crf/model.c)     versioned, checksummed, atomic file
+ *   tagger    (src/crf/tagger.c)    the cl_tagger backend (tagger.h)
+ *
+ * The trainer sees tokenized documents with gold tags; it does not know
+ * which format or tokenizer produced them (the CLI records that as model
+ * metadata).  A model is immutable once trained or loaded and may be shared
+ * by several taggers and threads.
+ */
+#ifndef CLINNER_CRF_H
+#define CLINNER_CRF_H
+
+#include <stdio.h>
+
+#include "clinner/doc.h"
+#include "clinner/tagger.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- label sets ---- */
+
+typedef enum cl_crf_labels {
+    CL_CRF_LABELS_PAPER = 0, /* the paper's 5 types (ANAPHOR becomes O): 11 labels */
+    CL_CRF_LABELS_ALL = 1,   /* all 6 types of RareDis: 13 labels */
+} cl_crf_labels;
+
+/* "paper" / "all" -> label set; CL_ERR_ARG names a bad value. */
+cl_status cl_crf_labels_from_name(const char *name, cl_crf_labels *out, cl_error *err);
+const char *cl_crf_labels_name(cl_crf_labels labels);
+
+/* ---- dense per-token features ----
+ *
+ * File format (all integers little-endian):
+ *   header:  8 bytes "CLDENSE1", u32 dim
+ *   records: u32 id_len, id_len bytes of the document id (no NUL),
+ *            u32 ntokens, ntokens * dim float32 (IEEE 754, little-endian),
+ *            row i belonging to the document's token i
+ * until the end of the file.  Token indices are those of the tokenizer used
+ * for training and tagging, so the file must be produced with the same one;
+ * a document whose token count differs is an error.  A document absent from
+ * the file gets zero vectors. */
+typedef struct cl_dense_table cl_dense_table;
+
+cl_status cl_dense_read(const char *path, cl_dense_table **out, cl_error *err);
+void cl_dense_free(cl_dense_table *t);
+int32_t cl_dense_dim(const cl_dense_table *t);
+/* Rows of document id (ntokens * dim floats) or NULL when absent. */
+const float *cl_dense_find(const cl_dense_table *t, const char *doc_id, int32_t *ntokens);
+/* Writers for producers of such files (clinner features). */
+cl_status cl_dense_write_header(FILE *fp, int32_t dim, cl_error *err);
+cl_status cl_dense_write_doc(FILE *fp, const char *doc_id, int32_t ntokens, int32_t dim,
+                             const float *rows, cl_error *err);
+
+/* ---- training ---- */
+
+typedef struct cl_crf_progress {
+    int iteration;      /* 1-based L-BFGS iteration just finished */
+    int max_iter;
+    double loss;        /* objective: negative log-likelihood + penalties */
+    double dev_f1;      /* macro F1 on dev at this iteration, or -1 when not evaluated */
+    double dev_micro_f1;
+    double best_dev_f1; /* best so far, -1 before the first evaluation */
+    int best_iteration;
+    int64_t active;     /* non-zero weights */
+    double elapsed_s;   /* since training started (feature extraction included) */
+    const char *stage;  /* "features", "iteration", "done" */
+} cl_crf_progress;
+
+typedef void (*cl_crf_progress_fn)(void *ud, const cl_crf_progress *p);
+
+typedef struct cl_crf_train_params {
+    double c1;          /* L1 coefficient (OWL-QN when > 0) */
+    double c2;          /* L2 coefficient: penalty c2 * |w|^2 */
+    int max_iter;       /* L-BFGS iterations */
+    int threads;        /* gradient threads (>= 1) */
+    uint64_t seed;      /* gazetteer fold assignment */
+    int min_count;      /* keep attributes seen at least this often in training */
+    int lbfgs_m;        /* L-BFGS memory */
+    double epsilon;     /* stop when |grad| / max(1, |w|) < epsilon */
+    int period;         /* ... or when the loss improved less than delta ... */
+    double delta;       /* ... (relative) over the last period iterations */
+    int eval_every;     /* evaluate dev F1 every k iterations */
+    int patience;       /* stop after this many evaluations without a better dev F1 */
+    cl_crf_labels labels;
+    bool gazetteer;     /* gazetteer of training entities as features */
+    int gazetteer_folds;/* training docs see only entries from other folds (>= 2) */
+    int gazetteer_max_len; /* longest entry in tokens */
+    const cl_dense_table *dense; /* optional, borrowed; NULL: none */
+    cl_crf_progress_fn progress; /* optional; called from the calling thread */
+    void *progress_ud;
+} cl_crf_train_params;
+
+cl_crf_train_params cl_crf_train_default_params(void);
+
+typedef struct cl_crf_model cl_crf_model;
+
+/* Train on tokenized documents whose doc->tags hold the gold labels (tags
+ * outside the label set count as O).  dev (may be NULL) selects the
+ * iteration with the best dev F1 (early stopping). */
+cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
+                       const cl_crf_train_params *params, cl_crf_model **out, cl_error *err);
+
+/* ---- model ---- */
+
+/* Write atomically (temporary file + rename). */
+cl_status cl_crf_model_save(const cl_crf_model *m, const char *path, cl_error *err);
+/* Load; a missing, truncated, foreign or corrupt file gives CL_ERR_MODEL. */
+cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err);
+void cl_crf_model_free(cl_crf_model *m);
+
+/* Free-form string metadata stored in the file ("tokenizer" = "paper", ...). */
+cl_status cl_crf_model_set_meta(cl_crf_model *m, const char *key, const char *value,
+                                cl_error *err);
+const char *cl_crf_model_get_meta(const cl_crf_model *m, const char *key);
+
+typedef struct cl_crf_model_info {
+    int32_t nlabels;
+    int32_t nattrs;     /* attributes kept in the model */
+    int32_t dense_dim;  /* 0 when the model uses no dense features */
+    int64_t nweights;   /* all weights */
+    int64_t nonzero;    /* non-zero weights */
+    int32_t gazetteer;  /* gazetteer entries */
+} cl_crf_model_info;
+
+void cl_crf_model_get_info(const cl_crf_model *m, cl_crf_model_info *info);
+const char *cl_crf_model_label(const cl_crf_model *m, int32_t i);
+
+/* ---- tagging ---- */
+
+/* Tag sentences [sent_begin, sent_end) of a tokenized doc: sets doc->tags and
+ * doc->tag_conf (each token's marginal probability of its Viterbi label).
+ * dense must be given when the model uses dense features. */
+cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc *doc,
+                     int32_t sent_begin, int32_t sent_end, cl_error *err);
+
+/* A cl_tagger backed by the model (borrowed: it must outlive the tagger). */
+cl_status cl_crf_tagger_new(const cl_crf_model *m, cl_tagger *out, cl_error *err);
+/* The same with dense features (borrowed). */
+cl_status cl_crf_tagger_new_dense(const cl_crf_model *m, const cl_dense_table *dense,
+                                  cl_tagger *out, cl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,123 @@
+/*
+ * tagger.c - tagging with a trained CRF, and the CRF as a cl_tagger backend
+ * (tagger.h), so `clinner tag --backend crf` goes through the same
+ * interface as the LLM backends.
+ *
+ * Each sentence is decoded with Viterbi; forward-backward then gives every
+ * token's marginal probability of the label Viterbi chose, stored in
+ * doc->tag_conf (cl_bio_to_entities turns those into entity confidences).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crf/crf_internal.h"
+
+cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc *doc,
+                     int32_t sent_begin, int32_t sent_end, cl_error *err)
+{
+    if (sent_begin < 0 || sent_end > doc->nsentences || sent_begin > sent_end)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range (%d)",
+                            doc->id, sent_begin, sent_end, doc->nsentences);
+    const float *rows = NULL;
+    if (m->dims.D > 0) {
+        if (!dense)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "the CRF model uses %d-dimensional dense features: give the "
+                                "dense feature file of this input",
+                                m->dims.D);
+        if (cl_dense_dim(dense) != m->dims.D)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "dense features have %d dimensions, the model expects %d",
+                                cl_dense_dim(dense), m->dims.D);
+        int32_t n = 0;
+        rows = cl_dense_find(dense, doc->id, &n);
+        if (rows && n != doc->ntokens)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "%s: dense features for %d tokens, the document has %d (same "
+                                "tokenizer?)",
+                                doc->id, n, doc->ntokens);
+    }
+    if (!doc->tags && cl_doc_reset_tags(doc, err) != CL_OK)
+        return err ? err->code : CL_ERR_NOMEM;
+    if (!doc->tag_conf && doc->ntokens > 0) {
+        doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf);
+        if (!doc->tag_conf)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < doc->ntokens; i++)
+            doc->tag_conf[i] = -1.0f; /* not tagged (yet) */
+    }
+    crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = -1, .lookup = &m->attrs,
+                       .dense_rows = rows, .dense_dim = m->dims.D};
+    crf_work wk;
+    crf_work_init(&wk, m->dims.L);
+    int32_t *path = NULL;
+    int32_t cap = 0;
+    cl_status st = CL_OK;
+    for (int32_t si = sent_begin; si < sent_end && st == CL_OK; si++) {
+        crf_seq s;
+        if ((st = crf_seq_build(&src, doc, si, &s, err)) != CL_OK)
+            break;
+        if (s.T > cap) {
+            int32_t *p = realloc(path, (size_t)s.T * sizeof *p);
+            if (p) {
+                path = p;
+                cap = s.T;
+            }
+        }
+        if (s.T > cap || crf_work_reserve(&wk, s.T) != 0) {
+            crf_seq_free(&s);
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        crf_state_scores(m->dims, m->w, &s, wk.S);
+        crf_viterbi(m->dims, m->w, wk.S, s.T, &wk, path);
+        crf_forward_backward(m->dims, m->w, s.T, &wk); /* overwrites S with exp scores */
+        int32_t tb = doc->sentences[si].tok_begin;
+        for (int32_t t = 0; t < s.T && st == CL_OK; t++) {
+            st = cl_doc_set_tag(doc, tb + t, m->labels[path[t]], err);
+            doc->tag_conf[tb + t] = (float)wk.marg[(size_t)t * m->dims.L + path[t]];
+        }
+        crf_seq_free(&s);
+    }
+    free(path);
+    crf_work_free(&wk);
+    return st;
+}
+
+typedef struct crf_backend {
+    const cl_crf_model *m;
+    const cl_dense_table *dense;
+} crf_backend;
+
+static cl_status backend_tag(void *self, cl_doc *doc, int32_t sent_begin, int32_t sent_end,
+                             cl_error *err)
+{
+    crf_backend *b = self;
+    return cl_crf_tag(b->m, b->dense, doc, sent_begin, sent_end, err);
+}
+
+static void backend_free(void *self) { free(self); }
+
+static const cl_tagger_ops crf_ops = {"crf", backend_tag, backend_free, NULL};
+
+cl_status cl_crf_tagger_new_dense(const cl_crf_model *m, const cl_dense_table *dense,
+                                  cl_tagger *out, cl_error *err)
+{
+    out->ops = NULL;
+    out->self = NULL;
+    if (!m)
+        return cl_error_set(err, CL_ERR_ARG, "no CRF model");
+    crf_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    b->m = m;
+    b->dense = dense;
+    out->ops = &crf_ops;
+    out->self = b;
+    return CL_OK;
+}
+
+cl_status cl_crf_tagger_new(const cl_crf_model *m, cl_tagger *out, cl_error *err)
+{
+    return cl_crf_tagger_new_dense(m, NULL, out, err);
+}

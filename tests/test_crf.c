@@ -1,0 +1,663 @@
+/* test_crf.c - the linear-chain CRF: gradient against finite differences,
+ * Viterbi / forward-backward against brute force, training on a hand-made
+ * set, model files (round trip, truncated, foreign, corrupt), determinism,
+ * dense features and the progress module. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clinner/crf.h"
+#include "clinner/progress.h"
+#include "clinner/util.h"
+#include "crf/crf_internal.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 12345;
+static double urand(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* A random sequence over A attributes with D dense dims and L labels. */
+static void random_seq(crf_seq *s, int32_t T, int32_t A, int32_t D, int32_t L, float *dense)
+{
+    s->T = T;
+    s->off = calloc((size_t)T + 1, sizeof *s->off);
+    s->attr = malloc((size_t)T * 3 * sizeof *s->attr);
+    s->labels = malloc((size_t)T * sizeof *s->labels);
+    int32_t k = 0;
+    for (int32_t t = 0; t < T; t++) {
+        s->off[t] = k;
+        int32_t n = 1 + (int32_t)(urand() * 3);
+        for (int32_t j = 0; j < n; j++)
+            s->attr[k++] = (int32_t)(urand() * A) % A;
+        s->labels[t] = (int32_t)(urand() * L) % L;
+        for (int32_t d = 0; d < D; d++)
+            dense[t * D + d] = (float)(urand() * 2 - 1);
+    }
+    s->off[T] = k;
+    s->dense = D > 0 ? dense : NULL;
+}
+
+static void random_weights(double *w, int64_t n, double scale)
+{
+    for (int64_t i = 0; i < n; i++)
+        w[i] = (urand() * 2 - 1) * scale;
+}
+
+/* ---- mathematics ---- */
+
+static void gradient_matches_finite_differences(void **state)
+{
+    (void)state;
+    crf_dims d = {5, 3, 2};
+    int64_t n = crf_nweights(d);
+    double *w = malloc((size_t)n * sizeof *w), *g = calloc((size_t)n, sizeof *g);
+    float dense[2][6 * 2];
+    crf_seq s[2];
+    random_seq(&s[0], 6, d.A, d.D, d.L, dense[0]);
+    random_seq(&s[1], 4, d.A, d.D, d.L, dense[1]);
+    random_weights(w, n, 1.0);
+    crf_work wk;
+    crf_work_init(&wk, d.L);
+    assert_int_equal(crf_work_reserve(&wk, 8), 0);
+    for (int i = 0; i < 2; i++)
+        crf_seq_nll(d, w, &s[i], &wk, g);
+    for (int64_t i = 0; i < n; i++) {
+        double h = 1e-5, save = w[i], fp = 0, fm = 0;
+        w[i] = save + h;
+        for (int k = 0; k < 2; k++)
+            fp += crf_seq_nll(d, w, &s[k], &wk, NULL);
+        w[i] = save - h;
+        for (int k = 0; k < 2; k++)
+            fm += crf_seq_nll(d, w, &s[k], &wk, NULL);
+        w[i] = save;
+        double fd = (fp - fm) / (2 * h);
+        if (fabs(fd - g[i]) > 1e-6 * (1 + fabs(fd)))
+            fail_msg("weight %lld: analytic %.9f, finite difference %.9f", (long long)i, g[i], fd);
+    }
+    crf_work_free(&wk);
+    crf_seq_free(&s[0]);
+    crf_seq_free(&s[1]);
+    free(w);
+    free(g);
+}
+
+/* Enumerate every path: best path, log Z and marginals. */
+static void brute_force(crf_dims d, const double *w, const double *S, int32_t T, int32_t *best,
+                        double *best_score, double *logz, double *marg)
+{
+    int32_t y[8] = {0};
+    double mx = -INFINITY;
+    int64_t npaths = 1;
+    for (int32_t t = 0; t < T; t++)
+        npaths *= d.L;
+    double *scores = malloc((size_t)npaths * sizeof *scores);
+    for (int64_t p = 0; p < npaths; p++) {
+        int64_t q = p;
+        for (int32_t t = 0; t < T; t++) {
+            y[t] = (int32_t)(q % d.L);
+            q /= d.L;
+        }
+        scores[p] = crf_path_score(d, w, S, T, y);
+        if (scores[p] > mx) {
+            mx = scores[p];
+            memcpy(best, y, (size_t)T * sizeof *y);
+        }
+    }
+    double z = 0;
+    for (int64_t p = 0; p < npaths; p++)
+        z += exp(scores[p] - mx);
+    *logz = mx + log(z);
+    *best_score = mx;
+    memset(marg, 0, (size_t)T * d.L * sizeof *marg);
+    for (int64_t p = 0; p < npaths; p++) {
+        int64_t q = p;
+        double pr = exp(scores[p] - *logz);
+        for (int32_t t = 0; t < T; t++) {
+            marg[t * d.L + q % d.L] += pr;
+            q /= d.L;
+        }
+    }
+    free(scores);
+}
+
+static void viterbi_and_marginals_match_brute_force(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 40; trial++) {
+        crf_dims d = {6, 2 + trial % 4, 0};
+        int32_t T = 1 + trial % 5;
+        int64_t n = crf_nweights(d);
+        double *w = malloc((size_t)n * sizeof *w);
+        random_weights(w, n, trial < 20 ? 1.0 : 30.0); /* large weights: no overflow */
+        crf_seq s;
+        random_seq(&s, T, d.A, 0, d.L, NULL);
+        crf_work wk;
+        crf_work_init(&wk, d.L);
+        assert_int_equal(crf_work_reserve(&wk, T), 0);
+        double S[64], marg[64], bscore, logz;
+        int32_t path[8], bpath[8];
+        crf_state_scores(d, w, &s, wk.S);
+        memcpy(S, wk.S, (size_t)T * d.L * sizeof(double));
+        double vs = crf_viterbi(d, w, wk.S, T, &wk, path);
+        brute_force(d, w, S, T, bpath, &bscore, &logz, marg);
+        assert_true(fabs(vs - bscore) < 1e-9 * (1 + fabs(bscore)));
+        assert_true(fabs(crf_path_score(d, w, S, T, path) - bscore) < 1e-9 * (1 + fabs(bscore)));
+        double lz = crf_forward_backward(d, w, T, &wk);
+        assert_true(fabs(lz - logz) < 1e-9 * (1 + fabs(logz)));
+        for (int32_t t = 0; t < T; t++) {
+            double sum = 0;
+            for (int32_t y = 0; y < d.L; y++) {
+                sum += wk.marg[t * d.L + y];
+                assert_true(fabs(wk.marg[t * d.L + y] - marg[t * d.L + y]) < 1e-9);
+            }
+            assert_true(fabs(sum - 1.0) < 1e-12);
+        }
+        crf_work_free(&wk);
+        crf_seq_free(&s);
+        free(w);
+    }
+}
+
+static void f1_counts_follow_conlleval(void **state)
+{
+    (void)state;
+    /* labels: 0 O, 1 B-A, 2 I-A, 3 B-B, 4 I-B */
+    int32_t gold[] = {1, 2, 0, 3, 4, 0, 2, 2};
+    int32_t pred[] = {1, 2, 0, 3, 0, 0, 2, 2}; /* I-A after O starts an entity */
+    crf_f1_counts c;
+    memset(&c, 0, sizeof c);
+    c.ntypes = 2;
+    crf_f1_add(&c, gold, pred, 8);
+    assert_int_equal(c.ngold[0], 2);
+    assert_int_equal(c.tp[0], 2);
+    assert_int_equal(c.ngold[1], 1);
+    assert_int_equal(c.npred[1], 1);
+    assert_int_equal(c.tp[1], 0);
+    double macro, micro;
+    crf_f1_result(&c, &macro, &micro);
+    assert_true(fabs(macro - 0.5) < 1e-12);
+    assert_true(fabs(micro - 2.0 / 3.0) < 1e-12);
+}
+
+/* f = sum (x_i - i)^2 */
+static double test_quad(void *ud, const double *x, double *g, int64_t n)
+{
+    (void)ud;
+    double f = 0;
+    for (int64_t i = 0; i < n; i++) {
+        f += (x[i] - (double)i) * (x[i] - (double)i);
+        g[i] = 2 * (x[i] - (double)i);
+    }
+    return f;
+}
+
+static void lbfgs_minimises_quadratic_and_l1(void **state)
+{
+    (void)state;
+    crf_lbfgs_params p = {.m = 5, .max_iter = 100, .max_linesearch = 40, .epsilon = 1e-10};
+    double x[4] = {0};
+    double fx;
+    assert_true(crf_lbfgs(4, x, &fx, test_quad, NULL, NULL, &p) >= 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(x[i] - i) < 1e-5);
+    /* with L1 c1 = 1: the minimiser of (x - i)^2 + |x| is i - 0.5 (0 for i = 0) */
+    double y[4] = {0};
+    p.c1 = 1.0;
+    assert_true(crf_lbfgs(4, y, &fx, test_quad, NULL, NULL, &p) >= 0);
+    assert_true(y[0] == 0.0);
+    for (int i = 1; i < 4; i++)
+        assert_true(fabs(y[i] - (i - 0.5)) < 1e-4);
+}
+
+/* ---- hand-made corpus ---- */
+
+/* A document from sentences of "word/TAG" items (TAG may be omitted = O);
+ * tokens split on single spaces, one sentence per array entry. */
+static cl_doc *make_doc(const char *id, const char *const *sents, int nsents)
+{
+    cl_buf text;
+    cl_buf_init(&text);
+    cl_error err;
+    /* first pass: the text */
+    for (int s = 0; s < nsents; s++) {
+        const char *p = sents[s];
+        while (*p) {
+            const char *e = strchr(p, ' ');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            const char *slash = memchr(p, '/', n);
+            size_t wn = slash && slash != p ? (size_t)(slash - p) : n;
+            if (text.len)
+                cl_buf_putc(&text, ' ');
+            cl_buf_append(&text, p, wn);
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+    }
+    cl_doc *d = cl_doc_new(id, text.data ? text.data : "", text.len, &err);
+    assert_non_null(d);
+    int32_t off = 0;
+    for (int s = 0; s < nsents; s++) {
+        int32_t tb = d->ntokens;
+        const char *p = sents[s];
+        while (*p) {
+            const char *e = strchr(p, ' ');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            const char *slash = memchr(p, '/', n);
+            size_t wn = slash && slash != p ? (size_t)(slash - p) : n;
+            int32_t len = cl_utf8_length(p, wn);
+            assert_int_equal(cl_doc_push_token(d, off, off + len, &err), CL_OK);
+            off += len + 1;
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+        assert_int_equal(cl_doc_push_sentence(d, tb, d->ntokens, &err), CL_OK);
+    }
+    assert_int_equal(cl_doc_reset_tags(d, &err), CL_OK);
+    int32_t k = 0;
+    for (int s = 0; s < nsents; s++) {
+        const char *p = sents[s];
+        while (*p) {
+            const char *e = strchr(p, ' ');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            const char *slash = memchr(p, '/', n);
+            if (slash && slash != p) {
+                char tag[64];
+                snprintf(tag, sizeof tag, "%.*s", (int)(n - (size_t)(slash - p) - 1), slash + 1);
+                assert_int_equal(cl_doc_set_tag(d, k, tag, &err), CL_OK);
+            }
+            k++;
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+    }
+    cl_buf_free(&text);
+    return d;
+}
+
+static const char *const doc_a[] = {
+    "Fabry/B-RAREDISEASE disease/I-RAREDISEASE causes pain/B-SYMPTOM in the hands .",
+    "Patients with diabetes/B-DISEASE may show a rash/B-SIGN on the skin .",
+    "Epidermolysis/B-SKINRAREDISEASE bullosa/I-SKINRAREDISEASE is rare .",
+};
+static const char *const doc_b[] = {
+    "Gaucher/B-RAREDISEASE disease/I-RAREDISEASE leads to fatigue/B-SYMPTOM and fever/B-SIGN .",
+    "Asthma/B-DISEASE is common ( see also hypertension/B-DISEASE ) .",
+    "It/B-ANAPHOR was first described in 1965 .",
+};
+
+static cl_corpus *hand_corpus(void)
+{
+    cl_corpus *c = cl_corpus_new();
+    cl_error err;
+    assert_int_equal(cl_corpus_add(c, make_doc("a", doc_a, 3), &err), CL_OK);
+    assert_int_equal(cl_corpus_add(c, make_doc("b", doc_b, 3), &err), CL_OK);
+    return c;
+}
+
+static cl_crf_train_params quiet_params(void)
+{
+    cl_crf_train_params p = cl_crf_train_default_params();
+    p.c2 = 0.001;
+    p.max_iter = 200;
+    p.gazetteer_folds = 2;
+    return p;
+}
+
+static char **copy_tags(const cl_doc *d)
+{
+    char **t = calloc((size_t)d->ntokens, sizeof *t);
+    for (int32_t i = 0; i < d->ntokens; i++)
+        t[i] = cl_strdup(d->tags[i]);
+    return t;
+}
+
+static void free_tags(char **t, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        free(t[i]);
+    free(t);
+}
+
+static void learns_hand_made_set_perfectly(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m;
+    for (int labels = 0; labels < 2; labels++) {
+        cl_crf_train_params p = quiet_params();
+        p.labels = labels ? CL_CRF_LABELS_ALL : CL_CRF_LABELS_PAPER;
+        assert_int_equal(cl_crf_train(c, c, &p, &m, &err), CL_OK);
+        cl_crf_model_info info;
+        cl_crf_model_get_info(m, &info);
+        assert_int_equal(info.nlabels, labels ? 13 : 11);
+        for (int32_t i = 0; i < c->ndocs; i++) {
+            cl_doc *d = c->docs[i];
+            char **gold = copy_tags(d);
+            cl_tagger tg;
+            assert_int_equal(cl_crf_tagger_new(m, &tg, &err), CL_OK);
+            assert_int_equal(cl_tagger_tag_doc(&tg, d, &err), CL_OK);
+            cl_tagger_free(&tg);
+            for (int32_t k = 0; k < d->ntokens; k++) {
+                const char *want = gold[k];
+                if (!labels && strstr(want, "ANAPHOR"))
+                    want = "O"; /* the paper's label set has no ANAPHOR */
+                assert_string_equal(d->tags[k], want);
+                assert_true(d->tag_conf[k] > 0.5f && d->tag_conf[k] <= 1.0f);
+            }
+            /* restore the gold tags for the next label set */
+            for (int32_t k = 0; k < d->ntokens; k++)
+                cl_doc_set_tag(d, k, gold[k], &err);
+            free_tags(gold, d->ntokens);
+        }
+        cl_crf_model_free(m);
+    }
+    cl_corpus_free(c);
+}
+
+static char *tmp_path(const char *name)
+{
+    char *p = malloc(256);
+    snprintf(p, 256, "/tmp/clinner_test_crf_%d_%s", (int)getpid(), name);
+    return p;
+}
+
+static void tag_all(const cl_crf_model *m, cl_corpus *c)
+{
+    cl_error err;
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        assert_int_equal(cl_doc_reset_tags(c->docs[i], &err), CL_OK);
+        assert_int_equal(cl_crf_tag(m, NULL, c->docs[i], 0, c->docs[i]->nsentences, &err),
+                         CL_OK);
+    }
+}
+
+static void saved_model_tags_identically(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m, *m2;
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 15; /* an imperfect model: more interesting marginals */
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    assert_int_equal(cl_crf_model_set_meta(m, "tokenizer", "paper", &err), CL_OK);
+    char *path = tmp_path("model.crf");
+    assert_int_equal(cl_crf_model_save(m, path, &err), CL_OK);
+    assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_OK);
+    assert_string_equal(cl_crf_model_get_meta(m2, "tokenizer"), "paper");
+    cl_corpus *c2 = hand_corpus();
+    tag_all(m, c);
+    tag_all(m2, c2);
+    for (int32_t i = 0; i < c->ndocs; i++)
+        for (int32_t k = 0; k < c->docs[i]->ntokens; k++) {
+            assert_string_equal(c->docs[i]->tags[k], c2->docs[i]->tags[k]);
+            assert_true(c->docs[i]->tag_conf[k] == c2->docs[i]->tag_conf[k]);
+        }
+    cl_crf_model_info a, b;
+    cl_crf_model_get_info(m, &a);
+    cl_crf_model_get_info(m2, &b);
+    assert_int_equal(a.nattrs, b.nattrs);
+    assert_int_equal(a.nonzero, b.nonzero);
+    assert_int_equal(a.gazetteer, b.gazetteer);
+    unlink(path);
+    free(path);
+    cl_crf_model_free(m);
+    cl_crf_model_free(m2);
+    cl_corpus_free(c);
+    cl_corpus_free(c2);
+}
+
+static void write_bytes(const char *path, const char *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    fclose(fp);
+}
+
+static void bad_model_files_give_model_errors(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m, *m2 = NULL;
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 5;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    char *path = tmp_path("bad.crf");
+    assert_int_equal(cl_crf_model_save(m, path, &err), CL_OK);
+    char *data;
+    size_t n;
+    assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
+    /* truncated at several points */
+    size_t cuts[] = {0, 5, 20, 40, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_bytes(path, data, cuts[i]);
+        assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+        assert_null(m2);
+        assert_non_null(strstr(err.msg, path));
+        if (cuts[i] >= 40)
+            assert_non_null(strstr(err.msg, "truncated"));
+    }
+    /* foreign file */
+    write_bytes(path, "{\"not\": \"a model\"}\n", 19);
+    assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+    assert_non_null(strstr(err.msg, "not a clinner CRF model"));
+    /* one flipped bit in the payload */
+    data[n - 3] ^= 0x10;
+    write_bytes(path, data, n);
+    assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+    assert_non_null(strstr(err.msg, "checksum"));
+    data[n - 3] ^= 0x10;
+    /* another version */
+    data[8] = 99;
+    write_bytes(path, data, n);
+    assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+    assert_non_null(strstr(err.msg, "version 99"));
+    /* missing file */
+    unlink(path);
+    assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+    /* saving into a missing directory fails without leaving anything */
+    assert_int_equal(cl_crf_model_save(m, "/nonexistent-dir/x.crf", &err), CL_ERR_IO);
+    free(data);
+    free(path);
+    cl_crf_model_free(m);
+    cl_corpus_free(c);
+}
+
+static void training_is_deterministic(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    char *pa = tmp_path("det_a.crf"), *pb = tmp_path("det_b.crf");
+    for (int threads = 1; threads <= 3; threads += 2) {
+        cl_crf_model *a, *b;
+        cl_crf_train_params p = quiet_params();
+        p.threads = threads;
+        p.max_iter = 30;
+        p.c1 = 0.01;
+        assert_int_equal(cl_crf_train(c, c, &p, &a, &err), CL_OK);
+        assert_int_equal(cl_crf_train(c, c, &p, &b, &err), CL_OK);
+        assert_int_equal(cl_crf_model_save(a, pa, &err), CL_OK);
+        assert_int_equal(cl_crf_model_save(b, pb, &err), CL_OK);
+        char *da, *db;
+        size_t na, nb;
+        assert_int_equal(cl_read_file(pa, &da, &na, &err), CL_OK);
+        assert_int_equal(cl_read_file(pb, &db, &nb, &err), CL_OK);
+        assert_int_equal(na, nb);
+        assert_memory_equal(da, db, na);
+        free(da);
+        free(db);
+        cl_crf_model_free(a);
+        cl_crf_model_free(b);
+    }
+    unlink(pa);
+    unlink(pb);
+    free(pa);
+    free(pb);
+    cl_corpus_free(c);
+}
+
+static void l1_gives_sparse_model(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m0, *m1;
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 60;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m0, &err), CL_OK);
+    p.c1 = 0.5;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m1, &err), CL_OK);
+    cl_crf_model_info i0, i1;
+    cl_crf_model_get_info(m0, &i0);
+    cl_crf_model_get_info(m1, &i1);
+    assert_true(i1.nonzero < i0.nonzero / 2);
+    assert_true(i1.nattrs < i0.nattrs);
+    cl_crf_model_free(m0);
+    cl_crf_model_free(m1);
+    cl_corpus_free(c);
+}
+
+static void dense_features_round_trip_and_train(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    char *path = tmp_path("dense.bin");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(cl_dense_write_header(fp, 3, &err), CL_OK);
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        cl_doc *d = c->docs[i];
+        float *rows = calloc((size_t)d->ntokens * 3, sizeof *rows);
+        for (int32_t k = 0; k < d->ntokens; k++) { /* a feature that marks entity tokens */
+            rows[k * 3] = strcmp(d->tags[k], "O") != 0 ? 1.0f : 0.0f;
+            rows[k * 3 + 1] = (float)k / 10.0f;
+            rows[k * 3 + 2] = -0.5f;
+        }
+        assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, 3, rows, &err), CL_OK);
+        free(rows);
+    }
+    fclose(fp);
+    cl_dense_table *t;
+    assert_int_equal(cl_dense_read(path, &t, &err), CL_OK);
+    assert_int_equal(cl_dense_dim(t), 3);
+    int32_t nt;
+    const float *r = cl_dense_find(t, "b", &nt);
+    assert_non_null(r);
+    assert_int_equal(nt, c->docs[1]->ntokens);
+    assert_true(r[2] == -0.5f);
+    assert_null(cl_dense_find(t, "zzz", &nt));
+    cl_crf_train_params p = quiet_params();
+    p.dense = t;
+    p.max_iter = 50;
+    cl_crf_model *m;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    cl_crf_model_info info;
+    cl_crf_model_get_info(m, &info);
+    assert_int_equal(info.dense_dim, 3);
+    /* tagging without the dense table is an argument error */
+    assert_int_equal(cl_crf_tag(m, NULL, c->docs[0], 0, 1, &err), CL_ERR_ARG);
+    assert_int_equal(cl_crf_tag(m, t, c->docs[0], 0, c->docs[0]->nsentences, &err), CL_OK);
+    /* save / load keeps the dense weights */
+    char *mp = tmp_path("dense.crf");
+    cl_crf_model *m2;
+    assert_int_equal(cl_crf_model_save(m, mp, &err), CL_OK);
+    assert_int_equal(cl_crf_model_load(mp, &m2, &err), CL_OK);
+    cl_crf_model_get_info(m2, &info);
+    assert_int_equal(info.dense_dim, 3);
+    cl_crf_model_free(m2);
+    unlink(mp);
+    free(mp);
+    /* a truncated dense file is a parse error naming the file */
+    char *data;
+    size_t n;
+    assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
+    write_bytes(path, data, n - 2);
+    cl_dense_table *t2;
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "truncated"));
+    free(data);
+    unlink(path);
+    free(path);
+    cl_crf_model_free(m);
+    cl_dense_free(t);
+    cl_corpus_free(c);
+}
+
+static void bad_training_arguments(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m;
+    cl_crf_train_params p = quiet_params();
+    p.threads = 0;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_ERR_ARG);
+    p = quiet_params();
+    p.c2 = -1;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_ERR_ARG);
+    cl_corpus *empty = cl_corpus_new();
+    p = quiet_params();
+    assert_int_equal(cl_crf_train(empty, NULL, &p, &m, &err), CL_ERR_ARG);
+    cl_corpus_free(empty);
+    cl_crf_labels l;
+    assert_int_equal(cl_crf_labels_from_name("all", &l, &err), CL_OK);
+    assert_int_equal(l, CL_CRF_LABELS_ALL);
+    assert_int_equal(cl_crf_labels_from_name("six", &l, &err), CL_ERR_ARG);
+    cl_corpus_free(c);
+}
+
+static void progress_lines(void **state)
+{
+    (void)state;
+    char *path = tmp_path("progress.txt");
+    FILE *fp = fopen(path, "w+");
+    cl_progress *p = cl_progress_new(fp, "tagging", "docs", 10, CL_PROGRESS_LINES);
+    cl_progress_set_interval(p, 0.0);
+    cl_progress_update2(p, 5, 100, "tokens");
+    cl_progress_message(p, "note %d", 7);
+    cl_progress_finish(p);
+    cl_progress_free(p);
+    fflush(fp);
+    rewind(fp);
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    assert_non_null(strstr(buf, "tagging: 5/10 docs (50%)"));
+    assert_non_null(strstr(buf, "note 7\n"));
+    assert_non_null(strstr(buf, "tagging: 5 docs in"));
+    assert_null(strchr(buf, '\r')); /* plain lines, no redraws */
+    unlink(path);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gradient_matches_finite_differences),
+        cmocka_unit_test(viterbi_and_marginals_match_brute_force),
+        cmocka_unit_test(f1_counts_follow_conlleval),
+        cmocka_unit_test(lbfgs_minimises_quadratic_and_l1),
+        cmocka_unit_test(learns_hand_made_set_perfectly),
+        cmocka_unit_test(saved_model_tags_identically),
+        cmocka_unit_test(bad_model_files_give_model_errors),
+        cmocka_unit_test(training_is_deterministic),
+        cmocka_unit_test(l1_gives_sparse_model),
+        cmocka_unit_test(dense_features_round_trip_and_train),
+        cmocka_unit_test(bad_training_arguments),
+        cmocka_unit_test(progress_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
