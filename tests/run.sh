@@ -20,8 +20,8 @@ for t in "$build"/tests/test_*; do
     cat "$log"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    s=$(grep -c '^\[  SKIPPED \] ' "$log")
-    passed=$((passed + p - s)); failed=$((failed + f)); skipped=$((skipped + s))
+    s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
     [ $rc -ne 0 ] && failures+=("$t")
 done

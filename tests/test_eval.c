@@ -278,6 +278,9 @@ static void paperlines_parse_rules(void **state)
     cl_paperlines_free(&pl);
     assert_int_equal(cl_paperlines_parse("######\n\xff", 8, "bad", &pl, &err), CL_ERR_UTF8);
     assert_non_null(strstr(err.msg, "bad"));
+    assert_int_equal(cl_paperlines_parse("######\na : O\nb\0 : O", 19, "nul", &pl, &err),
+                     CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "nul:3:"));
 }
 
 static void align_cuts_and_pads(void **state)

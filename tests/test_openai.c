@@ -311,8 +311,8 @@ static void tags_sentences_and_counts(void **state)
     assert_string_equal(d->tags[1], "O");
     assert_string_equal(d->tags[2], "B-SIGN");
     assert_string_equal(d->tags[6], "B-SIGN");
-    assert_string_equal(d->tags[12], "B-SIGN");
-    assert_string_equal(d->tags[13], "O");
+    assert_string_equal(d->tags[11], "B-SIGN");
+    assert_string_equal(d->tags[12], "O");
     cl_tagger_stats st;
     cl_tagger_get_stats(&t, &st);
     assert_int_equal(st.sentences, 6);
@@ -539,11 +539,11 @@ static void bad_parameters(void **state)
     p = cl_openai_default_params();
     p.api_base = "ftp://127.0.0.1/";
     assert_int_equal(cl_openai_tagger_new(&p, b, &t, &err), CL_ERR_ARG);
-    setenv("CLINNER_TEST_KEY", "line\nbreak", 1);
+    setenv("CLINNER_TEST_KEY", "line\nSECRETPART", 1);
     p = cl_openai_default_params();
     p.api_key_env = "CLINNER_TEST_KEY";
     assert_int_equal(cl_openai_tagger_new(&p, b, &t, &err), CL_ERR_ARG);
-    assert_null(strstr(err.msg, "break"));
+    assert_null(strstr(err.msg, "SECRETPART"));
     unsetenv("CLINNER_TEST_KEY");
     cl_prompt_builder_free(b);
 }

@@ -143,7 +143,8 @@ void cl_eval_spans_free(cl_eval_span *spans, int32_t n);
  * blank (the paper always drops it); in each block, stripped, every non-empty
  * line loses its '[' and ']' characters and is split at ": "; exactly two
  * parts give the label (second part, stripped; empty reads as O), anything
- * else (no label, a token that itself contains ": ") reads as O. */
+ * else (no label, a token that itself contains ": ") reads as O.  Invalid
+ * UTF-8 and NUL bytes are errors naming the file (and line). */
 typedef struct cl_pl_block {
     char **tokens; /* first part of each line, stripped (whole line if no label) */
     char **labels;

@@ -31,6 +31,8 @@ typedef struct cl_progress cl_progress;
 /* what: "tagging"; unit: "docs"; total: 0 when unknown.  NULL on no memory. */
 cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
                              cl_progress_mode mode);
+/* Change the total (e.g. once a resumed run knows what is left). */
+void cl_progress_set_total(cl_progress *p, int64_t total);
 /* Seconds between plain lines (default 10). */
 void cl_progress_set_interval(cl_progress *p, double seconds);
 /* Report done items (absolute); redraws when due. */

@@ -13,7 +13,8 @@
  * whatever its label.  Labels are kept as written ("B-Sign", "I-ORGANIZATION")
  * and read by the seqeval rules later.  Two choices of ours: an empty label
  * reads as O (seqeval would crash on it), and a non-blank piece before the
- * first separator is kept as a block rather than silently lost.
+ * first separator is kept as a block rather than silently lost; a NUL byte
+ * is an error (C strings cannot hold it, and no LLM output has one).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,13 @@ cl_status cl_paperlines_parse(const char *data, size_t n, const char *file,
     size_t bad = 0;
     if (n > 0 && !cl_utf8_valid(data, n, &bad))
         return cl_error_set(err, CL_ERR_UTF8, "%s: invalid UTF-8 at byte %zu", file, bad);
+    const char *nul = n > 0 ? memchr(data, '\0', n) : NULL;
+    if (nul) {
+        long line = 1;
+        for (const char *q = data; q < nul; q++)
+            line += *q == '\n' || (*q == '\r' && q[1] != '\n');
+        return cl_error_set(err, CL_ERR_PARSE, "%s:%ld: NUL byte in the text", file, line);
+    }
     /* Python text mode: "\r\n" and "\r" become "\n" */
     char *t = malloc(n + 1);
     if (!t)

@@ -376,21 +376,21 @@ static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_erro
 
 static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_error *err)
 {
-    int32_t done = 0, active = 0;
+    int32_t active = 0;
     cl_status st = CL_OK;
     while (st == CL_OK) {
-        done = 0;
+        int32_t done = 0;
         for (int32_t i = 0; i < njobs; i++)
             done += jobs[i].done;
         if (done == njobs)
             break;
-        double now = cl_now(), next = now + 1.0;
+        double now = cl_now(), next = 0; /* earliest back-off end of a waiting job */
         for (int32_t i = 0; i < njobs && st == CL_OK; i++) {
             job *j = &jobs[i];
             if (j->done || j->active)
                 continue;
             if (j->not_before > now) {
-                if (j->not_before < next)
+                if (next == 0 || j->not_before < next)
                     next = j->not_before;
                 continue;
             }
@@ -407,7 +407,7 @@ static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_e
             break;
         }
         CURLMsg *m;
-        int left;
+        int left, finished = 0;
         while (st == CL_OK && (m = curl_multi_info_read(o->multi, &left)) != NULL) {
             if (m->msg != CURLMSG_DONE)
                 continue;
@@ -415,18 +415,20 @@ static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_e
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             CURLcode rc = m->data.result;
             active--;
+            finished++;
             st = finish_job(o, doc, j, rc, err);
         }
-        if (st != CL_OK)
-            break;
-        if (active > 0 || next > cl_now()) {
-            double wait_ms = active > 0 ? 200 : (next - cl_now()) * 1000;
-            if (wait_ms < 1)
-                wait_ms = 1;
-            if (wait_ms > 1000)
-                wait_ms = 1000;
+        if (st != CL_OK || finished > 0)
+            continue;
+        /* nothing finished: wait for network activity, or for the first
+         * back-off to end when nothing is in flight */
+        double wait_ms = 200;
+        if (active == 0)
+            wait_ms = next > 0 ? (next - cl_now()) * 1000 : 0;
+        if (wait_ms > 1000)
+            wait_ms = 1000;
+        if (wait_ms >= 1)
             curl_multi_poll(o->multi, NULL, 0, (int)wait_ms, NULL);
-        }
     }
     for (int32_t i = 0; i < njobs; i++)
         stop_job(o, &jobs[i]);

@@ -38,6 +38,12 @@ cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64
     return p;
 }
 
+void cl_progress_set_total(cl_progress *p, int64_t total)
+{
+    if (p)
+        p->total = total;
+}
+
 void cl_progress_set_interval(cl_progress *p, double seconds)
 {
     if (p)
@@ -61,7 +67,7 @@ static void fmt_duration(char *buf, size_t n, double s)
 static void draw(cl_progress *p, double now)
 {
     double el = now - p->t0;
-    char line[256], eta[32] = "", rate2[64] = "";
+    char line[512], eta[48] = "", rate2[96] = "";
     double rate = el > 0 ? (double)p->done / el : 0.0;
     if (p->total > 0 && p->done > 0 && p->done < p->total) {
         char d[24];
@@ -133,7 +139,7 @@ void cl_progress_finish(cl_progress *p)
         fprintf(p->fp, "\r\033[K");
     p->drawn = false;
     double el = cl_now() - p->t0;
-    char rate2[64] = "";
+    char rate2[96] = "";
     if (p->unit2[0] && el > 0)
         snprintf(rate2, sizeof rate2, ", %.0f %s/s", (double)p->done2 / el, p->unit2);
     fprintf(p->fp, "%s: %lld %s in %.1f s (%.1f %s/s%s)\n", p->what, (long long)p->done,

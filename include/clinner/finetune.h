@@ -1,0 +1,182 @@
+/*
+ * finetune.h - instruction fine-tuning of a local GGUF model on a CPU, with
+ * llama.cpp's training API (llama_opt_init / llama_opt_epoch).
+ *
+ * The training set is the zero-shot prompt of `clinner tag --strategy
+ * zero-shot` (prompt.h builds the messages, the model's chat template renders
+ * them) followed by the gold answer, "token : label" lines, as the assistant
+ * turn.  A fine-tuned model is therefore tagged with `--strategy zero-shot
+ * --decode forced` and nothing else changes.
+ *
+ * What the API gives and what we add:
+ *   - llama.cpp trains F32 weights only: a quantized model is converted to
+ *     F32 first (llama_model_quantize, ftype ALL_F32), cached on disk.
+ *   - llama_opt_epoch has no loss mask: every position's next token counts.
+ *     Its label rows are one-hot vectors written at row*n_vocab + label, so a
+ *     label value of label0 - row*n_vocab puts a row's 1 onto row 0's own
+ *     label: that row is then all zeros and adds nothing to the cross-entropy
+ *     loss or its gradient.  This is how CL_FT_LOSS_LABELS trains on the
+ *     label positions only (row 0, the first prompt token after BOS, stays
+ *     in).  It relies on how llama-context.cpp fills the label tensor; a test
+ *     checks the loss it reports against log-probabilities from llama_decode.
+ *   - llama_opt_epoch trains on one context window per optimizer step
+ *     (n_batch = n_ubatch = n_ctx, so that K and V get gradients); examples
+ *     are packed whole into windows, padding is masked.
+ *   - Adam's moments live inside the llama context and cannot be saved:
+ *     --resume restarts them from zero (weights, step and schedule resume).
+ *   - llama_model_save_to_file drops the chat template and writes the
+ *     training context as the model's context length; the saved file is
+ *     rewritten with the original values (gguf.h), so `clinner tag` renders
+ *     the same prompt with the fine-tuned model.
+ *
+ * Library code: never prints; progress and notes go through callbacks.
+ */
+#ifndef CLINNER_FINETUNE_H
+#define CLINNER_FINETUNE_H
+
+#include "clinner/doc.h"
+#include "clinner/tagger.h"
+#include "clinner/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which tensors train. */
+typedef enum cl_ft_tensors {
+    CL_FT_TENSORS_ALL = 0,      /* every weight llama.cpp can train (not the token embeddings) */
+    CL_FT_TENSORS_LAST,         /* the last N blocks, the output norm and the output matrix */
+    CL_FT_TENSORS_NORMS_OUTPUT, /* every norm weight and the output matrix */
+} cl_ft_tensors;
+
+/* "all", "last:N", "norms-output" -> kind (and N). */
+cl_status cl_ft_tensors_parse(const char *s, cl_ft_tensors *kind, int32_t *last_n, cl_error *err);
+
+/* Which positions count in the loss. */
+typedef enum cl_ft_loss {
+    CL_FT_LOSS_LABELS = 0, /* the label of each answer line and its newline (default) */
+    CL_FT_LOSS_ANSWER,     /* the whole assistant turn (token echo included) */
+    CL_FT_LOSS_ALL,        /* every token, prompt included (llama.cpp's own way) */
+} cl_ft_loss;
+
+cl_status cl_ft_loss_from_name(const char *name, cl_ft_loss *out, cl_error *err);
+const char *cl_ft_loss_name(cl_ft_loss l);
+
+/* Learning-rate schedule from lr to lr_min over all steps (after warm-up). */
+typedef enum cl_ft_schedule {
+    CL_FT_SCHEDULE_CONSTANT = 0, /* lr throughout (lr_min unused) */
+    CL_FT_SCHEDULE_LINEAR,
+    CL_FT_SCHEDULE_COSINE,
+} cl_ft_schedule;
+
+cl_status cl_ft_schedule_from_name(const char *name, cl_ft_schedule *out, cl_error *err);
+const char *cl_ft_schedule_name(cl_ft_schedule s);
+/* Learning rate at step (0-based) of nsteps. */
+double cl_ft_lr_at(cl_ft_schedule s, double lr, double lr_min, int64_t warmup, int64_t step,
+                   int64_t nsteps);
+
+/* What the progress callback sees. */
+typedef struct cl_ft_progress {
+    bool train;            /* false: validation on dev */
+    int32_t epoch;         /* 1-based */
+    int32_t epochs;
+    int64_t step;          /* windows done in this phase of this epoch */
+    int64_t nsteps;
+    int64_t global_step;   /* optimizer steps since the start (resumes included) */
+    double loss;           /* mean loss per counted position over this phase so far */
+    double last_loss;      /* the same for the last window alone */
+    double lr;             /* learning rate of the last step */
+    double tokens_per_s;   /* context tokens processed per second (this phase) */
+    double eta_s;          /* seconds left in the whole run (estimate; -1 unknown) */
+    double elapsed_s;      /* since training started (this session) */
+} cl_ft_progress;
+
+typedef void (*cl_ft_progress_fn)(void *ctx, const cl_ft_progress *p);
+
+typedef struct cl_finetune_params {
+    const char *model_path;  /* GGUF, any weight type */
+    const char *out_path;    /* final GGUF (F32); checkpoint "<out>.ckpt.gguf" + ".ckpt.json" */
+    const char *cache_dir;   /* where F32 conversions are kept (NULL: beside out_path) */
+
+    cl_ft_tensors tensors;
+    int32_t last_n;          /* for CL_FT_TENSORS_LAST */
+    cl_ft_loss loss;
+    cl_ft_schedule schedule;
+    double lr, lr_min;       /* default 1e-4 -> 1e-5, cosine */
+    double warmup;           /* fraction of all steps with a linear warm-up (default 0.03) */
+    double weight_decay;     /* AdamW (default 0) */
+    int32_t epochs;          /* default 1 */
+    int32_t n_ctx;           /* training window in model tokens (default 512) */
+    bool pack;               /* several examples per window (default true) */
+    int32_t max_examples;    /* 0: all training sentences; else a seeded random subset */
+    int32_t max_dev;         /* dev sentences for validation (default 200; 0: all) */
+    uint32_t seed;           /* subset and order of examples (default 42) */
+    int32_t threads;         /* 0: all cores */
+    int32_t save_every;      /* also checkpoint every N steps (0: only after each epoch) */
+    bool resume;             /* continue from the checkpoint of the same run */
+    int64_t mem_limit;       /* bytes training may use (0: MemAvailable of /proc/meminfo) */
+    /* Fixed examples and a zero-shot instruction come from prompt.h with
+     * these types (NULL: the paper's five). */
+    const char *const *types;
+    int32_t ntypes;
+
+    cl_ft_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+    cl_log_fn log;              /* notes (conversion, memory estimate, checkpoints) */
+    void *log_ctx;
+} cl_finetune_params;
+
+cl_finetune_params cl_finetune_default_params(void);
+
+typedef struct cl_finetune_result {
+    int32_t examples;        /* training examples used */
+    int32_t skipped;         /* examples longer than the window (left out) */
+    int32_t windows;         /* training windows per epoch */
+    int64_t label_positions; /* counted positions per epoch */
+    int32_t dev_examples;
+    int32_t epochs_done;     /* in all, resumed ones included */
+    int32_t start_epoch;     /* 1-based first epoch run by this call (resume) */
+    double first_loss;       /* first training window's loss of this call */
+    double train_loss[64];   /* mean training loss per epoch (first 64), NAN when resumed */
+    double dev_loss[64];     /* mean dev loss per epoch (NAN: no dev) */
+    double seconds;
+    int64_t mem_estimate;    /* bytes */
+    int64_t n_params, n_trained;
+} cl_finetune_result;
+
+/* Fine-tune on train (tokenized, doc->tags holding gold labels; see
+ * cl_prompt_prepare_train) and validate on dev (same, may be NULL). */
+cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const cl_corpus *dev,
+                      cl_finetune_result *res, cl_error *err);
+
+/* Path of the F32 version of model_path in cache_dir (converted when absent
+ * or stale, written atomically); returns model_path itself when the model is
+ * F32 already.  *out: caller frees. */
+cl_status cl_ft_f32_model(const char *model_path, const char *cache_dir, int32_t threads,
+                          char **out, cl_log_fn log, void *log_ctx, cl_error *err);
+
+/* ---- the training text, for tests and inspection ---- */
+
+/* One training example: the rendered chat (prompt + answer) and the byte
+ * ranges of text whose tokens count in the loss. */
+typedef struct cl_ft_example {
+    char *text;
+    size_t prompt_len;   /* bytes of the prompt (through the assistant header) */
+    int32_t nspans;
+    size_t (*spans)[2];  /* [begin, end) byte ranges counted in the loss */
+} cl_ft_example;
+
+void cl_ft_example_free(cl_ft_example *ex);
+
+/* Render sentence sent of doc as a training example for the model's chat
+ * template (chat_template NULL: the model's own, else a template text or a
+ * llama.cpp built-in name). */
+struct llama_model;
+cl_status cl_ft_render_example(const struct llama_model *model, const char *chat_template,
+                               const char *const *types, int32_t ntypes, const cl_doc *doc,
+                               int32_t sent, cl_ft_loss loss, cl_ft_example *ex, cl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

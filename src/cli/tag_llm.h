@@ -1,0 +1,59 @@
+/*
+ * tag_llm.h - what the LLM backends of `clinner tag` (llama, openai) share:
+ * their options (strategy, shots, decoding, knowledge base, training data,
+ * sampling, server), and the prompt set-up those options call for (training
+ * examples, knowledge-base retriever, prompt builder).
+ */
+#ifndef CLINNER_CLI_TAG_LLM_H
+#define CLINNER_CLI_TAG_LLM_H
+
+#include <stdio.h>
+
+#include "clinner/prompt.h"
+#include "clinner/retrieve.h"
+#include "clinner/tokenize.h"
+
+typedef struct llm_opts {
+    const char *strategy;    /* --strategy (default zero-shot) */
+    const char *decode;      /* --decode (default free) */
+    const char *kb;          /* --kb DIR (rag; default: the training texts) */
+    const char *train;       /* --train DIR (default: shared RareDis train) */
+    const char *api_base;    /* --api-base (openai) */
+    const char *api_key_env; /* --api-key-env (openai) */
+    const char *cache_dir;   /* --cache-dir (default $CLINNER_CACHE or ~/.cache/clinner) */
+    long shots;              /* --shots (default 5) */
+    long parallel;           /* --parallel (openai, default 1) */
+    long max_tokens;         /* --max-tokens (0: enough for the answer) */
+    long seed;               /* --seed (-1: not set) */
+    long retries;            /* --retries (openai, default 5) */
+    long rag_k;              /* --rag-k (default 2) */
+    double temp;             /* --temp (default 0) */
+    double timeout;          /* --timeout seconds per request (openai, default 300) */
+} llm_opts;
+
+void llm_opts_init(llm_opts *o);
+/* If argv[*i] is an LLM option, take it (and its value: *i advances) and
+ * return 1; 0 if it is not one; -1 with err set on a bad value. */
+int llm_opts_parse(llm_opts *o, int argc, char **argv, int *i, cl_error *err);
+/* Help lines for these options. */
+void llm_opts_usage(FILE *fp);
+/* The options that shape the output, as text (for the resume fingerprint). */
+void llm_opts_fingerprint(const llm_opts *o, cl_buf *out);
+
+typedef struct llm_prompt {
+    cl_strategy strategy;
+    cl_decode decode;
+    cl_corpus *train;     /* few-/knn-shot examples, or NULL */
+    cl_retriever retriever; /* rag */
+    cl_prompt_builder *builder;
+    char *cache_dir;
+} llm_prompt;
+
+/* Set up the prompt builder for the options, with documents tokenized by
+ * tok (the run's tokenizer).  Training data and the knowledge base are read
+ * only when the strategy needs them. */
+cl_status llm_prompt_open(const llm_opts *o, cl_tokenizer_kind tok, llm_prompt *out,
+                          cl_error *err);
+void llm_prompt_close(llm_prompt *p);
+
+#endif

@@ -1,0 +1,756 @@
+/*
+ * run.c - the batch runner (run.h): tag a corpus with any backend, write
+ * the output document by document, and keep a checkpoint that survives
+ * kill -9 so that --resume ends with byte-identical output.
+ *
+ * Invariants:
+ *   - a journal line is appended with one write(2) after the work it
+ *     records is in memory; every line carries an FNV-1a checksum, and a
+ *     resumed run reads the journal only up to the first damaged line;
+ *   - output.part is flushed and fsync'd before the D line that records
+ *     its new size, and that D line is fsync'd before the next document's
+ *     output starts, so after any crash output.part holds at least the
+ *     bytes the last valid D line names;
+ *   - the output is produced by the same writer calls in the same order
+ *     whether or not the run was interrupted, and restored sentences get
+ *     back exactly their labels and confidences (hex floats), so the bytes
+ *     are the same.
+ * With threads > 1 (reentrant backends, e.g. the CRF) workers tag whole
+ * documents ahead while this thread journals and writes them in order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clinner/retrieve.h"
+#include "clinner/run.h"
+#include "clinner/tokenize.h"
+
+#define JOURNAL_MAGIC "clinner-run v1"
+#define SYNC_EVERY_S 1.0
+
+cl_run_params cl_run_default_params(void)
+{
+    cl_run_params p;
+    memset(&p, 0, sizeof p);
+    p.format = CL_FORMAT_JSONL;
+    p.out_path = "-";
+    p.batch = 8;
+    p.threads = 1;
+    return p;
+}
+
+char *cl_run_work_dir(const char *out_path)
+{
+    size_t n = strlen(out_path);
+    while (n > 1 && out_path[n - 1] == '/')
+        n--;
+    cl_buf b;
+    cl_buf_init(&b);
+    if (cl_buf_append(&b, out_path, n) != 0 || cl_buf_puts(&b, ".clinner-run") != 0) {
+        cl_buf_free(&b);
+        return NULL;
+    }
+    return cl_buf_detach(&b);
+}
+
+typedef struct run {
+    cl_tagger *t;
+    cl_corpus *c;
+    cl_run_params p;
+    bool checkpoint, brat;
+    char *dir, *part_path, *journal_path;
+    FILE *out; /* output.part or stdout (not brat) */
+    int jfd;   /* journal, -1 when not checkpointing */
+    double last_sync;
+    int64_t sentence_global;
+    uint8_t **done;   /* per document, per sentence: tagged */
+    bool *restored;   /* document has sentences restored from the journal */
+    int32_t first;    /* first document not yet written */
+    int64_t resumed, tagged, tokens_tagged;
+    bool gen_units;   /* progress counts generated tokens (LLM backends) */
+
+    /* threads */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int32_t next_doc;  /* next document for a worker */
+    bool *ready;       /* document tagged by a worker */
+    cl_status wst;
+    cl_error werr;
+    bool stop;
+} run;
+
+/* ---- journal ---- */
+
+static cl_status journal_append(run *r, const char *payload, cl_error *err)
+{
+    if (r->jfd < 0)
+        return CL_OK;
+    uint64_t h = cl_fnv1a64(CL_FNV64_INIT, payload, strlen(payload));
+    cl_buf b;
+    cl_buf_init(&b);
+    if (cl_buf_printf(&b, "%s ~%016llx\n", payload, (unsigned long long)h) != 0) {
+        cl_buf_free(&b);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    size_t off = 0;
+    while (off < b.len) {
+        ssize_t w = write(r->jfd, b.data + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            cl_error_set(err, CL_ERR_IO, "%s: write error: %s", r->journal_path, strerror(errno));
+            cl_buf_free(&b);
+            return CL_ERR_IO;
+        }
+        off += (size_t)w;
+    }
+    cl_buf_free(&b);
+    return CL_OK;
+}
+
+static cl_status journal_sync(run *r, bool force, cl_error *err)
+{
+    if (r->jfd < 0)
+        return CL_OK;
+    double now = cl_now();
+    if (!force && now - r->last_sync < SYNC_EVERY_S)
+        return CL_OK;
+    r->last_sync = now;
+    if (fsync(r->jfd) != 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: fsync: %s", r->journal_path, strerror(errno));
+    return CL_OK;
+}
+
+static bool label_ok(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == '~')
+            return false;
+    return true;
+}
+
+/* "S doc sent n labels... [C conf...]" */
+static cl_status journal_sentence(run *r, int32_t d, int32_t s, cl_error *err)
+{
+    if (r->jfd < 0)
+        return CL_OK;
+    const cl_doc *doc = r->c->docs[d];
+    const cl_sentence *se = &doc->sentences[s];
+    cl_buf b;
+    cl_buf_init(&b);
+    int bad = cl_buf_printf(&b, "S %d %d %d", d, s, se->tok_end - se->tok_begin);
+    for (int32_t t = se->tok_begin; t < se->tok_end && !bad; t++) {
+        if (!label_ok(doc->tags[t])) {
+            cl_buf_free(&b);
+            return cl_error_set(err, CL_ERR_INTERNAL,
+                                "%s: token %d: label '%s' cannot be checkpointed", doc->id, t,
+                                doc->tags[t] ? doc->tags[t] : "(null)");
+        }
+        bad = cl_buf_printf(&b, " %s", doc->tags[t]);
+    }
+    if (doc->tag_conf) {
+        bad = bad || cl_buf_puts(&b, " C");
+        for (int32_t t = se->tok_begin; t < se->tok_end && !bad; t++)
+            bad = cl_buf_printf(&b, " %a", (double)doc->tag_conf[t]);
+    }
+    cl_status st = bad ? cl_error_set(err, CL_ERR_NOMEM, "out of memory")
+                       : journal_append(r, b.data, err);
+    cl_buf_free(&b);
+    return st;
+}
+
+static uint64_t input_hash(const cl_corpus *c)
+{
+    uint64_t h = CL_FNV64_INIT;
+    h = cl_fnv1a64(h, &c->ndocs, sizeof c->ndocs);
+    for (int32_t d = 0; d < c->ndocs; d++) {
+        const cl_doc *doc = c->docs[d];
+        h = cl_fnv1a64(h, doc->id ? doc->id : "", doc->id ? strlen(doc->id) + 1 : 1);
+        h = cl_fnv1a64(h, doc->text, doc->text_bytes);
+        h = cl_fnv1a64(h, &doc->ntokens, sizeof doc->ntokens);
+        if (doc->ntokens)
+            h = cl_fnv1a64(h, doc->tokens, (size_t)doc->ntokens * sizeof *doc->tokens);
+        h = cl_fnv1a64(h, &doc->nsentences, sizeof doc->nsentences);
+        if (doc->nsentences)
+            h = cl_fnv1a64(h, doc->sentences, (size_t)doc->nsentences * sizeof *doc->sentences);
+    }
+    return h;
+}
+
+static char *header_payload(const run *r)
+{
+    const char *fp = r->p.fingerprint ? r->p.fingerprint : "";
+    cl_buf b;
+    cl_buf_init(&b);
+    if (cl_buf_printf(&b, "%s fp=%016llx in=%016llx docs=%d fmt=%s", JOURNAL_MAGIC,
+                      (unsigned long long)cl_fnv1a64(CL_FNV64_INIT, fp, strlen(fp)),
+                      (unsigned long long)input_hash(r->c), r->c->ndocs,
+                      cl_format_name(r->p.format)) != 0) {
+        cl_buf_free(&b);
+        return NULL;
+    }
+    return cl_buf_detach(&b);
+}
+
+/* ---- resume ---- */
+
+static cl_status restore_sentence(run *r, char *rest, const char *where, cl_error *err)
+{
+    char *save = NULL;
+    char *tok = strtok_r(rest, " ", &save);
+    long d = tok ? strtol(tok, NULL, 10) : -1;
+    tok = strtok_r(NULL, " ", &save);
+    long s = tok ? strtol(tok, NULL, 10) : -1;
+    tok = strtok_r(NULL, " ", &save);
+    long n = tok ? strtol(tok, NULL, 10) : -1;
+    if (d < 0 || d >= r->c->ndocs || s < 0 || s >= r->c->docs[d]->nsentences)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: sentence record out of range", where);
+    cl_doc *doc = r->c->docs[d];
+    const cl_sentence *se = &doc->sentences[s];
+    if (n != se->tok_end - se->tok_begin)
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: sentence record does not match the input",
+                            where);
+    if (d < r->first)
+        return CL_OK; /* its document is already written */
+    if (!r->restored[d]) {
+        cl_status st = cl_doc_reset_tags(doc, err);
+        if (st != CL_OK)
+            return st;
+        r->restored[d] = true;
+    }
+    for (long i = 0; i < n; i++) {
+        tok = strtok_r(NULL, " ", &save);
+        if (!tok)
+            return cl_error_set(err, CL_ERR_FORMAT, "%s: sentence record too short", where);
+        cl_status st = cl_doc_set_tag(doc, se->tok_begin + (int32_t)i, tok, err);
+        if (st != CL_OK)
+            return st;
+    }
+    tok = strtok_r(NULL, " ", &save);
+    if (tok && strcmp(tok, "C") == 0) {
+        if (!doc->tag_conf) {
+            doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf);
+            if (!doc->tag_conf)
+                return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            for (int32_t t = 0; t < doc->ntokens; t++)
+                doc->tag_conf[t] = -1;
+        }
+        for (long i = 0; i < n; i++) {
+            tok = strtok_r(NULL, " ", &save);
+            if (!tok)
+                return cl_error_set(err, CL_ERR_FORMAT, "%s: confidences too short", where);
+            doc->tag_conf[se->tok_begin + i] = (float)strtod(tok, NULL);
+        }
+    }
+    if (!r->done[d][s]) {
+        r->done[d][s] = 1;
+        r->resumed++;
+    }
+    return CL_OK;
+}
+
+/* Read the journal; returns the byte length of its valid prefix and the
+ * output size the last D line names (-1: none). */
+static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long long *part_size,
+                        cl_error *err)
+{
+    *valid = 0;
+    *part_size = -1;
+    char *expect = header_payload(r);
+    if (!expect)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    size_t at = 0;
+    int64_t line = 0;
+    cl_status st = CL_OK;
+    while (at < n && st == CL_OK) {
+        const char *nl = memchr(data + at, '\n', n - at);
+        if (!nl)
+            break; /* torn last line */
+        size_t len = (size_t)(nl - (data + at));
+        char *l = cl_strndup(data + at, len);
+        if (!l) {
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        char *sum = strrchr(l, '~');
+        bool ok = sum && sum > l && sum[-1] == ' ';
+        if (ok) {
+            sum[-1] = '\0';
+            unsigned long long h = strtoull(sum + 1, NULL, 16);
+            ok = h == cl_fnv1a64(CL_FNV64_INIT, l, strlen(l));
+        }
+        if (!ok) {
+            free(l);
+            break; /* damaged: everything after it is ignored */
+        }
+        line++;
+        char where[256];
+        snprintf(where, sizeof where, "%s:%lld", r->journal_path, (long long)line);
+        if (line == 1) {
+            if (strcmp(l, expect) != 0)
+                st = cl_error_set(err, CL_ERR_ARG,
+                                  "%s: the checkpoint belongs to a run with other options or "
+                                  "input; run again with the same ones, or remove %s to start "
+                                  "over",
+                                  r->journal_path, r->dir);
+        } else if (l[0] == 'S' && l[1] == ' ') {
+            st = restore_sentence(r, l + 2, where, err);
+        } else if (l[0] == 'D' && l[1] == ' ') {
+            long long d = -2, off = -1, sg = -1;
+            if (sscanf(l + 2, "%lld %lld %lld", &d, &off, &sg) != 3 || d < -1 ||
+                d >= r->c->ndocs || off < 0 || sg < 0)
+                st = cl_error_set(err, CL_ERR_FORMAT, "%s: bad document record", where);
+            else {
+                r->first = (int32_t)d + 1;
+                *part_size = off;
+                r->sentence_global = sg;
+            }
+        } else {
+            st = cl_error_set(err, CL_ERR_FORMAT, "%s: unknown record", where);
+        }
+        free(l);
+        if (st == CL_OK)
+            *valid = (size_t)(nl - data) + 1;
+        at = (size_t)(nl - data) + 1;
+    }
+    if (st == CL_OK && line == 0)
+        *valid = 0; /* not even a header: start over */
+    free(expect);
+    return st;
+}
+
+/* Sentences restored for documents before `first` were counted while the
+ * D lines were still to come; count only those still needed. */
+static void recount_resumed(run *r)
+{
+    r->resumed = 0;
+    for (int32_t d = r->first; d < r->c->ndocs; d++)
+        for (int32_t s = 0; s < r->c->docs[d]->nsentences; s++)
+            r->resumed += r->done[d][s];
+    for (int32_t d = 0; d < r->first; d++)
+        r->resumed += r->c->docs[d]->nsentences;
+}
+
+static void note(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(run *r, const char *fmt, ...)
+{
+    if (!r->p.log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->p.log(r->p.log_ctx, msg);
+}
+
+/* Open (or create) the work folder; on resume restore what it holds. */
+static cl_status open_checkpoint(run *r, cl_error *err)
+{
+    r->dir = cl_run_work_dir(r->p.out_path);
+    if (!r->dir || !(r->journal_path = cl_path_join(r->dir, "journal")) ||
+        !(r->part_path = cl_path_join(r->dir, "output.part")))
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    bool exists = cl_is_dir(r->dir);
+    if (exists && !r->p.resume)
+        return cl_error_set(err, CL_ERR_ARG,
+                            "%s: an unfinished run left a checkpoint here: add --resume to "
+                            "continue it, or remove the folder to start over",
+                            r->dir);
+    char *data = NULL;
+    size_t n = 0, valid = 0;
+    long long part_size = -1;
+    if (exists) {
+        struct stat sb;
+        if (stat(r->journal_path, &sb) == 0) {
+            cl_status st = cl_read_file(r->journal_path, &data, &n, err);
+            if (st == CL_OK)
+                st = replay(r, data, n, &valid, &part_size, err);
+            free(data);
+            if (st != CL_OK)
+                return st;
+        }
+    } else {
+        if (r->p.resume)
+            note(r, "no checkpoint at %s: starting from the beginning", r->dir);
+        if (mkdir(r->dir, 0755) != 0)
+            return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r->dir, strerror(errno));
+    }
+    r->jfd = open(r->journal_path, O_WRONLY | O_CREAT, 0644);
+    if (r->jfd < 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", r->journal_path,
+                            strerror(errno));
+    if (ftruncate(r->jfd, (off_t)valid) != 0 || lseek(r->jfd, 0, SEEK_END) < 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot truncate: %s", r->journal_path,
+                            strerror(errno));
+    if (valid == 0) {
+        /* fresh start (or a journal without a valid header) */
+        r->first = 0;
+        r->sentence_global = 0;
+        part_size = -1;
+        char *h = header_payload(r);
+        if (!h)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        cl_status st = journal_append(r, h, err);
+        free(h);
+        if (st != CL_OK)
+            return st;
+    }
+    if (r->brat)
+        return journal_sync(r, true, err);
+    /* output.part: cut back to what the last D line covers */
+    int fd = open(r->part_path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", r->part_path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || (part_size >= 0 && (long long)sb.st_size < part_size)) {
+        close(fd);
+        return cl_error_set(err, CL_ERR_IO,
+                            "%s: shorter than the checkpoint says (%lld bytes expected): remove "
+                            "%s to start over",
+                            r->part_path, part_size, r->dir);
+    }
+    if (ftruncate(fd, part_size >= 0 ? (off_t)part_size : 0) != 0) {
+        close(fd);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot truncate: %s", r->part_path,
+                            strerror(errno));
+    }
+    r->out = fdopen(fd, "r+b");
+    if (!r->out || fseek(r->out, 0, SEEK_END) != 0) {
+        if (!r->out)
+            close(fd);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", r->part_path, strerror(errno));
+    }
+    if (part_size < 0) {
+        /* the format's header, then a D line for it */
+        cl_status st = cl_format_write_header(r->p.format, r->out, err);
+        if (st == CL_OK && (fflush(r->out) != 0 || fsync(fileno(r->out)) != 0))
+            st = cl_error_set(err, CL_ERR_IO, "%s: write error", r->part_path);
+        if (st == CL_OK) {
+            char line[96];
+            snprintf(line, sizeof line, "D -1 %ld 0", ftell(r->out));
+            st = journal_append(r, line, err);
+        }
+        if (st != CL_OK)
+            return st;
+    }
+    return journal_sync(r, true, err);
+}
+
+/* ---- tagging ---- */
+
+/* Tag the sentences of document d not yet done, batch by batch; with
+ * journal set, each batch is journaled as it completes. */
+static cl_status tag_document(run *r, int32_t d, bool journal, cl_error *err)
+{
+    cl_doc *doc = r->c->docs[d];
+    if (!r->restored[d] || !doc->tags) {
+        cl_status st = cl_doc_reset_tags(doc, err);
+        if (st != CL_OK)
+            return st;
+    }
+    int32_t ns = doc->nsentences, batch = r->p.batch > 0 ? r->p.batch : 8;
+    for (int32_t s = 0; s < ns;) {
+        if (r->done[d][s]) {
+            s++;
+            continue;
+        }
+        int32_t e = s;
+        while (e < ns && !r->done[d][e] && e - s < batch)
+            e++;
+        if (!doc->tags) /* a document without tokens */
+            break;
+        cl_status st = r->t->ops->tag(r->t->self, doc, s, e, err);
+        if (st != CL_OK)
+            return cl_error_prefix(err, "%s: ", doc->id ? doc->id : "?");
+        int64_t toks = 0;
+        for (int32_t k = s; k < e; k++) {
+            if (journal) {
+                st = journal_sentence(r, d, k, err);
+                if (st != CL_OK)
+                    return st;
+            }
+            r->done[d][k] = 2; /* tagged in this session */
+            toks += doc->sentences[k].tok_end - doc->sentences[k].tok_begin;
+        }
+        if (journal) {
+            st = journal_sync(r, false, err);
+            if (st != CL_OK)
+                return st;
+            r->tagged += e - s;
+            r->tokens_tagged += toks;
+            if (r->p.progress) {
+                int64_t units = r->tokens_tagged;
+                if (r->gen_units) {
+                    cl_tagger_stats ts;
+                    cl_tagger_get_stats(r->t, &ts);
+                    units = ts.generated_tokens;
+                }
+                cl_progress_update2(r->p.progress, r->tagged, units,
+                                    r->gen_units ? "generated tokens" : "tokens");
+            }
+        }
+        s = e;
+    }
+    return CL_OK;
+}
+
+/* Write document d and record it. */
+static cl_status write_document(run *r, int32_t d, cl_error *err)
+{
+    cl_doc *doc = r->c->docs[d];
+    cl_status st = CL_OK;
+    if (r->p.entities_from_tags && doc->tags &&
+        (r->p.format == CL_FORMAT_BRAT || r->p.format == CL_FORMAT_JSONL)) {
+        st = cl_bio_to_entities(doc, err);
+        if (st != CL_OK)
+            return cl_error_prefix(err, "%s: ", doc->id ? doc->id : "?");
+    }
+    if (r->brat) {
+        cl_doc *one[1] = {doc};
+        cl_corpus c1 = {one, 1, 1};
+        st = cl_corpus_write(&c1, CL_FORMAT_BRAT, r->p.out_path, err);
+    } else {
+        st = cl_doc_write(doc, r->p.format, r->out, &r->sentence_global, err);
+        if (st == CL_OK && fflush(r->out) != 0)
+            st = cl_error_set(err, CL_ERR_IO, "%s: write error: %s",
+                              r->checkpoint ? r->part_path : "stdout", strerror(errno));
+    }
+    if (st != CL_OK || !r->checkpoint)
+        return st;
+    if (!r->brat && fsync(fileno(r->out)) != 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: fsync: %s", r->part_path, strerror(errno));
+    char line[128];
+    snprintf(line, sizeof line, "D %d %ld %lld", d, r->brat ? 0L : ftell(r->out),
+             (long long)r->sentence_global);
+    st = journal_append(r, line, err);
+    return st == CL_OK ? journal_sync(r, true, err) : st;
+}
+
+static void *worker(void *arg)
+{
+    run *r = arg;
+    cl_error err;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int32_t d = !r->stop && r->wst == CL_OK && r->next_doc < r->c->ndocs ? r->next_doc++ : -1;
+        pthread_mutex_unlock(&r->mu);
+        if (d < 0)
+            break;
+        cl_status st = tag_document(r, d, false, &err);
+        pthread_mutex_lock(&r->mu);
+        if (st != CL_OK && r->wst == CL_OK) {
+            r->wst = st;
+            r->werr = err;
+        }
+        r->ready[d] = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+static cl_status run_threads(run *r, int nthreads, cl_error *err)
+{
+    pthread_t tid[64];
+    int started = 0;
+    r->next_doc = r->first;
+    for (int k = 0; k < nthreads && k < 64; k++) {
+        if (pthread_create(&tid[started], NULL, worker, r) != 0)
+            break;
+        started++;
+    }
+    cl_status st = CL_OK;
+    if (started == 0)
+        st = cl_error_set(err, CL_ERR_INTERNAL, "cannot start tagging threads");
+    for (int32_t d = r->first; d < r->c->ndocs && st == CL_OK; d++) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->ready[d] && r->wst == CL_OK)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->wst != CL_OK) {
+            st = r->wst;
+            if (err)
+                *err = r->werr;
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (st != CL_OK)
+            break;
+        const cl_doc *doc = r->c->docs[d];
+        int64_t toks = 0, sents = 0;
+        for (int32_t s = 0; s < doc->nsentences && st == CL_OK; s++)
+            if (r->done[d][s] == 2) {
+                st = journal_sentence(r, d, s, err);
+                sents++;
+                toks += doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+            }
+        if (st == CL_OK)
+            st = write_document(r, d, err);
+        r->tagged += sents;
+        r->tokens_tagged += toks;
+        if (r->p.progress)
+            cl_progress_update2(r->p.progress, r->tagged, r->tokens_tagged, "tokens");
+    }
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_mutex_unlock(&r->mu);
+    for (int k = 0; k < started; k++)
+        pthread_join(tid[k], NULL);
+    return st;
+}
+
+static cl_status finish_output(run *r, cl_error *err)
+{
+    if (r->brat)
+        return CL_OK;
+    if (!r->checkpoint)
+        return fflush(r->out) == 0 ? CL_OK
+                                   : cl_error_set(err, CL_ERR_IO, "stdout: write error");
+    int bad = fflush(r->out) != 0 || fsync(fileno(r->out)) != 0;
+    bad |= fclose(r->out) != 0;
+    r->out = NULL;
+    if (bad)
+        return cl_error_set(err, CL_ERR_IO, "%s: write error: %s", r->part_path,
+                            strerror(errno));
+    if (rename(r->part_path, r->p.out_path) != 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot rename into place: %s", r->p.out_path,
+                            strerror(errno));
+    return CL_OK;
+}
+
+static void remove_checkpoint(run *r)
+{
+    if (r->jfd >= 0) {
+        close(r->jfd);
+        r->jfd = -1;
+    }
+    if (r->journal_path)
+        unlink(r->journal_path);
+    if (r->part_path)
+        unlink(r->part_path);
+    if (r->dir)
+        rmdir(r->dir);
+}
+
+cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl_run_summary *sum,
+                     cl_error *err)
+{
+    double t0 = cl_now();
+    memset(sum, 0, sizeof *sum);
+    run r;
+    memset(&r, 0, sizeof r);
+    r.t = t;
+    r.c = c;
+    r.p = params ? *params : cl_run_default_params();
+    r.jfd = -1;
+    if (!t || !t->ops)
+        return cl_error_set(err, CL_ERR_ARG, "no tagger");
+    if (!r.p.out_path)
+        r.p.out_path = "-";
+    r.brat = r.p.format == CL_FORMAT_BRAT;
+    r.checkpoint = strcmp(r.p.out_path, "-") != 0;
+    if (r.p.format == CL_FORMAT_TEXT)
+        return cl_error_set(err, CL_ERR_FORMAT, "text is an input format only");
+    if (r.brat && !r.checkpoint)
+        return cl_error_set(err, CL_ERR_ARG, "brat output needs a directory (-o DIR)");
+    if (r.p.resume && !r.checkpoint)
+        return cl_error_set(err, CL_ERR_ARG, "--resume needs an output file (-o OUT)");
+    r.gen_units = t->ops->stats != NULL;
+    for (int32_t d = 0; d < c->ndocs; d++) {
+        sum->documents++;
+        sum->sentences += c->docs[d]->nsentences;
+        sum->tokens += c->docs[d]->ntokens;
+    }
+    cl_status st = CL_OK;
+    r.done = calloc((size_t)c->ndocs + 1, sizeof *r.done);
+    r.restored = calloc((size_t)c->ndocs + 1, sizeof *r.restored);
+    r.ready = calloc((size_t)c->ndocs + 1, sizeof *r.ready);
+    if (!r.done || !r.restored || !r.ready)
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t d = 0; d < c->ndocs && st == CL_OK; d++)
+        if (!(r.done[d] = calloc((size_t)c->docs[d]->nsentences + 1, 1)))
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK && r.checkpoint) {
+        st = open_checkpoint(&r, err);
+        if (st == CL_OK) {
+            recount_resumed(&r);
+            if (r.resumed > 0)
+                note(&r, "resuming: %d of %d documents written, %lld of %lld sentences done",
+                     r.first, c->ndocs, (long long)r.resumed, (long long)sum->sentences);
+        }
+    } else if (st == CL_OK && !r.brat) {
+        r.out = stdout;
+        st = cl_format_write_header(r.p.format, r.out, err);
+    }
+    if (r.p.progress)
+        cl_progress_set_total(r.p.progress, sum->sentences - r.resumed);
+    if (st == CL_OK) {
+        if (r.p.threads > 1) {
+            pthread_mutex_init(&r.mu, NULL);
+            pthread_cond_init(&r.cv, NULL);
+            st = run_threads(&r, r.p.threads, err);
+            pthread_cond_destroy(&r.cv);
+            pthread_mutex_destroy(&r.mu);
+        } else {
+            for (int32_t d = r.first; d < c->ndocs && st == CL_OK; d++) {
+                st = tag_document(&r, d, true, err);
+                if (st == CL_OK)
+                    st = write_document(&r, d, err);
+            }
+        }
+    }
+    if (st == CL_OK)
+        st = finish_output(&r, err);
+    if (r.out && r.out != stdout)
+        fclose(r.out);
+    if (st == CL_OK && r.checkpoint)
+        remove_checkpoint(&r);
+    else if (r.jfd >= 0)
+        close(r.jfd);
+    if (r.p.progress && st == CL_OK)
+        cl_progress_finish(r.p.progress);
+    sum->resumed_sentences = r.resumed;
+    sum->seconds = cl_now() - t0;
+    cl_tagger_get_stats(t, &sum->stats);
+    for (int32_t d = 0; r.done && d < c->ndocs; d++)
+        free(r.done[d]);
+    free(r.done);
+    free(r.restored);
+    free(r.ready);
+    free(r.dir);
+    free(r.part_path);
+    free(r.journal_path);
+    return st;
+}
+
+cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
+{
+    int bad = cl_buf_printf(out, "tagged %lld sentences (%lld tokens, %lld documents",
+                            (long long)s->sentences, (long long)s->tokens,
+                            (long long)s->documents);
+    if (!bad && s->resumed_sentences)
+        bad = cl_buf_printf(out, "; %lld sentences from the checkpoint",
+                            (long long)s->resumed_sentences);
+    bad = bad || cl_buf_printf(out, ") in %.1f s", s->seconds);
+    const cl_tagger_stats *t = &s->stats;
+    if (!bad && (t->prompt_tokens || t->generated_tokens))
+        bad = cl_buf_printf(out, "; prompt tokens %lld, generated tokens %lld",
+                            (long long)t->prompt_tokens, (long long)t->generated_tokens);
+    if (!bad && (t->prompt_tokens || t->generated_tokens || t->misaligned))
+        bad = cl_buf_printf(out, "; misaligned sentences %lld", (long long)t->misaligned);
+    if (!bad && t->invalid_labels)
+        bad = cl_buf_printf(out, "; invalid labels %lld", (long long)t->invalid_labels);
+    if (!bad && t->skipped)
+        bad = cl_buf_printf(out, "; skipped sentences %lld", (long long)t->skipped);
+    if (!bad && t->retries)
+        bad = cl_buf_printf(out, "; retried requests %lld", (long long)t->retries);
+    return bad ? CL_ERR_NOMEM : CL_OK;
+}
