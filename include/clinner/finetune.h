@@ -120,6 +120,7 @@ typedef struct cl_finetune_params {
     const char *const *types;
     int32_t ntypes;
 
+    bool verbose;               /* llama.cpp's own log on stderr */
     cl_ft_progress_fn progress; /* may be NULL */
     void *progress_ctx;
     cl_log_fn log;              /* notes (conversion, memory estimate, checkpoints) */
@@ -167,14 +168,6 @@ typedef struct cl_ft_example {
 } cl_ft_example;
 
 void cl_ft_example_free(cl_ft_example *ex);
-
-/* Render sentence sent of doc as a training example for the model's chat
- * template (chat_template NULL: the model's own, else a template text or a
- * llama.cpp built-in name). */
-struct llama_model;
-cl_status cl_ft_render_example(const struct llama_model *model, const char *chat_template,
-                               const char *const *types, int32_t ntypes, const cl_doc *doc,
-                               int32_t sent, cl_ft_loss loss, cl_ft_example *ex, cl_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,17 +7,21 @@
  * new backend is one function and one row in `backends`.  Backends whose
  * tag() may run concurrently on different documents (the CRF) are marked
  * parallel and get --threads worker threads; output order is the input
- * order either way.
+ * order either way.  The run itself (sentence batches, output document by
+ * document, checkpoint and --resume, progress, summary) is cl_run_tag
+ * (run.h); the LLM backends share their options through tag_llm.c.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_io.h"
 #include "cli/commands.h"
+#include "cli/tag_llm.h"
 #include "clinner/crf.h"
+#include "clinner/openai.h"
 #include "clinner/progress.h"
+#include "clinner/run.h"
 #include "clinner/tagger.h"
 #include "clinner/util.h"
 
@@ -29,7 +33,29 @@ typedef struct tag_ctx {
     const char *default_tokenizer; /* the backend's preference, or NULL */
     void *res;                     /* backend resources, freed after the tagger */
     void (*res_free)(void *res);
+    const char *tok_name;          /* --tokenizer, or NULL */
+    llm_opts llm;                  /* options of the LLM backends */
+    llm_prompt prompt;             /* their prompt set-up (llm_prompt_open) */
+    int32_t batch;                 /* sentences per tag() call (default 8) */
+    cl_progress *bar;              /* set once the input is read */
 } tag_ctx;
+
+/* Backends report retries and skipped sentences here. */
+static void log_line(void *arg, const char *msg)
+{
+    tag_ctx *ctx = arg;
+    if (ctx->bar)
+        cl_progress_message(ctx->bar, "clinner tag: %s", msg);
+    else
+        fprintf(stderr, "clinner tag: %s\n", msg);
+}
+
+/* The run's tokenizer for backends without a preference of their own. */
+static cl_status llm_tokenizer(const tag_ctx *ctx, cl_tokenizer_kind *tok, cl_error *err)
+{
+    *tok = CL_TOKENIZER_CLINICAL;
+    return ctx->tok_name ? cl_tokenizer_from_name(ctx->tok_name, tok, err) : CL_OK;
+}
 
 /* ---- crf ---- */
 
@@ -67,6 +93,34 @@ static cl_status open_crf(tag_ctx *ctx, cl_error *err)
     return st;
 }
 
+/* ---- openai ---- */
+
+static cl_status open_openai(tag_ctx *ctx, cl_error *err)
+{
+    cl_tokenizer_kind tok;
+    cl_status st = llm_tokenizer(ctx, &tok, err);
+    if (st == CL_OK)
+        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
+    if (st != CL_OK)
+        return st;
+    cl_openai_params p = cl_openai_default_params();
+    if (ctx->llm.api_base)
+        p.api_base = ctx->llm.api_base;
+    p.model = ctx->model_path; /* --model: the model name on the server */
+    p.api_key_env = ctx->llm.api_key_env;
+    p.temperature = ctx->llm.temp;
+    p.seed = ctx->llm.seed;
+    p.max_tokens = (int32_t)ctx->llm.max_tokens;
+    p.decode = ctx->prompt.decode;
+    p.timeout_s = ctx->llm.timeout;
+    p.retries = (int32_t)ctx->llm.retries;
+    p.parallel = (int32_t)ctx->llm.parallel;
+    p.log = log_line;
+    p.log_ctx = ctx;
+    ctx->batch = p.parallel * 2 > 8 ? p.parallel * 2 : 8;
+    return cl_openai_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
+}
+
 static const struct backend {
     const char *name;
     cl_status (*open)(tag_ctx *ctx, cl_error *err); /* NULL: not in this build */
@@ -75,7 +129,7 @@ static const struct backend {
 } backends[] = {
     {"crf", open_crf, true, "a CRF trained with `clinner train crf` (--model MODEL)"},
     {"llama", NULL, false, "a local GGUF model through llama.cpp"},
-    {"openai", NULL, false, "an OpenAI-compatible chat-completions server"},
+    {"openai", open_openai, false, "an OpenAI-compatible chat-completions server"},
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
@@ -91,7 +145,7 @@ static void usage(FILE *fp)
         fprintf(fp, "                        %-7s %s%s\n", backends[i].name, backends[i].help,
                 backends[i].open ? "" : " (not available in this build)");
     fprintf(fp,
-            "  --model PATH        model file (crf)\n"
+            "  --model PATH        model file (crf, llama); model name (openai)\n"
             "  --dense FILE        dense features of INPUT, for a CRF trained with --dense\n"
             "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: brat for a\n"
             "                      directory, else from the extension; '-' is text)\n"
@@ -104,72 +158,13 @@ static void usage(FILE *fp)
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
             "  -h, --help          show this help\n"
+            "\n");
+    llm_opts_usage(fp);
+    fprintf(fp,
             "\n"
             "the paper's protocol on the test split:\n"
             "  clinner tag --backend crf --model raredis-paper.crf --from brat --to paper-csv \\\n"
             "      --tokenizer paper raredis/test -o pred.csv\n");
-}
-
-/* ---- the tagging loop ---- */
-
-typedef struct work {
-    tag_ctx *ctx;
-    cl_corpus *c;
-    int32_t next;
-    int64_t done_docs, done_tokens;
-    cl_progress *bar;
-    pthread_mutex_t mu;
-    cl_status st;
-    cl_error err;
-} work;
-
-static void *worker(void *arg)
-{
-    work *w = arg;
-    cl_error err;
-    for (;;) {
-        pthread_mutex_lock(&w->mu);
-        int32_t i = w->st == CL_OK && w->next < w->c->ndocs ? w->next++ : -1;
-        pthread_mutex_unlock(&w->mu);
-        if (i < 0)
-            break;
-        cl_doc *d = w->c->docs[i];
-        cl_status st = cl_doc_reset_tags(d, &err);
-        if (st == CL_OK)
-            st = cl_tagger_tag_doc(&w->ctx->tagger, d, &err);
-        pthread_mutex_lock(&w->mu);
-        if (st != CL_OK && w->st == CL_OK) {
-            w->st = st;
-            w->err = err;
-            cl_error_prefix(&w->err, "%s: ", d->id);
-        }
-        w->done_docs++;
-        w->done_tokens += d->ntokens;
-        cl_progress_update2(w->bar, w->done_docs, w->done_tokens, "tokens");
-        pthread_mutex_unlock(&w->mu);
-    }
-    return NULL;
-}
-
-static cl_status tag_corpus(tag_ctx *ctx, cl_corpus *c, int threads, cl_progress *bar,
-                            cl_error *err)
-{
-    work w = {.ctx = ctx, .c = c, .bar = bar, .st = CL_OK};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_t tid[64];
-    int started = 0;
-    for (int k = 1; k < threads; k++) {
-        if (pthread_create(&tid[started], NULL, worker, &w) != 0)
-            break;
-        started++;
-    }
-    worker(&w);
-    for (int k = 0; k < started; k++)
-        pthread_join(tid[k], NULL);
-    pthread_mutex_destroy(&w.mu);
-    if (w.st != CL_OK && err)
-        *err = w.err;
-    return w.st;
 }
 
 int cmd_tag(int argc, char **argv)
@@ -177,8 +172,10 @@ int cmd_tag(int argc, char **argv)
     const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
     const char *input = NULL, *progress = "auto";
     long threads = 1;
+    bool resume = false;
     tag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    llm_opts_init(&ctx.llm);
     cl_error err;
     cl_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -204,6 +201,9 @@ int cmd_tag(int argc, char **argv)
             slot = &progress;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             slot = &out;
+        } else if (!strcmp(a, "--resume")) {
+            resume = true;
+            continue;
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, v, 1, 64, &threads, &err) != CL_OK) {
                 fprintf(stderr, "clinner tag: %s\n", err.msg);
@@ -212,6 +212,13 @@ int cmd_tag(int argc, char **argv)
             i++;
             continue;
         } else if (a[0] == '-' && a[1] != '\0') {
+            int taken = llm_opts_parse(&ctx.llm, argc, argv, &i, &err);
+            if (taken < 0) {
+                fprintf(stderr, "clinner tag: %s\n", err.msg);
+                return 2;
+            }
+            if (taken > 0)
+                continue;
             fprintf(stderr, "clinner tag: unknown option '%s' (see --help)\n", a);
             return 2;
         } else if (!input) {
@@ -271,6 +278,7 @@ int cmd_tag(int argc, char **argv)
     int rc = 1;
     cl_corpus *c = NULL;
     cl_progress *bar = NULL;
+    ctx.tok_name = tok_name;
     if (be->open(&ctx, &err) != CL_OK)
         goto done;
     cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
@@ -281,20 +289,49 @@ int cmd_tag(int argc, char **argv)
     cli_input in = {.path = input, .format = from_fmt, .tokenizer = tok};
     if (cli_read_corpus(&in, &c, &err) != CL_OK)
         goto done;
-    bar = cl_progress_new(stderr, "tagging", "docs", c->ndocs, pmode);
-    if (tag_corpus(&ctx, c, be->parallel ? (int)threads : 1, bar, &err) != CL_OK)
+    bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), pmode);
+    ctx.bar = bar;
+    /* the options that shape the output: --resume refuses a checkpoint
+     * made with others */
+    cl_buf fp;
+    cl_buf_init(&fp);
+    cl_buf_printf(&fp, "backend=%s model=%s dense=%s from=%s to=%s tokenizer=%s input=%s",
+                  be->name, ctx.model_path ? ctx.model_path : "",
+                  ctx.dense_path ? ctx.dense_path : "", cl_format_name(from_fmt),
+                  cl_format_name(to_fmt), cl_tokenizer_name(tok), input);
+    if (ctx.prompt.builder)
+        llm_opts_fingerprint(&ctx.llm, &fp);
+    cl_run_params rp = cl_run_default_params();
+    rp.format = to_fmt;
+    rp.out_path = out;
+    rp.entities_from_tags = true;
+    rp.resume = resume;
+    rp.fingerprint = fp.data;
+    rp.batch = ctx.batch > 0 ? ctx.batch : 8;
+    rp.threads = be->parallel ? (int32_t)threads : 1;
+    rp.progress = bar;
+    rp.log = log_line;
+    rp.log_ctx = &ctx;
+    cl_run_summary sum;
+    cl_status rst = cl_run_tag(&ctx.tagger, c, &rp, &sum, &err);
+    cl_buf_free(&fp);
+    if (rst != CL_OK)
         goto done;
-    cl_progress_finish(bar);
-    if (cli_write_corpus(c, to_fmt, out, true, &err) != CL_OK)
-        goto done;
+    cl_buf line;
+    cl_buf_init(&line);
+    if (pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
+        fprintf(stderr, "clinner tag: %s\n", line.data);
+    cl_buf_free(&line);
     rc = 0;
 done:
     if (rc)
         fprintf(stderr, "clinner tag: %s\n", err.msg);
+    ctx.bar = NULL;
     cl_progress_free(bar);
     cl_corpus_free(c);
     cl_tagger_free(&ctx.tagger);
     if (ctx.res_free)
         ctx.res_free(ctx.res);
+    llm_prompt_close(&ctx.prompt);
     return rc;
 }

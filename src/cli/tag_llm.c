@@ -16,6 +16,7 @@
 #include "cli/cli_io.h"
 #include "cli/tag_llm.h"
 #include "clinner/corpus.h"
+#include "clinner/openai.h"
 #include "clinner/util.h"
 
 void llm_opts_init(llm_opts *o)
@@ -105,7 +106,7 @@ void llm_opts_usage(FILE *fp)
             "  --cache-dir DIR     index cache (default $CLINNER_CACHE or ~/.cache/clinner)\n"
             "  --resume            continue an interrupted run of the same command (-o OUT)\n"
             "openai backend:\n"
-            "  --api-base URL      server (default " CL_OPENAI_DEFAULT_API_BASE_TEXT ")\n"
+            "  --api-base URL      server (default " CL_OPENAI_DEFAULT_API_BASE ")\n"
             "  --model NAME        model name sent to the server\n"
             "  --api-key-env VAR   environment variable holding the API key (default\n"
             "                      OPENAI_API_KEY; the key is never printed)\n"

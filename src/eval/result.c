@@ -124,7 +124,8 @@ cl_status ev_build_result(const ev_types *types, const int64_t *tp, const int64_
         s->prf.f1 = f1_of(s->prf.precision, s->prf.recall);
         s->prf.support = ntrue[t];
     }
-    qsort(v, (size_t)k, sizeof *v, cmp_score);
+    if (k > 1)
+        qsort(v, (size_t)k, sizeof *v, cmp_score);
 
     int64_t stp = 0, spred = 0, strue = 0;
     double mp = 0, mr = 0, mf = 0, wp = 0, wr = 0, wf = 0;

@@ -142,8 +142,10 @@ static cl_status count_matches(const ev_ents *gold, const ev_ents *pred, int32_t
         memcpy(g, gold->v, (size_t)gold->n * sizeof *g);
     if (pred->n)
         memcpy(p, pred->v, (size_t)pred->n * sizeof *p);
-    qsort(g, (size_t)gold->n, sizeof *g, cmp_ent);
-    qsort(p, (size_t)pred->n, sizeof *p, cmp_ent);
+    if (gold->n > 1)
+        qsort(g, (size_t)gold->n, sizeof *g, cmp_ent);
+    if (pred->n > 1)
+        qsort(p, (size_t)pred->n, sizeof *p, cmp_ent);
     memset(tp, 0, (size_t)ntypes * sizeof *tp);
     memset(npred, 0, (size_t)ntypes * sizeof *npred);
     memset(ntrue, 0, (size_t)ntypes * sizeof *ntrue);

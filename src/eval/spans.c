@@ -156,8 +156,10 @@ static int cmp_by_start(const void *a, const void *b)
 
 static void match_doc(sp_list *g, sp_list *p, cl_eval_match match)
 {
-    qsort(g->v, (size_t)g->n, sizeof *g->v, cmp_by_start);
-    qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_by_start);
+    if (g->n > 1)
+        qsort(g->v, (size_t)g->n, sizeof *g->v, cmp_by_start);
+    if (p->n > 1)
+        qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_by_start);
     for (int32_t i = 0; i < p->n; i++)
         for (int32_t j = 0; j < g->n; j++)
             if (!g->v[j].matched && same_frags(&p->v[i], &g->v[j])) {

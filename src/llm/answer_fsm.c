@@ -1,0 +1,204 @@
+/*
+ * answer_fsm.c - the answers a sentence's GBNF grammar (prompt.h) allows,
+ * as a deterministic automaton over bytes, and greedy choice under it.
+ *
+ * Forced decoding must pick exactly the tokens that greedy sampling under
+ * llama.cpp's grammar sampler would.  That sampler sets the logit of every
+ * token the grammar rejects to -inf and greedy then takes the first token
+ * of highest logit.  The grammar is a chain of literals with a label choice
+ * per line, so its byte language is recognised by a small automaton: line i
+ * is F_i = "<token i> : " then a label allowed after the previous one, then
+ * "\n".  Inside a label the state is the set of labels whose text starts
+ * with the bytes read so far, which keeps the automaton deterministic.  A
+ * token is allowed when its piece (llama.cpp's, special tokens rendered)
+ * is non-empty, does not start with a NUL byte and continues the answer;
+ * an end-of-generation token only once the answer is complete - the rules
+ * of llama_grammar_apply_impl.  Matching bytes rather than code points is
+ * the same thing here: literals are valid UTF-8, so a partial sequence can
+ * match only as a byte prefix of the character the literal holds.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm/llm_internal.h"
+
+cl_status cl_fsm_sentence_init(cl_fsm_sentence *s, const cl_label_set *ls,
+                               const char *const *tokens, const size_t *lens, int32_t n,
+                               cl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (ls->nlabels < 1 || ls->nlabels > 64)
+        return cl_error_set(err, CL_ERR_ARG, "answer: %d labels (1..64 supported)", ls->nlabels);
+    s->ls = ls;
+    s->n = n;
+    s->fixed = calloc((size_t)n + 1, sizeof *s->fixed);
+    s->fixed_len = calloc((size_t)n + 1, sizeof *s->fixed_len);
+    s->lab = calloc((size_t)ls->nlabels, sizeof *s->lab);
+    s->lab_len = calloc((size_t)ls->nlabels, sizeof *s->lab_len);
+    if (!s->fixed || !s->fixed_len || !s->lab || !s->lab_len)
+        goto nomem;
+    size_t seplen = strlen(CL_ANSWER_SEP);
+    for (int32_t i = 0; i < n; i++) {
+        size_t tl = lens ? lens[i] : strlen(tokens[i]);
+        if (tl == 0) {
+            cl_fsm_sentence_free(s);
+            return cl_error_set(err, CL_ERR_ARG, "answer: token %d is empty", i);
+        }
+        char *f = malloc(tl + seplen + 1);
+        if (!f)
+            goto nomem;
+        memcpy(f, tokens[i], tl);
+        memcpy(f + tl, CL_ANSWER_SEP, seplen + 1);
+        s->fixed[i] = f;
+        s->fixed_len[i] = tl + seplen;
+    }
+    for (int32_t l = 0; l < ls->nlabels; l++) {
+        size_t ll = strlen(ls->labels[l]);
+        char *t = malloc(ll + 2);
+        if (!t)
+            goto nomem;
+        memcpy(t, ls->labels[l], ll);
+        t[ll] = '\n';
+        t[ll + 1] = '\0';
+        s->lab[l] = t;
+        s->lab_len[l] = ll + 1;
+    }
+    return CL_OK;
+nomem:
+    cl_fsm_sentence_free(s);
+    return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+}
+
+void cl_fsm_sentence_free(cl_fsm_sentence *s)
+{
+    if (s->fixed)
+        for (int32_t i = 0; i < s->n; i++)
+            free(s->fixed[i]);
+    if (s->lab && s->ls)
+        for (int32_t l = 0; l < s->ls->nlabels; l++)
+            free(s->lab[l]);
+    free(s->fixed);
+    free(s->fixed_len);
+    free(s->lab);
+    free(s->lab_len);
+    memset(s, 0, sizeof *s);
+}
+
+void cl_fsm_start(cl_fsm *f) { memset(f, 0, sizeof *f), f->prev = -1; }
+
+bool cl_fsm_done(const cl_fsm_sentence *s, const cl_fsm *f) { return f->line >= s->n; }
+
+static uint64_t allowed_mask(const cl_fsm_sentence *s, int32_t prev)
+{
+    uint64_t m = 0;
+    for (int32_t l = 0; l < s->ls->nlabels; l++)
+        if (cl_label_valid_after(s->ls, prev, l))
+            m |= (uint64_t)1 << l;
+    return m;
+}
+
+bool cl_fsm_advance(const cl_fsm_sentence *s, cl_fsm *f, const char *b, size_t n,
+                    int32_t *labels)
+{
+    cl_fsm g = *f;
+    /* lines completed by these bytes, written to labels only on success */
+    int32_t done_line[128], done_label[128], ndone = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (g.line >= s->n)
+            return false;
+        if (g.phase == 0) {
+            if (s->fixed[g.line][g.k] != c)
+                return false;
+            if ((size_t)++g.k == s->fixed_len[g.line]) {
+                g.phase = 1;
+                g.k = 0;
+                g.mask = allowed_mask(s, g.prev);
+            }
+            continue;
+        }
+        uint64_t nm = 0;
+        for (int32_t l = 0; l < s->ls->nlabels; l++)
+            if ((g.mask >> l & 1) && (size_t)g.k < s->lab_len[l] && s->lab[l][g.k] == c)
+                nm |= (uint64_t)1 << l;
+        if (!nm)
+            return false;
+        g.mask = nm;
+        g.k++;
+        for (int32_t l = 0; l < s->ls->nlabels; l++) {
+            if ((nm >> l & 1) && s->lab_len[l] == (size_t)g.k) {
+                /* "\n" ends every label and no label holds one: unique */
+                if (ndone == 128)
+                    return false;
+                done_line[ndone] = g.line;
+                done_label[ndone++] = l;
+                g.prev = l;
+                g.line++;
+                g.phase = 0;
+                g.k = 0;
+                g.mask = 0;
+                break;
+            }
+        }
+    }
+    if (labels)
+        for (int32_t i = 0; i < ndone; i++)
+            labels[done_line[i]] = done_label[i];
+    *f = g;
+    return true;
+}
+
+bool cl_fsm_allows(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
+                   llama_token tok)
+{
+    if (tok < 0 || tok >= m->n_vocab)
+        return false;
+    if (m->is_eog[tok])
+        return cl_fsm_done(s, f);
+    if (m->piece_len[tok] == 0 || m->pieces[tok][0] == '\0')
+        return false;
+    cl_fsm g = *f;
+    return cl_fsm_advance(s, &g, m->pieces[tok], (size_t)m->piece_len[tok], NULL);
+}
+
+llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
+                          const float *logits)
+{
+    int32_t nv = m->n_vocab;
+    int32_t best = 0;
+    for (int32_t i = 1; i < nv; i++)
+        if (logits[i] > logits[best])
+            best = i;
+    if (cl_fsm_allows(m, s, f, best))
+        return best;
+    best = -1;
+    for (int32_t i = 0; i < nv; i++)
+        if ((best < 0 || logits[i] > logits[best]) && cl_fsm_allows(m, s, f, i))
+            best = i;
+    return best;
+}
+
+cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t max_bytes,
+                            cl_buf *out, cl_error *err)
+{
+    cl_buf_reset(out);
+    int bad = cl_buf_append(out, "", 0);
+    int32_t line = f->line;
+    if (!bad && line < s->n) {
+        if (f->phase == 0) {
+            bad = cl_buf_append(out, s->fixed[line] + f->k, s->fixed_len[line] - (size_t)f->k) ||
+                  cl_buf_append(out, s->lab[0], s->lab_len[0]);
+        } else {
+            int32_t l = 0;
+            while (l < s->ls->nlabels && !(f->mask >> l & 1))
+                l++;
+            if (l == s->ls->nlabels)
+                l = 0;
+            bad = cl_buf_append(out, s->lab[l] + f->k, s->lab_len[l] - (size_t)f->k);
+        }
+        for (line++; !bad && line < s->n && out->len < max_bytes; line++)
+            bad = cl_buf_append(out, s->fixed[line], s->fixed_len[line]) ||
+                  cl_buf_append(out, s->lab[0], s->lab_len[0]);
+    }
+    return bad ? cl_error_set(err, CL_ERR_NOMEM, "out of memory") : CL_OK;
+}

@@ -1,0 +1,827 @@
+/*
+ * finetune.c - the training loop of `clinner finetune` (finetune.h):
+ * examples -> packed windows -> llama_opt_epoch, one window per optimizer
+ * step, so that progress, the learning-rate schedule, label masking,
+ * checkpoints and resuming are all ours while the forward and backward
+ * passes are llama.cpp's.
+ *
+ * Checkpoints: after each epoch (and every save_every steps) the weights go
+ * to "<out>.ckpt-<step>.gguf" and then "<out>.ckpt.json" (atomic) names it
+ * with the run's fingerprint, epoch and step; the previous checkpoint file
+ * is removed only after that.  A kill at any moment leaves a consistent
+ * pair.  The final model is a hard link to the last checkpoint (no second
+ * copy of the weights); --resume with more --epochs continues from it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "llm/finetune_internal.h"
+
+/* ---- names ---- */
+
+cl_status cl_ft_tensors_parse(const char *s, cl_ft_tensors *kind, int32_t *last_n, cl_error *err)
+{
+    *last_n = 0;
+    if (!strcmp(s, "all")) {
+        *kind = CL_FT_TENSORS_ALL;
+        return CL_OK;
+    }
+    if (!strcmp(s, "norms-output")) {
+        *kind = CL_FT_TENSORS_NORMS_OUTPUT;
+        return CL_OK;
+    }
+    if (!strncmp(s, "last:", 5)) {
+        char *end;
+        long n = strtol(s + 5, &end, 10);
+        if (*end == '\0' && end != s + 5 && n > 0 && n < 100000) {
+            *kind = CL_FT_TENSORS_LAST;
+            *last_n = (int32_t)n;
+            return CL_OK;
+        }
+    }
+    return cl_error_set(err, CL_ERR_ARG,
+                        "--train-tensors: '%s' is not all, last:N (N >= 1) or norms-output", s);
+}
+
+static const char *const loss_names[] = {"labels", "answer", "all"};
+static const char *const schedule_names[] = {"constant", "linear", "cosine"};
+
+cl_status cl_ft_loss_from_name(const char *name, cl_ft_loss *out, cl_error *err)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, loss_names[i])) {
+            *out = (cl_ft_loss)i;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "--loss: '%s' is not labels, answer or all", name);
+}
+
+const char *cl_ft_loss_name(cl_ft_loss l) { return (unsigned)l < 3 ? loss_names[l] : "?"; }
+
+cl_status cl_ft_schedule_from_name(const char *name, cl_ft_schedule *out, cl_error *err)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, schedule_names[i])) {
+            *out = (cl_ft_schedule)i;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "--schedule: '%s' is not constant, linear or cosine",
+                        name);
+}
+
+const char *cl_ft_schedule_name(cl_ft_schedule s)
+{
+    return (unsigned)s < 3 ? schedule_names[s] : "?";
+}
+
+double cl_ft_lr_at(cl_ft_schedule s, double lr, double lr_min, int64_t warmup, int64_t step,
+                   int64_t nsteps)
+{
+    if (step < warmup)
+        return lr * (double)(step + 1) / (double)(warmup + 1);
+    if (s == CL_FT_SCHEDULE_CONSTANT || nsteps - warmup <= 1)
+        return lr;
+    double t = (double)(step - warmup) / (double)(nsteps - warmup - 1);
+    if (t > 1)
+        t = 1;
+    if (s == CL_FT_SCHEDULE_LINEAR)
+        return lr + (lr_min - lr) * t;
+    return lr_min + 0.5 * (lr - lr_min) * (1 + cos(M_PI * t));
+}
+
+cl_finetune_params cl_finetune_default_params(void)
+{
+    cl_finetune_params p;
+    memset(&p, 0, sizeof p);
+    p.tensors = CL_FT_TENSORS_ALL;
+    p.loss = CL_FT_LOSS_LABELS;
+    p.schedule = CL_FT_SCHEDULE_COSINE;
+    p.lr = 1e-4;
+    p.lr_min = 1e-5;
+    p.warmup = 0.03;
+    p.epochs = 1;
+    p.n_ctx = 512;
+    p.pack = true;
+    p.max_dev = 200;
+    p.seed = 42;
+    return p;
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(int32_t *a, int32_t n, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (int32_t i = n - 1; i > 0; i--) {
+        int32_t j = (int32_t)(splitmix(&s) % (uint64_t)(i + 1));
+        int32_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void note(const cl_finetune_params *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(const cl_finetune_params *p, const char *fmt, ...)
+{
+    if (!p->log)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->log(p->log_ctx, msg);
+}
+
+/* ---- the examples of a corpus ---- */
+
+typedef struct ft_set {
+    ft_seq *seqs;
+    int32_t n;
+    ft_windows win;
+    int32_t skipped;
+    int64_t counted;
+} ft_set;
+
+static void ft_set_free(ft_set *s)
+{
+    for (int32_t i = 0; i < s->n; i++)
+        ft_seq_free(&s->seqs[i]);
+    free(s->seqs);
+    ft_windows_free(&s->win);
+    memset(s, 0, sizeof *s);
+}
+
+/* Render, tokenize and pack up to max sentences of c (a seeded subset when
+ * max > 0 is smaller than the corpus); *hash is updated with every text. */
+static cl_status build_set(const cl_corpus *c, int32_t max, uint64_t seed, bool shuffle_pack,
+                           const cl_llama_model *m, const cl_prompt_builder *b,
+                           const cl_finetune_params *p,
+                           ft_set *set, uint64_t *hash, cl_error *err)
+{
+    memset(set, 0, sizeof *set);
+    int64_t total = 0;
+    for (int32_t d = 0; d < c->ndocs; d++)
+        for (int32_t s = 0; s < c->docs[d]->nsentences; s++)
+            total += c->docs[d]->sentences[s].tok_end > c->docs[d]->sentences[s].tok_begin;
+    if (total > INT32_MAX / 2)
+        return cl_error_set(err, CL_ERR_ARG, "too many sentences (%lld)", (long long)total);
+    int32_t *pick = malloc(sizeof *pick * (size_t)(total ? total : 1));
+    int32_t (*where)[2] = malloc(sizeof *where * (size_t)(total ? total : 1));
+    if (!pick || !where) {
+        free(pick);
+        free(where);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    int32_t k = 0;
+    for (int32_t d = 0; d < c->ndocs; d++)
+        for (int32_t s = 0; s < c->docs[d]->nsentences; s++)
+            if (c->docs[d]->sentences[s].tok_end > c->docs[d]->sentences[s].tok_begin) {
+                where[k][0] = d;
+                where[k][1] = s;
+                pick[k] = k;
+                k++;
+            }
+    int32_t n = k;
+    if (max > 0 && max < n) {
+        shuffle(pick, n, seed);
+        n = max;
+        qsort(pick, (size_t)n, sizeof *pick, cmp_i32); /* corpus order */
+    }
+    cl_status st = CL_OK;
+    set->seqs = calloc((size_t)(n ? n : 1), sizeof *set->seqs);
+    if (!set->seqs) {
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        const cl_doc *doc = c->docs[where[pick[i]][0]];
+        cl_ft_example ex;
+        st = ft_render_example(m, b, doc, where[pick[i]][1], p->loss, &ex, err);
+        if (st == CL_OK) {
+            *hash = fnv(*hash, ex.text, strlen(ex.text) + 1);
+            st = ft_seq_from_example(m->vocab, &ex, &set->seqs[i], err);
+            cl_ft_example_free(&ex);
+        }
+        if (st != CL_OK)
+            goto done;
+        set->n++;
+    }
+    int32_t *order = malloc(sizeof *order * (size_t)(n ? n : 1));
+    if (!order) {
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int32_t i = 0; i < n; i++)
+        order[i] = i;
+    if (shuffle_pack)
+        shuffle(order, n, seed ^ 0x5eedull);
+    llama_token pad = llama_vocab_eos(m->vocab);
+    if (pad < 0)
+        pad = 0;
+    st = ft_windows_pack(&set->win, p->n_ctx, set->seqs, order, n, p->pack, pad, &set->skipped,
+                         err);
+    free(order);
+    for (int32_t w = 0; w < set->win.n; w++)
+        set->counted += set->win.counted[w];
+done:
+    free(pick);
+    free(where);
+    if (st != CL_OK)
+        ft_set_free(set);
+    return st;
+}
+
+/* ---- llama.cpp callbacks ---- */
+
+typedef struct filter_ud {
+    cl_ft_tensors kind;
+    int32_t last_n, n_layer;
+} filter_ud;
+
+static bool param_filter(const struct ggml_tensor *t, void *ud)
+{
+    const filter_ud *f = ud;
+    return ft_tensor_trains(ggml_get_name(t), f->kind, f->last_n, f->n_layer);
+}
+
+typedef struct opt_ud {
+    double lr, wd;
+} opt_ud;
+
+static struct ggml_opt_optimizer_params opt_pars(void *ud)
+{
+    const opt_ud *o = ud;
+    struct ggml_opt_optimizer_params r = ggml_opt_get_default_optimizer_params(NULL);
+    r.adamw.alpha = (float)o->lr;
+    r.adamw.wd = (float)o->wd;
+    r.sgd.alpha = (float)o->lr;
+    r.sgd.wd = (float)o->wd;
+    return r;
+}
+
+/* ---- checkpoints ---- */
+
+typedef struct ckpt {
+    char fingerprint[17];
+    int32_t epoch;        /* epochs finished */
+    int64_t step;         /* windows done in epoch + 1 (0 at an epoch's end) */
+    int64_t global_step;
+    char *file;           /* weights file (basename, beside the output) */
+    double train_loss[64], dev_loss[64];
+} ckpt;
+
+static cl_status ckpt_read(const char *out_path, ckpt *c, bool *found, cl_error *err)
+{
+    *found = false;
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < 64; i++)
+        c->train_loss[i] = c->dev_loss[i] = NAN;
+    cl_buf path;
+    cl_buf_init(&path);
+    cl_buf_printf(&path, "%s.ckpt.json", out_path);
+    if (access(path.data, F_OK) != 0) {
+        cl_buf_free(&path);
+        return CL_OK;
+    }
+    char *text;
+    size_t n;
+    cl_status st = cl_read_file(path.data, &text, &n, err);
+    if (st != CL_OK) {
+        cl_buf_free(&path);
+        return st;
+    }
+    cJSON *j = cJSON_ParseWithLength(text, n);
+    free(text);
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(j, "epoch");
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "step");
+    const cJSON *gs = cJSON_GetObjectItemCaseSensitive(j, "global_step");
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(j, "file");
+    if (!cJSON_IsString(fp) || strlen(fp->valuestring) != 16 || !cJSON_IsNumber(ep) ||
+        !cJSON_IsNumber(sp) || !cJSON_IsNumber(gs) || !cJSON_IsString(fi) ||
+        strchr(fi->valuestring, '/')) {
+        cJSON_Delete(j);
+        st = cl_error_set(err, CL_ERR_PARSE, "%s: not a clinner finetune checkpoint", path.data);
+        cl_buf_free(&path);
+        return st;
+    }
+    memcpy(c->fingerprint, fp->valuestring, 17);
+    c->epoch = (int32_t)ep->valuedouble;
+    c->step = (int64_t)sp->valuedouble;
+    c->global_step = (int64_t)gs->valuedouble;
+    c->file = cl_strdup(fi->valuestring);
+    const char *names[2] = {"train_loss", "dev_loss"};
+    double *dst[2] = {c->train_loss, c->dev_loss};
+    for (int a = 0; a < 2; a++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, names[a]), *v;
+        int i = 0;
+        cJSON_ArrayForEach(v, arr)
+        {
+            if (i < 64)
+                dst[a][i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+            i++;
+        }
+    }
+    cJSON_Delete(j);
+    cl_buf_free(&path);
+    *found = c->file != NULL;
+    return c->file ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+}
+
+/* Directory part of out_path joined with name. */
+static char *beside(const char *out_path, const char *name)
+{
+    const char *slash = strrchr(out_path, '/');
+    if (!slash)
+        return cl_strdup(name);
+    char *dir = cl_strndup(out_path, (size_t)(slash - out_path + 1));
+    if (!dir)
+        return NULL;
+    char *r = cl_path_join(dir, name);
+    free(dir);
+    return r;
+}
+
+static cl_status ckpt_write(const char *out_path, const struct llama_model *model,
+                            const char *meta_src, ckpt *c, int32_t epochs_known,
+                            cl_error *err)
+{
+    const char *base = strrchr(out_path, '/');
+    base = base ? base + 1 : out_path;
+    cl_buf name, jpath;
+    cl_buf_init(&name);
+    cl_buf_init(&jpath);
+    cl_buf_printf(&name, "%s.ckpt-%lld.gguf", base, (long long)c->global_step);
+    cl_buf_printf(&jpath, "%s.ckpt.json", out_path);
+    char *wpath = beside(out_path, name.data);
+    cl_status st = wpath ? ft_save_model(model, meta_src, wpath, err)
+                         : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    free(wpath);
+    if (st == CL_OK) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "fingerprint", c->fingerprint);
+        cJSON_AddNumberToObject(j, "epoch", c->epoch);
+        cJSON_AddNumberToObject(j, "step", (double)c->step);
+        cJSON_AddNumberToObject(j, "global_step", (double)c->global_step);
+        cJSON_AddStringToObject(j, "file", name.data);
+        const char *names[2] = {"train_loss", "dev_loss"};
+        double *src[2] = {c->train_loss, c->dev_loss};
+        for (int a = 0; a < 2; a++) {
+            cJSON *arr = cJSON_AddArrayToObject(j, names[a]);
+            for (int32_t i = 0; i < epochs_known && i < 64; i++)
+                cJSON_AddItemToArray(arr, isnan(src[a][i]) ? cJSON_CreateNull()
+                                                           : cJSON_CreateNumber(src[a][i]));
+        }
+        char *text = cJSON_Print(j);
+        cJSON_Delete(j);
+        cl_atomic_file f;
+        if (!text)
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        else if ((st = cl_atomic_open(&f, jpath.data, err)) == CL_OK) {
+            fputs(text, f.fp);
+            fputc('\n', f.fp);
+            st = cl_atomic_commit(&f, err);
+        }
+        free(text);
+    }
+    if (st == CL_OK) {
+        if (c->file && strcmp(c->file, name.data) != 0) {
+            char *old = beside(out_path, c->file);
+            if (old)
+                unlink(old);
+            free(old);
+        }
+        free(c->file);
+        c->file = cl_buf_detach(&name);
+    }
+    cl_buf_free(&name);
+    cl_buf_free(&jpath);
+    return st;
+}
+
+/* ---- training ---- */
+
+typedef struct trainer {
+    const cl_finetune_params *p;
+    struct llama_context *ctx;
+    ggml_opt_dataset_t ds;
+    ggml_opt_result_t res;
+    int32_t n_vocab;
+    opt_ud opt;
+} trainer;
+
+/* One window through llama_opt_epoch (train: one optimizer step); returns
+ * the mean loss per counted position. */
+static double run_window(trainer *t, const ft_windows *w, int32_t win, bool train)
+{
+    struct ggml_tensor *data = ggml_opt_dataset_data(t->ds);
+    struct ggml_tensor *labels = ggml_opt_dataset_labels(t->ds);
+    const llama_token *toks = w->tokens + (size_t)win * (size_t)(w->n_ctx + 1);
+    memcpy(data->data, toks, sizeof(int32_t) * (size_t)w->n_ctx);
+    ft_window_labels(w, win, t->n_vocab, (int32_t *)labels->data);
+    ggml_opt_result_reset(t->res);
+    llama_opt_epoch(t->ctx, t->ds, t->res, t->res, train ? 1 : 0, NULL, NULL);
+    double loss, unc;
+    ggml_opt_result_loss(t->res, &loss, &unc);
+    int32_t counted = w->counted[win] + (w->mask[(size_t)win * (size_t)w->n_ctx] ? 0 : 1);
+    return loss * (double)w->n_ctx / (double)counted;
+}
+
+cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const cl_corpus *dev,
+                      cl_finetune_result *res, cl_error *err)
+{
+    memset(res, 0, sizeof *res);
+    for (int i = 0; i < 64; i++)
+        res->train_loss[i] = res->dev_loss[i] = NAN;
+    res->first_loss = NAN;
+    if (!p->model_path || !p->out_path)
+        return cl_error_set(err, CL_ERR_ARG, "finetune: a model and an output path are needed");
+    if (p->epochs < 1 || p->epochs > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "--epochs must be in 1..1000 (got %d)", p->epochs);
+    if (p->n_ctx < 16 || p->n_ctx > 32768)
+        return cl_error_set(err, CL_ERR_ARG, "--ctx must be in 16..32768 (got %d)", p->n_ctx);
+    if (!(p->lr > 0) || p->lr_min < 0 || p->lr_min > p->lr)
+        return cl_error_set(err, CL_ERR_ARG, "--lr must be > 0 and 0 <= --lr-min <= --lr");
+    if (p->warmup < 0 || p->warmup >= 1 || p->weight_decay < 0 || p->weight_decay > 1)
+        return cl_error_set(err, CL_ERR_ARG, "--warmup must be in [0,1), --wd in [0,1]");
+    if (p->tensors == CL_FT_TENSORS_LAST && p->last_n < 1)
+        return cl_error_set(err, CL_ERR_ARG, "--train-tensors last:N needs N >= 1");
+
+    cl_status st = CL_OK;
+    char *f32 = NULL, *cache_default = NULL, *load_path = NULL;
+    struct llama_model *model = NULL;
+    cl_llama_model *rm = NULL;
+    cl_prompt_builder *b = NULL;
+    ft_set tr, dv;
+    memset(&tr, 0, sizeof tr);
+    memset(&dv, 0, sizeof dv);
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.p = p;
+    ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    int32_t *order = NULL;
+    double t_start = cl_now();
+
+    cl_llm_init_backend(p->verbose);
+    int32_t threads = p->threads > 0 ? p->threads : (int32_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    const char *cache = p->cache_dir;
+    if (!cache) {
+        const char *slash = strrchr(p->out_path, '/');
+        cache_default = slash ? cl_strndup(p->out_path, (size_t)(slash - p->out_path) + 1)
+                              : cl_strdup(".");
+        cache = cache_default ? cache_default : ".";
+    }
+    if ((st = cl_ft_f32_model(p->model_path, cache, threads, &f32, p->log, p->log_ctx, err)) !=
+        CL_OK)
+        goto done;
+
+    /* Fingerprint: the F32 weights, the options that shape training, and
+     * (below) every example text. */
+    char mhash[17];
+    if ((st = ft_file_hash(f32, mhash, err)) != CL_OK)
+        goto done;
+    uint64_t fph = fnv(1469598103934665603ull, mhash, 16);
+    {
+        char opts[512];
+        snprintf(opts, sizeof opts, "t%d/%d l%d s%d lr%.9g/%.9g w%.6g wd%.6g c%d p%d m%d d%d r%u",
+                 p->tensors, p->last_n, p->loss, p->schedule, p->lr, p->lr_min, p->warmup,
+                 p->weight_decay, p->n_ctx, p->pack, p->max_examples, p->max_dev, p->seed);
+        fph = fnv(fph, opts, strlen(opts));
+    }
+
+    bool found = false;
+    if (p->resume && (st = ckpt_read(p->out_path, &ck, &found, err)) != CL_OK)
+        goto done;
+    if (p->resume && !found)
+        note(p, "no checkpoint for %s: starting from the beginning", p->out_path);
+    load_path = found ? beside(p->out_path, ck.file) : cl_strdup(f32);
+    if (!load_path) {
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (found && access(load_path, R_OK) != 0) {
+        st = cl_error_set(err, CL_ERR_IO, "checkpoint weights %s: %s", load_path, strerror(errno));
+        goto done;
+    }
+
+    cl_prompt_params pp = cl_prompt_default_params();
+    pp.strategy = CL_STRATEGY_ZERO_SHOT;
+    pp.types = p->types;
+    pp.ntypes = p->ntypes;
+    if (!(b = cl_prompt_builder_new(&pp, err))) {
+        st = err ? err->code : CL_ERR_INTERNAL;
+        goto done;
+    }
+    /* The examples are rendered and tokenized by the llama backend's own
+     * model handle, exactly as `clinner tag` will render and tokenize. */
+    if (!(rm = cl_llama_model_load(p->model_path, p->verbose, err))) {
+        st = err ? err->code : CL_ERR_MODEL;
+        goto done;
+    }
+    uint64_t h = fph;
+    if ((st = build_set(train, p->max_examples, p->seed, true, rm, b, p, &tr, &h, err)) != CL_OK)
+        goto done;
+    {
+        char fp_now[17];
+        snprintf(fp_now, sizeof fp_now, "%016llx", (unsigned long long)h);
+        if (found && strcmp(fp_now, ck.fingerprint) != 0) {
+            st = cl_error_set(err, CL_ERR_ARG,
+                              "%s.ckpt.json: the checkpoint is of another run (model, data or "
+                              "options differ; only --epochs may change): remove it or drop "
+                              "--resume",
+                              p->out_path);
+            goto done;
+        }
+        memcpy(ck.fingerprint, fp_now, 17);
+    }
+    if (tr.win.n == 0) {
+        st = cl_error_set(err, CL_ERR_ARG,
+                          "no training example fits a window of %d tokens (%d sentences, %d "
+                          "longer): raise --ctx",
+                          p->n_ctx, tr.n, tr.skipped);
+        goto done;
+    }
+    if (dev) {
+        uint64_t hd = 0;
+        if ((st = build_set(dev, p->max_dev, p->seed, false, rm, b, p, &dv, &hd, err)) != CL_OK)
+            goto done;
+    }
+    cl_llama_model_free(rm);
+    rm = NULL;
+    res->examples = tr.n - tr.skipped;
+    res->skipped = tr.skipped;
+    res->windows = tr.win.n;
+    res->label_positions = tr.counted;
+    res->dev_examples = dv.n - dv.skipped;
+    note(p,
+         "training set: %d examples (%d longer than --ctx %d left out) in %d windows, %lld "
+         "counted positions (loss: %s); dev: %d examples in %d windows",
+         res->examples, tr.skipped, p->n_ctx, tr.win.n, (long long)tr.counted,
+         cl_ft_loss_name(p->loss), res->dev_examples, dv.win.n);
+
+    /* Memory: estimate, print, refuse when it will not fit. */
+    ft_mem m;
+    if ((st = ft_estimate_memory(f32, p->tensors, p->last_n, p->n_ctx, &m, err)) != CL_OK)
+        goto done;
+    res->mem_estimate = m.total;
+    res->n_params = m.n_params;
+    res->n_trained = m.n_trained;
+    int64_t avail = p->mem_limit > 0 ? p->mem_limit : ft_mem_available();
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    note(p,
+         "memory estimate: %.2f GiB (weights %.2f, gradients+AdamW %.2f for %lld of %lld "
+         "parameters, activations %.2f, logits %.2f, KV %.2f); available %.2f GiB",
+         m.total / G, m.weights / G, m.optimizer / G, (long long)m.n_trained,
+         (long long)m.n_params, m.activations / G, m.logits / G, m.kv / G,
+         avail > 0 ? avail / G : -1.0);
+    if (m.n_trained == 0) {
+        st = cl_error_set(err, CL_ERR_ARG, "--train-tensors selects no tensor of this model");
+        goto done;
+    }
+    if (avail > 0 && m.total > avail) {
+        st = cl_error_set(err, CL_ERR_NOMEM,
+                          "training needs about %.2f GiB but only %.2f GiB are available: use a "
+                          "smaller --ctx, fewer --train-tensors, or a smaller model",
+                          m.total / G, avail / G);
+        goto done;
+    }
+
+    struct llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE; /* the optimizer writes the weights */
+    mp.n_gpu_layers = 0;
+    model = llama_model_load_from_file(load_path, mp);
+    if (!model) {
+        st = cl_error_set(err, CL_ERR_MODEL, "%s: cannot load the model", load_path);
+        goto done;
+    }
+    const struct llama_vocab *vocab = llama_model_get_vocab(model);
+    t.n_vocab = llama_vocab_n_tokens(vocab);
+    if ((int64_t)p->n_ctx * t.n_vocab >= INT32_MAX) {
+        st = cl_error_set(err, CL_ERR_ARG, "--ctx %d too large for a vocabulary of %d tokens",
+                          p->n_ctx, t.n_vocab);
+        goto done;
+    }
+
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)p->n_ctx;
+    cp.n_seq_max = 1;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.type_k = cp.type_v = GGML_TYPE_F32; /* OUT_PROD has no F16 backward */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.no_perf = true;
+    t.ctx = llama_init_from_model(model, cp);
+    if (!t.ctx) {
+        st = cl_error_set(err, CL_ERR_MODEL, "cannot create a training context of %d tokens",
+                          p->n_ctx);
+        goto done;
+    }
+    filter_ud fu = {p->tensors, p->last_n, llama_model_n_layer(model)};
+    struct llama_opt_params op = {
+        .n_ctx_train = 0,
+        .param_filter = param_filter,
+        .param_filter_ud = &fu,
+        .get_opt_pars = opt_pars,
+        .get_opt_pars_ud = &t.opt,
+        .optimizer_type = GGML_OPT_OPTIMIZER_TYPE_ADAMW,
+    };
+    t.opt.lr = p->lr;
+    t.opt.wd = p->weight_decay;
+    llama_opt_init(t.ctx, model, op);
+    t.ds = ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, p->n_ctx, p->n_ctx, 1, 1);
+    t.res = ggml_opt_result_init();
+    order = malloc(sizeof *order * (size_t)tr.win.n);
+    if (!t.ds || !t.res || !order) {
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+
+    int64_t nsteps = (int64_t)p->epochs * tr.win.n;
+    int64_t warm = (int64_t)(p->warmup * (double)nsteps);
+    int32_t start_epoch = found ? ck.epoch : 0;
+    int64_t start_step = found ? ck.step : 0;
+    int64_t gstep = found ? ck.global_step : 0;
+    if (!found)
+        for (int i = 0; i < 64; i++)
+            ck.train_loss[i] = ck.dev_loss[i] = NAN;
+    if (found)
+        note(p, "resuming after epoch %d step %lld (global step %lld) from %s; AdamW moments "
+                "restart from zero",
+             ck.epoch, (long long)ck.step, (long long)ck.global_step, ck.file);
+    if (start_epoch >= p->epochs) {
+        note(p, "the checkpoint has done all %d epochs already", p->epochs);
+    }
+    res->start_epoch = start_epoch + 1;
+    double t_train = cl_now(), step_s = -1;
+    int64_t steps_this_session = 0;
+    for (int32_t ep = start_epoch; ep < p->epochs; ep++) {
+        for (int32_t i = 0; i < tr.win.n; i++)
+            order[i] = i;
+        shuffle(order, tr.win.n, (uint64_t)p->seed * 1000003ull + (uint64_t)ep);
+        double sum = 0;
+        int64_t npos = 0;
+        double t_ep = cl_now();
+        int64_t first = ep == start_epoch ? start_step : 0;
+        for (int64_t s = first; s < tr.win.n; s++) {
+            t.opt.lr = cl_ft_lr_at(p->schedule, p->lr, p->lr_min, warm, gstep, nsteps);
+            double loss = run_window(&t, &tr.win, order[s], true);
+            if (isnan(res->first_loss))
+                res->first_loss = loss;
+            int32_t c = tr.win.counted[order[s]];
+            sum += loss * c;
+            npos += c;
+            gstep++;
+            steps_this_session++;
+            double now = cl_now();
+            step_s = (now - t_train) / (double)steps_this_session;
+            if (p->progress) {
+                cl_ft_progress pr = {
+                    .train = true,
+                    .epoch = ep + 1,
+                    .epochs = p->epochs,
+                    .step = s + 1,
+                    .nsteps = tr.win.n,
+                    .global_step = gstep,
+                    .loss = npos ? sum / (double)npos : loss,
+                    .last_loss = loss,
+                    .lr = t.opt.lr,
+                    .tokens_per_s = (double)(s + 1 - first) * p->n_ctx / (now - t_ep),
+                    .eta_s = step_s * ((double)(nsteps - gstep) +
+                                       0.35 * dv.win.n * (p->epochs - ep)),
+                    .elapsed_s = now - t_start,
+                };
+                p->progress(p->progress_ctx, &pr);
+            }
+            if (p->save_every > 0 && gstep % p->save_every == 0 && s + 1 < tr.win.n) {
+                ck.epoch = ep;
+                ck.step = s + 1;
+                ck.global_step = gstep;
+                if ((st = ckpt_write(p->out_path, model, f32, &ck, ep, err)) != CL_OK)
+                    goto done;
+                note(p, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
+                     ck.file);
+            }
+        }
+        double tl = npos ? sum / (double)npos : NAN;
+        double dl = NAN;
+        if (dv.win.n > 0) {
+            double dsum = 0;
+            int64_t dpos = 0;
+            double t_dev = cl_now();
+            for (int32_t w = 0; w < dv.win.n; w++) {
+                double loss = run_window(&t, &dv.win, w, false);
+                dsum += loss * dv.win.counted[w];
+                dpos += dv.win.counted[w];
+                if (p->progress) {
+                    double now = cl_now();
+                    cl_ft_progress pr = {
+                        .train = false,
+                        .epoch = ep + 1,
+                        .epochs = p->epochs,
+                        .step = w + 1,
+                        .nsteps = dv.win.n,
+                        .global_step = gstep,
+                        .loss = dpos ? dsum / (double)dpos : loss,
+                        .last_loss = loss,
+                        .lr = t.opt.lr,
+                        .tokens_per_s = (double)(w + 1) * p->n_ctx / (now - t_dev),
+                        .eta_s = -1,
+                        .elapsed_s = now - t_start,
+                    };
+                    p->progress(p->progress_ctx, &pr);
+                }
+            }
+            dl = dpos ? dsum / (double)dpos : NAN;
+        }
+        if (ep < 64) {
+            /* a resumed epoch's mean covers only the windows run this time */
+            ck.train_loss[ep] = first == 0 ? tl : NAN;
+            ck.dev_loss[ep] = dl;
+        }
+        ck.epoch = ep + 1;
+        ck.step = 0;
+        ck.global_step = gstep;
+        if ((st = ckpt_write(p->out_path, model, f32, &ck, ep + 1, err)) != CL_OK)
+            goto done;
+        note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
+             p->epochs, tl, dl, cl_now() - t_ep, ck.file);
+    }
+    for (int i = 0; i < 64; i++) {
+        res->train_loss[i] = ck.train_loss[i];
+        res->dev_loss[i] = ck.dev_loss[i];
+    }
+    res->epochs_done = ck.epoch > p->epochs ? ck.epoch : p->epochs;
+
+    /* The final model: the last checkpoint's weights, linked (or saved) to
+     * the output path atomically. */
+    {
+        char *cpath = ck.file ? beside(p->out_path, ck.file) : NULL;
+        cl_buf tmp;
+        cl_buf_init(&tmp);
+        cl_buf_printf(&tmp, "%s.tmp.%ld", p->out_path, (long)getpid());
+        unlink(tmp.data);
+        if (cpath && link(cpath, tmp.data) == 0) {
+            if (rename(tmp.data, p->out_path) != 0) {
+                st = cl_error_set(err, CL_ERR_IO, "%s: %s", p->out_path, strerror(errno));
+                unlink(tmp.data);
+            }
+        } else {
+            st = ft_save_model(model, f32, p->out_path, err);
+        }
+        free(cpath);
+        cl_buf_free(&tmp);
+    }
+done:
+    res->seconds = cl_now() - t_start;
+    free(order);
+    if (t.res)
+        ggml_opt_result_free(t.res);
+    if (t.ds)
+        ggml_opt_dataset_free(t.ds);
+    if (t.ctx)
+        llama_free(t.ctx);
+    if (model)
+        llama_model_free(model);
+    cl_llama_model_free(rm);
+    cl_prompt_builder_free(b);
+    ft_set_free(&tr);
+    ft_set_free(&dv);
+    free(ck.file);
+    free(load_path);
+    free(f32);
+    free(cache_default);
+    return st;
+}

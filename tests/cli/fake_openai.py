@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""fake_openai.py - a stand-in chat-completions server for the CLI tests.
+
+Listens on 127.0.0.1 (a free port, written to PORTFILE), answers
+POST /v1/chat/completions with one "token : label" line per token of the
+last user turn.  Labels depend only on the token text, so every run gets the
+same answer: capitalised words are B-DISEASE (I-DISEASE right after another
+capitalised word), words ending in "itis" B-SIGN, the rest O.
+
+  fake_openai.py PORTFILE [--delay S] [--fail-every N] [--key KEY]
+
+--delay S       sleep S seconds before each answer
+--fail-every N  answer every Nth request with HTTP 503 (retries are expected)
+--key KEY       require "Authorization: Bearer KEY" (401 otherwise)
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def labels_for(tokens):
+    out, prev_cap = [], False
+    for t in tokens:
+        cap = t[:1].isupper() and t.isalpha()
+        if cap:
+            out.append("I-DISEASE" if prev_cap else "B-DISEASE")
+        elif t.endswith("itis"):
+            out.append("B-SIGN")
+        else:
+            out.append("O")
+        prev_cap = cap
+    return out
+
+
+def main():
+    args = sys.argv[1:]
+    portfile = args.pop(0)
+    delay, fail_every, key = 0.0, 0, None
+    while args:
+        a = args.pop(0)
+        if a == "--delay":
+            delay = float(args.pop(0))
+        elif a == "--fail-every":
+            fail_every = int(args.pop(0))
+        elif a == "--key":
+            key = args.pop(0)
+    lock = threading.Lock()
+    count = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, code, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            req = json.loads(self.rfile.read(n))
+            with lock:
+                count[0] += 1
+                k = count[0]
+            if key is not None and self.headers.get("Authorization") != "Bearer " + key:
+                return self.reply(401, {"error": {"message": "Incorrect API key provided: "
+                                                  + self.headers.get("Authorization", "")}})
+            if fail_every and k % fail_every == 0:
+                return self.reply(503, {"error": {"message": "busy"}})
+            if delay:
+                time.sleep(delay)
+            toks = req["messages"][-1]["content"].split("\n")
+            lines = "".join("%s : %s\n" % (t, l) for t, l in zip(toks, labels_for(toks)))
+            self.reply(200, {"choices": [{"message": {"role": "assistant", "content": lines},
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 100, "completion_tokens": len(toks) * 4}})
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    import os
+    os.rename(portfile + ".tmp", portfile)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
