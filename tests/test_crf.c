@@ -304,6 +304,7 @@ static cl_corpus *hand_corpus(void)
 static cl_crf_train_params quiet_params(void)
 {
     cl_crf_train_params p = cl_crf_train_default_params();
+    p.c1 = 0.0;
     p.c2 = 0.001;
     p.max_iter = 200;
     p.gazetteer_folds = 2;

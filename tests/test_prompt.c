@@ -441,6 +441,38 @@ static cl_doc *make_doc(const char *id, const char *text, const int *lens, int n
     return d;
 }
 
+static void answer_exact_checks_every_line(void **state)
+{
+    (void)state;
+    cl_label_set ls;
+    cl_error err;
+    assert_int_equal(cl_label_set_init(&ls, NULL, 0, &err), CL_OK);
+    cl_doc *d = make_doc("x", "Fever and rash . Ok", (int[]){3, 2}, 2, NULL);
+    int32_t lab[3];
+    const char *ok = "Fever : B-SIGN\nand : O\nrash : B-SIGN\n";
+    assert_true(cl_answer_exact(&ls, ok, strlen(ok), d, 0, lab));
+    assert_int_equal(lab[0], 7);
+    assert_int_equal(lab[2], 7);
+    assert_true(cl_answer_exact(&ls, ok, strlen(ok) - 1, d, 0, lab)); /* no final newline */
+    const char *bad[] = {
+        "Fever : B-SIGN\nand : O\n",                       /* a line short */
+        "Fever : B-SIGN\nand : O\nrash : B-SIGN\nx : O\n", /* a line more */
+        "fever : B-SIGN\nand : O\nrash : B-SIGN\n",        /* token text */
+        "Fever : O\nand : I-SIGN\nrash : O\n",             /* I after O */
+        "Fever : B-Sign\nand : O\nrash : O\n",             /* label not in the set */
+        "Fever: B-SIGN\nand : O\nrash : O\n",              /* separator */
+        "Fever : B-SIGN\nand : O\nrash : O\n\n",          /* trailing blank line */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cl_answer_exact(&ls, bad[i], strlen(bad[i]), d, 0, lab))
+            fail_msg("accepted bad answer %zu", i);
+    const char *s1 = ". : O\nOk : B-DISEASE\n";
+    assert_true(cl_answer_exact(&ls, s1, strlen(s1), d, 1, lab));
+    assert_false(cl_answer_exact(&ls, s1, strlen(s1), d, 2, lab));
+    cl_doc_free(d);
+    cl_label_set_free(&ls);
+}
+
 static void zero_shot_prompt(void **state)
 {
     (void)state;
@@ -788,6 +820,7 @@ int main(void)
         cmocka_unit_test(grammar_text_form),
         cmocka_unit_test(grammar_accepts_exactly_valid_answers),
         cmocka_unit_test(answer_parse_aligns_like_the_paper),
+        cmocka_unit_test(answer_exact_checks_every_line),
         cmocka_unit_test(zero_shot_prompt),
         cmocka_unit_test(few_shot_fixed_examples),
         cmocka_unit_test(knn_shot_never_same_doc_or_sentence),

@@ -88,6 +88,14 @@ typedef struct cl_answer_info {
 cl_status cl_answer_parse(const cl_label_set *ls, const char *text, size_t n, int32_t ntokens,
                           int32_t *labels, cl_answer_info *info, cl_error *err);
 
+/* Whether text is exactly the well-formed answer for sentence sent of doc:
+ * one "<token> : <label>\n" line per token, each token's own text, labels
+ * of ls, BIO-valid (the final newline may be missing).  When it is, labels
+ * (room for the sentence's tokens) gets the label indexes.  Grammar
+ * decoding should always produce such answers; this checks it did. */
+bool cl_answer_exact(const cl_label_set *ls, const char *text, size_t n, const cl_doc *doc,
+                     int32_t sent, int32_t *labels);
+
 /* ---- strategies and the prompt builder ---- */
 
 typedef enum cl_strategy {

@@ -1,12 +1,289 @@
-/* cmd_finetune.c - placeholder until the command lands (see issues). */
+/*
+ * cmd_finetune.c - `clinner finetune`: instruction fine-tune a local GGUF
+ * model on a training split with llama.cpp's training API (finetune.h), in
+ * the zero-shot prompt format of `clinner tag`, so the result is tagged with
+ * `clinner tag --model OUT.gguf --strategy zero-shot --decode forced`.
+ *
+ * Documents are read and tokenized as `clinner tag` and `train crf` do
+ * (cli_io.c) with the paper's five types; progress (step, loss, tokens/s,
+ * ETA) and notes go to stderr.  Without llama.cpp at build time the command
+ * says so.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cli/cli_io.h"
 #include "cli/commands.h"
+#include "clinner/util.h"
+
+#if CL_HAVE_LLAMA
+#include "clinner/finetune.h"
+
+static void usage(FILE *fp)
+{
+    cl_finetune_params d = cl_finetune_default_params();
+    fprintf(fp,
+            "usage: clinner finetune --model GGUF --train PATH [OPTIONS] -o OUT.gguf\n"
+            "\n"
+            "Instruction fine-tune a GGUF model on a CPU (llama.cpp's training API) with the\n"
+            "zero-shot prompt of `clinner tag`; tag with the result using\n"
+            "  clinner tag --model OUT.gguf --strategy zero-shot --decode forced\n"
+            "\n"
+            "  --model GGUF          model to start from (any type; converted to F32 once and\n"
+            "                        cached, llama.cpp trains F32 weights)\n"
+            "  --train PATH          training documents (BRAT directory or a file)\n"
+            "  --dev PATH            dev documents: validation loss after each epoch\n"
+            "  --format FORMAT       brat, paper-csv, conll or jsonl (default: guessed)\n"
+            "  --tokenizer NAME      paper or clinical (default clinical): use the one you\n"
+            "                        will tag with\n"
+            "  --train-tensors SET   all (default), last:N (last N blocks + output) or\n"
+            "                        norms-output\n"
+            "  --loss WHAT           labels (default: only the label tokens of each answer\n"
+            "                        line), answer (the whole answer) or all (every token)\n"
+            "  --lr X                peak learning rate (default %g)\n"
+            "  --lr-min X            final learning rate (default %g)\n"
+            "  --schedule S          constant, linear or cosine (default cosine)\n"
+            "  --warmup F            fraction of steps with linear warm-up (default %g)\n"
+            "  --wd X                AdamW weight decay (default 0)\n"
+            "  --epochs N            passes over the training set (default %d)\n"
+            "  --ctx N               training window in model tokens, a multiple of 256\n"
+            "                        (default %d); longer examples are left out\n"
+            "  --no-pack             one example per window (default: packed)\n"
+            "  --max-examples N      a seeded random subset of N training sentences\n"
+            "  --max-dev N           dev sentences for validation (default %d; 0 all)\n"
+            "  --seed N              subset and order (default %u)\n"
+            "  --threads N           CPU threads (default: all)\n"
+            "  --save-every N        also checkpoint every N steps (default: each epoch)\n"
+            "  --resume              continue from OUT.gguf's checkpoint\n"
+            "  --cache-dir DIR       F32 conversions (default $CLINNER_CACHE/f32 or\n"
+            "                        ~/.cache/clinner/f32)\n"
+            "  --mem-limit GIB       memory training may use (default: MemAvailable)\n"
+            "  --log-interval S      seconds between progress lines (default 10; 0: every step)\n"
+            "  --verbose             llama.cpp's own log\n"
+            "  -o, --output OUT      the fine-tuned model (F32 GGUF); checkpoints are\n"
+            "                        OUT.ckpt.json and OUT.ckpt-STEP.gguf\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "example:\n"
+            "  clinner finetune --model smollm2.gguf --train raredis/train --dev raredis/dev \\\n"
+            "      --tokenizer paper --max-examples 1000 --threads 2 -o smollm2-ner.gguf\n",
+            d.lr, d.lr_min, d.warmup, d.epochs, d.n_ctx, d.max_dev, d.seed);
+}
+
+typedef struct ui {
+    double interval, last;
+    bool tty;
+} ui;
+
+static void fmt_time(double s, char *buf, size_t n)
+{
+    if (s < 0)
+        snprintf(buf, n, "?");
+    else if (s < 90)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 5400)
+        snprintf(buf, n, "%.0fm%02.0fs", s / 60 - 0.5 < 0 ? 0 : (double)(long)(s / 60),
+                 s - 60 * (double)(long)(s / 60));
+    else
+        snprintf(buf, n, "%.1fh", s / 3600);
+}
+
+static void on_progress(void *ctx, const cl_ft_progress *p)
+{
+    ui *u = ctx;
+    double now = cl_now();
+    bool last = p->step == p->nsteps;
+    if (!last && u->interval > 0 && now - u->last < u->interval)
+        return;
+    u->last = now;
+    char eta[32], el[32];
+    fmt_time(p->eta_s, eta, sizeof eta);
+    fmt_time(p->elapsed_s, el, sizeof el);
+    if (p->train)
+        fprintf(stderr,
+                "epoch %d/%d  step %lld/%lld  loss %.4f (last %.4f)  lr %.3g  %.0f tokens/s  "
+                "elapsed %s  ETA %s\n",
+                p->epoch, p->epochs, (long long)p->step, (long long)p->nsteps, p->loss,
+                p->last_loss, p->lr, p->tokens_per_s, el, eta);
+    else if (last)
+        fprintf(stderr, "epoch %d/%d  dev %lld windows  loss %.4f  %.0f tokens/s\n", p->epoch,
+                p->epochs, (long long)p->nsteps, p->loss, p->tokens_per_s);
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "clinner finetune: %s\n", msg);
+}
+
+static char *default_cache(void)
+{
+    const char *c = getenv("CLINNER_CACHE");
+    if (c && *c)
+        return cl_path_join(c, "f32");
+    const char *home = getenv("HOME");
+    if (home && *home)
+        return cl_path_join(home, ".cache/clinner/f32");
+    return cl_strdup(".");
+}
+
+int cmd_finetune(int argc, char **argv)
+{
+    cl_finetune_params p = cl_finetune_default_params();
+    const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
+    const char *cache = NULL;
+    ui u = {10.0, 0, false};
+    cl_error err;
+    cl_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double x;
+        cl_status st = CL_OK;
+        bool takes = true;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--resume")) {
+            p.resume = true;
+            takes = false;
+        } else if (!strcmp(a, "--no-pack")) {
+            p.pack = false;
+            takes = false;
+        } else if (!strcmp(a, "--verbose")) {
+            p.verbose = true;
+            takes = false;
+        } else if (!v) {
+            fprintf(stderr, "clinner finetune: %s needs a value (or unknown option)\n", a);
+            return 2;
+        } else if (!strcmp(a, "--model")) {
+            p.model_path = v;
+        } else if (!strcmp(a, "--train")) {
+            train_path = v;
+        } else if (!strcmp(a, "--dev")) {
+            dev_path = v;
+        } else if (!strcmp(a, "--format") || !strcmp(a, "--from")) {
+            format = v;
+        } else if (!strcmp(a, "--tokenizer")) {
+            tok_name = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            p.out_path = v;
+        } else if (!strcmp(a, "--cache-dir")) {
+            cache = v;
+        } else if (!strcmp(a, "--train-tensors")) {
+            st = cl_ft_tensors_parse(v, &p.tensors, &p.last_n, &err);
+        } else if (!strcmp(a, "--loss")) {
+            st = cl_ft_loss_from_name(v, &p.loss, &err);
+        } else if (!strcmp(a, "--schedule")) {
+            st = cl_ft_schedule_from_name(v, &p.schedule, &err);
+        } else if (!strcmp(a, "--lr")) {
+            st = cli_parse_double(a, v, 0.0, &p.lr, &err);
+        } else if (!strcmp(a, "--lr-min")) {
+            st = cli_parse_double(a, v, 0.0, &p.lr_min, &err);
+        } else if (!strcmp(a, "--warmup")) {
+            st = cli_parse_double(a, v, 0.0, &p.warmup, &err);
+        } else if (!strcmp(a, "--wd")) {
+            st = cli_parse_double(a, v, 0.0, &p.weight_decay, &err);
+        } else if (!strcmp(a, "--mem-limit")) {
+            st = cli_parse_double(a, v, 0.0, &x, &err);
+            p.mem_limit = (int64_t)(x * 1024.0 * 1024.0 * 1024.0);
+        } else if (!strcmp(a, "--log-interval")) {
+            st = cli_parse_double(a, v, 0.0, &u.interval, &err);
+        } else if (!strcmp(a, "--epochs")) {
+            st = cli_parse_int(a, v, 1, 1000, &n, &err);
+            p.epochs = (int32_t)n;
+        } else if (!strcmp(a, "--ctx")) {
+            st = cli_parse_int(a, v, 256, 32768, &n, &err);
+            p.n_ctx = (int32_t)n;
+        } else if (!strcmp(a, "--max-examples")) {
+            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
+            p.max_examples = (int32_t)n;
+        } else if (!strcmp(a, "--max-dev")) {
+            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
+            p.max_dev = (int32_t)n;
+        } else if (!strcmp(a, "--seed")) {
+            st = cli_parse_int(a, v, 0, 4294967295L, &n, &err);
+            p.seed = (uint32_t)n;
+        } else if (!strcmp(a, "--threads")) {
+            st = cli_parse_int(a, v, 1, 256, &n, &err);
+            p.threads = (int32_t)n;
+        } else if (!strcmp(a, "--save-every")) {
+            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
+            p.save_every = (int32_t)n;
+        } else {
+            fprintf(stderr, "clinner finetune: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (st != CL_OK) {
+            fprintf(stderr, "clinner finetune: %s\n", err.msg);
+            return 2;
+        }
+        if (takes)
+            i++;
+    }
+    if (!p.model_path || !train_path || !p.out_path) {
+        fprintf(stderr, "clinner finetune: --model, --train and -o are required (see --help)\n");
+        return 2;
+    }
+    cli_input in = {.path = train_path,
+                    .format = cli_guess_format(train_path),
+                    .types = (const char *const *)cl_paper_types,
+                    .ntypes = CL_NUM_PAPER_TYPES};
+    if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
+        (format && cl_format_from_name(format, &in.format, &err) != CL_OK)) {
+        fprintf(stderr, "clinner finetune: %s\n", err.msg);
+        return 2;
+    }
+    char *cache_owned = cache ? NULL : default_cache();
+    p.cache_dir = cache ? cache : cache_owned;
+    p.progress = on_progress;
+    p.progress_ctx = &u;
+    p.log = on_log;
+    u.tty = isatty(2);
+
+    int rc = 1;
+    cl_corpus *train = NULL, *dev = NULL;
+    if (cli_read_corpus(&in, &train, &err) != CL_OK)
+        goto out;
+    if (dev_path) {
+        cli_input din = in;
+        din.path = dev_path;
+        if (!format)
+            din.format = cli_guess_format(dev_path);
+        if (cli_read_corpus(&din, &dev, &err) != CL_OK)
+            goto out;
+    }
+    cl_finetune_result r;
+    if (cl_finetune(&p, train, dev, &r, &err) != CL_OK)
+        goto out;
+    fprintf(stderr,
+            "clinner finetune: wrote %s: %d examples, %d epochs, first loss %.4f, last epoch "
+            "train loss %.4f, dev loss %.4f, %.0f s\n",
+            p.out_path, r.examples, r.epochs_done, r.first_loss,
+            r.train_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63],
+            r.dev_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63], r.seconds);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "clinner finetune: %s\n", err.msg);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+    free(cache_owned);
+    return rc;
+}
+
+#else
 
 int cmd_finetune(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    fprintf(stderr, "clinner finetune: not implemented yet\n");
+    fprintf(stderr, "clinner finetune: this build has no llama.cpp (run `make setup`, then "
+                    "rebuild)\n");
     return 2;
 }
+
+#endif

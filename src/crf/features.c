@@ -336,6 +336,16 @@ static const char *shape_at(const tokinfo *ti, int32_t T, int32_t j)
     return ti[j].shape;
 }
 
+static const char *suffix3_at(const tokinfo *ti, int32_t T, int32_t j)
+{
+    if (j < 0)
+        return "<s>";
+    if (j >= T)
+        return "</s>";
+    int k = ti[j].ncp < 3 ? ti[j].ncp : 3;
+    return ti[j].lw + ti[j].cp_off[ti[j].ncp - k];
+}
+
 static void gaz_emit_marks(abuf *a, const char *prefix, uint32_t B, uint32_t I,
                            const crf_gaz *g, int32_t t, crf_emit_fn emit, void *ud, int *fail,
                            char *const *types)
@@ -425,6 +435,32 @@ cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int
             EMIT(&a);
             ab_set(&a, "s+1=");
             ab_adds(&a, shape_at(ti, T, t + 1));
+            EMIT(&a);
+            for (int d = -1; d <= 1; d += 2) { /* neighbours' 3-suffixes */
+                ab_set(&a, d < 0 ? "x3-1=" : "x3+1=");
+                ab_adds(&a, suffix3_at(ti, T, t + d));
+                EMIT(&a);
+            }
+        }
+        if (win >= 2) {
+            ab_set(&a, "w-2|w-1=");
+            ab_adds(&a, word_at(ti, T, t - 2));
+            ab_add(&a, "|", 1);
+            ab_adds(&a, word_at(ti, T, t - 1));
+            EMIT(&a);
+            ab_set(&a, "w+1|w+2=");
+            ab_adds(&a, word_at(ti, T, t + 1));
+            ab_add(&a, "|", 1);
+            ab_adds(&a, word_at(ti, T, t + 2));
+            EMIT(&a);
+        }
+        if (x->lwlen > 3 && x->lw[x->lwlen - 1] == 's' && x->lw[x->lwlen - 2] != 's') {
+            ab_set(&a, "w~="); /* crude singular: "nodules" -> "nodule" */
+            ab_add(&a, x->lw, (size_t)x->lwlen - 1);
+            EMIT(&a);
+        } else {
+            ab_set(&a, "w~=");
+            ab_adds(&a, x->lw);
             EMIT(&a);
         }
         ab_set(&a, "s=");

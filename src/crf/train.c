@@ -29,9 +29,9 @@ cl_crf_train_params cl_crf_train_default_params(void)
 {
     cl_crf_train_params p;
     memset(&p, 0, sizeof p);
-    p.c1 = 0.0;
-    p.c2 = 0.01;
-    p.max_iter = 250;
+    p.c1 = 0.05; /* c1, c2 tuned on RareDis dev (docs/RESULTS.md) */
+    p.c2 = 0.3;
+    p.max_iter = 300;
     p.threads = 1;
     p.seed = 1;
     p.min_count = 1;
@@ -40,7 +40,7 @@ cl_crf_train_params cl_crf_train_default_params(void)
     p.period = 10;
     p.delta = 1e-5;
     p.eval_every = 5;
-    p.patience = 8;
+    p.patience = 10;
     p.labels = CL_CRF_LABELS_PAPER;
     p.gazetteer = true;
     p.gazetteer_folds = 5;

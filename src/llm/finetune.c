@@ -469,8 +469,11 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         return cl_error_set(err, CL_ERR_ARG, "finetune: a model and an output path are needed");
     if (p->epochs < 1 || p->epochs > 1000)
         return cl_error_set(err, CL_ERR_ARG, "--epochs must be in 1..1000 (got %d)", p->epochs);
-    if (p->n_ctx < 16 || p->n_ctx > 32768)
-        return cl_error_set(err, CL_ERR_ARG, "--ctx must be in 16..32768 (got %d)", p->n_ctx);
+    /* llama.cpp rounds a context up to a multiple of 256 and llama_opt_epoch
+     * reads whole contexts from the dataset: the window must be exactly one. */
+    if (p->n_ctx < 256 || p->n_ctx > 32768 || p->n_ctx % 256 != 0)
+        return cl_error_set(err, CL_ERR_ARG,
+                            "--ctx must be a multiple of 256 in 256..32768 (got %d)", p->n_ctx);
     if (!(p->lr > 0) || p->lr_min < 0 || p->lr_min > p->lr)
         return cl_error_set(err, CL_ERR_ARG, "--lr must be > 0 and 0 <= --lr-min <= --lr");
     if (p->warmup < 0 || p->warmup >= 1 || p->weight_decay < 0 || p->weight_decay > 1)

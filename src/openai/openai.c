@@ -282,8 +282,20 @@ static cl_status apply_reply(openai *o, cl_doc *doc, job *j, cl_error *err)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     cl_answer_info info;
+    memset(&info, 0, sizeof info);
     const cl_label_set *ls = cl_prompt_builder_labels(o->builder);
-    cl_status st = cl_answer_parse(ls, text, strlen(text), n, labels, &info, err);
+    cl_status st = CL_OK;
+    /* a grammar answer must be exact: anything else counts as misaligned
+     * and is read the paper's way */
+    bool exact = o->p.decode == CL_DECODE_GRAMMAR &&
+                 cl_answer_exact(ls, text, strlen(text), doc, j->sent, labels);
+    if (!exact)
+        st = cl_answer_parse(ls, text, strlen(text), n, labels, &info, err);
+    if (st == CL_OK && !exact && o->p.decode == CL_DECODE_GRAMMAR && !info.misaligned) {
+        info.misaligned = true;
+        logf_(o, "%s: sentence %d: the answer does not follow the grammar", doc->id ? doc->id : "?",
+              j->sent);
+    }
     for (int32_t i = 0; i < n && st == CL_OK; i++)
         st = cl_doc_set_tag(doc, se->tok_begin + i, ls->labels[labels[i]], err);
     if (st == CL_OK) {

@@ -68,3 +68,37 @@ cl_status cl_answer_parse(const cl_label_set *ls, const char *text, size_t n, in
     cl_paperlines_free(&pl);
     return CL_OK;
 }
+
+bool cl_answer_exact(const cl_label_set *ls, const char *text, size_t n, const cl_doc *doc,
+                     int32_t sent, int32_t *labels)
+{
+    if (sent < 0 || sent >= doc->nsentences || !text)
+        return false;
+    const cl_sentence *se = &doc->sentences[sent];
+    size_t at = 0, sep = strlen(CL_ANSWER_SEP);
+    int32_t prev = -1;
+    for (int32_t t = se->tok_begin; t < se->tok_end; t++) {
+        size_t nb;
+        const char *tok = cl_doc_token_bytes(doc, t, &nb);
+        if (!tok || n - at < nb + sep || memcmp(text + at, tok, nb) != 0 ||
+            memcmp(text + at + nb, CL_ANSWER_SEP, sep) != 0)
+            return false;
+        at += nb + sep;
+        const char *nl = memchr(text + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (text + at)) : n - at;
+        int32_t l = -1;
+        for (int32_t k = 0; k < ls->nlabels && l < 0; k++)
+            if (strlen(ls->labels[k]) == len && memcmp(ls->labels[k], text + at, len) == 0)
+                l = k;
+        if (l < 0 || !cl_label_valid_after(ls, prev, l))
+            return false;
+        labels[t - se->tok_begin] = l;
+        prev = l;
+        at += len;
+        if (nl)
+            at++;
+        else if (t + 1 < se->tok_end)
+            return false;
+    }
+    return at == n;
+}

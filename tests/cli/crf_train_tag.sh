@@ -15,7 +15,7 @@ B="$CLINNER_BIN"
 
 for labels in paper all; do
     "$B" train crf --train "$fx" --dev "$fx" --tokenizer clinical --labels "$labels" \
-        --c2 0.001 --max-iter 150 --progress lines -o "$tmp/m.crf" 2>"$tmp/train.err" ||
+        --c1 0 --c2 0.001 --max-iter 150 --progress lines -o "$tmp/m.crf" 2>"$tmp/train.err" ||
         { cat "$tmp/train.err"; fail "train --labels $labels exited $?"; }
     grep -q '^iter ' "$tmp/train.err" || fail "no progress lines on stderr"
     grep -q 'dev F1' "$tmp/train.err" || fail "no dev F1 in the progress"

@@ -42,7 +42,7 @@ start_server slow --delay 0.02
 slow=$port
 api=(--backend openai --api-base "http://127.0.0.1:$slow/v1" --from brat --progress off)
 
-count_s() { grep -c '^S ' "$1" 2>/dev/null || echo 0; }
+count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 for fmt in jsonl paper-csv conll; do
     ref="$tmp/ref.$fmt"

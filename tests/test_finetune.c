@@ -1,0 +1,352 @@
+/* test_finetune.c - the pieces of `clinner finetune`: learning-rate
+ * schedules, option names, which tensors train, packing examples into
+ * windows, the training text (the tagging prompt is its prefix, the loss
+ * spans are exactly the labels), and the label-masking trick checked
+ * against log-probabilities computed with llama_decode on stories260K. */
+#include "testutil.h"
+
+#if CL_HAVE_LLAMA
+#include <math.h>
+
+#include "clinner/finetune.h"
+#include "clinner/tokenize.h"
+#include "llm/finetune_internal.h"
+
+/* stories260K from the model cache, or NULL (skip). */
+static const char *stories_path(char *buf, size_t n)
+{
+    const char *cache = getenv("CLINNER_CACHE");
+    const char *home = getenv("HOME");
+    if (cache && *cache)
+        snprintf(buf, n, "%s/models/stories260K.gguf", cache);
+    else
+        snprintf(buf, n, "%s/.cache/clinner/models/stories260K.gguf", home ? home : ".");
+    if (access(buf, R_OK) != 0) {
+        fprintf(stderr, "SKIP: %s not found (scripts/fetch-models.sh)\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void test_schedule(void **state)
+{
+    (void)state;
+    assert_true(fabs(cl_ft_lr_at(CL_FT_SCHEDULE_CONSTANT, 1e-3, 0, 0, 5, 10) - 1e-3) < 1e-12);
+    /* warm-up: linear up to lr */
+    assert_true(cl_ft_lr_at(CL_FT_SCHEDULE_COSINE, 1e-3, 1e-5, 4, 0, 100) < 1e-3 / 4);
+    assert_true(fabs(cl_ft_lr_at(CL_FT_SCHEDULE_COSINE, 1e-3, 1e-5, 0, 0, 11) - 1e-3) < 1e-12);
+    assert_true(fabs(cl_ft_lr_at(CL_FT_SCHEDULE_COSINE, 1e-3, 1e-5, 0, 10, 11) - 1e-5) < 1e-12);
+    assert_true(fabs(cl_ft_lr_at(CL_FT_SCHEDULE_LINEAR, 1e-3, 0, 0, 5, 11) - 5e-4) < 1e-12);
+    double prev = 1;
+    for (int s = 0; s < 50; s++) {
+        double lr = cl_ft_lr_at(CL_FT_SCHEDULE_COSINE, 1e-3, 1e-5, 0, s, 50);
+        assert_true(lr <= prev + 1e-15);
+        prev = lr;
+    }
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    cl_error err;
+    cl_ft_tensors k;
+    int32_t n;
+    assert_int_equal(cl_ft_tensors_parse("all", &k, &n, &err), CL_OK);
+    assert_int_equal(k, CL_FT_TENSORS_ALL);
+    assert_int_equal(cl_ft_tensors_parse("last:3", &k, &n, &err), CL_OK);
+    assert_int_equal(k, CL_FT_TENSORS_LAST);
+    assert_int_equal(n, 3);
+    assert_int_equal(cl_ft_tensors_parse("norms-output", &k, &n, &err), CL_OK);
+    assert_int_equal(cl_ft_tensors_parse("last:0", &k, &n, &err), CL_ERR_ARG);
+    assert_int_equal(cl_ft_tensors_parse("last:x", &k, &n, &err), CL_ERR_ARG);
+    assert_int_equal(cl_ft_tensors_parse("some", &k, &n, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "some"));
+    cl_ft_loss l;
+    assert_int_equal(cl_ft_loss_from_name("answer", &l, &err), CL_OK);
+    assert_int_equal(l, CL_FT_LOSS_ANSWER);
+    assert_int_equal(cl_ft_loss_from_name("x", &l, &err), CL_ERR_ARG);
+    cl_ft_schedule s;
+    assert_int_equal(cl_ft_schedule_from_name("linear", &s, &err), CL_OK);
+    assert_int_equal(cl_ft_schedule_from_name("step", &s, &err), CL_ERR_ARG);
+
+    /* which tensors train */
+    assert_false(ft_tensor_trains("token_embd.weight", CL_FT_TENSORS_ALL, 0, 30));
+    assert_true(ft_tensor_trains("blk.0.attn_q.weight", CL_FT_TENSORS_ALL, 0, 30));
+    assert_true(ft_tensor_trains("blk.29.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(ft_tensor_trains("blk.28.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_false(ft_tensor_trains("blk.27.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(ft_tensor_trains("output_norm.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(ft_tensor_trains("output.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(ft_tensor_trains("blk.3.attn_norm.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+    assert_true(ft_tensor_trains("output.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+    assert_false(ft_tensor_trains("blk.3.attn_q.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+}
+
+static void test_pack(void **state)
+{
+    (void)state;
+    /* three sequences of 5, 4 and 9 tokens into windows of 8 positions */
+    llama_token a[5] = {1, 10, 11, 12, 13}, b[4] = {1, 20, 21, 22},
+                c[9] = {1, 30, 31, 32, 33, 34, 35, 36, 37};
+    uint8_t ca[5] = {0, 0, 1, 1, 0}, cb[4] = {0, 1, 0, 1}, cc[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
+    ft_seq seqs[3] = {{a, ca, 5}, {b, cb, 4}, {c, cc, 9}};
+    ft_windows w;
+    memset(&w, 0, sizeof w);
+    int32_t skipped;
+    cl_error err;
+    assert_int_equal(ft_windows_pack(&w, 8, seqs, NULL, 3, true, 2, &skipped, &err), CL_OK);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(w.n, 2); /* a+b (9 tokens) fit 8 positions + 1 target; c alone */
+    llama_token *t0 = w.tokens;
+    assert_int_equal(t0[0], 1);
+    assert_int_equal(t0[5], 1);
+    assert_int_equal(t0[8], 22);
+    /* a's tokens 12, 13 are targets of positions 1, 2; b's 20, 22 of 5, 7 */
+    uint8_t want0[8] = {0, 1, 1, 0, 0, 1, 0, 1};
+    assert_memory_equal(w.mask, want0, 8);
+    assert_int_equal(w.counted[0], 4);
+    assert_int_equal(w.counted[1], 1);
+    assert_int_equal(w.mask[8 + 7], 1);
+    int32_t labels[8];
+    ft_window_labels(&w, 0, 100, labels);
+    assert_int_equal(labels[0], 10); /* row 0 keeps its own label */
+    assert_int_equal(labels[1], 11);
+    assert_int_equal(labels[3], 10 - 3 * 100); /* masked: onto row 0's element */
+    assert_int_equal(labels[5], 20);
+    for (int i = 1; i < 8; i++) /* llama.cpp writes its 1 at row*vocab + label */
+        if (!w.mask[i])
+            assert_int_equal(i * 100 + labels[i], 0 * 100 + labels[0]);
+    /* no packing: one per window; a sequence longer than n_ctx + 1 is left out */
+    llama_token d[12] = {0};
+    uint8_t cd[12] = {0};
+    ft_seq seqs2[2] = {{a, ca, 5}, {d, cd, 12}};
+    assert_int_equal(ft_windows_pack(&w, 8, seqs2, NULL, 2, false, 2, &skipped, &err), CL_OK);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(skipped, 1);
+    assert_int_equal(w.tokens[5], 2); /* padding */
+    ft_windows_free(&w);
+}
+
+/* A tokenized training document built by hand: one sentence with a
+ * two-token entity. */
+static cl_doc *sample_doc(void)
+{
+    cl_error err;
+    const char *text = "Patients with Cushing syndrome have fatigue.";
+    cl_doc *doc = cl_doc_new("sample", text, strlen(text), &err);
+    assert_non_null(doc);
+    cl_span sp = {14, 30};
+    assert_int_equal(cl_doc_add_entity(doc, "T1", "RAREDISEASE", &sp, 1, NULL, &err), CL_OK);
+    cl_span sp2 = {36, 43};
+    assert_int_equal(cl_doc_add_entity(doc, "T2", "SYMPTOM", &sp2, 1, NULL, &err), CL_OK);
+    assert_int_equal(cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err), CL_OK);
+    assert_int_equal(cl_bio_from_entities(doc, CL_BIO_PAPER, NULL, 0, NULL, &err), CL_OK);
+    return doc;
+}
+
+static void test_render(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = stories_path(buf, sizeof buf);
+    if (!path)
+        skip();
+    cl_error err;
+    cl_llama_model *m = cl_llama_model_load(path, false, &err);
+    assert_non_null(m);
+    cl_prompt_params pp = cl_prompt_default_params();
+    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
+    assert_non_null(b);
+    cl_doc *doc = sample_doc();
+    cl_ft_example ex;
+    assert_int_equal(ft_render_example(m, b, doc, 0, CL_FT_LOSS_LABELS, &ex, &err), CL_OK);
+    /* the prompt the tagger sends is a prefix of the training text */
+    cl_prompt pr;
+    cl_prompt_init(&pr);
+    cl_buf head;
+    cl_buf_init(&head);
+    assert_int_equal(cl_prompt_build(b, doc, 0, &pr, &err), CL_OK);
+    assert_int_equal(cl_llama_chat_format(m, &pr, pr.nmessages, true, &head, &err), CL_OK);
+    assert_int_equal(ex.prompt_len, head.len);
+    assert_memory_equal(ex.text, head.data, head.len);
+    /* one span per token line, each exactly "<label>\n" */
+    assert_int_equal(ex.nspans, doc->ntokens);
+    const char *want[] = {"O\n", "O\n", "B-RAREDISEASE\n", "I-RAREDISEASE\n", "O\n",
+                          "B-SYMPTOM\n", "O\n"};
+    assert_int_equal(doc->ntokens, 7);
+    for (int i = 0; i < ex.nspans; i++) {
+        size_t n = ex.spans[i][1] - ex.spans[i][0];
+        assert_int_equal(n, strlen(want[i]));
+        assert_memory_equal(ex.text + ex.spans[i][0], want[i], n);
+        assert_memory_equal(ex.text + ex.spans[i][0] - 3, " : ", 3);
+    }
+    /* counted tokens spell the labels (stories260K splits them into pieces;
+     * the first may carry the separator's space, " O") */
+    ft_seq s;
+    assert_int_equal(ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
+    cl_buf spelled;
+    cl_buf_init(&spelled);
+    char piece[64];
+    for (int32_t i = 0; i < s.n; i++)
+        if (s.counted[i]) {
+            int32_t k = llama_token_to_piece(m->vocab, s.toks[i], piece, sizeof piece, 0, true);
+            assert_true(k >= 0);
+            for (int32_t j = 0; j < k; j++)
+                if (piece[j] != ' ')
+                    cl_buf_putc(&spelled, piece[j]);
+        }
+    cl_buf all;
+    cl_buf_init(&all);
+    for (int i = 0; i < 7; i++)
+        cl_buf_puts(&all, want[i]);
+    assert_string_equal(spelled.data, all.data);
+    /* whole-answer loss: one span from the prompt's end */
+    cl_ft_example ex2;
+    assert_int_equal(ft_render_example(m, b, doc, 0, CL_FT_LOSS_ANSWER, &ex2, &err), CL_OK);
+    assert_int_equal(ex2.nspans, 1);
+    assert_int_equal(ex2.spans[0][0], ex2.prompt_len);
+    assert_memory_equal(ex2.text + ex2.prompt_len, "Patients : O\n", 13);
+    cl_ft_example_free(&ex2);
+    cl_buf_free(&all);
+    cl_buf_free(&spelled);
+    ft_seq_free(&s);
+    cl_buf_free(&head);
+    cl_prompt_free(&pr);
+    cl_ft_example_free(&ex);
+    cl_doc_free(doc);
+    cl_prompt_builder_free(b);
+    cl_llama_model_free(m);
+}
+
+/* The masking trick: the loss llama_opt_epoch reports for a window whose
+ * masked rows point at row 0 equals the cross-entropy of the counted rows
+ * (and row 0) computed from llama_decode's logits. */
+static void test_masked_loss(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = stories_path(buf, sizeof buf);
+    if (!path)
+        skip();
+    cl_llm_init_backend(false);
+    struct llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    assert_non_null(model);
+    const struct llama_vocab *vocab = llama_model_get_vocab(model);
+    int32_t nv = llama_vocab_n_tokens(vocab);
+    const int32_t T = 256; /* llama.cpp pads contexts to multiples of 256 */
+    /* a window: some text, a few positions counted */
+    char text[8192] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(text, "Once upon a time there was a little girl who liked to tag : O\n");
+    llama_token *toks;
+    int32_t nt;
+    size_t *ends;
+    cl_error err;
+    assert_int_equal(ft_tokenize(vocab, text, strlen(text), &toks, &nt, &ends, &err), CL_OK);
+    assert_true(nt > T + 1);
+    free(ends);
+    uint8_t counted[257] = {0};
+    for (int i = 10; i < T; i += 7)
+        counted[i] = 1;
+    ft_seq s = {toks, counted, T + 1};
+    ft_windows w;
+    memset(&w, 0, sizeof w);
+    int32_t skipped;
+    assert_int_equal(ft_windows_pack(&w, T, &s, NULL, 1, true, 0, &skipped, &err), CL_OK);
+    assert_int_equal(w.n, 1);
+
+    /* expected: sum of -log p(next) over counted rows and row 0, over T */
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)T;
+    cp.n_threads = cp.n_threads_batch = 2;
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    struct llama_context *ic = llama_init_from_model(model, cp);
+    assert_non_null(ic);
+    struct llama_batch batch = llama_batch_init(T, 0, 1);
+    for (int i = 0; i < T; i++) {
+        batch.token[i] = w.tokens[i];
+        batch.pos[i] = i;
+        batch.n_seq_id[i] = 1;
+        batch.seq_id[i][0] = 0;
+        batch.logits[i] = 1;
+    }
+    batch.n_tokens = T;
+    assert_int_equal(llama_decode(ic, batch), 0);
+    double sum = 0;
+    for (int i = 0; i < T; i++) {
+        if (i != 0 && !w.mask[i])
+            continue;
+        const float *lg = llama_get_logits_ith(ic, i);
+        double mx = -INFINITY, z = 0;
+        for (int v = 0; v < nv; v++)
+            mx = lg[v] > mx ? lg[v] : mx;
+        for (int v = 0; v < nv; v++)
+            z += exp(lg[v] - mx);
+        sum += -(lg[w.tokens[i + 1]] - mx - log(z));
+    }
+    double expected = sum / T;
+    llama_batch_free(batch);
+    llama_free(ic);
+
+    struct llama_context *tc = llama_init_from_model(model, cp);
+    assert_non_null(tc);
+    struct llama_opt_params op = {0, llama_opt_param_filter_all, NULL,
+                                  ggml_opt_get_default_optimizer_params, NULL,
+                                  GGML_OPT_OPTIMIZER_TYPE_ADAMW};
+    llama_opt_init(tc, model, op);
+    ggml_opt_dataset_t ds = ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, T, T, 1, 1);
+    memcpy(ggml_opt_dataset_data(ds)->data, w.tokens, sizeof(int32_t) * (size_t)T);
+    ft_window_labels(&w, 0, nv, (int32_t *)ggml_opt_dataset_labels(ds)->data);
+    ggml_opt_result_t r = ggml_opt_result_init();
+    llama_opt_epoch(tc, ds, r, r, 0, NULL, NULL); /* evaluation only */
+    double loss, unc;
+    ggml_opt_result_loss(r, &loss, &unc);
+    fprintf(stderr, "masked loss: opt %.6f, decode %.6f\n", loss, expected);
+    assert_true(fabs(loss - expected) < 1e-3 * fabs(expected) + 1e-4);
+    /* and unmasked (every row counts) is clearly different */
+    int32_t *lab = (int32_t *)ggml_opt_dataset_labels(ds)->data;
+    for (int i = 0; i < T; i++)
+        lab[i] = w.tokens[i + 1];
+    ggml_opt_result_reset(r);
+    llama_opt_epoch(tc, ds, r, r, 0, NULL, NULL);
+    double full;
+    ggml_opt_result_loss(r, &full, &unc);
+    assert_true(fabs(full - expected) > 1e-3);
+    ggml_opt_result_free(r);
+    ggml_opt_dataset_free(ds);
+    llama_free(tc);
+    llama_model_free(model);
+    ft_windows_free(&w);
+    free(toks);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_masked_loss),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else
+
+static void test_no_llama(void **state)
+{
+    (void)state;
+    skip();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_llama)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#endif
