@@ -596,6 +596,26 @@ static void dense_features_round_trip_and_train(void **state)
     cl_corpus_free(c);
 }
 
+static void document_words_are_frequent_content_words(void **state)
+{
+    (void)state;
+    static const char *const sents[] = {
+        "Skin blisters appear on the skin .", "The blisters are painful and the skin peels .",
+        "With time these lesions heal .", "Lesions scar ."};
+    cl_doc *d = make_doc("d", sents, 4);
+    crf_doc_ctx dc;
+    cl_error err;
+    assert_int_equal(crf_doc_ctx_init(&dc, d, 2, &err), CL_OK);
+    assert_int_equal(dc.n, 2);
+    assert_string_equal(dc.attrs[0], "D=skin");     /* 3 times, case folded */
+    assert_string_equal(dc.attrs[1], "D=blisters"); /* 2 times, before "lesions" */
+    crf_doc_ctx_free(&dc);
+    assert_int_equal(crf_doc_ctx_init(&dc, d, 10, &err), CL_OK);
+    assert_int_equal(dc.n, 3); /* "with", "these", "the" are function words; the rest once */
+    crf_doc_ctx_free(&dc);
+    cl_doc_free(d);
+}
+
 static void bad_training_arguments(void **state)
 {
     (void)state;
@@ -657,6 +677,7 @@ int main(void)
         cmocka_unit_test(training_is_deterministic),
         cmocka_unit_test(l1_gives_sparse_model),
         cmocka_unit_test(dense_features_round_trip_and_train),
+        cmocka_unit_test(document_words_are_frequent_content_words),
         cmocka_unit_test(bad_training_arguments),
         cmocka_unit_test(progress_lines),
     };

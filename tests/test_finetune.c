@@ -8,7 +8,9 @@
 #if CL_HAVE_LLAMA
 #include <math.h>
 
+#include "clinner/corpus.h"
 #include "clinner/finetune.h"
+#include "clinner/llm.h"
 #include "clinner/tokenize.h"
 #include "llm/finetune_internal.h"
 
@@ -323,6 +325,107 @@ static void test_masked_loss(void **state)
     free(toks);
 }
 
+static void quiet(void *ctx, const char *msg)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void count_progress(void *ctx, const cl_ft_progress *p)
+{
+    if (p->train)
+        (*(int *)ctx)++;
+}
+
+/* Fine-tune stories260K for a few steps on the hand-made fixture, then load
+ * the result as the llama backend does and tag with forced decoding. */
+static void test_finetune_then_tag(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = stories_path(buf, sizeof buf);
+    if (!path)
+        skip();
+    cl_error err;
+    cl_corpus *train = cl_corpus_new();
+    assert_int_equal(cl_corpus_read(train, CL_FORMAT_BRAT, "tests/fixtures/finetune/train", &err),
+                     CL_OK);
+    assert_int_equal(cl_prompt_prepare_train(train, CL_TOKENIZER_PAPER, NULL, 0, &err), CL_OK);
+    char dir[] = "/tmp/clinner-ft-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[256];
+    snprintf(out, sizeof out, "%s/ft.gguf", dir);
+    cl_finetune_params p = cl_finetune_default_params();
+    p.model_path = path;
+    p.out_path = out;
+    p.cache_dir = dir;
+    p.n_ctx = 1024;
+    p.lr = 1e-2;
+    p.threads = 2;
+    p.max_examples = 3;
+    p.log = quiet;
+    int steps = 0;
+    p.progress = count_progress;
+    p.progress_ctx = &steps;
+    cl_finetune_result r;
+    cl_status st = cl_finetune(&p, train, NULL, &r, &err);
+    if (st != CL_OK)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(st, CL_OK);
+    assert_int_equal(r.examples, 3);
+    assert_int_equal(steps, r.windows);
+    assert_true(r.n_trained > 0 && r.n_trained < r.n_params);
+    assert_true(r.mem_estimate > 0);
+    assert_false(isnan(r.train_loss[0]));
+
+    /* the result loads and tags, forced decoding, every label BIO-valid */
+    cl_prompt_params pp = cl_prompt_default_params();
+    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
+    assert_non_null(b);
+    cl_llama_params lp = cl_llama_default_params();
+    lp.model_path = out;
+    lp.decode = CL_DECODE_FORCED;
+    lp.n_ctx = 2048;
+    lp.n_threads = 2;
+    cl_tagger t;
+    st = cl_llama_tagger_new(&lp, b, &t, &err);
+    if (st != CL_OK)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(st, CL_OK);
+    cl_doc *doc = train->docs[0];
+    assert_int_equal(cl_tagger_tag_doc(&t, doc, &err), CL_OK);
+    const cl_label_set *ls = cl_prompt_builder_labels(b);
+    for (int32_t s = 0; s < doc->nsentences; s++) {
+        int32_t prev = -1;
+        for (int32_t i = doc->sentences[s].tok_begin; i < doc->sentences[s].tok_end; i++) {
+            int32_t l = cl_label_set_find(ls, doc->tags[i]);
+            assert_true(l >= 0);
+            assert_true(cl_label_valid_after(ls, prev, l));
+            prev = l;
+        }
+    }
+    cl_tagger_free(&t);
+    cl_prompt_builder_free(b);
+
+    /* a window that cannot hold any example is refused clearly */
+    p.n_ctx = 256;
+    p.resume = false;
+    assert_int_equal(cl_finetune(&p, train, NULL, &r, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--ctx"));
+    /* as is a window that is not a multiple of 256, and a memory limit too small */
+    p.n_ctx = 1000;
+    assert_int_equal(cl_finetune(&p, train, NULL, &r, &err), CL_ERR_ARG);
+    p.n_ctx = 1024;
+    p.mem_limit = 1 << 20;
+    assert_int_equal(cl_finetune(&p, train, NULL, &r, &err), CL_ERR_NOMEM);
+    assert_non_null(strstr(err.msg, "GiB"));
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    cl_corpus_free(train);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_pack),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_masked_loss),
+        cmocka_unit_test(test_finetune_then_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,7 @@ typedef struct cl_crf_train_params {
     bool gazetteer;     /* gazetteer of training entities as features */
     int gazetteer_folds;/* training docs see only entries from other folds (>= 2) */
     int gazetteer_max_len; /* longest entry in tokens */
+    int doc_words;      /* the document's top-k content words as features of every token */
     const cl_dense_table *dense; /* optional, borrowed; NULL: none */
     cl_crf_progress_fn progress; /* optional; called from the calling thread */
     void *progress_ud;

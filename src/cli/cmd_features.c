@@ -1,12 +1,199 @@
-/* cmd_features.c - placeholder until the command lands (see issues). */
+/*
+ * cmd_features.c - `clinner features`: export an LLM's hidden states as one
+ * vector per word token (features.h) in the CRF's dense feature format, for
+ * `clinner train crf --dense FILE` and `clinner tag --dense FILE`.
+ *
+ * Documents are read and tokenized as `clinner train crf` reads them
+ * (cli_io.c), so token i of a document here is token i there: use the same
+ * --from and --tokenizer.  Without llama.cpp at build time the command says
+ * so.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cli/cli_io.h"
 #include "cli/commands.h"
+#include "clinner/util.h"
+
+#if CL_HAVE_LLAMA
+#include "clinner/features.h"
+
+static void usage(FILE *fp)
+{
+    cl_features_params d = cl_features_default_params();
+    fprintf(fp,
+            "usage: clinner features --model GGUF [OPTIONS] INPUT -o FILE\n"
+            "\n"
+            "Write one vector per word token (the model's hidden state at the token's last\n"
+            "sub-word piece, each sentence run alone) in the CRF's dense feature format.\n"
+            "\n"
+            "  --model GGUF        the model (any GGUF llama.cpp runs)\n"
+            "  --layer N|last      last (default): the final normed hidden state (embeddings\n"
+            "                      output, pooling off); N: the output of block N (0-based,\n"
+            "                      llama.cpp's \"l_out-N\")\n"
+            "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: guessed)\n"
+            "  --tokenizer NAME    paper or clinical (default clinical): the one the CRF\n"
+            "                      is trained and tagged with\n"
+            "  --ctx N             model tokens per sentence (default %d)\n"
+            "  --threads N         CPU threads (default: all)\n"
+            "  --cache-dir DIR     cache (default $CLINNER_CACHE/features or\n"
+            "                      ~/.cache/clinner/features); --no-cache to skip it\n"
+            "  --verbose           llama.cpp's own log\n"
+            "  -o, --output FILE   the dense feature file (written atomically)\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "example:\n"
+            "  clinner features --model smollm2.gguf --tokenizer paper raredis/train -o train.dense\n"
+            "  clinner train crf --train raredis/train --tokenizer paper --dense train.dense ...\n",
+            d.n_ctx);
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "clinner features: %s\n", msg);
+}
+
+typedef struct ui {
+    double t0, last;
+} ui;
+
+static void on_progress(void *ctx, int32_t done, int32_t total, int64_t model_tokens)
+{
+    ui *u = ctx;
+    double now = cl_now();
+    if (done < total && now - u->last < 10)
+        return;
+    u->last = now;
+    double el = now - u->t0;
+    fprintf(stderr, "features: %d/%d documents, %lld model tokens, %.0f tokens/s, ETA %.0fs\n",
+            done, total, (long long)model_tokens, el > 0 ? (double)model_tokens / el : 0.0,
+            done ? el * (total - done) / done : -1.0);
+}
+
+static char *default_cache(void)
+{
+    const char *c = getenv("CLINNER_CACHE");
+    if (c && *c)
+        return cl_path_join(c, "features");
+    const char *home = getenv("HOME");
+    if (home && *home)
+        return cl_path_join(home, ".cache/clinner/features");
+    return NULL;
+}
+
+int cmd_features(int argc, char **argv)
+{
+    cl_features_params p = cl_features_default_params();
+    const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL, *cache = NULL;
+    bool no_cache = false;
+    cl_error err;
+    cl_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        cl_status st = CL_OK;
+        bool takes = true;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--no-cache")) {
+            no_cache = true;
+            takes = false;
+        } else if (!strcmp(a, "--verbose")) {
+            p.verbose = true;
+            takes = false;
+        } else if (a[0] != '-' || !strcmp(a, "-")) {
+            if (input) {
+                fprintf(stderr, "clinner features: one INPUT only ('%s' and '%s')\n", input, a);
+                return 2;
+            }
+            input = a;
+            takes = false;
+        } else if (!v) {
+            fprintf(stderr, "clinner features: %s needs a value (or unknown option)\n", a);
+            return 2;
+        } else if (!strcmp(a, "--model")) {
+            p.model_path = v;
+        } else if (!strcmp(a, "--from") || !strcmp(a, "--format")) {
+            from = v;
+        } else if (!strcmp(a, "--tokenizer")) {
+            tok_name = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            out = v;
+        } else if (!strcmp(a, "--cache-dir")) {
+            cache = v;
+        } else if (!strcmp(a, "--layer")) {
+            if (!strcmp(v, "last"))
+                p.layer = CL_FEATURES_LAST_LAYER;
+            else {
+                st = cli_parse_int(a, v, 0, 100000, &n, &err);
+                p.layer = (int32_t)n;
+            }
+        } else if (!strcmp(a, "--ctx")) {
+            st = cli_parse_int(a, v, 16, 65536, &n, &err);
+            p.n_ctx = (int32_t)n;
+        } else if (!strcmp(a, "--threads")) {
+            st = cli_parse_int(a, v, 1, 256, &n, &err);
+            p.threads = (int32_t)n;
+        } else {
+            fprintf(stderr, "clinner features: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (st != CL_OK) {
+            fprintf(stderr, "clinner features: %s\n", err.msg);
+            return 2;
+        }
+        if (takes)
+            i++;
+    }
+    if (!p.model_path || !input || !out) {
+        fprintf(stderr, "clinner features: --model, INPUT and -o are required (see --help)\n");
+        return 2;
+    }
+    cli_input in = {.path = input, .format = cli_guess_format(input)};
+    if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
+        (from && cl_format_from_name(from, &in.format, &err) != CL_OK)) {
+        fprintf(stderr, "clinner features: %s\n", err.msg);
+        return 2;
+    }
+    char *cache_owned = no_cache || cache ? NULL : default_cache();
+    p.cache_dir = no_cache ? NULL : cache ? cache : cache_owned;
+    ui u = {cl_now(), cl_now()};
+    p.log = on_log;
+    p.progress = on_progress;
+    p.progress_ctx = &u;
+    int rc = 1;
+    cl_corpus *c = NULL;
+    cl_features_result r;
+    if (cli_read_corpus(&in, &c, &err) != CL_OK ||
+        cl_features_export(&p, c, out, &r, &err) != CL_OK) {
+        fprintf(stderr, "clinner features: %s\n", err.msg);
+    } else {
+        fprintf(stderr,
+                "clinner features: wrote %s: %d documents, %lld tokens x %d dims (%lld model "
+                "tokens, %.1f s%s)\n",
+                out, r.documents, (long long)r.tokens, r.dim, (long long)r.model_tokens,
+                r.seconds, r.from_cache ? ", from the cache" : "");
+        rc = 0;
+    }
+    cl_corpus_free(c);
+    free(cache_owned);
+    return rc;
+}
+
+#else
 
 int cmd_features(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    fprintf(stderr, "clinner features: not implemented yet\n");
+    fprintf(stderr, "clinner features: this build has no llama.cpp (run `make setup`, then "
+                    "rebuild)\n");
     return 2;
 }
+
+#endif

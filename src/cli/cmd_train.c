@@ -43,6 +43,8 @@ static void usage(FILE *fp)
             "  --patience N        stop after N dev evaluations without improvement\n"
             "                      (default %d; 0 never stops early)\n"
             "  --no-gazetteer      no gazetteer features\n"
+            "  --doc-words K       the document's K most frequent content words as features\n"
+            "                      of every token (default %d; 0: none)\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
             "                      file kind must then be given to `clinner tag --dense`\n"
             "  --progress MODE     auto, tty, lines or off (default auto: a live line on a\n"
@@ -54,7 +56,7 @@ static void usage(FILE *fp)
             "  clinner train crf --train raredis/train --dev raredis/dev --tokenizer paper \\\n"
             "      --threads 2 -o raredis-paper.crf\n",
             d.c1, d.c2, d.max_iter, d.threads, (unsigned long long)d.seed, d.min_count,
-            d.eval_every, d.patience);
+            d.eval_every, d.patience, d.doc_words);
 }
 
 typedef struct train_ui {
@@ -165,6 +167,9 @@ int cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "--eval-every")) {
             st = cli_parse_int(a, v, 1, 100000, &n, &err);
             p.eval_every = (int)n;
+        } else if (!strcmp(a, "--doc-words")) {
+            st = cli_parse_int(a, v, 0, 1000, &n, &err);
+            p.doc_words = (int)n;
         } else if (!strcmp(a, "--patience")) {
             st = cli_parse_int(a, v, 0, 100000, &n, &err);
             p.patience = (int)n;
@@ -246,8 +251,11 @@ int cmd_train(int argc, char **argv)
         cl_crf_model_set_meta(m, "labels", cl_crf_labels_name(p.labels), &err) != CL_OK ||
         cl_crf_model_set_meta(m, "format", cl_format_name(fmt), &err) != CL_OK)
         goto done;
-    snprintf(num, sizeof num, "c1=%g c2=%g max_iter=%d threads=%d seed=%llu min_count=%d", p.c1,
-             p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count);
+    snprintf(num, sizeof num,
+             "c1=%g c2=%g max_iter=%d threads=%d seed=%llu min_count=%d doc_words=%d "
+             "gazetteer=%d",
+             p.c1, p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count,
+             p.doc_words, p.gazetteer ? 1 : 0);
     if (cl_crf_model_set_meta(m, "params", num, &err) != CL_OK ||
         cl_crf_model_save(m, out, &err) != CL_OK)
         goto done;

@@ -129,7 +129,18 @@ typedef struct crf_feat_config {
     int32_t affix;        /* prefixes and suffixes of length 1..affix */
     bool gazetteer;
     int32_t gaz_max_len;
+    int32_t doc_words;    /* document keywords given to every token (0: none) */
 } crf_feat_config;
+
+/* Document-level attributes (docwords.c), computed once per document. */
+typedef struct crf_doc_ctx {
+    char **attrs;  /* "D=<word>" */
+    size_t *lens;
+    int32_t n;
+} crf_doc_ctx;
+
+cl_status crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_error *err);
+void crf_doc_ctx_free(crf_doc_ctx *dc);
 
 /* Gazetteer: lower-cased token n-grams (joined by ' ') of training entities. */
 typedef struct crf_gaz {
@@ -152,8 +163,8 @@ typedef int (*crf_emit_fn)(void *ud, int32_t t, const char *attr, size_t n);
 /* Emit the attributes of sentence si of doc.  fold >= 0 hides gazetteer
  * entries seen only in that fold (training documents), -1 shows all. */
 cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const cl_doc *doc, int32_t si, crf_emit_fn emit, void *ud,
-                             cl_error *err);
+                             const crf_doc_ctx *dc, const cl_doc *doc, int32_t si,
+                             crf_emit_fn emit, void *ud, cl_error *err);
 /* Lower-cased text of token tok into buf (NUL-terminated); returns length. */
 size_t crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap);
 
@@ -182,6 +193,7 @@ typedef struct crf_seq_src {
     const crf_feat_config *cfg;
     const crf_gaz *gaz;
     int32_t fold;            /* gazetteer fold of the document, -1 for none */
+    const crf_doc_ctx *doc_ctx; /* document attributes, or NULL */
     const crf_dict *lookup;  /* tagging: known attributes only ... */
     crf_dict *intern;        /* ... or training: add new ones and count them */
     int64_t **counts;

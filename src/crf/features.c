@@ -379,8 +379,8 @@ static char *const *type_index_names(void)
 }
 
 cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const cl_doc *doc, int32_t si, crf_emit_fn emit, void *ud,
-                             cl_error *err)
+                             const crf_doc_ctx *dc, const cl_doc *doc, int32_t si,
+                             crf_emit_fn emit, void *ud, cl_error *err)
 {
     if (si < 0 || si >= doc->nsentences)
         return cl_error_set(err, CL_ERR_RANGE, "%s: sentence %d out of range", doc->id, si);
@@ -514,6 +514,9 @@ cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int
             if (fail)
                 goto stop;
         }
+        for (int32_t k = 0; dc && k < dc->n; k++)
+            if (emit(ud, t, dc->attrs[k], dc->lens[k]) != 0)
+                goto stop;
         depth += x->paren;
         if (depth < 0)
             depth = 0;

@@ -46,13 +46,16 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
         for (int32_t i = 0; i < doc->ntokens; i++)
             doc->tag_conf[i] = -1.0f; /* not tagged (yet) */
     }
-    crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = -1, .lookup = &m->attrs,
-                       .dense_rows = rows, .dense_dim = m->dims.D};
+    crf_doc_ctx dc;
+    cl_status st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err);
+    if (st != CL_OK)
+        return st;
+    crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = -1, .doc_ctx = &dc,
+                       .lookup = &m->attrs, .dense_rows = rows, .dense_dim = m->dims.D};
     crf_work wk;
     crf_work_init(&wk, m->dims.L);
     int32_t *path = NULL;
     int32_t cap = 0;
-    cl_status st = CL_OK;
     for (int32_t si = sent_begin; si < sent_end && st == CL_OK; si++) {
         crf_seq s;
         if ((st = crf_seq_build(&src, doc, si, &s, err)) != CL_OK)
@@ -81,6 +84,7 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
     }
     free(path);
     crf_work_free(&wk);
+    crf_doc_ctx_free(&dc);
     return st;
 }
 

@@ -45,6 +45,7 @@ cl_crf_train_params cl_crf_train_default_params(void)
     p.gazetteer = true;
     p.gazetteer_folds = 5;
     p.gazetteer_max_len = 8;
+    p.doc_words = 50;
     return p;
 }
 
@@ -320,9 +321,13 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         const float *rows = doc_dense(p, doc, err, &st);
         if (st != CL_OK)
             break;
-        crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = fold[d], .intern = &all,
-                           .counts = &counts, .cap_counts = &cap_counts, .dense_rows = rows,
-                           .dense_dim = tr->dims.D, .label_of = label_of, .label_ud = m};
+        crf_doc_ctx dc;
+        if ((st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
+            break;
+        crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = fold[d], .doc_ctx = &dc,
+                           .intern = &all, .counts = &counts, .cap_counts = &cap_counts,
+                           .dense_rows = rows, .dense_dim = tr->dims.D, .label_of = label_of,
+                           .label_ud = m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
             crf_seq s;
             st = crf_seq_build(&src, doc, si, &s, err);
@@ -331,6 +336,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
             else if (st == CL_OK)
                 crf_seq_free(&s);
         }
+        crf_doc_ctx_free(&dc);
     }
     if (st == CL_OK) { /* min-count cutoff; surviving ids keep their first-seen order */
         remap = malloc((size_t)(all.n > 0 ? all.n : 1) * sizeof *remap);
@@ -382,7 +388,10 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
         const float *rows = doc_dense(tr->p, doc, err, &st);
         if (st != CL_OK)
             break;
-        crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .fold = -1,
+        crf_doc_ctx dc;
+        if ((st = crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
+            break;
+        crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .fold = -1, .doc_ctx = &dc,
                            .lookup = &tr->m->attrs, .dense_rows = rows, .dense_dim = tr->dims.D,
                            .label_of = label_of, .label_ud = tr->m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
@@ -393,6 +402,7 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
             else if (st == CL_OK)
                 crf_seq_free(&s);
         }
+        crf_doc_ctx_free(&dc);
     }
     return st;
 }
@@ -477,6 +487,9 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
         return cl_error_set(err, CL_ERR_ARG, "c1 and c2 must be >= 0");
     if (p.max_iter < 1)
         return cl_error_set(err, CL_ERR_ARG, "max-iter must be >= 1 (got %d)", p.max_iter);
+    if (p.doc_words < 0 || p.doc_words > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "document words must be 0..1000 (got %d)",
+                            p.doc_words);
     if (p.gazetteer_folds < 2 || p.gazetteer_folds > 8)
         return cl_error_set(err, CL_ERR_ARG, "gazetteer folds must be 2..8 (got %d)",
                             p.gazetteer_folds);
@@ -499,7 +512,7 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     }
     cl_crf_model *m = tr.m;
     m->cfg = (crf_feat_config){.window = 2, .affix = 4, .gazetteer = p.gazetteer,
-                               .gaz_max_len = p.gazetteer_max_len};
+                               .gaz_max_len = p.gazetteer_max_len, .doc_words = p.doc_words};
     m->gaz.max_len = p.gazetteer_max_len;
     /* folds: a seeded shuffle of the documents dealt round-robin */
     {

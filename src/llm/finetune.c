@@ -171,6 +171,8 @@ typedef struct ft_set {
     ft_windows win;
     int32_t skipped;
     int64_t counted;
+    int64_t tok_sum; /* model tokens over all examples */
+    int32_t tok_max;
 } ft_set;
 
 static void ft_set_free(ft_set *s)
@@ -235,6 +237,9 @@ static cl_status build_set(const cl_corpus *c, int32_t max, uint64_t seed, bool 
         }
         if (st != CL_OK)
             goto done;
+        set->tok_sum += set->seqs[i].n;
+        if (set->seqs[i].n > set->tok_max)
+            set->tok_max = set->seqs[i].n;
         set->n++;
     }
     int32_t *order = malloc(sizeof *order * (size_t)(n ? n : 1));
@@ -591,10 +596,12 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->label_positions = tr.counted;
     res->dev_examples = dv.n - dv.skipped;
     note(p,
-         "training set: %d examples (%d longer than --ctx %d left out) in %d windows, %lld "
-         "counted positions (loss: %s); dev: %d examples in %d windows",
-         res->examples, tr.skipped, p->n_ctx, tr.win.n, (long long)tr.counted,
-         cl_ft_loss_name(p->loss), res->dev_examples, dv.win.n);
+         "training set: %d examples of %.0f model tokens on average (longest %d; %d longer "
+         "than --ctx %d left out) in %d windows, %lld counted positions (loss: %s); dev: %d "
+         "examples in %d windows",
+         res->examples, tr.n ? (double)tr.tok_sum / tr.n : 0.0, tr.tok_max, tr.skipped,
+         p->n_ctx, tr.win.n, (long long)tr.counted, cl_ft_loss_name(p->loss),
+         res->dev_examples, dv.win.n);
 
     /* Memory: estimate, print, refuse when it will not fit. */
     ft_mem m;

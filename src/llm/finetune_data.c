@@ -115,6 +115,13 @@ done:
 cl_status ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t n,
                       llama_token **toks, int32_t *ntoks, size_t **ends, cl_error *err)
 {
+    return ft_tokenize_text(vocab, text, n, true, toks, ntoks, ends, err);
+}
+
+cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, size_t n,
+                           bool parse_special, llama_token **toks, int32_t *ntoks, size_t **ends,
+                           cl_error *err)
+{
     *toks = NULL;
     *ends = NULL;
     *ntoks = 0;
@@ -124,7 +131,7 @@ cl_status ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t 
     llama_token *t = malloc(sizeof *t * (size_t)cap);
     if (!t)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    int32_t k = llama_tokenize(vocab, text, (int32_t)n, t, cap, true, true);
+    int32_t k = llama_tokenize(vocab, text, (int32_t)n, t, cap, true, parse_special);
     if (k < 0) {
         cap = -k;
         llama_token *t2 = realloc(t, sizeof *t * (size_t)cap);
@@ -133,7 +140,7 @@ cl_status ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t 
             return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         }
         t = t2;
-        k = llama_tokenize(vocab, text, (int32_t)n, t, cap, true, true);
+        k = llama_tokenize(vocab, text, (int32_t)n, t, cap, true, parse_special);
     }
     if (k < 0) {
         free(t);

@@ -26,6 +26,11 @@ cl_status ft_render_example(const cl_llama_model *m, const cl_prompt_builder *b,
  * (a BOS the tokenizer added, not in text, is empty).  Caller frees. */
 cl_status ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t n,
                       llama_token **toks, int32_t *ntoks, size_t **ends, cl_error *err);
+/* The same with a choice: parse_special false reads "<|im_start|>" in plain
+ * text as the characters it is (document text). */
+cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, size_t n,
+                           bool parse_special, llama_token **toks, int32_t *ntoks, size_t **ends,
+                           cl_error *err);
 
 /* A tokenized example: counted[i] tells whether predicting toks[i] from
  * toks[0..i) counts in the loss (counted[0] is always false). */
