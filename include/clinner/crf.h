@@ -77,6 +77,7 @@ typedef struct cl_crf_progress {
     double best_dev_f1; /* best so far, -1 before the first evaluation */
     int best_iteration;
     int64_t active;     /* non-zero weights */
+    double o_bias;      /* "done": the O offset chosen on dev (0 when none) */
     double elapsed_s;   /* since training started (feature extraction included) */
     const char *stage;  /* "features", "iteration", "done" */
 } cl_crf_progress;
@@ -101,6 +102,7 @@ typedef struct cl_crf_train_params {
     int gazetteer_folds;/* training docs see only entries from other folds (>= 2) */
     int gazetteer_max_len; /* longest entry in tokens */
     int doc_words;      /* the document's top-k content words as features of every token */
+    bool tune_o_bias;   /* with dev: pick the O-score offset with the best dev F1 */
     const cl_dense_table *dense; /* optional, borrowed; NULL: none */
     cl_crf_progress_fn progress; /* optional; called from the calling thread */
     void *progress_ud;
@@ -136,6 +138,7 @@ typedef struct cl_crf_model_info {
     int64_t nweights;   /* all weights */
     int64_t nonzero;    /* non-zero weights */
     int32_t gazetteer;  /* gazetteer entries */
+    double o_bias;      /* subtracted from O's score when tagging (tuned on dev) */
 } cl_crf_model_info;
 
 void cl_crf_model_get_info(const cl_crf_model *m, cl_crf_model_info *info);

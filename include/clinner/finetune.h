@@ -102,7 +102,7 @@ typedef struct cl_finetune_params {
     int32_t last_n;          /* for CL_FT_TENSORS_LAST */
     cl_ft_loss loss;
     cl_ft_schedule schedule;
-    double lr, lr_min;       /* default 1e-4 -> 1e-5, cosine */
+    double lr, lr_min;       /* default 5e-5 -> 5e-6, cosine */
     double warmup;           /* fraction of all steps with a linear warm-up (default 0.03) */
     double weight_decay;     /* AdamW (default 0) */
     int32_t epochs;          /* default 1 */

@@ -36,7 +36,7 @@ typedef struct cl_openai_params {
     const char *api_key_env;
     double temperature;     /* default 0 */
     int64_t seed;           /* sent when >= 0 (default -1) */
-    int32_t max_tokens;     /* 0 (default): enough for a full answer */
+    int32_t max_tokens;     /* 0 (default): enough for a full answer (at most 4096) */
     cl_decode decode;       /* free or grammar (forced needs llama) */
     double timeout_s;       /* whole request, default 300 */
     double connect_timeout_s; /* default 10 */

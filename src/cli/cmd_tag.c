@@ -295,10 +295,10 @@ int cmd_tag(int argc, char **argv)
      * made with others */
     cl_buf fp;
     cl_buf_init(&fp);
-    cl_buf_printf(&fp, "backend=%s model=%s dense=%s from=%s to=%s tokenizer=%s input=%s",
+    cl_buf_printf(&fp, "backend=%s model=%s dense=%s from=%s to=%s tokenizer=%s",
                   be->name, ctx.model_path ? ctx.model_path : "",
                   ctx.dense_path ? ctx.dense_path : "", cl_format_name(from_fmt),
-                  cl_format_name(to_fmt), cl_tokenizer_name(tok), input);
+                  cl_format_name(to_fmt), cl_tokenizer_name(tok));
     if (ctx.prompt.builder)
         llm_opts_fingerprint(&ctx.llm, &fp);
     cl_run_params rp = cl_run_default_params();

@@ -43,6 +43,8 @@ static void usage(FILE *fp)
             "  --patience N        stop after N dev evaluations without improvement\n"
             "                      (default %d; 0 never stops early)\n"
             "  --no-gazetteer      no gazetteer features\n"
+            "  --no-o-bias         do not tune the offset of O's score on dev (it trades\n"
+            "                      precision for recall; default: tuned when --dev is given)\n"
             "  --doc-words K       the document's K most frequent content words as features\n"
             "                      of every token (default %d; 0: none)\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
@@ -75,10 +77,10 @@ static void on_progress(void *ud, const cl_crf_progress *p)
     if (!strcmp(p->stage, "done")) {
         if (p->best_dev_f1 >= 0)
             cl_progress_message(ui->bar,
-                                "done: best dev F1 %.4f at iteration %d, %lld non-zero "
-                                "weights, %.1f s",
-                                p->best_dev_f1, p->best_iteration, (long long)p->active,
-                                p->elapsed_s);
+                                "done: best dev F1 %.4f at iteration %d (O bias %.2f), %lld "
+                                "non-zero weights, %.1f s",
+                                p->best_dev_f1, p->best_iteration, p->o_bias,
+                                (long long)p->active, p->elapsed_s);
         else
             cl_progress_message(ui->bar, "done: %lld non-zero weights, %.1f s",
                                 (long long)p->active, p->elapsed_s);
@@ -126,6 +128,9 @@ int cmd_train(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--no-o-bias")) {
+            p.tune_o_bias = false;
+            takes = false;
         } else if (!strcmp(a, "--no-gazetteer")) {
             p.gazetteer = false;
             takes = false;
@@ -263,9 +268,9 @@ int cmd_train(int argc, char **argv)
     cl_crf_model_get_info(m, &info);
     fprintf(stderr,
             "clinner train: wrote %s (%d labels, %d attributes, %lld non-zero weights, %d "
-            "gazetteer entries) in %.1f s\n",
+            "gazetteer entries, O bias %.2f) in %.1f s\n",
             out, info.nlabels, info.nattrs, (long long)info.nonzero, info.gazetteer,
-            cl_now() - t0);
+            info.o_bias, cl_now() - t0);
     rc = 0;
 done:
     if (rc)

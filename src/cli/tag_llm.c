@@ -211,7 +211,9 @@ cl_status llm_prompt_open(const llm_opts *o, cl_tokenizer_kind tok, llm_prompt *
         const char *dir = o->kb ? o->kb : train_dir;
         st = kb ? cl_kb_read_dir(kb, dir, tok, CL_RAG_DEFAULT_CHUNK_TOKENS, err)
                 : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        if (st == CL_OK)
+        if (st == CL_OK && o->make_retriever)
+            st = o->make_retriever(o->make_retriever_ctx, kb, &out->retriever, err);
+        else if (st == CL_OK)
             st = cl_bm25_retriever_new(kb, out->cache_dir, &out->retriever, err);
         else
             cl_kb_free(kb);

@@ -29,6 +29,10 @@ typedef struct llm_opts {
     long rag_k;              /* --rag-k (default 2) */
     double temp;             /* --temp (default 0) */
     double timeout;          /* --timeout seconds per request (openai, default 300) */
+    /* rag: a retriever other than BM25 over the knowledge base (e.g. the
+     * llama backend's embedding retriever for --embed-model); takes kb. */
+    cl_status (*make_retriever)(void *ctx, cl_kb *kb, cl_retriever *out, cl_error *err);
+    void *make_retriever_ctx;
 } llm_opts;
 
 void llm_opts_init(llm_opts *o);

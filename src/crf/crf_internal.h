@@ -78,6 +78,13 @@ void crf_work_free(crf_work *w);
 /* ---- inference (infer.c) ---- */
 /* S[t*L + y] = sum of weights of token t's attributes (and dense row) for y. */
 void crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S);
+/* Subtract bias from the state score of O (label 0) at every position. */
+static inline void crf_bias_o(crf_dims d, double *S, int32_t T, double bias)
+{
+    if (bias != 0.0)
+        for (int32_t t = 0; t < T; t++)
+            S[(size_t)t * d.L] -= bias;
+}
 /* Best label sequence given state scores; returns its score. */
 double crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_work *wk,
                    int32_t *out);
@@ -175,6 +182,7 @@ struct cl_crf_model {
     char **types;         /* (L - 1) / 2 entity types */
     crf_dict attrs;       /* A attribute strings */
     double *w;            /* crf_nweights(dims), each exactly a float */
+    double o_bias;        /* subtracted from O's state score when tagging */
     crf_feat_config cfg;
     crf_gaz gaz;
     int32_t nmeta;

@@ -5,7 +5,7 @@
  *   header (32 bytes): magic "CLNRCRF\0", u32 format version (1), u32 0,
  *                      u64 payload length, u64 FNV-1a-64 of the payload
  *   payload: u32 ntypes + type names; feature config (window, affix,
- *            gazetteer flag, gazetteer max length, document words); u32 nmeta + key/value
+ *            gazetteer flag, gazetteer max length, document words), f32 O bias; u32 nmeta + key/value
  *            strings; u32 ngaz + (string, u32 type mask) entries; u32 A +
  *            attribute strings; u32 D; then every weight as float32 in the
  *            layout of crf_internal.h.  Strings are u32 length + bytes.
@@ -152,6 +152,7 @@ void cl_crf_model_get_info(const cl_crf_model *m, cl_crf_model_info *info)
     for (int64_t i = 0; i < info->nweights; i++)
         info->nonzero += m->w[i] != 0.0;
     info->gazetteer = m->gaz.keys.n;
+    info->o_bias = m->o_bias;
 }
 
 const char *cl_crf_model_label(const cl_crf_model *m, int32_t i)
@@ -196,7 +197,7 @@ cl_status cl_crf_model_save(const cl_crf_model *m, const char *path, cl_error *e
         bad = put_str(&p, m->types[t], strlen(m->types[t]));
     bad = bad || put_u32(&p, (uint32_t)m->cfg.window) || put_u32(&p, (uint32_t)m->cfg.affix) ||
           put_u32(&p, m->cfg.gazetteer ? 1u : 0u) || put_u32(&p, (uint32_t)m->cfg.gaz_max_len) ||
-          put_u32(&p, (uint32_t)m->cfg.doc_words);
+          put_u32(&p, (uint32_t)m->cfg.doc_words) || put_f32(&p, m->o_bias);
     bad = bad || put_u32(&p, (uint32_t)m->nmeta);
     for (int32_t i = 0; i < m->nmeta && !bad; i++)
         bad = put_str(&p, m->meta_keys[i], strlen(m->meta_keys[i])) ||
@@ -372,10 +373,16 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
     m->cfg.gazetteer = get_u32(&r) != 0;
     m->cfg.gaz_max_len = (int32_t)get_u32(&r);
     m->cfg.doc_words = (int32_t)get_u32(&r);
+    {
+        uint32_t u = get_u32(&r);
+        float f;
+        memcpy(&f, &u, 4);
+        m->o_bias = f;
+    }
     m->gaz.max_len = m->cfg.gaz_max_len;
     if (r.bad || m->cfg.window < 0 || m->cfg.window > 2 || m->cfg.affix < 0 ||
         m->cfg.affix > 8 || m->cfg.gaz_max_len < 0 || m->cfg.gaz_max_len > 64 || m->cfg.doc_words < 0 ||
-        m->cfg.doc_words > 1000) {
+        m->cfg.doc_words > 1000 || !(m->o_bias >= 0.0 && m->o_bias < 100.0)) {
         st = corrupt(err, path, "feature configuration");
         goto done;
     }

@@ -73,6 +73,7 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
             break;
         }
         crf_state_scores(m->dims, m->w, &s, wk.S);
+        crf_bias_o(m->dims, wk.S, s.T, m->o_bias);
         crf_viterbi(m->dims, m->w, wk.S, s.T, &wk, path);
         crf_forward_backward(m->dims, m->w, s.T, &wk); /* overwrites S with exp scores */
         int32_t tb = doc->sentences[si].tok_begin;

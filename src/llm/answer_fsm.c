@@ -183,22 +183,50 @@ cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t ma
 {
     cl_buf_reset(out);
     int bad = cl_buf_append(out, "", 0);
-    int32_t line = f->line;
-    if (!bad && line < s->n) {
-        if (f->phase == 0) {
-            bad = cl_buf_append(out, s->fixed[line] + f->k, s->fixed_len[line] - (size_t)f->k) ||
-                  cl_buf_append(out, s->lab[0], s->lab_len[0]);
-        } else {
-            int32_t l = 0;
-            while (l < s->ls->nlabels && !(f->mask >> l & 1))
-                l++;
-            if (l == s->ls->nlabels)
-                l = 0;
-            bad = cl_buf_append(out, s->lab[l] + f->k, s->lab_len[l] - (size_t)f->k);
+    cl_fsm g = *f;
+    bool choice = false;
+    while (!bad && g.line < s->n && out->len < max_bytes) {
+        if (g.phase == 0) {
+            bad = cl_buf_append(out, s->fixed[g.line] + g.k, s->fixed_len[g.line] - (size_t)g.k);
+            g.phase = 1;
+            g.k = 0;
+            g.mask = allowed_mask(s, g.prev);
+            continue;
         }
-        for (line++; !bad && line < s->n && out->len < max_bytes; line++)
-            bad = cl_buf_append(out, s->fixed[line], s->fixed_len[line]) ||
-                  cl_buf_append(out, s->lab[0], s->lab_len[0]);
+        int32_t first = -1, count = 0;
+        for (int32_t l = 0; l < s->ls->nlabels; l++)
+            if (g.mask >> l & 1) {
+                if (first < 0)
+                    first = l;
+                count++;
+            }
+        if (first < 0)
+            break;
+        if (count == 1) {
+            bad = cl_buf_append(out, s->lab[first] + g.k, s->lab_len[first] - (size_t)g.k);
+            g.prev = first;
+            g.line++;
+            g.phase = 0;
+            g.k = 0;
+            continue;
+        }
+        /* a choice: only the bytes every label still possible agrees on */
+        size_t k = (size_t)g.k;
+        for (;; k++) {
+            bool same = k < s->lab_len[first];
+            for (int32_t l = first + 1; same && l < s->ls->nlabels; l++)
+                if ((g.mask >> l & 1) && (k >= s->lab_len[l] || s->lab[l][k] != s->lab[first][k]))
+                    same = false;
+            if (!same)
+                break;
+        }
+        bad = cl_buf_append(out, s->lab[first] + g.k, k - (size_t)g.k);
+        choice = true;
+        break;
     }
+    /* a space before a choice usually joins the chosen word in the model's
+     * tokens: leave it to the choice */
+    while (!bad && choice && out->len > 0 && out->data[out->len - 1] == ' ')
+        out->data[--out->len] = '\0';
     return bad ? cl_error_set(err, CL_ERR_NOMEM, "out of memory") : CL_OK;
 }

@@ -104,6 +104,12 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     cp.kv_unified = true; /* cells of the shared prefix are shared, not copied */
     cp.swa_full = true;   /* sliding-window layers keep what prefix reuse needs */
     cp.no_perf = true;
+    /* Plain attention: every logit is then computed the same way whatever
+     * the batch (flash attention's chunked sums depend on it), which keeps
+     * forced decoding's batched logits equal to grammar decoding's
+     * one-at-a-time ones. */
+    if (!getenv("CL_LLAMA_FA"))
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     e->ctx = llama_init_from_model(m->model, cp);
     if (!e->ctx) {
         cl_error_set(err, CL_ERR_MODEL,
@@ -258,7 +264,7 @@ static void add_guesses(cl_llm_engine *e, slot *s)
         room = left;
     if (room <= 0 || cl_fsm_done(&s->job->fsm, &s->fsm))
         return;
-    if (cl_fsm_guess_text(&s->job->fsm, &s->fsm, (size_t)e->p.draft * 8 + 16, &e->guess, NULL) !=
+    if (cl_fsm_guess_text(&s->job->fsm, &s->fsm, (size_t)e->p.draft * 16 + 16, &e->guess, NULL) !=
         CL_OK)
         return;
     int32_t k = cl_llm_guess_tokens(e->m, e->guess.data, e->guess.len, s->pend + s->npend, room);
@@ -332,6 +338,24 @@ static cl_status start_job(cl_llm_engine *e, slot *s, cl_llm_job *j, cl_error *e
     return CL_OK;
 }
 
+#include <stdio.h>
+static void debug_choice(const cl_llama_model *m, cl_llm_job *j, const cl_fsm *f, const float *lg,
+                         llama_token g)
+{
+    if (!getenv("CL_LLAMA_DEBUG") || !lg || g < 0)
+        return;
+    float second = -INFINITY;
+    llama_token s2 = -1;
+    for (int32_t i = 0; i < m->n_vocab; i++)
+        if (i != g && lg[i] > second && cl_fsm_allows(m, &j->fsm, f, i)) {
+            second = lg[i];
+            s2 = i;
+        }
+    if (s2 >= 0 && lg[g] - second < 0.05f)
+        fprintf(stderr, "choice line %d: '%s' %.5f vs '%s' %.5f\n", f->line, m->pieces[g], lg[g],
+                m->pieces[s2], second);
+}
+
 static void step_forced(cl_llm_engine *e, slot *s)
 {
     cl_llm_job *j = s->job;
@@ -340,6 +364,7 @@ static void step_forced(cl_llm_engine *e, slot *s)
     for (;;) {
         const float *lg = llama_get_logits_ith(e->ctx, s->at + k);
         llama_token g = lg ? cl_fsm_greedy(m, &j->fsm, &s->fsm, lg) : -1;
+        debug_choice(m, j, &s->fsm, lg, g);
         if (g < 0 || m->is_eog[g] ||
             !cl_fsm_advance(&j->fsm, &s->fsm, m->pieces[g], (size_t)m->piece_len[g], j->labels)) {
             /* no token can continue the answer (a vocabulary that cannot
@@ -431,6 +456,7 @@ static void step_grammar(cl_llm_engine *e, slot *s)
         return;
     }
     llama_sampler_accept(s->grammar, tok);
+    debug_choice(m, j, &s->fsm, lg, tok);
     if (m->is_eog[tok]) {
         finish(e, s);
         return;

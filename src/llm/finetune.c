@@ -103,8 +103,8 @@ cl_finetune_params cl_finetune_default_params(void)
     p.tensors = CL_FT_TENSORS_ALL;
     p.loss = CL_FT_LOSS_LABELS;
     p.schedule = CL_FT_SCHEDULE_COSINE;
-    p.lr = 1e-4;
-    p.lr_min = 1e-5;
+    p.lr = 5e-5;
+    p.lr_min = 5e-6;
     p.warmup = 0.03;
     p.epochs = 1;
     p.n_ctx = 512;
@@ -536,6 +536,15 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         goto done;
     if (p->resume && !found)
         note(p, "no checkpoint for %s: starting from the beginning", p->out_path);
+    if (!p->resume) {
+        /* A fresh run replaces an earlier run's checkpoint: remember its
+         * weights file so the first checkpoint of this run removes it. */
+        ckpt old;
+        bool had = false;
+        cl_error e2;
+        if (ckpt_read(p->out_path, &old, &had, &e2) == CL_OK && had)
+            ck.file = old.file;
+    }
     load_path = found ? beside(p->out_path, ck.file) : cl_strdup(f32);
     if (!load_path) {
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");

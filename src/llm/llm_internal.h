@@ -87,9 +87,9 @@ bool cl_fsm_allows(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_f
  * those allowed (-1 when none is). */
 llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
                           const float *logits);
-/* The rest of the answer from f if every label still open is the guess
- * (the first label still possible; then O), at most max_bytes (whole
- * lines are not required).  out is reset. */
+/* The answer's bytes from f up to the next choice (where labels still
+ * possible differ), without the spaces just before it (a tokenizer joins
+ * them to the next word); at most about max_bytes.  out is reset. */
 cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t max_bytes,
                             cl_buf *out, cl_error *err);
 

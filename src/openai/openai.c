@@ -160,7 +160,8 @@ static char *request_body(openai *o, const cl_doc *doc, int32_t sent, cl_error *
             cl_doc_token_bytes(doc, t, &nb);
             total += nb + strlen(CL_ANSWER_SEP) + longest + 1;
         }
-        max_tokens = total > 100000 ? 100000 : (int32_t)total;
+        /* servers refuse limits above what their models allow */
+        max_tokens = total > 4096 ? 4096 : (int32_t)total;
     }
     if (!bad && o->model)
         bad = !cJSON_AddStringToObject(root, "model", o->model);
@@ -396,16 +397,24 @@ static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_e
             done += jobs[i].done;
         if (done == njobs)
             break;
+        /* jobs waiting out a back-off hold their slot, so that a server
+         * that is down is not sent every other sentence meanwhile */
         double now = cl_now(), next = 0; /* earliest back-off end of a waiting job */
-        for (int32_t i = 0; i < njobs && st == CL_OK; i++) {
+        int32_t waiting = 0;
+        for (int32_t i = 0; i < njobs; i++) {
             job *j = &jobs[i];
-            if (j->done || j->active)
-                continue;
-            if (j->not_before > now) {
+            if (!j->done && !j->active && j->not_before > now) {
+                waiting++;
                 if (next == 0 || j->not_before < next)
                     next = j->not_before;
-                continue;
             }
+        }
+        for (int32_t i = 0; i < njobs && st == CL_OK; i++) {
+            job *j = &jobs[i];
+            if (j->done || j->active || j->not_before > now)
+                continue;
+            if (j->attempt == 0 && active + waiting >= o->p.parallel)
+                continue;
             if (active >= o->p.parallel)
                 continue;
             st = start_job(o, j, err);

@@ -38,7 +38,7 @@ for d in 0 1 2 3 4 5 6 7 8 9; do
     done >"$tmp/in/doc$d.txt"
 done
 
-start_server slow --delay 0.02
+start_server slow --delay 0.01
 slow=$port
 api=(--backend openai --api-base "http://127.0.0.1:$slow/v1" --from brat --progress off)
 
@@ -89,7 +89,7 @@ out="$tmp/out2.jsonl"
 pid=$!
 for _ in $(seq 2000); do [ "$(count_s "$out.clinner-run/journal")" -ge 10 ] && break; sleep 0.005; done
 kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+{ wait "$pid"; } 2>/dev/null
 "$B" tag "${api[@]}" "$tmp/in" -o "$out" 2>"$tmp/err" && fail "ran over a checkpoint"
 grep -q -- "--resume" "$tmp/err" || { cat "$tmp/err"; fail "no hint at --resume"; }
 # other options: refused

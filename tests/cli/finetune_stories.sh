@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `clinner finetune` end to end with the tiny stories260K model on the
+# hand-made fixture (tests/fixtures/finetune): progress lines and a memory
+# estimate on stderr, the loss goes down, a checkpoint after each epoch and
+# every --save-every steps, --resume continues (after a finished epoch, and
+# after kill -9 in the middle of one), a checkpoint of other options is
+# refused, and the result is tagged with forced decoding when the llama
+# backend of `clinner tag` is available.
+set -u
+fail() { echo "FAIL: $*"; exit 1; }
+root=$(cd "$(dirname "$0")/../.." && pwd)
+fx="$root/tests/fixtures/finetune"
+B="$CLINNER_BIN"
+model="${CLINNER_CACHE:-$HOME/.cache/clinner}/models/stories260K.gguf"
+if "$B" finetune --help 2>&1 | grep -q 'no llama.cpp'; then
+    echo "SKIP: built without llama.cpp"; exit 77
+fi
+[ -r "$model" ] || { echo "SKIP: $model not found (scripts/fetch-models.sh)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+common=(--model "$model" --train "$fx/train" --dev "$fx/dev" --tokenizer paper --ctx 1024
+        --lr 1e-2 --threads 2 --log-interval 0 --cache-dir "$tmp/cache" -o "$tmp/ft.gguf")
+
+# bad options are refused before any work
+"$B" finetune "${common[@]}" --ctx 1000 2>"$tmp/err" && fail "--ctx 1000 accepted"
+grep -q 'multiple of 256' "$tmp/err" || fail "no clear --ctx message: $(cat "$tmp/err")"
+"$B" finetune "${common[@]}" --train-tensors last:x 2>"$tmp/err" && fail "bad --train-tensors accepted"
+"$B" finetune "${common[@]}" --mem-limit 0.001 2>"$tmp/err" && fail "--mem-limit 0.001 accepted"
+grep -q 'training needs about' "$tmp/err" || fail "no memory message: $(cat "$tmp/err")"
+[ -e "$tmp/ft.gguf" ] && fail "a refused run left an output"
+
+# epoch 1
+"$B" finetune "${common[@]}" --epochs 1 2>"$tmp/e1.err" || { cat "$tmp/e1.err"; fail "epoch 1 exited $?"; }
+grep -q 'memory estimate:' "$tmp/e1.err" || fail "no memory estimate"
+grep -q '^epoch 1/1  step 1/' "$tmp/e1.err" || fail "no progress lines"
+grep -q 'tokens/s' "$tmp/e1.err" || fail "no tokens/s in the progress"
+grep -q 'ETA' "$tmp/e1.err" || fail "no ETA in the progress"
+[ -s "$tmp/ft.gguf" ] || fail "no output model"
+[ -s "$tmp/ft.gguf.ckpt.json" ] || fail "no checkpoint"
+first=$(sed -n 's/.*first loss \([0-9.]*\).*/\1/p' "$tmp/e1.err")
+dev1=$(sed -n 's/^epoch 1\/1  dev .* loss \([0-9.]*\) .*/\1/p' "$tmp/e1.err")
+
+# epochs 2 and 3 by resuming: the schedule continues, the loss goes down
+"$B" finetune "${common[@]}" --epochs 3 --resume 2>"$tmp/e3.err" || { cat "$tmp/e3.err"; fail "resume exited $?"; }
+grep -q 'resuming after epoch 1' "$tmp/e3.err" || fail "did not resume: $(head -5 "$tmp/e3.err")"
+grep -q '^epoch 1/3' "$tmp/e3.err" && fail "epoch 1 ran again"
+grep -q '^epoch 3/3  step' "$tmp/e3.err" || fail "epoch 3 did not run"
+last=$(sed -n 's/^clinner finetune: epoch 3\/3: train loss \([0-9.]*\),.*/\1/p' "$tmp/e3.err")
+dev3=$(sed -n 's/^epoch 3\/3  dev .* loss \([0-9.]*\) .*/\1/p' "$tmp/e3.err")
+echo "first window loss $first, epoch-3 train loss $last; dev loss $dev1 -> $dev3"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "train loss did not go down ($first -> $last)"
+awk -v a="$dev1" -v b="$dev3" 'BEGIN { exit !(b < a) }' || fail "dev loss did not go down ($dev1 -> $dev3)"
+ls "$tmp"/ft.gguf.ckpt-*.gguf | wc -l | grep -qx 1 || fail "old checkpoints left: $(ls "$tmp")"
+
+# other options: the checkpoint is refused
+"$B" finetune "${common[@]}" --epochs 4 --resume --lr 1e-3 2>"$tmp/err" && fail "foreign checkpoint used"
+grep -q 'checkpoint is of another run' "$tmp/err" || fail "no clear message: $(cat "$tmp/err")"
+
+# kill -9 in the middle of an epoch, then --resume from the step checkpoint
+rm -f "$tmp"/ft.gguf*
+"$B" finetune "${common[@]}" --epochs 2 --save-every 2 2>"$tmp/k.err" &
+pid=$!
+for _ in $(seq 600); do
+    grep -q '"step":	2' "$tmp/ft.gguf.ckpt.json" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+kill -9 $pid 2>/dev/null && killed=1 || killed=0
+wait $pid 2>/dev/null
+if [ "$killed" = 1 ]; then
+    "$B" finetune "${common[@]}" --epochs 2 --save-every 2 --resume 2>"$tmp/r.err" ||
+        { cat "$tmp/r.err"; fail "resume after kill -9 exited $?"; }
+    grep -q 'resuming after epoch 0 step 2' "$tmp/r.err" || fail "did not resume mid-epoch: $(grep resum "$tmp/r.err")"
+    grep -q '^epoch 1/2  step 1/' "$tmp/r.err" && fail "steps before the checkpoint ran again"
+    echo "killed at step 2, resumed"
+else
+    echo "note: the run ended before it could be killed"
+fi
+[ -s "$tmp/ft.gguf" ] || fail "no output after resuming"
+
+# the result tags with forced decoding (when `clinner tag` has the llama backend)
+if "$B" tag --help 2>&1 | grep -q 'llama .*not available'; then
+    echo "note: clinner tag has no llama backend yet (tests/test_finetune.c tags through the library)"
+else
+    "$B" tag --backend llama --model "$tmp/ft.gguf" --strategy zero-shot --decode forced \
+        --tokenizer paper --from brat --to conll "$fx/dev" -o "$tmp/pred.conll" 2>"$tmp/tag.err" ||
+        { cat "$tmp/tag.err"; fail "tag with the fine-tuned model exited $?"; }
+    "$B" convert --from brat --to conll --tokenizer paper "$fx/dev" -o "$tmp/gold.conll" || fail "convert"
+    [ "$(grep -c . "$tmp/pred.conll")" = "$(grep -c . "$tmp/gold.conll")" ] || fail "token counts differ"
+    echo "tagged with forced decoding"
+fi
+echo "ok"

@@ -1,0 +1,302 @@
+/* test_run.c - the batch runner: interrupted runs (a backend failing at the
+ * k-th call stands in for a crash) resumed to byte-identical output in
+ * several formats, threads, a torn journal, refused checkpoints. */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#include "clinner/corpus.h"
+#include "clinner/retrieve.h"
+#include "clinner/run.h"
+#include "clinner/tokenize.h"
+#include "clinner/util.h"
+
+/* A deterministic backend: capitalised tokens are DISEASE (B then I), the
+ * rest O; confidences from the token's hash.  Fails at call fail_at. */
+typedef struct fake {
+    int calls, fail_at;
+    int64_t sentences;
+    pthread_mutex_t mu;
+} fake;
+
+static cl_status fake_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *err)
+{
+    fake *f = self;
+    pthread_mutex_lock(&f->mu);
+    int call = ++f->calls;
+    f->sentences += se - sb;
+    pthread_mutex_unlock(&f->mu);
+    if (f->fail_at && call == f->fail_at)
+        return cl_error_set(err, CL_ERR_NET, "simulated crash");
+    if (!doc->tag_conf && doc->ntokens > 0) {
+        doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf);
+        for (int32_t t = 0; t < doc->ntokens; t++)
+            doc->tag_conf[t] = -1;
+    }
+    for (int32_t s = sb; s < se; s++) {
+        bool prev = false;
+        for (int32_t t = doc->sentences[s].tok_begin; t < doc->sentences[s].tok_end; t++) {
+            size_t n;
+            const char *p = cl_doc_token_bytes(doc, t, &n);
+            bool cap = *p >= 'A' && *p <= 'Z';
+            cl_status st = cl_doc_set_tag(doc, t, cap ? (prev ? "I-DISEASE" : "B-DISEASE") : "O", err);
+            if (st != CL_OK)
+                return st;
+            doc->tag_conf[t] = (float)(cl_fnv1a64(CL_FNV64_INIT, p, n) % 100003) / 100003.0f;
+            prev = cap;
+        }
+    }
+    return CL_OK;
+}
+
+static const cl_tagger_ops fake_ops = {.name = "fake", .tag = fake_tag, .free = NULL};
+
+static cl_corpus *make_corpus(void)
+{
+    cl_error err;
+    cl_corpus *c = cl_corpus_new();
+    char text[4096];
+    for (int d = 0; d < 7; d++) {
+        text[0] = '\0';
+        for (int s = 0; s < 1 + d % 4; s++) {
+            char sent[256];
+            snprintf(sent, sizeof sent,
+                     "Patient %d had Crohn Disease, visit %d. Fever and \xC3\x89t\xC3\xA9 rash "
+                     "seen. ",
+                     d, s);
+            strcat(text, sent);
+        }
+        char id[32];
+        snprintf(id, sizeof id, "doc-%d", d);
+        cl_doc *doc = cl_doc_new(id, text, strlen(text), &err);
+        assert_non_null(doc);
+        assert_int_equal(cl_tokenize_doc(doc, CL_TOKENIZER_CLINICAL, &err), CL_OK);
+        assert_int_equal(cl_corpus_add(c, doc, &err), CL_OK);
+    }
+    /* a document without any text */
+    cl_doc *empty = cl_doc_new("empty", "", 0, &err);
+    assert_int_equal(cl_tokenize_doc(empty, CL_TOKENIZER_CLINICAL, &err), CL_OK);
+    assert_int_equal(cl_corpus_add(c, empty, &err), CL_OK);
+    return c;
+}
+
+static char dir[64];
+
+static void mk_tmp(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/clinner-run-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static cl_status run_once(cl_format fmt, const char *out, int fail_at, bool resume, int threads,
+                          const char *fingerprint, cl_run_summary *sum, int64_t *tagged,
+                          cl_error *err)
+{
+    cl_corpus *c = make_corpus();
+    fake f = {0, fail_at, 0, PTHREAD_MUTEX_INITIALIZER};
+    cl_tagger t = {&fake_ops, &f};
+    cl_run_params p = cl_run_default_params();
+    p.format = fmt;
+    p.out_path = out;
+    p.entities_from_tags = true;
+    p.resume = resume;
+    p.threads = threads;
+    p.batch = 2;
+    p.fingerprint = fingerprint;
+    cl_status st = cl_run_tag(&t, c, &p, sum, err);
+    if (tagged)
+        *tagged = f.sentences;
+    cl_corpus_free(c);
+    return st;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    char *x, *y;
+    size_t nx, ny;
+    cl_error err;
+    if (cl_read_file(a, &x, &nx, &err) != CL_OK)
+        return false;
+    if (cl_read_file(b, &y, &ny, &err) != CL_OK) {
+        free(x);
+        return false;
+    }
+    bool same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void resume_is_byte_identical(void **state)
+{
+    (void)state;
+    mk_tmp();
+    const cl_format fmts[] = {CL_FORMAT_JSONL, CL_FORMAT_PAPER_CSV, CL_FORMAT_CONLL,
+                              CL_FORMAT_PAPER_LINES};
+    cl_error err;
+    cl_run_summary sum;
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        char ref[128], out[128];
+        snprintf(ref, sizeof ref, "%s/ref.%zu", dir, fi);
+        assert_int_equal(run_once(fmts[fi], ref, 0, false, 1, "a", &sum, NULL, &err), CL_OK);
+        assert_int_equal(sum.resumed_sentences, 0);
+        char *wd = cl_run_work_dir(ref);
+        assert_false(cl_is_dir(wd));
+        free(wd);
+        for (int k = 1; k <= 9; k += 2) {
+            snprintf(out, sizeof out, "%s/out.%zu.%d", dir, fi, k);
+            assert_int_equal(run_once(fmts[fi], out, k, false, 1, "a", &sum, NULL, &err),
+                             CL_ERR_NET);
+            assert_non_null(strstr(err.msg, "simulated crash"));
+            assert_int_equal(access(out, F_OK), -1);
+            /* crash again in the resumed run, then finish */
+            if (k == 5)
+                assert_int_equal(run_once(fmts[fi], out, 2, true, 1, "a", &sum, NULL, &err),
+                                 CL_ERR_NET);
+            int64_t tagged;
+            assert_int_equal(run_once(fmts[fi], out, 0, true, 1, "a", &sum, &tagged, &err),
+                             CL_OK);
+            assert_true(same_file(ref, out));
+            /* (k-1) calls of 2 sentences were done before the crash */
+            assert_true(sum.resumed_sentences >= 2 * (k - 1));
+            assert_int_equal(tagged, sum.sentences - sum.resumed_sentences);
+            wd = cl_run_work_dir(out);
+            assert_false(cl_is_dir(wd));
+            free(wd);
+        }
+    }
+    rm_tmp();
+}
+
+static void threads_give_the_same_output(void **state)
+{
+    (void)state;
+    mk_tmp();
+    cl_error err;
+    cl_run_summary sum;
+    char ref[128], out[128];
+    snprintf(ref, sizeof ref, "%s/ref.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, ref, 0, false, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, false, 3, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(ref, out));
+    /* crash with threads, resume with threads */
+    unlink(out);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 4, false, 3, "a", &sum, NULL, &err),
+                     CL_ERR_NET);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 3, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(ref, out));
+    rm_tmp();
+}
+
+static void torn_journal_and_refusals(void **state)
+{
+    (void)state;
+    mk_tmp();
+    cl_error err;
+    cl_run_summary sum;
+    char ref[128], out[128];
+    snprintf(ref, sizeof ref, "%s/ref.conll", dir);
+    snprintf(out, sizeof out, "%s/out.conll", dir);
+    assert_int_equal(run_once(CL_FORMAT_CONLL, ref, 0, false, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_int_equal(run_once(CL_FORMAT_CONLL, out, 6, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_NET);
+    /* a leftover checkpoint is never silently overwritten */
+    assert_int_equal(run_once(CL_FORMAT_CONLL, out, 0, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--resume"));
+    /* nor resumed with other options */
+    assert_int_equal(run_once(CL_FORMAT_CONLL, out, 0, true, 1, "b", &sum, NULL, &err),
+                     CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "other options"));
+    /* a torn last line (and junk after it) is ignored */
+    char *wd = cl_run_work_dir(out);
+    char *jp = cl_path_join(wd, "journal");
+    FILE *fp = fopen(jp, "ab");
+    fputs("S 3 0 9 O O", fp);
+    fclose(fp);
+    /* extra bytes in output.part past the last document are cut */
+    char *pp = cl_path_join(wd, "output.part");
+    fp = fopen(pp, "ab");
+    fputs("garbage from a killed write", fp);
+    fclose(fp);
+    assert_int_equal(run_once(CL_FORMAT_CONLL, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(ref, out));
+    free(jp);
+    free(pp);
+    free(wd);
+    /* --resume without a checkpoint starts from the beginning */
+    unlink(out);
+    assert_int_equal(run_once(CL_FORMAT_CONLL, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(ref, out));
+    /* --resume to stdout is refused */
+    assert_int_equal(run_once(CL_FORMAT_CONLL, "-", 0, true, 1, "a", &sum, NULL, &err),
+                     CL_ERR_ARG);
+    rm_tmp();
+}
+
+static void brat_output_resumes(void **state)
+{
+    (void)state;
+    mk_tmp();
+    cl_error err;
+    cl_run_summary sum;
+    char ref[128], out[128];
+    snprintf(ref, sizeof ref, "%s/ref", dir);
+    snprintf(out, sizeof out, "%s/out/", dir);
+    assert_int_equal(run_once(CL_FORMAT_BRAT, ref, 0, false, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_int_equal(run_once(CL_FORMAT_BRAT, out, 5, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_NET);
+    assert_int_equal(run_once(CL_FORMAT_BRAT, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "diff -r %s %s >/dev/null", ref, out);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "test -s %s/doc-3.ann", ref);
+    assert_int_equal(system(cmd), 0);
+    /* brat to stdout is refused */
+    assert_int_equal(run_once(CL_FORMAT_BRAT, "-", 0, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_ARG);
+    rm_tmp();
+}
+
+static void summary_line(void **state)
+{
+    (void)state;
+    cl_run_summary s;
+    memset(&s, 0, sizeof s);
+    s.documents = 2;
+    s.sentences = 10;
+    s.tokens = 99;
+    s.resumed_sentences = 4;
+    s.seconds = 1.25;
+    s.stats.prompt_tokens = 1000;
+    s.stats.generated_tokens = 300;
+    s.stats.misaligned = 2;
+    s.stats.retries = 3;
+    cl_buf b;
+    cl_buf_init(&b);
+    assert_int_equal(cl_run_format_summary(&s, &b), CL_OK);
+    assert_string_equal(b.data, "tagged 10 sentences (99 tokens, 2 documents; 4 sentences from "
+                                "the checkpoint) in 1.2 s; prompt tokens 1000, generated tokens "
+                                "300; misaligned sentences 2; retried requests 3");
+    cl_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(resume_is_byte_identical),
+        cmocka_unit_test(threads_give_the_same_output),
+        cmocka_unit_test(torn_journal_and_refusals),
+        cmocka_unit_test(brat_output_resumes),
+        cmocka_unit_test(summary_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
