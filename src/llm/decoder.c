@@ -104,12 +104,11 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     cp.kv_unified = true; /* cells of the shared prefix are shared, not copied */
     cp.swa_full = true;   /* sliding-window layers keep what prefix reuse needs */
     cp.no_perf = true;
-    /* Plain attention: every logit is then computed the same way whatever
-     * the batch (flash attention's chunked sums depend on it), which keeps
-     * forced decoding's batched logits equal to grammar decoding's
-     * one-at-a-time ones. */
-    if (!getenv("CL_LLAMA_FA"))
-        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    /* Flash attention: on the CPU its logits for a position do not depend
+     * on how many tokens the batch holds (plain attention's do, by up to
+     * a logit in our measurements), which keeps forced decoding's batched
+     * logits equal to grammar decoding's one-token ones. */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
     e->ctx = llama_init_from_model(m->model, cp);
     if (!e->ctx) {
         cl_error_set(err, CL_ERR_MODEL,
