@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Tagging throughput of a trained CRF on the RareDis test split (tokens/s of
-# the tagging itself, as `clinner tag` reports it, and wall time including
-# reading BRAT, tokenizing and writing paper-csv), with 1 and 2 threads.
+# Tagging throughput of a trained CRF on the RareDis test split, with 1 and 2
+# threads: tokens/s of the tagging itself as `clinner tag` reports it, and
+# the whole command's wall time (reading BRAT, tokenizing, writing
+# paper-csv).  Two output modes: stdout (no checkpoint) and -o FILE, where
+# the batch runner (run.h) keeps a resumable checkpoint and fsyncs after
+# every document.
 #
 #   bench/crf_tag.sh MODEL [BUILD_DIR] [RUNS]
 set -eu
@@ -15,15 +18,17 @@ data="${CLINNER_SHARED:-$root/../shared}/data/raredis"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "# $(date -u +%FT%TZ) $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-for threads in 1 2; do
-    best=0
-    for r in $(seq "$runs"); do
-        /usr/bin/time -f "%e s wall, %M KiB peak" "$B" tag --backend crf --model "$model" \
-            --from brat --to paper-csv --tokenizer paper --threads "$threads" --progress lines \
-            "$data/test" -o "$tmp/pred.csv" 2>"$tmp/err"
-        tps=$(sed -n 's/.*, \([0-9]*\) tokens\/s).*/\1/p' "$tmp/err")
-        [ "$tps" -gt "$best" ] && best=$tps
-        echo "threads=$threads run=$r tagging ${tps} tokens/s; $(tail -1 "$tmp/err")"
+for out in stdout file; do
+    for threads in 1 2; do
+        best=0
+        for r in $(seq "$runs"); do
+            if [ $out = stdout ]; then o=-; else o="$tmp/pred.csv"; fi
+            /usr/bin/time -f "wall %e s, peak %M KiB" "$B" tag --backend crf --model "$model" \
+                --from brat --to paper-csv --tokenizer paper --threads "$threads" \
+                --progress lines "$data/test" -o "$o" >"$tmp/stdout.csv" 2>"$tmp/err"
+            tps=$(sed -n 's/.*, \([0-9]*\) tokens\/s).*/\1/p' "$tmp/err" | tail -1)
+            [ "${tps:-0}" -gt "$best" ] && best=$tps
+        done
+        echo "output=$out threads=$threads best of $runs: ${best} tokens/s; last run $(tail -1 "$tmp/err")"
     done
-    echo "threads=$threads best ${best} tokens/s"
 done

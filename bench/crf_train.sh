@@ -4,8 +4,9 @@
 #
 #   bench/crf_train.sh [BUILD_DIR] [EXTRA TRAIN OPTIONS...]
 #
-# Prints one line per thread count: wall seconds, peak RSS, iterations, best
-# dev F1.  Reports the load average before each run: the numbers mean little
+# Prints one line per thread count: wall time, CPU time (user + system: on a
+# busy machine closer to what an idle one would take with 1 thread), peak
+# RSS, the iteration kept and its dev F1.  Reports the load average before each run: the numbers mean little
 # on a busy machine.  Models go to a temporary directory.
 set -eu
 build=${1:-build}
@@ -24,6 +25,9 @@ for threads in 1 2; do
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$tmp/log$threads")
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tmp/log$threads")
     cpu=$(sed -n 's/.*Percent of CPU this job got: //p' "$tmp/log$threads")
+    usr=$(sed -n 's/.*User time (seconds): //p' "$tmp/log$threads")
+    sys=$(sed -n 's/.*System time (seconds): //p' "$tmp/log$threads")
     done_line=$(grep '^done' "$tmp/log$threads")
-    echo "threads=$threads wall=$wall peak_rss=$((rss / 1024))MiB cpu=$cpu | $done_line"
+    echo "threads=$threads wall=$wall cpu_time=$(echo "$usr + $sys" | bc)s (${cpu}) peak_rss=$((rss / 1024))MiB | $done_line"
+    echo "# load after run: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -1,14 +1,18 @@
 /* test_finetune.c - the pieces of `clinner finetune`: learning-rate
  * schedules, option names, which tensors train, packing examples into
  * windows, the training text (the tagging prompt is its prefix, the loss
- * spans are exactly the labels), and the label-masking trick checked
- * against log-probabilities computed with llama_decode on stories260K. */
+ * spans are exactly the labels), the label-masking trick checked against
+ * log-probabilities computed with llama_decode on stories260K, a short
+ * fine-tune whose result the llama backend loads and tags with; and
+ * `clinner features` (hidden state of each word's last piece, layers, cache). */
 #include "testutil.h"
 
 #if CL_HAVE_LLAMA
 #include <math.h>
 
 #include "clinner/corpus.h"
+#include "clinner/crf.h"
+#include "clinner/features.h"
 #include "clinner/finetune.h"
 #include "clinner/llm.h"
 #include "clinner/tokenize.h"
@@ -325,6 +329,115 @@ static void test_masked_loss(void **state)
     free(toks);
 }
 
+/* The last hidden state at the end of text, run alone (BOS first). */
+static void last_state(struct llama_model *model, const char *text, float *out, int32_t dim)
+{
+    const struct llama_vocab *vocab = llama_model_get_vocab(model);
+    llama_token toks[256];
+    int32_t n = llama_tokenize(vocab, text, (int32_t)strlen(text), toks, 256, true, false);
+    assert_true(n > 0);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = 256;
+    cp.n_threads = cp.n_threads_batch = 1;
+    cp.embeddings = true;
+    cp.pooling_type = LLAMA_POOLING_TYPE_NONE;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    assert_non_null(ctx);
+    assert_int_equal(llama_decode(ctx, llama_batch_get_one(toks, n)), 0);
+    const float *e = llama_get_embeddings_ith(ctx, n - 1);
+    assert_non_null(e);
+    memcpy(out, e, sizeof(float) * (size_t)dim);
+    llama_free(ctx);
+}
+
+/* clinner features: a word's vector is the state at its last sub-word piece
+ * (checked against running the sentence's prefix alone), layers differ,
+ * the cache returns the same file, a block past the last is refused. */
+static void test_features(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = stories_path(buf, sizeof buf);
+    if (!path)
+        skip();
+    cl_error err;
+    const char *text = "Patients with hyperphosphatemia. Then zyxwvut fell.";
+    cl_doc *doc = cl_doc_new("d1", text, strlen(text), &err);
+    assert_non_null(doc);
+    assert_int_equal(cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err), CL_OK);
+    assert_int_equal(doc->ntokens, 8);
+    cl_corpus *c = cl_corpus_new();
+    assert_int_equal(cl_corpus_add(c, doc, &err), CL_OK);
+    char dir[] = "/tmp/clinner-fx-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[256], out2[256], out3[256], cache[256];
+    snprintf(out, sizeof out, "%s/last.dense", dir);
+    snprintf(out2, sizeof out2, "%s/again.dense", dir);
+    snprintf(out3, sizeof out3, "%s/l1.dense", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    cl_features_params p = cl_features_default_params();
+    p.model_path = path;
+    p.threads = 1;
+    p.cache_dir = cache;
+    cl_features_result r;
+    assert_int_equal(cl_features_export(&p, c, out, &r, &err), CL_OK);
+    assert_false(r.from_cache);
+    assert_int_equal(r.tokens, 8);
+    assert_int_equal(r.documents, 1);
+    cl_dense_table *t;
+    assert_int_equal(cl_dense_read(out, &t, &err), CL_OK);
+    int32_t dim = cl_dense_dim(t), nt;
+    assert_int_equal(dim, r.dim);
+    const float *rows = cl_dense_find(t, "d1", &nt);
+    assert_non_null(rows);
+    assert_int_equal(nt, 8);
+
+    struct llama_model_params mp = llama_model_default_params();
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    assert_non_null(model);
+    float *want = malloc(sizeof(float) * (size_t)dim);
+    /* sentence 1: word 2 (several pieces) and word 3 ("."); sentence 2
+     * starts afresh: its first word sees only BOS before it */
+    const char *prefixes[] = {"Patients", "Patients with", "Patients with hyperphosphatemia",
+                              "Patients with hyperphosphatemia.", "Then", "Then zyxwvut"};
+    const int rowi[] = {0, 1, 2, 3, 4, 5};
+    for (int k = 0; k < 6; k++) {
+        last_state(model, prefixes[k], want, dim);
+        for (int32_t j = 0; j < dim; j++)
+            assert_true(fabsf(rows[(size_t)rowi[k] * (size_t)dim + (size_t)j] - want[j]) <
+                        1e-3f + 1e-3f * fabsf(want[j]));
+    }
+    free(want);
+    llama_model_free(model);
+
+    /* the cache gives the same bytes; another layer gives other vectors */
+    assert_int_equal(cl_features_export(&p, c, out2, &r, &err), CL_OK);
+    assert_true(r.from_cache);
+    char *a, *b2;
+    size_t na, nb;
+    assert_int_equal(cl_read_file(out, &a, &na, &err), CL_OK);
+    assert_int_equal(cl_read_file(out2, &b2, &nb, &err), CL_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b2, na);
+    free(b2);
+    p.layer = 1;
+    assert_int_equal(cl_features_export(&p, c, out3, &r, &err), CL_OK);
+    assert_false(r.from_cache);
+    assert_int_equal(cl_read_file(out3, &b2, &nb, &err), CL_OK);
+    assert_int_equal(na, nb);
+    assert_true(memcmp(a, b2, na) != 0);
+    free(a);
+    free(b2);
+    p.layer = 99;
+    assert_int_equal(cl_features_export(&p, c, out3, &r, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--layer 99"));
+    cl_dense_free(t);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    cl_corpus_free(c);
+}
+
 static void quiet(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -434,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_pack),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_masked_loss),
+        cmocka_unit_test(test_features),
         cmocka_unit_test(test_finetune_then_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,9 @@
 #include "cli/commands.h"
 #include "cli/tag_llm.h"
 #include "clinner/crf.h"
+#ifdef CL_HAVE_LLAMA
+#include "clinner/llm.h"
+#endif
 #include "clinner/openai.h"
 #include "clinner/progress.h"
 #include "clinner/run.h"
@@ -38,6 +41,10 @@ typedef struct tag_ctx {
     llm_prompt prompt;             /* their prompt set-up (llm_prompt_open) */
     int32_t batch;                 /* sentences per tag() call (default 8) */
     cl_progress *bar;              /* set once the input is read */
+    long threads;                  /* --threads when given, else 0 */
+    long ctx_tokens;               /* --ctx (llama; 0: default) */
+    bool verbose;                  /* --verbose (llama's own log) */
+    const char *embed_model;       /* --embed-model (llama rag retrieval) */
 } tag_ctx;
 
 /* Backends report retries and skipped sentences here. */
@@ -121,6 +128,55 @@ static cl_status open_openai(tag_ctx *ctx, cl_error *err)
     return cl_openai_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
 }
 
+/* ---- llama ---- */
+
+#ifdef CL_HAVE_LLAMA
+static cl_status make_embed_retriever(void *arg, cl_kb *kb, cl_retriever *out, cl_error *err)
+{
+    tag_ctx *ctx = arg;
+    cl_llama_embed_params ep = cl_llama_embed_default_params();
+    ep.model_path = ctx->embed_model;
+    ep.n_threads = (int32_t)ctx->threads;
+    ep.cache_dir = ctx->prompt.cache_dir ? ctx->prompt.cache_dir : ctx->llm.cache_dir;
+    ep.verbose = ctx->verbose;
+    return cl_llama_embed_retriever_new(&ep, kb, out, err);
+}
+
+static cl_status open_llama(tag_ctx *ctx, cl_error *err)
+{
+    cl_tokenizer_kind tok;
+    if (ctx->embed_model) {
+        ctx->llm.make_retriever = make_embed_retriever;
+        ctx->llm.make_retriever_ctx = ctx;
+    }
+    cl_status st = llm_tokenizer(ctx, &tok, err);
+    if (st == CL_OK)
+        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
+    if (st != CL_OK)
+        return st;
+    cl_llama_params p = cl_llama_default_params();
+    p.model_path = ctx->model_path; /* NULL: the default model */
+    if (ctx->ctx_tokens > 0)
+        p.n_ctx = (int32_t)ctx->ctx_tokens;
+    p.n_threads = (int32_t)ctx->threads;
+    if (ctx->llm.seed >= 0)
+        p.seed = (uint32_t)ctx->llm.seed;
+    p.temperature = (float)ctx->llm.temp;
+    p.decode = ctx->prompt.decode;
+    p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
+    if (ctx->llm.parallel > 1)
+        p.n_parallel = (int32_t)ctx->llm.parallel;
+    p.verbose = ctx->verbose;
+    p.log = log_line;
+    p.log_ctx = ctx;
+    ctx->batch = p.n_parallel * 4;
+    return cl_llama_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
+}
+#define OPEN_LLAMA open_llama
+#else
+#define OPEN_LLAMA NULL
+#endif
+
 static const struct backend {
     const char *name;
     cl_status (*open)(tag_ctx *ctx, cl_error *err); /* NULL: not in this build */
@@ -128,7 +184,8 @@ static const struct backend {
     const char *help;
 } backends[] = {
     {"crf", open_crf, true, "a CRF trained with `clinner train crf` (--model MODEL)"},
-    {"llama", NULL, false, "a local GGUF model through llama.cpp"},
+    {"llama", OPEN_LLAMA, false, "a local GGUF model through llama.cpp (default model:\n"
+     "                                SmolLM2-135M-Instruct from scripts/fetch-models.sh)"},
     {"openai", open_openai, false, "an OpenAI-compatible chat-completions server"},
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
@@ -154,7 +211,13 @@ static void usage(FILE *fp)
             "                      paper-csv or paper-lines\n"
             "  --tokenizer NAME    paper or clinical (default: the one the model was trained\n"
             "                      with, else clinical)\n"
-            "  --threads N         documents tagged in parallel (crf; default 1)\n"
+            "  --threads N         documents tagged in parallel (crf; default 1); CPU\n"
+            "                      threads (llama; default: all)\n"
+            "  --ctx N             llama: tokens a sentence may use, prompt and answer\n"
+            "                      (default 4096); --parallel N: sentences decoded together\n"
+            "                      (default 4)\n"
+            "  --embed-model GGUF  llama, rag: rank passages by embeddings from this model\n"
+            "  --verbose           llama: show llama.cpp's own log\n"
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
             "  -h, --help          show this help\n"
@@ -209,8 +272,21 @@ int cmd_tag(int argc, char **argv)
                 fprintf(stderr, "clinner tag: %s\n", err.msg);
                 return 2;
             }
+            ctx.threads = threads;
             i++;
             continue;
+        } else if (!strcmp(a, "--ctx")) {
+            if (cli_parse_int(a, v, 64, 1 << 20, &ctx.ctx_tokens, &err) != CL_OK) {
+                fprintf(stderr, "clinner tag: %s\n", err.msg);
+                return 2;
+            }
+            i++;
+            continue;
+        } else if (!strcmp(a, "--verbose")) {
+            ctx.verbose = true;
+            continue;
+        } else if (!strcmp(a, "--embed-model")) {
+            slot = &ctx.embed_model;
         } else if (a[0] == '-' && a[1] != '\0') {
             int taken = llm_opts_parse(&ctx.llm, argc, argv, &i, &err);
             if (taken < 0) {

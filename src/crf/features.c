@@ -2,14 +2,15 @@
  * features.c - what the CRF sees of a token: attribute strings built from
  * the sentence around it, and the gazetteer of training entities.
  *
- * Per token: bias; lower-cased word; words at +-1, +-2 and the two word
- * bigrams around it; full and short word shape ("Xxxxx-dd" / "Xx-d") of the
- * token and short shapes at +-2; prefixes and suffixes of 1..4 characters;
+ * Per token: bias; lower-cased word and a crude singular of it; words at
+ * +-1, +-2 and the word bigrams around it; full and short word shape
+ * ("Xxxxx-dd" / "Xx-d") of the token and short shapes at +-2, full shapes
+ * and 3-suffixes at +-1; prefixes and suffixes of 1..4 characters;
  * capitalisation, digit, hyphen and punctuation flags; a length bucket;
  * whether the token is inside parentheses or brackets; sentence start and
- * end; and gazetteer marks (B-/I- of each entity type whose training
- * entities match the longest lower-cased token n-gram here) for the token
- * and its neighbours.
+ * end; gazetteer marks (B-/I- of each entity type whose training entities
+ * match the longest lower-cased token n-gram here) for the token and its
+ * neighbours; and the document's frequent words (docwords.c).
  *
  * Attributes are strings mapped through a dictionary (dict.c), not hashed:
  * the training set is small (a few hundred thousand distinct strings), so a
@@ -366,9 +367,8 @@ static void gaz_emit_marks(abuf *a, const char *prefix, uint32_t B, uint32_t I,
     }
 }
 
-/* Gazetteer type names are needed to name the attributes; they are the
- * model's entity types, passed through crf_gaz.  We keep them generic by
- * naming types by index ("g=B-2") - stable within a model. */
+/* Gazetteer attributes name entity types by index ("g=B-2"): stable within
+ * a model, whose type list is fixed. */
 static char *const *type_index_names(void)
 {
     static char *const names[CRF_MAX_TYPES] = {

@@ -337,24 +337,6 @@ static cl_status start_job(cl_llm_engine *e, slot *s, cl_llm_job *j, cl_error *e
     return CL_OK;
 }
 
-#include <stdio.h>
-static void debug_choice(const cl_llama_model *m, cl_llm_job *j, const cl_fsm *f, const float *lg,
-                         llama_token g)
-{
-    if (!getenv("CL_LLAMA_DEBUG") || !lg || g < 0)
-        return;
-    float second = -INFINITY;
-    llama_token s2 = -1;
-    for (int32_t i = 0; i < m->n_vocab; i++)
-        if (i != g && lg[i] > second && cl_fsm_allows(m, &j->fsm, f, i)) {
-            second = lg[i];
-            s2 = i;
-        }
-    if (s2 >= 0 && lg[g] - second < 0.05f)
-        fprintf(stderr, "choice line %d: '%s' %.5f vs '%s' %.5f\n", f->line, m->pieces[g], lg[g],
-                m->pieces[s2], second);
-}
-
 static void step_forced(cl_llm_engine *e, slot *s)
 {
     cl_llm_job *j = s->job;
@@ -363,7 +345,6 @@ static void step_forced(cl_llm_engine *e, slot *s)
     for (;;) {
         const float *lg = llama_get_logits_ith(e->ctx, s->at + k);
         llama_token g = lg ? cl_fsm_greedy(m, &j->fsm, &s->fsm, lg) : -1;
-        debug_choice(m, j, &s->fsm, lg, g);
         if (g < 0 || m->is_eog[g] ||
             !cl_fsm_advance(&j->fsm, &s->fsm, m->pieces[g], (size_t)m->piece_len[g], j->labels)) {
             /* no token can continue the answer (a vocabulary that cannot
@@ -455,7 +436,6 @@ static void step_grammar(cl_llm_engine *e, slot *s)
         return;
     }
     llama_sampler_accept(s->grammar, tok);
-    debug_choice(m, j, &s->fsm, lg, tok);
     if (m->is_eog[tok]) {
         finish(e, s);
         return;

@@ -3,8 +3,9 @@
  * dense feature format (features.h).
  *
  * A sentence's text (from its first token's start to its last token's end,
- * as in the document) is tokenized by the model with BOS and run in one
- * llama_decode with every position as an output.  Each model token gets its
+ * as in the document) is tokenized by the model with BOS and run as its own
+ * sequence (up to 16 sentences of a document share one llama_decode, in
+ * parallel sequences) with every position as an output.  Each model token gets its
  * byte range from its piece (ft_tokenize), and a word token takes the
  * vector of the last model token that overlaps it: the state that has read
  * the whole word.  The last layer comes from llama_get_embeddings_ith
@@ -146,97 +147,145 @@ typedef struct fx {
     int32_t dim;
 } fx;
 
-/* Vectors of model tokens [0, n) of toks into out (n * dim). */
-static cl_status run_tokens(fx *x, const llama_token *toks, int32_t n, float *out, cl_error *err)
+/* Run seqs[0..nseq) (model tokens, each its own sequence from position 0)
+ * in one llama_decode and copy every position's vector into outs[k]. */
+typedef struct fx_seq {
+    const llama_token *toks;
+    int32_t n;
+    float *out; /* n * dim */
+} fx_seq;
+
+static cl_status run_batch(fx *x, const fx_seq *seqs, int32_t nseq, cl_error *err)
 {
     llama_memory_clear(llama_get_memory(x->ctx), true);
-    x->batch.n_tokens = n;
-    for (int32_t i = 0; i < n; i++) {
-        x->batch.token[i] = toks[i];
-        x->batch.pos[i] = i;
-        x->batch.n_seq_id[i] = 1;
-        x->batch.seq_id[i][0] = 0;
-        x->batch.logits[i] = 1;
-    }
+    int32_t nb = 0;
+    for (int32_t k = 0; k < nseq; k++)
+        for (int32_t i = 0; i < seqs[k].n; i++, nb++) {
+            x->batch.token[nb] = seqs[k].toks[i];
+            x->batch.pos[nb] = i;
+            x->batch.n_seq_id[nb] = 1;
+            x->batch.seq_id[nb][0] = k;
+            x->batch.logits[nb] = 1;
+        }
+    x->batch.n_tokens = nb;
     x->grab.got = false;
     if (llama_decode(x->ctx, x->batch) != 0)
-        return cl_error_set(err, CL_ERR_MODEL, "llama_decode failed on %d tokens", n);
-    if (x->p->layer == CL_FEATURES_LAST_LAYER) {
-        for (int32_t i = 0; i < n; i++) {
-            const float *e = llama_get_embeddings_ith(x->ctx, i);
-            if (!e)
-                return cl_error_set(err, CL_ERR_MODEL, "no embeddings output for token %d", i);
-            memcpy(out + (size_t)i * (size_t)x->dim, e, sizeof(float) * (size_t)x->dim);
-        }
-        return CL_OK;
-    }
-    if (!x->grab.got || x->grab.cols != x->dim || x->grab.rows != n)
+        return cl_error_set(err, CL_ERR_MODEL, "llama_decode failed on %d tokens", nb);
+    bool last = x->p->layer == CL_FEATURES_LAST_LAYER;
+    if (!last && (!x->grab.got || x->grab.cols != x->dim || x->grab.rows != nb))
         return cl_error_set(err, CL_ERR_MODEL,
                             "the model's graph has no usable tensor %s for %d tokens (layer "
                             "out of range, or an architecture that names it otherwise)",
-                            x->grab.name, n);
-    memcpy(out, x->grab.data, sizeof(float) * (size_t)n * (size_t)x->dim);
+                            x->grab.name, nb);
+    /* One ubatch with a unified cache keeps the batch order (split_simple),
+     * so row j of the grabbed tensor is batch position j. */
+    int32_t j = 0;
+    for (int32_t k = 0; k < nseq; k++)
+        for (int32_t i = 0; i < seqs[k].n; i++, j++) {
+            const float *e = last ? llama_get_embeddings_ith(x->ctx, j)
+                                  : x->grab.data + (size_t)j * (size_t)x->dim;
+            if (!e)
+                return cl_error_set(err, CL_ERR_MODEL, "no embeddings output for token %d", j);
+            memcpy(seqs[k].out + (size_t)i * (size_t)x->dim, e, sizeof(float) * (size_t)x->dim);
+        }
     return CL_OK;
 }
 
-/* Rows of one document into rows (ntokens * dim, zeroed by the caller). */
+#define FX_MAX_SEQ 16
+
+/* One sentence, tokenized, with its vectors. */
+typedef struct fx_sent {
+    llama_token *toks;
+    size_t *ends;
+    int32_t n;
+    float *vec;
+} fx_sent;
+
+/* Word token w of sentence s takes the last model token overlapping it. */
+static void map_words(const fx *x, const cl_doc *doc, const cl_sentence *se, const fx_sent *fs,
+                      float *rows)
+{
+    size_t nb;
+    const char *first = cl_doc_token_bytes(doc, se->tok_begin, &nb);
+    int32_t k = 0;
+    for (int32_t w = se->tok_begin; w < se->tok_end; w++) {
+        size_t wb;
+        const char *wp = cl_doc_token_bytes(doc, w, &wb);
+        size_t we = (size_t)(wp - first) + wb;
+        while (k + 1 < fs->n && fs->ends[k] < we)
+            k++;
+        memcpy(rows + (size_t)w * (size_t)x->dim, fs->vec + (size_t)k * (size_t)x->dim,
+               sizeof(float) * (size_t)x->dim);
+    }
+}
+
+/* Rows of one document into rows (ntokens * dim, zeroed by the caller):
+ * its sentences run FX_MAX_SEQ at a time in parallel sequences of one
+ * batch of at most n_ctx tokens; a longer sentence runs alone, in pieces. */
 static cl_status run_doc(fx *x, const cl_doc *doc, float *rows, cl_features_result *res,
                          cl_error *err)
 {
+    int32_t ns = doc->nsentences;
+    fx_sent *fs = calloc((size_t)(ns ? ns : 1), sizeof *fs);
+    if (!fs)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     cl_status st = CL_OK;
-    float *vec = NULL;
-    size_t veccap = 0;
-    for (int32_t s = 0; s < doc->nsentences && st == CL_OK; s++) {
+    for (int32_t s = 0; s < ns && st == CL_OK; s++) {
         const cl_sentence *se = &doc->sentences[s];
         if (se->tok_end <= se->tok_begin)
             continue;
         size_t nb;
         const char *first = cl_doc_token_bytes(doc, se->tok_begin, &nb);
-        const char *last = cl_doc_token_bytes(doc, se->tok_end - 1, &nb);
-        size_t len = (size_t)(last + nb - first);
-        llama_token *toks = NULL;
-        size_t *ends = NULL;
-        int32_t nt = 0;
-        st = ft_tokenize_text(x->vocab, first, len, false, &toks, &nt, &ends, err);
-        if (st != CL_OK)
-            break;
-        if ((size_t)nt > veccap) {
-            float *v = realloc(vec, sizeof(float) * (size_t)nt * (size_t)x->dim);
-            if (!v) {
-                free(toks);
-                free(ends);
-                st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-                break;
-            }
-            vec = v;
-            veccap = (size_t)nt;
-        }
-        /* Pieces of n_ctx tokens; each after the first starts without BOS or
-         * left context (rare: sentences are far shorter). */
-        if (nt > x->p->n_ctx)
-            res->cut++;
-        for (int32_t b = 0; b < nt && st == CL_OK; b += x->p->n_ctx) {
-            int32_t n = nt - b < x->p->n_ctx ? nt - b : x->p->n_ctx;
-            st = run_tokens(x, toks + b, n, vec + (size_t)b * (size_t)x->dim, err);
-            res->model_tokens += n;
-        }
-        /* Word token w takes the last model token overlapping its bytes. */
-        int32_t k = 0;
-        for (int32_t w = se->tok_begin; w < se->tok_end && st == CL_OK; w++) {
-            size_t wb;
-            const char *wp = cl_doc_token_bytes(doc, w, &wb);
-            size_t ws = (size_t)(wp - first), we = ws + wb;
-            while (k + 1 < nt && ends[k] < we)
-                k++;
-            (void)ws;
-            memcpy(rows + (size_t)w * (size_t)x->dim, vec + (size_t)k * (size_t)x->dim,
-                   sizeof(float) * (size_t)x->dim);
-            res->tokens++;
-        }
-        free(toks);
-        free(ends);
+        const char *lastp = cl_doc_token_bytes(doc, se->tok_end - 1, &nb);
+        st = ft_tokenize_text(x->vocab, first, (size_t)(lastp + nb - first), false, &fs[s].toks,
+                              &fs[s].n, &fs[s].ends, err);
+        if (st == CL_OK && fs[s].n > 0 &&
+            !(fs[s].vec = malloc(sizeof(float) * (size_t)fs[s].n * (size_t)x->dim)))
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
-    free(vec);
+    int32_t s = 0;
+    while (st == CL_OK && s < ns) {
+        if (fs[s].n == 0) {
+            s++;
+            continue;
+        }
+        fx_seq group[FX_MAX_SEQ];
+        int32_t ng = 0;
+        if (fs[s].n > x->p->n_ctx) {
+            /* pieces of n_ctx tokens, each without left context (rare) */
+            res->cut++;
+            for (int32_t b = 0; b < fs[s].n && st == CL_OK; b += x->p->n_ctx) {
+                fx_seq one = {fs[s].toks + b,
+                              fs[s].n - b < x->p->n_ctx ? fs[s].n - b : x->p->n_ctx,
+                              fs[s].vec + (size_t)b * (size_t)x->dim};
+                st = run_batch(x, &one, 1, err);
+                res->model_tokens += one.n;
+            }
+            s++;
+            continue;
+        }
+        int32_t total = 0;
+        while (s < ns && ng < FX_MAX_SEQ && (fs[s].n == 0 || total + fs[s].n <= x->p->n_ctx)) {
+            if (fs[s].n > 0) {
+                group[ng++] = (fx_seq){fs[s].toks, fs[s].n, fs[s].vec};
+                total += fs[s].n;
+            }
+            s++;
+        }
+        st = run_batch(x, group, ng, err);
+        res->model_tokens += total;
+    }
+    for (int32_t k = 0; k < ns; k++) {
+        const cl_sentence *se = &doc->sentences[k];
+        if (st == CL_OK && fs[k].n > 0) {
+            map_words(x, doc, se, &fs[k], rows);
+            res->tokens += se->tok_end - se->tok_begin;
+        }
+        free(fs[k].toks);
+        free(fs[k].ends);
+        free(fs[k].vec);
+    }
+    free(fs);
     return st;
 }
 
@@ -318,7 +367,8 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     }
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)p->n_ctx;
-    cp.n_seq_max = 1;
+    cp.n_seq_max = FX_MAX_SEQ;
+    cp.kv_unified = true; /* sequences share the cache; batch order kept */
     int32_t threads = p->threads > 0 ? p->threads : cl_llm_ncpu();
     cp.n_threads = cp.n_threads_batch = threads;
     cp.no_perf = true;

@@ -110,8 +110,6 @@ cl_llama_model *cl_llama_model_load(const char *path, bool verbose, cl_error *er
     }
     cl_llm_init_backend(verbose);
     struct llama_model_params mp = llama_model_default_params();
-    if (getenv("CL_LLAMA_NOREPACK"))
-        mp.use_extra_bufts = false;
     m->model = llama_model_load_from_file(path, mp);
     if (!m->model) {
         cl_error_set(err, CL_ERR_MODEL,

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/llm_decode.sh - free vs grammar vs forced decoding, same sentences,
+# same model and prompt, one run: seconds per sentence, generated tokens per
+# second, and the paper-protocol scores of each output.
+#
+#   bench/llm_decode.sh [OUTDIR]
+#
+# Env: CLINNER_BIN (default build/clinner), CLINNER_SHARED (default ../shared),
+#      MODEL (default: SmolLM2-135M-Instruct from scripts/fetch-models.sh),
+#      STRATEGY (few-shot), DOCS (12: the first 12 test documents of the
+#      paper's CSV, 102 sentences), MODES ("forced free grammar"),
+#      THREADS (1), PARALLEL (4).
+# The sentences are the paper's own tokens (its test CSV, cut to the first
+# DOCS files), written to OUTDIR with each mode's paper-lines output, so the
+# outputs can be scored again; nothing of the corpus enters the repository.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${CLINNER_BIN:-$root/build/clinner}
+shared=${CLINNER_SHARED:-$root/../shared}
+model=${MODEL:-$("$root/scripts/fetch-models.sh" --path smollm2)}
+strategy=${STRATEGY:-few-shot}
+docs=${DOCS:-12}
+modes=${MODES:-forced free grammar}
+threads=${THREADS:-1}
+parallel=${PARALLEL:-4}
+out=${1:-$(mktemp -d)}
+mkdir -p "$out"
+csv="$shared/data/paper/test_combined_IOB_data.csv"
+[ -f "$csv" ] || { echo "llm_decode: $csv not found" >&2; exit 77; }
+[ -f "$model" ] || { echo "llm_decode: model $model not found" >&2; exit 77; }
+gold="$out/gold.csv"
+awk -F, -v n="$docs" 'NR == 1 { print; next }
+    { f = $NF; if (f != last) { k++; last = f } if (k <= n) print }' "$csv" >"$gold"
+nsent=$(awk -F, 'NR > 1 { print $(NF-1) }' "$gold" | sort -u | wc -l)
+echo "llm_decode: $nsent sentences ($docs documents), model $(basename "$model"), $strategy," \
+     "$threads thread(s), $parallel parallel sequences, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+printf '| decoding | sentences | seconds | s/sentence | generated tokens | tokens/s | misaligned | avg F1 |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
+for mode in $modes; do
+    pred="$out/$strategy-$mode.lines"
+    log="$out/$strategy-$mode.log"
+    t0=$(date +%s.%N)
+    "$bin" tag --backend llama --model "$model" --strategy "$strategy" --decode "$mode" \
+        --threads "$threads" --parallel "$parallel" --progress lines \
+        --from paper-csv --to paper-lines "$gold" -o "$pred" 2>"$log"
+    t1=$(date +%s.%N)
+    secs=$(echo "$t1 - $t0" | bc -l)
+    gen=$(sed -n 's/.*generated tokens \([0-9]*\).*/\1/p' "$log" | tail -1)
+    "$bin" eval --gold "$gold" --gold-format paper-csv --pred "$pred" --pred-format paper-lines \
+        --json >"$out/$strategy-$mode.json"
+    read -r f1 mis < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.4f" % r["average"]["f1"], r.get("misaligned_sentences", 0))' "$out/$strategy-$mode.json")
+    printf '| %s | %d | %.1f | %.2f | %s | %.1f | %s | %s |\n' "$mode" "$nsent" "$secs" \
+        "$(echo "$secs / $nsent" | bc -l)" "$gen" "$(echo "$gen / $secs" | bc -l)" "$mis" "$f1"
+done

@@ -1,0 +1,314 @@
+/*
+ * embed.c - text embeddings from a GGUF model through llama.cpp, and the
+ * embedding retriever that rag prompts use with --embed-model.
+ *
+ * The model's own pooling is used (CLS for BERT-style embedding models,
+ * mean for others); a model that names none (a chat model such as
+ * SmolLM2, which then serves as a weak embedder) gets mean pooling.
+ * Vectors are L2-normalised, so ranking by dot product is ranking by
+ * cosine similarity.  Embedding a knowledge base is slow on a CPU, so the
+ * passage vectors are cached on disk in a small checksummed file keyed by
+ * the knowledge base's fingerprint and the model file (path, size, mtime).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "llm/llm_internal.h"
+
+struct cl_llama_embedder {
+    cl_llama_model *m;
+    struct llama_context *ctx;
+    struct llama_batch batch;
+    int32_t n_ctx;
+    int32_t dim;
+    uint64_t model_key;
+};
+
+cl_llama_embed_params cl_llama_embed_default_params(void)
+{
+    cl_llama_embed_params p;
+    memset(&p, 0, sizeof p);
+    p.n_ctx = 512;
+    return p;
+}
+
+static struct llama_context *embed_context(cl_llama_model *m, int32_t n_ctx, int32_t threads,
+                                           enum llama_pooling_type pooling)
+{
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)n_ctx;
+    cp.n_batch = (uint32_t)n_ctx;
+    cp.n_ubatch = (uint32_t)n_ctx; /* non-causal models need the whole text at once */
+    cp.n_seq_max = 1;
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
+    cp.embeddings = true;
+    cp.pooling_type = pooling;
+    cp.no_perf = true;
+    return llama_init_from_model(m->model, cp);
+}
+
+cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl_error *err)
+{
+    cl_llama_embed_params p = params ? *params : cl_llama_embed_default_params();
+    if (!p.model_path) {
+        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (--embed-model)");
+        return NULL;
+    }
+    if (p.n_ctx < 8 || p.n_ctx > 1 << 16) {
+        cl_error_set(err, CL_ERR_ARG, "embeddings: context must be in 8..65536 (got %d)",
+                     p.n_ctx);
+        return NULL;
+    }
+    int32_t threads = p.n_threads > 0 ? p.n_threads : cl_llm_ncpu();
+    cl_llama_embedder *e = calloc(1, sizeof *e);
+    if (!e) {
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    e->n_ctx = p.n_ctx;
+    if (!(e->m = cl_llama_model_load(p.model_path, p.verbose, err))) {
+        free(e);
+        return NULL;
+    }
+    e->ctx = embed_context(e->m, e->n_ctx, threads, LLAMA_POOLING_TYPE_UNSPECIFIED);
+    if (e->ctx && llama_pooling_type(e->ctx) == LLAMA_POOLING_TYPE_NONE) {
+        llama_free(e->ctx);
+        e->ctx = embed_context(e->m, e->n_ctx, threads, LLAMA_POOLING_TYPE_MEAN);
+    }
+    if (!e->ctx) {
+        cl_error_set(err, CL_ERR_MODEL, "%s: llama.cpp could not create an embedding context",
+                     p.model_path);
+        cl_llama_embedder_free(e);
+        return NULL;
+    }
+    e->dim = llama_model_n_embd(e->m->model);
+    e->batch = llama_batch_init(e->n_ctx, 0, 1);
+    struct stat sb;
+    uint64_t h = cl_fnv1a64(CL_FNV64_INIT, p.model_path, strlen(p.model_path));
+    if (stat(p.model_path, &sb) == 0) {
+        int64_t meta[2] = {(int64_t)sb.st_size, (int64_t)sb.st_mtime};
+        h = cl_fnv1a64(h, meta, sizeof meta);
+    }
+    h = cl_fnv1a64(h, &e->n_ctx, sizeof e->n_ctx);
+    e->model_key = h;
+    return e;
+}
+
+void cl_llama_embedder_free(cl_llama_embedder *e)
+{
+    if (!e)
+        return;
+    if (e->batch.token)
+        llama_batch_free(e->batch);
+    if (e->ctx)
+        llama_free(e->ctx);
+    cl_llama_model_free(e->m);
+    free(e);
+}
+
+int32_t cl_llama_embedder_dim(const cl_llama_embedder *e) { return e->dim; }
+
+static cl_status embed_one(cl_llama_embedder *e, const char *text, float *out, cl_error *err)
+{
+    llama_token *t;
+    int32_t n;
+    cl_status st = cl_llm_tokenize(e->m, text, strlen(text), true, false, &t, &n, err);
+    if (st != CL_OK)
+        return st;
+    if (n > e->n_ctx)
+        n = e->n_ctx; /* long passages are cut */
+    if (n == 0) {
+        free(t);
+        memset(out, 0, (size_t)e->dim * sizeof *out);
+        return CL_OK;
+    }
+    llama_memory_clear(llama_get_memory(e->ctx), true);
+    e->batch.n_tokens = 0;
+    for (int32_t i = 0; i < n; i++) {
+        e->batch.token[i] = t[i];
+        e->batch.pos[i] = i;
+        e->batch.n_seq_id[i] = 1;
+        e->batch.seq_id[i][0] = 0;
+        e->batch.logits[i] = true;
+        e->batch.n_tokens++;
+    }
+    free(t);
+    int32_t rc = llama_decode(e->ctx, e->batch);
+    const float *v = rc == 0 ? llama_get_embeddings_seq(e->ctx, 0) : NULL;
+    if (!v)
+        return cl_error_set(err, CL_ERR_MODEL, "embeddings: llama.cpp failed (%d)", rc);
+    double norm = 0;
+    for (int32_t i = 0; i < e->dim; i++)
+        norm += (double)v[i] * v[i];
+    norm = norm > 0 ? sqrt(norm) : 1;
+    for (int32_t i = 0; i < e->dim; i++)
+        out[i] = (float)(v[i] / norm);
+    return CL_OK;
+}
+
+cl_status cl_llama_embed(cl_llama_embedder *e, const char *const *texts, int32_t n, float *out,
+                         cl_error *err)
+{
+    for (int32_t i = 0; i < n; i++) {
+        cl_status st = embed_one(e, texts[i], out + (size_t)i * (size_t)e->dim, err);
+        if (st != CL_OK)
+            return st;
+    }
+    return CL_OK;
+}
+
+/* ---- the retriever ---- */
+
+typedef struct embed_retriever {
+    cl_llama_embedder *e;
+    cl_kb *kb;
+    float *vecs; /* npassages x dim */
+    float *query;
+} embed_retriever;
+
+#define CACHE_MAGIC "CLEMB001"
+
+static char *cache_path(const char *dir, uint64_t key)
+{
+    char name[64];
+    snprintf(name, sizeof name, "emb-%016llx.bin", (unsigned long long)key);
+    return cl_path_join(dir, name);
+}
+
+/* Load cached vectors; false when absent or not valid. */
+static bool cache_load(const char *path, int32_t n, int32_t dim, float *vecs)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    char magic[8];
+    int32_t hdr[2];
+    uint64_t sum = 0;
+    size_t count = (size_t)n * (size_t)dim;
+    bool ok = fread(magic, 1, 8, fp) == 8 && memcmp(magic, CACHE_MAGIC, 8) == 0 &&
+              fread(hdr, sizeof hdr, 1, fp) == 1 && hdr[0] == n && hdr[1] == dim &&
+              fread(vecs, sizeof *vecs, count, fp) == count && fread(&sum, sizeof sum, 1, fp) == 1 &&
+              sum == cl_fnv1a64(CL_FNV64_INIT, vecs, count * sizeof *vecs);
+    fclose(fp);
+    return ok;
+}
+
+static void cache_save(const char *dir, const char *path, int32_t n, int32_t dim,
+                       const float *vecs)
+{
+    cl_error err;
+    if (cl_mkdir_p(dir, &err) != CL_OK)
+        return;
+    cl_atomic_file f;
+    if (cl_atomic_open(&f, path, &err) != CL_OK)
+        return;
+    int32_t hdr[2] = {n, dim};
+    size_t count = (size_t)n * (size_t)dim;
+    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, vecs, count * sizeof *vecs);
+    if (fwrite(CACHE_MAGIC, 1, 8, f.fp) == 8 && fwrite(hdr, sizeof hdr, 1, f.fp) == 1 &&
+        fwrite(vecs, sizeof *vecs, count, f.fp) == count &&
+        fwrite(&sum, sizeof sum, 1, f.fp) == 1)
+        cl_atomic_commit(&f, &err);
+    else
+        cl_atomic_abort(&f);
+}
+
+static cl_status er_top_k(void *self, const char *query_text, const char *const *query_terms,
+                          int32_t nterms, const char *exclude_doc_id, int32_t k,
+                          cl_retrieved *out, int32_t *nout, cl_error *err)
+{
+    (void)query_terms;
+    (void)nterms;
+    embed_retriever *r = self;
+    *nout = 0;
+    int32_t dim = r->e->dim;
+    cl_status st = embed_one(r->e, query_text ? query_text : "", r->query, err);
+    if (st != CL_OK)
+        return st;
+    for (int32_t p = 0; p < r->kb->npassages; p++) {
+        const cl_kb_passage *ps = &r->kb->passages[p];
+        if (exclude_doc_id && ps->doc_id && strcmp(ps->doc_id, exclude_doc_id) == 0)
+            continue;
+        double s = 0;
+        const float *v = r->vecs + (size_t)p * (size_t)dim;
+        for (int32_t i = 0; i < dim; i++)
+            s += (double)v[i] * r->query[i];
+        /* insert into the sorted top list; ties keep passage order */
+        int32_t at;
+        if (*nout < k)
+            at = (*nout)++;
+        else if (k > 0 && s > out[k - 1].score)
+            at = k - 1;
+        else
+            continue;
+        while (at > 0 && out[at - 1].score < s) {
+            out[at] = out[at - 1];
+            at--;
+        }
+        out[at] = (cl_retrieved){p, s, ps->doc_id, ps->text};
+    }
+    return CL_OK;
+}
+
+static void er_free(void *self)
+{
+    embed_retriever *r = self;
+    if (!r)
+        return;
+    cl_llama_embedder_free(r->e);
+    cl_kb_free(r->kb);
+    free(r->vecs);
+    free(r->query);
+    free(r);
+}
+
+static const cl_retriever_ops embed_ops = {.name = "embedding", .top_k = er_top_k,
+                                           .free = er_free};
+
+cl_status cl_llama_embed_retriever_new(const cl_llama_embed_params *params, cl_kb *kb,
+                                       cl_retriever *out, cl_error *err)
+{
+    out->ops = NULL;
+    out->self = NULL;
+    embed_retriever *r = calloc(1, sizeof *r);
+    if (!r) {
+        cl_kb_free(kb);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    r->kb = kb;
+    if (!(r->e = cl_llama_embedder_new(params, err))) {
+        er_free(r);
+        return err ? err->code : CL_ERR_MODEL;
+    }
+    int32_t n = kb->npassages, dim = r->e->dim;
+    r->vecs = malloc(((size_t)n + 1) * (size_t)dim * sizeof *r->vecs);
+    r->query = malloc((size_t)dim * sizeof *r->query);
+    if (!r->vecs || !r->query) {
+        er_free(r);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    const char *dir = params ? params->cache_dir : NULL;
+    uint64_t key = cl_fnv1a64(cl_kb_fingerprint(kb), &r->e->model_key, sizeof r->e->model_key);
+    char *path = dir ? cache_path(dir, key) : NULL;
+    if (!path || !cache_load(path, n, dim, r->vecs)) {
+        for (int32_t p = 0; p < n; p++) {
+            cl_status st = embed_one(r->e, kb->passages[p].text,
+                                     r->vecs + (size_t)p * (size_t)dim, err);
+            if (st != CL_OK) {
+                free(path);
+                er_free(r);
+                return st;
+            }
+        }
+        if (path)
+            cache_save(dir, path, n, dim, r->vecs);
+    }
+    free(path);
+    out->ops = &embed_ops;
+    out->self = r;
+    return CL_OK;
+}
