@@ -21,7 +21,7 @@ LDLIBS_BASE = -lcjson -lutf8proc -lcurl -lm -pthread
 LLAMA_PREFIX ?= $(shell scripts/setup-llama.sh --prefix 2>/dev/null)
 ifneq ($(strip $(LLAMA_PREFIX)),)
   LLAMA_CFLAGS  = -DCL_HAVE_LLAMA=1 -I$(LLAMA_PREFIX)/include
-  LLAMA_LDLIBS  = -L$(LLAMA_PREFIX)/lib $(shell cat $(LLAMA_PREFIX)/ldflags.txt 2>/dev/null)
+  LLAMA_LDLIBS  = $(shell cat $(LLAMA_PREFIX)/ldflags.txt 2>/dev/null)
   LLAMA_SRCS    = $(wildcard src/llm/*.c)
 endif
 

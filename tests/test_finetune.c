@@ -438,6 +438,71 @@ static void test_features(void **state)
     cl_corpus_free(c);
 }
 
+/* Last-position logits of text with the model at path. */
+static float *logits_of(const char *path, const char *text, int32_t *nv)
+{
+    struct llama_model_params mp = llama_model_default_params();
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    assert_non_null(model);
+    const struct llama_vocab *vocab = llama_model_get_vocab(model);
+    *nv = llama_vocab_n_tokens(vocab);
+    llama_token toks[256];
+    int32_t n = llama_tokenize(vocab, text, (int32_t)strlen(text), toks, 256, true, false);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = 256;
+    cp.n_threads = cp.n_threads_batch = 1;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    assert_non_null(ctx);
+    assert_int_equal(llama_decode(ctx, llama_batch_get_one(toks, n)), 0);
+    float *out = malloc(sizeof(float) * (size_t)*nv);
+    memcpy(out, llama_get_logits_ith(ctx, -1), sizeof(float) * (size_t)*nv);
+    llama_free(ctx);
+    llama_model_free(model);
+    return out;
+}
+
+/* Saving a model (llama_model_save_to_file + our metadata repair) keeps its
+ * outputs, its chat template and its context length.  CLINNER_FT_TEST_MODEL
+ * names an F32 model to check instead of stories260K. */
+static void test_save_roundtrip(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = getenv("CLINNER_FT_TEST_MODEL");
+    if (!path && !(path = stories_path(buf, sizeof buf)))
+        skip();
+    cl_llm_init_backend(false);
+    char dir[] = "/tmp/clinner-sv-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[256];
+    snprintf(out, sizeof out, "%s/saved.gguf", dir);
+    struct llama_model_params mp = llama_model_default_params();
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    assert_non_null(model);
+    cl_error err;
+    assert_int_equal(ft_save_model(model, path, out, &err), CL_OK);
+    int32_t ctx_orig = llama_model_n_ctx_train(model);
+    char t1[64] = "", t2[64] = "";
+    llama_model_meta_val_str(model, "tokenizer.chat_template", t1, sizeof t1);
+    llama_model_free(model);
+    model = llama_model_load_from_file(out, mp);
+    assert_non_null(model);
+    assert_int_equal(llama_model_n_ctx_train(model), ctx_orig);
+    llama_model_meta_val_str(model, "tokenizer.chat_template", t2, sizeof t2);
+    assert_string_equal(t1, t2);
+    llama_model_free(model);
+    int32_t nv;
+    const char *text = "Once upon a time, a girl had Fabry disease.";
+    float *a = logits_of(path, text, &nv), *b = logits_of(out, text, &nv);
+    for (int32_t i = 0; i < nv; i++)
+        assert_true(fabsf(a[i] - b[i]) <= 1e-4f * (1 + fabsf(a[i])));
+    free(a);
+    free(b);
+    unlink(out);
+    rmdir(dir);
+}
+
 static void quiet(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -547,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_pack),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_masked_loss),
+        cmocka_unit_test(test_save_roundtrip),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_finetune_then_tag),
     };

@@ -75,6 +75,15 @@ const char *cl_ft_schedule_name(cl_ft_schedule s);
 double cl_ft_lr_at(cl_ft_schedule s, double lr, double lr_min, int64_t warmup, int64_t step,
                    int64_t nsteps);
 
+/* Weight type of the final model (checkpoints are always F32). */
+typedef enum cl_ft_out_type {
+    CL_FT_OUT_F32 = 0,
+    CL_FT_OUT_F16,
+    CL_FT_OUT_Q8_0, /* about 4x smaller and faster to tag with than F32 */
+} cl_ft_out_type;
+
+cl_status cl_ft_out_type_from_name(const char *name, cl_ft_out_type *out, cl_error *err);
+
 /* What the progress callback sees. */
 typedef struct cl_ft_progress {
     bool train;            /* false: validation on dev */
@@ -95,7 +104,8 @@ typedef void (*cl_ft_progress_fn)(void *ctx, const cl_ft_progress *p);
 
 typedef struct cl_finetune_params {
     const char *model_path;  /* GGUF, any weight type */
-    const char *out_path;    /* final GGUF (F32); checkpoint "<out>.ckpt.gguf" + ".ckpt.json" */
+    const char *out_path;    /* final GGUF; checkpoints "<out>.ckpt-<step>.gguf" + ".ckpt.json" */
+    cl_ft_out_type out_type; /* default F32 */
     const char *cache_dir;   /* where F32 conversions are kept (NULL: beside out_path) */
 
     cl_ft_tensors tensors;

@@ -62,7 +62,8 @@ static void usage(FILE *fp)
             "  --mem-limit GIB       memory training may use (default: MemAvailable)\n"
             "  --log-interval S      seconds between progress lines (default 10; 0: every step)\n"
             "  --verbose             llama.cpp's own log\n"
-            "  -o, --output OUT      the fine-tuned model (F32 GGUF); checkpoints are\n"
+            "  --out-type T          f32 (default), f16 or q8_0 (smaller, faster to tag with)\n"
+            "  -o, --output OUT      the fine-tuned model (GGUF); checkpoints (F32) are\n"
             "                        OUT.ckpt.json and OUT.ckpt-STEP.gguf\n"
             "  -h, --help            show this help\n"
             "\n"
@@ -175,6 +176,8 @@ int cmd_finetune(int argc, char **argv)
             cache = v;
         } else if (!strcmp(a, "--train-tensors")) {
             st = cl_ft_tensors_parse(v, &p.tensors, &p.last_n, &err);
+        } else if (!strcmp(a, "--out-type")) {
+            st = cl_ft_out_type_from_name(v, &p.out_type, &err);
         } else if (!strcmp(a, "--loss")) {
             st = cl_ft_loss_from_name(v, &p.loss, &err);
         } else if (!strcmp(a, "--schedule")) {

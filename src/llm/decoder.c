@@ -20,14 +20,24 @@
  *            is tried first and the grammar applied to the whole vocabulary
  *            only when it rejects it - the same choice, much cheaper;
  *   forced   the pending tokens are the last certain token followed by a
- *            guess of the rest of the answer (its text with every open label
- *            guessed, cut into model tokens by the tokenizer).  Logits come
- *            back for every position; walking them, the greedy choice under
- *            the answer automaton (answer_fsm.c) is compared with the guess:
- *            equal, the guess is kept and the walk goes on; different, the
- *            rest of the guess is removed from the KV cache and the choice
- *            becomes the next round's first token.  The kept tokens are
- *            thus exactly those greedy grammar decoding would produce.
+ *            guess: the answer's bytes up to its next choice (the rest of
+ *            the token text and " :", or of a label once only one label is
+ *            still possible, and on into the next line), cut into model
+ *            tokens by the tokenizer.  Logits come back for every position;
+ *            walking them, the greedy choice under the answer automaton
+ *            (answer_fsm.c) is compared with the guess: equal, the guess is
+ *            kept and the walk goes on; different, the rest of the guess is
+ *            removed from the KV cache and the choice becomes the next
+ *            round's first token.  The kept tokens are thus exactly those
+ *            greedy grammar decoding would produce, and no label is ever
+ *            guessed, so nothing is decoded in vain but where the model
+ *            splits a text differently from the tokenizer.
+ *
+ * Exactness needs the logits of a position not to depend on how the batch
+ * was made up.  On the CPU, llama.cpp's flash-attention path has that
+ * property and its plain attention path does not (measured: logits of the
+ * same tokens differed by up to 1.2 between one batch and one token at a
+ * time), so flash attention is always on.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -104,10 +114,7 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     cp.kv_unified = true; /* cells of the shared prefix are shared, not copied */
     cp.swa_full = true;   /* sliding-window layers keep what prefix reuse needs */
     cp.no_perf = true;
-    /* Flash attention: on the CPU its logits for a position do not depend
-     * on how many tokens the batch holds (plain attention's do, by up to
-     * a logit in our measurements), which keeps forced decoding's batched
-     * logits equal to grammar decoding's one-token ones. */
+    /* see the top of the file: forced == grammar needs it */
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
     e->ctx = llama_init_from_model(m->model, cp);
     if (!e->ctx) {

@@ -76,6 +76,17 @@ cl_status cl_ft_schedule_from_name(const char *name, cl_ft_schedule *out, cl_err
                         name);
 }
 
+cl_status cl_ft_out_type_from_name(const char *name, cl_ft_out_type *out, cl_error *err)
+{
+    static const char *const names[] = {"f32", "f16", "q8_0"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (cl_ft_out_type)i;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "--out-type: '%s' is not f32, f16 or q8_0", name);
+}
+
 const char *cl_ft_schedule_name(cl_ft_schedule s)
 {
     return (unsigned)s < 3 ? schedule_names[s] : "?";
@@ -805,14 +816,26 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->epochs_done = ck.epoch > p->epochs ? ck.epoch : p->epochs;
 
     /* The final model: the last checkpoint's weights, linked (or saved) to
-     * the output path atomically. */
+     * the output path atomically, or converted to the asked type. */
     {
         char *cpath = ck.file ? beside(p->out_path, ck.file) : NULL;
         cl_buf tmp;
         cl_buf_init(&tmp);
         cl_buf_printf(&tmp, "%s.tmp.%ld", p->out_path, (long)getpid());
         unlink(tmp.data);
-        if (cpath && link(cpath, tmp.data) == 0) {
+        if (cpath && p->out_type != CL_FT_OUT_F32) {
+            llama_model_quantize_params qp = llama_model_quantize_default_params();
+            qp.nthread = threads;
+            qp.ftype = p->out_type == CL_FT_OUT_F16 ? LLAMA_FTYPE_MOSTLY_F16
+                                                    : LLAMA_FTYPE_MOSTLY_Q8_0;
+            if (llama_model_quantize(cpath, tmp.data, &qp) != 0)
+                st = cl_error_set(err, CL_ERR_MODEL, "%s: conversion of the result failed",
+                                  cpath);
+            else if (rename(tmp.data, p->out_path) != 0)
+                st = cl_error_set(err, CL_ERR_IO, "%s: %s", p->out_path, strerror(errno));
+            if (st != CL_OK)
+                unlink(tmp.data);
+        } else if (cpath && link(cpath, tmp.data) == 0) {
             if (rename(tmp.data, p->out_path) != 0) {
                 st = cl_error_set(err, CL_ERR_IO, "%s: %s", p->out_path, strerror(errno));
                 unlink(tmp.data);

@@ -47,8 +47,8 @@ cl_llama_params cl_llama_default_params(void)
     return p;
 }
 
-static void logf_(llama_tagger *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(llama_tagger *t, const char *fmt, ...)
+static void report(llama_tagger *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(llama_tagger *t, const char *fmt, ...)
 {
     if (!t->p.log)
         return;
@@ -131,7 +131,7 @@ static cl_status make_job(llama_tagger *t, const cl_doc *doc, int32_t sent, cl_l
     int32_t est = user_tokens + n * (t->label_tokens + 1) + 8;
     int32_t n_ctx = cl_llm_engine_n_ctx(t->e);
     if (j->nprompt + est > n_ctx) {
-        logf_(t,
+        report(t,
               "%s: sentence %d skipped (left O): its prompt (%d tokens) and answer (about %d) "
               "do not fit the context of %d tokens",
               doc->id ? doc->id : "?", sent, j->nprompt, est, n_ctx);
@@ -189,7 +189,7 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         if (st != CL_OK)
             return st;
         if (j->overflow)
-            logf_(t, "%s: sentence %d: the answer ran into the end of the context", id, sent);
+            report(t, "%s: sentence %d: the answer ran into the end of the context", id, sent);
         if (info.misaligned)
             t->st.misaligned++;
         t->st.invalid_labels += info.invalid_labels;
@@ -197,9 +197,9 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         all_o = true;
         t->st.skipped++;
         if (j->overflow)
-            logf_(t, "%s: sentence %d skipped (left O): the answer ran out of context", id, sent);
+            report(t, "%s: sentence %d skipped (left O): the answer ran out of context", id, sent);
         else
-            logf_(t, "%s: sentence %d skipped (left O): the model's vocabulary cannot write "
+            report(t, "%s: sentence %d skipped (left O): the model's vocabulary cannot write "
                      "the answer%s",
                   id, sent, j->inconsistent ? " (grammar and answer automaton disagree)" : "");
     }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The llama backend with the tiny stories260K model on RareDis dev sentences:
+# grammar and forced decoding give aligned output (one line per input token,
+# the token's own text, in order: compared with the gold conversion of the
+# same input), BIO-valid labels, and forced gives exactly grammar's labels.
+# By default the first 5 dev documents (about 40 sentences) keep the test
+# short on a small CPU; CLINNER_LLM_FULL=1 runs every dev sentence (894).
+# Also: a missing or corrupt model file is a clear error, never a crash.
+set -u
+shared=${CLINNER_SHARED:-}
+dev="$shared/data/raredis/dev"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || model=
+[ -d "$dev" ] || { echo "SKIP: $dev not found (set CLINNER_SHARED)"; exit 77; }
+[ -n "$model" ] || { echo "SKIP: stories260K not fetched (scripts/fetch-models.sh)"; exit 77; }
+"$CLINNER_BIN" tag --help | grep -q 'llama .*not available' &&
+    { echo "SKIP: built without llama.cpp"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 needed"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+in="$dev"
+if [ "${CLINNER_LLM_FULL:-0}" != 1 ]; then
+    in="$tmp/in"
+    mkdir -p "$in"
+    for t in $(ls "$dev"/*.txt | head -5); do
+        cp "$t" "${t%.txt}.ann" "$in/"
+    done
+fi
+"$CLINNER_BIN" convert --from brat --to paper-lines --tokenizer paper "$in" -o "$tmp/gold.lines" ||
+    fail "convert exited $?"
+for mode in grammar forced; do
+    "$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode "$mode" \
+        --threads 1 --progress off --from brat --to paper-lines --tokenizer paper "$in" \
+        -o "$tmp/$mode.lines" 2>"$tmp/$mode.err" || { cat "$tmp/$mode.err"; fail "$mode exited $?"; }
+done
+python3 - "$tmp/gold.lines" "$tmp/grammar.lines" "$tmp/forced.lines" <<'PY' || exit 1
+import sys
+def read(p):
+    blocks, cur = [], None
+    for line in open(p, encoding="utf-8").read().split("\n"):
+        if line == "######":
+            cur = []
+            blocks.append(cur)
+        elif line:
+            tok, sep, lab = line.rpartition(" : ")
+            assert sep, f"{p}: no label in {line!r}"
+            cur.append((tok, lab))
+    return blocks
+gold, gram, forc = (read(p) for p in sys.argv[1:4])
+types = {"DISEASE", "RAREDISEASE", "SKINRAREDISEASE", "SIGN", "SYMPTOM"}
+for name, pred in (("grammar", gram), ("forced", forc)):
+    assert len(pred) == len(gold), f"{name}: {len(pred)} sentences, gold {len(gold)}"
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        assert [t for t, _ in g] == [t for t, _ in p], f"{name}: sentence {i} tokens differ"
+        prev = "O"
+        for _, lab in p:
+            assert lab == "O" or (lab[:2] in ("B-", "I-") and lab[2:] in types), f"{name}: label {lab}"
+            assert not lab.startswith("I-") or prev[2:] == lab[2:], f"{name}: {prev} -> {lab}"
+            prev = lab
+assert gram == forc, "forced labels differ from greedy grammar labels"
+n = len(gold); t = sum(len(b) for b in gold)
+print(f"stories260K: {n} sentences, {t} tokens: grammar and forced aligned, BIO-valid, identical")
+PY
+
+# bad model files: a clear error naming the file, exit status 1
+"$CLINNER_BIN" tag --backend llama --model "$tmp/none.gguf" --from text - </dev/null \
+    >/dev/null 2>"$tmp/e1" && fail "missing model accepted"
+grep -q "none.gguf: cannot open model file" "$tmp/e1" || fail "missing model: $(cat "$tmp/e1")"
+printf 'GGUF\003\000\000\000garbage garbage garbage' >"$tmp/bad.gguf"
+echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$tmp/bad.gguf" >/dev/null 2>"$tmp/e2" &&
+    fail "corrupt model accepted"
+grep -q "bad.gguf: llama.cpp could not load the model" "$tmp/e2" || fail "corrupt: $(cat "$tmp/e2")"
+echo "not a model" >"$tmp/txt.gguf"
+echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$tmp/txt.gguf" >/dev/null 2>"$tmp/e3" &&
+    fail "text file accepted as a model"
+grep -q "txt.gguf: not a GGUF model" "$tmp/e3" || fail "text model: $(cat "$tmp/e3")"
+echo "bad model files: clear errors"
