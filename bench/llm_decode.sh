@@ -30,7 +30,8 @@ csv="$shared/data/paper/test_combined_IOB_data.csv"
 [ -f "$model" ] || { echo "llm_decode: model $model not found" >&2; exit 77; }
 gold="$out/gold.csv"
 awk -F, -v n="$docs" 'NR == 1 { print; next }
-    { f = $NF; if (f != last) { k++; last = f } if (k <= n) print }' "$csv" >"$gold"
+    { f = $NF; if (f != last) { k++; last = f } if (k <= n) print }' "$csv" >"$gold.tmp.$$"
+mv "$gold.tmp.$$" "$gold" # atomic: another run may be reading it
 nsent=$(awk -F, 'NR > 1 { print $(NF-1) }' "$gold" | sort -u | wc -l)
 echo "llm_decode: $nsent sentences ($docs documents), model $(basename "$model"), $strategy," \
      "$threads thread(s), $parallel parallel sequences, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
