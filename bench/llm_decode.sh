@@ -35,21 +35,30 @@ mv "$gold.tmp.$$" "$gold" # atomic: another run may be reading it
 nsent=$(awk -F, 'NR > 1 { print $(NF-1) }' "$gold" | sort -u | wc -l)
 echo "llm_decode: $nsent sentences ($docs documents), model $(basename "$model"), $strategy," \
      "$threads thread(s), $parallel parallel sequences, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '| decoding | sentences | seconds | s/sentence | generated tokens | tokens/s | misaligned | avg F1 |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
+printf '| decoding | sentences | wall s | CPU s | CPU s/sentence | generated tokens | tokens/CPU s | misaligned | avg F1 |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 for mode in $modes; do
     pred="$out/$strategy-$mode.lines"
     log="$out/$strategy-$mode.log"
     t0=$(date +%s.%N)
+    c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
     "$bin" tag --backend llama --model "$model" --strategy "$strategy" --decode "$mode" \
         --threads "$threads" --parallel "$parallel" --progress lines \
         --from paper-csv --to paper-lines "$gold" -o "$pred" 2>"$log"
     t1=$(date +%s.%N)
+    # CPU time of the finished child (user + system, clock ticks): on a
+    # shared machine a steadier measure than wall time
+    c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
     secs=$(echo "$t1 - $t0" | bc -l)
+    cpu=$(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)
     gen=$(sed -n 's/.*generated tokens \([0-9]*\).*/\1/p' "$log" | tail -1)
     "$bin" eval --gold "$gold" --gold-format paper-csv --pred "$pred" --pred-format paper-lines \
         --json >"$out/$strategy-$mode.json"
-    read -r f1 mis < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.4f" % r["average"]["f1"], r.get("misaligned_sentences", 0))' "$out/$strategy-$mode.json")
-    printf '| %s | %d | %.1f | %.2f | %s | %.1f | %s | %s |\n' "$mode" "$nsent" "$secs" \
-        "$(echo "$secs / $nsent" | bc -l)" "$gen" "$(echo "$gen / $secs" | bc -l)" "$mis" "$f1"
+    f1=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["average"]["f1"])' \
+        "$out/$strategy-$mode.json")
+    # answers of the wrong length, as the tagger counted them (its output is
+    # already aligned, so the scorer sees none)
+    mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -1)
+    printf '| %s | %d | %.1f | %.1f | %.2f | %s | %.1f | %s | %s |\n' "$mode" "$nsent" "$secs" \
+        "$cpu" "$(echo "$cpu / $nsent" | bc -l)" "$gen" "$(echo "$gen / $cpu" | bc -l)" "$mis" "$f1"
 done
