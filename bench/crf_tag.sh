@@ -3,8 +3,8 @@
 # threads: tokens/s of the tagging itself as `clinner tag` reports it, and
 # the whole command's wall time (reading BRAT, tokenizing, writing
 # paper-csv).  Two output modes: stdout (no checkpoint) and -o FILE, where
-# the batch runner (run.h) keeps a resumable checkpoint and fsyncs after
-# every document.
+# the batch runner (run.h) keeps a resumable checkpoint (fsync at most once
+# a second).
 #
 #   bench/crf_tag.sh MODEL [BUILD_DIR] [RUNS]
 set -eu
