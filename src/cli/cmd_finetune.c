@@ -47,7 +47,8 @@ static void usage(FILE *fp)
             "  --schedule S          constant, linear or cosine (default cosine)\n"
             "  --warmup F            fraction of steps with linear warm-up (default %g)\n"
             "  --wd X                AdamW weight decay (default 0)\n"
-            "  --epochs N            passes over the training set (default %d)\n"
+            "  --epochs N            passes over the training set (default %d); 0: only\n"
+            "                        the dev loss of --model (nothing is written)\n"
             "  --ctx N               training window in model tokens, a multiple of 256\n"
             "                        (default %d); longer examples are left out\n"
             "  --no-pack             one example per window (default: packed)\n"
@@ -108,6 +109,9 @@ static void on_progress(void *ctx, const cl_ft_progress *p)
                 "elapsed %s  ETA %s\n",
                 p->epoch, p->epochs, (long long)p->step, (long long)p->nsteps, p->loss,
                 p->last_loss, p->lr, p->tokens_per_s, el, eta);
+    else if (last && p->epochs == 0)
+        fprintf(stderr, "validation  dev %lld windows  loss %.4f  %.0f tokens/s\n",
+                (long long)p->nsteps, p->loss, p->tokens_per_s);
     else if (last)
         fprintf(stderr, "epoch %d/%d  dev %lld windows  loss %.4f  %.0f tokens/s\n", p->epoch,
                 p->epochs, (long long)p->nsteps, p->loss, p->tokens_per_s);
@@ -196,7 +200,7 @@ int cmd_finetune(int argc, char **argv)
         } else if (!strcmp(a, "--log-interval")) {
             st = cli_parse_double(a, v, 0.0, &u.interval, &err);
         } else if (!strcmp(a, "--epochs")) {
-            st = cli_parse_int(a, v, 1, 1000, &n, &err);
+            st = cli_parse_int(a, v, 0, 1000, &n, &err);
             p.epochs = (int32_t)n;
         } else if (!strcmp(a, "--ctx")) {
             st = cli_parse_int(a, v, 256, 32768, &n, &err);
@@ -262,6 +266,10 @@ int cmd_finetune(int argc, char **argv)
     cl_finetune_result r;
     if (cl_finetune(&p, train, dev, &r, &err) != CL_OK)
         goto out;
+    if (p.epochs == 0) {
+        rc = 0;
+        goto out;
+    }
     fprintf(stderr,
             "clinner finetune: wrote %s: %d examples, %d epochs, first loss %.4f, last epoch "
             "train loss %.4f, dev loss %.4f, %.0f s\n",

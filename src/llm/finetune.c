@@ -474,6 +474,40 @@ static double run_window(trainer *t, const ft_windows *w, int32_t win, bool trai
     return loss * (double)w->n_ctx / (double)counted;
 }
 
+/* Mean loss per counted position over the dev windows (no update). */
+static double eval_dev(trainer *t, const ft_windows *dw, int32_t ep, int64_t gstep,
+                       double t_start)
+{
+    const cl_finetune_params *p = t->p;
+    double dsum = 0;
+    int64_t dpos = 0;
+    double t_dev = cl_now();
+    for (int32_t w = 0; w < dw->n; w++) {
+        double loss = run_window(t, dw, w, false);
+        dsum += loss * dw->counted[w];
+        dpos += dw->counted[w];
+        if (p->progress) {
+            double now = cl_now();
+            cl_ft_progress pr = {
+                .train = false,
+                .epoch = ep + 1,
+                .epochs = p->epochs,
+                .step = w + 1,
+                .nsteps = dw->n,
+                .global_step = gstep,
+                .loss = dpos ? dsum / (double)dpos : loss,
+                .last_loss = loss,
+                .lr = t->opt.lr,
+                .tokens_per_s = (double)(w + 1) * p->n_ctx / (now - t_dev),
+                .eta_s = -1,
+                .elapsed_s = now - t_start,
+            };
+            p->progress(p->progress_ctx, &pr);
+        }
+    }
+    return dpos ? dsum / (double)dpos : NAN;
+}
+
 cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const cl_corpus *dev,
                       cl_finetune_result *res, cl_error *err)
 {
@@ -483,8 +517,10 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->first_loss = NAN;
     if (!p->model_path || !p->out_path)
         return cl_error_set(err, CL_ERR_ARG, "finetune: a model and an output path are needed");
-    if (p->epochs < 1 || p->epochs > 1000)
-        return cl_error_set(err, CL_ERR_ARG, "--epochs must be in 1..1000 (got %d)", p->epochs);
+    if (p->epochs < 0 || p->epochs > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "--epochs must be in 0..1000 (got %d)", p->epochs);
+    if (p->epochs == 0 && !dev)
+        return cl_error_set(err, CL_ERR_ARG, "--epochs 0 (validation only) needs --dev");
     /* llama.cpp rounds a context up to a multiple of 256 and llama_opt_epoch
      * reads whole contexts from the dataset: the window must be exactly one. */
     if (p->n_ctx < 256 || p->n_ctx > 32768 || p->n_ctx % 256 != 0)
@@ -596,7 +632,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         }
         memcpy(ck.fingerprint, fp_now, 17);
     }
-    if (tr.win.n == 0) {
+    if (tr.win.n == 0 && p->epochs > 0) {
         st = cl_error_set(err, CL_ERR_ARG,
                           "no training example fits a window of %d tokens (%d sentences, %d "
                           "longer): raise --ctx",
@@ -715,6 +751,13 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         note(p, "the checkpoint has done all %d epochs already", p->epochs);
     }
     res->start_epoch = start_epoch + 1;
+    if (p->epochs == 0) {
+        /* Validation only: the model's dev loss as it is; nothing written. */
+        res->dev_loss[0] = eval_dev(&t, &dv.win, 0, 0, t_start);
+        note(p, "dev loss of %s: %.4f (%d windows, validation only)",
+             found ? ck.file : p->model_path, res->dev_loss[0], dv.win.n);
+        goto done;
+    }
     double t_train = cl_now(), step_s = -1;
     int64_t steps_this_session = 0;
     for (int32_t ep = start_epoch; ep < p->epochs; ep++) {
@@ -767,35 +810,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         }
         double tl = npos ? sum / (double)npos : NAN;
         double dl = NAN;
-        if (dv.win.n > 0) {
-            double dsum = 0;
-            int64_t dpos = 0;
-            double t_dev = cl_now();
-            for (int32_t w = 0; w < dv.win.n; w++) {
-                double loss = run_window(&t, &dv.win, w, false);
-                dsum += loss * dv.win.counted[w];
-                dpos += dv.win.counted[w];
-                if (p->progress) {
-                    double now = cl_now();
-                    cl_ft_progress pr = {
-                        .train = false,
-                        .epoch = ep + 1,
-                        .epochs = p->epochs,
-                        .step = w + 1,
-                        .nsteps = dv.win.n,
-                        .global_step = gstep,
-                        .loss = dpos ? dsum / (double)dpos : loss,
-                        .last_loss = loss,
-                        .lr = t.opt.lr,
-                        .tokens_per_s = (double)(w + 1) * p->n_ctx / (now - t_dev),
-                        .eta_s = -1,
-                        .elapsed_s = now - t_start,
-                    };
-                    p->progress(p->progress_ctx, &pr);
-                }
-            }
-            dl = dpos ? dsum / (double)dpos : NAN;
-        }
+        if (dv.win.n > 0)
+            dl = eval_dev(&t, &dv.win, ep, gstep, t_start);
         if (ep < 64) {
             /* a resumed epoch's mean covers only the windows run this time */
             ck.train_loss[ep] = first == 0 ? tl : NAN;
