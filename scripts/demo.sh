@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 text='Fabry disease is a rare inherited disorder. Patients often report burning pain in the hands and feet, and small dark red spots (angiokeratomas) may appear on the skin. Kidney failure, heart disease and stroke can occur in adults.'
 echo "clinner demo: tagging a built-in example with the default model" >&2
-printf '%s\n' "$text" | ./build/clinner tag "$@"
+printf "%s\n" "$text" | ./build/clinner tag --backend llama --decode forced "$@"

@@ -193,11 +193,11 @@ static const struct backend {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: clinner tag --backend NAME [OPTIONS] [INPUT|-] [-o OUT]\n"
+            "usage: clinner tag [--backend NAME] [OPTIONS] [INPUT|-] [-o OUT]\n"
             "\n"
             "Label every token of INPUT and write the labels (and the entities they form).\n"
             "\n"
-            "  --backend NAME      tagging backend:\n");
+            "  --backend NAME      tagging backend (default llama):\n");
     for (size_t i = 0; i < NBACKENDS; i++)
         fprintf(fp, "                        %-7s %s%s\n", backends[i].name, backends[i].help,
                 backends[i].open ? "" : " (not available in this build)");
@@ -311,10 +311,8 @@ int cmd_tag(int argc, char **argv)
         *slot = v;
         i++;
     }
-    if (!backend) {
-        fprintf(stderr, "clinner tag: --backend is required (see --help)\n");
-        return 2;
-    }
+    if (!backend)
+        backend = "llama"; /* `echo TEXT | clinner tag` just works */
     if (!input)
         input = "-";
     const struct backend *be = NULL;
