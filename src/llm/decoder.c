@@ -5,9 +5,9 @@
  *
  * Sequence 0 holds the prefix every prompt shares (instruction and fixed
  * examples).  A sentence's sequence starts as a copy of the part of it that
- * equals the start of its own prompt (llama_memory_seq_cp: in a unified KV
- * cache the cells are shared, not copied), so only the rest of the prompt
- * is decoded.  Reuse is decided by token equality at equal positions, which
+ * equals the start of its own prompt (llama_memory_seq_cp of the prefix's
+ * KV stream, then llama_memory_seq_rm of what differs), so only the rest of
+ * the prompt is decoded.  Reuse is decided by token equality at equal positions, which
  * makes it exact for a causal model whatever the prefix holds.
  *
  * Each round gathers the pending tokens of every busy sequence into one
@@ -105,13 +105,16 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     int32_t per_round = p->n_parallel * (p->draft + 1);
     e->n_batch = p->n_batch > per_round ? p->n_batch : per_round;
     struct llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = (uint32_t)p->n_ctx * (uint32_t)p->n_parallel;
+    cp.n_ctx = (uint32_t)p->n_ctx * ((uint32_t)p->n_parallel + 1);
     cp.n_batch = (uint32_t)e->n_batch;
     cp.n_ubatch = (uint32_t)(e->n_batch < 512 ? e->n_batch : 512);
     cp.n_seq_max = (uint32_t)p->n_parallel + 1;
     cp.n_threads = p->n_threads;
     cp.n_threads_batch = p->n_threads;
-    cp.kv_unified = true; /* cells of the shared prefix are shared, not copied */
+    /* one KV stream per sequence: a sentence's cells then always sit in
+     * position order, whatever the other sentences do, so its attention
+     * sums are made in the same order in every decoding mode */
+    cp.kv_unified = false;
     cp.swa_full = true;   /* sliding-window layers keep what prefix reuse needs */
     cp.no_perf = true;
     /* see the top of the file: forced == grammar needs it */
@@ -305,8 +308,12 @@ static cl_status start_job(cl_llm_engine *e, slot *s, cl_llm_job *j, cl_error *e
     int32_t reuse = 0;
     while (reuse < e->nprefix && reuse < j->nprompt - 1 && e->prefix[reuse] == j->prompt[reuse])
         reuse++;
-    if (reuse > 0)
-        llama_memory_seq_cp(e->mem, 0, s->seq, 0, reuse);
+    if (reuse > 0) {
+        /* streams differ: the prefix's whole stream is copied, then cut */
+        llama_memory_seq_cp(e->mem, 0, s->seq, -1, -1);
+        if (reuse < e->nprefix)
+            llama_memory_seq_rm(e->mem, s->seq, reuse, -1);
+    }
     e->st.reused_tokens += reuse;
     e->st.prompt_tokens += j->nprompt - reuse;
     cl_status st = feed(e, s->seq, reuse, j->prompt + reuse, j->nprompt - 1 - reuse, err);

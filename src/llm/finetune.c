@@ -747,9 +747,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         note(p, "resuming after epoch %d step %lld (global step %lld) from %s; AdamW moments "
                 "restart from zero",
              ck.epoch, (long long)ck.step, (long long)ck.global_step, ck.file);
-    if (start_epoch >= p->epochs) {
+    if (p->epochs > 0 && start_epoch >= p->epochs)
         note(p, "the checkpoint has done all %d epochs already", p->epochs);
-    }
     res->start_epoch = start_epoch + 1;
     if (p->epochs == 0) {
         /* Validation only: the model's dev loss as it is; nothing written. */
