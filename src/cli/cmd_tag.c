@@ -121,7 +121,7 @@ static cl_status open_openai(tag_ctx *ctx, cl_error *err)
     p.decode = ctx->prompt.decode;
     p.timeout_s = ctx->llm.timeout;
     p.retries = (int32_t)ctx->llm.retries;
-    p.parallel = (int32_t)ctx->llm.parallel;
+    p.parallel = ctx->llm.parallel > 0 ? (int32_t)ctx->llm.parallel : 1;
     p.log = log_line;
     p.log_ctx = ctx;
     ctx->batch = p.parallel * 2 > 8 ? p.parallel * 2 : 8;
@@ -164,7 +164,7 @@ static cl_status open_llama(tag_ctx *ctx, cl_error *err)
     p.temperature = (float)ctx->llm.temp;
     p.decode = ctx->prompt.decode;
     p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
-    if (ctx->llm.parallel > 1)
+    if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
         p.n_parallel = (int32_t)ctx->llm.parallel;
     p.verbose = ctx->verbose;
     p.log = log_line;

@@ -25,7 +25,7 @@ void llm_opts_init(llm_opts *o)
     o->strategy = "zero-shot";
     o->decode = "free";
     o->shots = CL_PROMPT_DEFAULT_SHOTS;
-    o->parallel = 1;
+    o->parallel = 0; /* 0: the backend's default (openai 1, llama 4) */
     o->seed = -1;
     o->retries = 5;
     o->rag_k = CL_RAG_DEFAULT_TOP_K;
@@ -110,7 +110,8 @@ void llm_opts_usage(FILE *fp)
             "  --model NAME        model name sent to the server\n"
             "  --api-key-env VAR   environment variable holding the API key (default\n"
             "                      OPENAI_API_KEY; the key is never printed)\n"
-            "  --parallel N        requests in flight (default 1)\n"
+            "  --parallel N        requests in flight (openai, default 1); sentences decoded\n"
+            "                      together (llama, default 4)\n"
             "  --retries N         retries on 429, 5xx and connection errors (default 5)\n"
             "  --timeout S         seconds per request (default 300)\n");
 }
