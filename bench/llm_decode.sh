@@ -35,8 +35,8 @@ mv "$gold.tmp.$$" "$gold" # atomic: another run may be reading it
 nsent=$(awk -F, 'NR > 1 { print $(NF-1) }' "$gold" | sort -u | wc -l)
 echo "llm_decode: $nsent sentences ($docs documents), model $(basename "$model"), $strategy," \
      "$threads thread(s), $parallel parallel sequences, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '| decoding | sentences | wall s | CPU s | CPU s/sentence | generated tokens | tokens/CPU s | misaligned | avg F1 |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| decoding | sentences | wall s | CPU s | CPU s/sentence | generated tokens | tokens/CPU s | tokens/wall s | misaligned | avg F1 |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for mode in $modes; do
     pred="$out/$strategy-$mode.lines"
     log="$out/$strategy-$mode.log"
@@ -49,8 +49,8 @@ for mode in $modes; do
     # CPU time of the finished child (user + system, clock ticks): on a
     # shared machine a steadier measure than wall time
     c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-    secs=$(echo "$t1 - $t0" | bc -l)
-    cpu=$(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+    cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / t }')
     gen=$(sed -n 's/.*generated tokens \([0-9]*\).*/\1/p' "$log" | tail -1)
     "$bin" eval --gold "$gold" --gold-format paper-csv --pred "$pred" --pred-format paper-lines \
         --json >"$out/$strategy-$mode.json"
@@ -59,6 +59,8 @@ for mode in $modes; do
     # answers of the wrong length, as the tagger counted them (its output is
     # already aligned, so the scorer sees none)
     mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -1)
-    printf '| %s | %d | %.1f | %.1f | %.2f | %s | %.1f | %s | %s |\n' "$mode" "$nsent" "$secs" \
-        "$cpu" "$(echo "$cpu / $nsent" | bc -l)" "$gen" "$(echo "$gen / $cpu" | bc -l)" "$mis" "$f1"
+    printf '| %s | %d | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %s | %s |\n' "$mode" "$nsent" \
+        "$secs" "$cpu" "$(awk -v c="$cpu" -v n="$nsent" 'BEGIN { print c / n }')" "$gen" \
+        "$(awk -v g="$gen" -v c="$cpu" 'BEGIN { print (c > 0 ? g / c : 0) }')" \
+        "$(awk -v g="$gen" -v w="$secs" 'BEGIN { print (w > 0 ? g / w : 0) }')" "$mis" "$f1"
 done

@@ -27,6 +27,12 @@
 #   scripts/setup-llama.sh --prefix     print the install prefix if built, else exit 1 (fast, no build)
 #   scripts/setup-llama.sh --print-env  print LLAMA_PREFIX=... lines (builds if needed)
 #   scripts/setup-llama.sh --force      rebuild even if the cache is present
+#   scripts/setup-llama.sh --cuda ARCH  (combine with the above) a CUDA build for
+#       compute capability ARCH (e.g. 90 for H100/H200) with nvcc, GGML_NATIVE off
+#       (the GPU machine's CPU differs from the build machine's), in
+#       <version>-cuda<ARCH>/. Links against libcudart/libcublas and the driver's
+#       libcuda, so it runs only where a CUDA driver is installed; the link check
+#       is done, the run check is skipped. CI never uses this variant.
 # Env: CLINNER_CACHE, CLINNER_JOBS (default 2), CLINNER_KEEP_BUILD=1 (keep temp build dir on failure)
 # Exit codes: 0 ok, 1 not built (--prefix), 2 download failed/offline,
 #             3 checksum mismatch, 4 build/verify failed, 64 usage.
@@ -49,11 +55,21 @@ cpu_key() {
     printf '%s' "$line" | sha256sum | cut -c1-10
 }
 
-PREFIX="$CACHE/llama.cpp/$LLAMA_CPP_PY_VERSION-$(cpu_key)"
+cuda_arch=""
+for a in "$@"; do
+    if [ "${prev:-}" = --cuda ]; then cuda_arch=$a; fi
+    prev=$a
+done
+if [ -n "$cuda_arch" ]; then
+    PREFIX="$CACHE/llama.cpp/$LLAMA_CPP_PY_VERSION-cuda$cuda_arch"
+else
+    PREFIX="$CACHE/llama.cpp/$LLAMA_CPP_PY_VERSION-$(cpu_key)"
+fi
 
 is_built() { [ -f "$PREFIX/STAMP" ] && [ -f "$PREFIX/ldflags.txt" ] && [ -f "$PREFIX/lib/libllama.a" ]; }
 
 write_env() {
+    [ -z "$cuda_arch" ] || return 0   # the CPU build stays the default one
     local tmp="$CACHE/.llama.env.$$"
     {
         echo "LLAMA_PREFIX=$PREFIX"
@@ -75,6 +91,7 @@ while [ $# -gt 0 ]; do
         --prefix) mode=prefix ;;
         --print-env) mode="env" ;;
         --force) force=1 ;;
+        --cuda) shift; [ $# -gt 0 ] || { echo "usage: --cuda ARCH" >&2; exit 64; } ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--prefix|--print-env|--force]" >&2; exit 64 ;;
     esac
@@ -180,13 +197,20 @@ cmake_flags=(
     -DLLAMA_USE_PREBUILT_UI=OFF # no web download: llama-server runs without its web UI
     -DCMAKE_INSTALL_PREFIX="$stage"
 )
+if [ -n "$cuda_arch" ]; then
+    command -v nvcc >/dev/null 2>&1 || die 4 "--cuda needs nvcc on PATH"
+    cmake_flags=("${cmake_flags[@]/-DGGML_NATIVE=ON/-DGGML_NATIVE=OFF}"
+                 -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$cuda_arch"
+                 -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF)
+fi
 log "configuring (cmake $(cmake --version | sed -n '1s/cmake version //p'))..."
 cmake -S "$src" -B "$bld" "${cmake_flags[@]}" >"$work/configure.log" 2>&1 ||
     { tail -n 30 "$work/configure.log" >&2; die 4 "cmake configure failed"; }
 
 targets=(llama ggml ggml-base ggml-cpu llama-server llama-quantize llama-convert-llama2c-to-ggml)
+[ -z "$cuda_arch" ] || targets=(llama ggml ggml-base ggml-cpu ggml-cuda)
 cmake --build "$bld" --target help >"$work/targets.txt" 2>/dev/null || true
-if grep -qw 'llama-finetune' "$work/targets.txt"; then
+if [ -z "$cuda_arch" ] && grep -qw 'llama-finetune' "$work/targets.txt"; then
     targets+=(llama-finetune)
 fi
 log "building ${targets[*]} with -j$JOBS (takes a while on 2 cores; log: $work/build.log)..."
@@ -206,8 +230,10 @@ for t in "${targets[@]}"; do
 done
 install -m 0644 "$src/LICENSE" "$stage/LICENSE-llama.cpp"
 
+must=(bin/llama-server bin/llama-quantize bin/llama-convert-llama2c-to-ggml)
+[ -z "$cuda_arch" ] || must=(lib/libggml-cuda.a)
 for f in include/llama.h include/ggml.h lib/libllama.a lib/libggml.a lib/libggml-base.a lib/libggml-cpu.a \
-         bin/llama-server bin/llama-quantize bin/llama-convert-llama2c-to-ggml; do
+         "${must[@]}"; do
     [ -e "$stage/$f" ] || die 4 "install incomplete: $f missing"
 done
 
@@ -220,6 +246,11 @@ done
 libs="$libs -lggml-base -lstdc++"
 nm "$stage"/lib/libggml*.a >"$work/nm.txt" 2>/dev/null || true
 if grep -qE ' U (GOMP_|omp_)' "$work/nm.txt"; then libs="$libs -lgomp"; fi
+if [ -n "$cuda_arch" ]; then
+    cudalib=$(dirname "$(command -v nvcc)")/../lib64
+    cudalib=$(cd "$cudalib" && pwd)
+    libs="$libs -L$cudalib -lcudart -lcublas -lcublasLt -L$cudalib/stubs -lcuda"
+fi
 libs="$libs -lm -lpthread"
 echo "-I$PREFIX/include" >"$stage/cflags.txt"
 echo "-L$PREFIX/lib $libs" >"$stage/ldflags.txt"
@@ -230,8 +261,12 @@ log "link check: cc -std=c11 llama-smoke.c -L<prefix>/lib $libs"
 gcc -std=c11 -O2 -Wall -I"$stage/include" "$SCRIPT_DIR/llama-smoke.c" -o "$stage/bin/clinner-llama-smoke" \
     -L"$stage/lib" $libs >"$work/link.log" 2>&1 ||
     { cat "$work/link.log" >&2; die 4 "test program failed to link with: $libs"; }
-"$stage/bin/clinner-llama-smoke" >"$work/smoke.log" 2>&1 ||
-    { cat "$work/smoke.log" >&2; die 4 "test program failed to run"; }
+if [ -n "$cuda_arch" ]; then
+    echo "system_info: (CUDA build: not run on the build machine)" >"$work/smoke.log"
+else
+    "$stage/bin/clinner-llama-smoke" >"$work/smoke.log" 2>&1 ||
+        { cat "$work/smoke.log" >&2; die 4 "test program failed to run"; }
+fi
 
 t1=$(date +%s)
 {

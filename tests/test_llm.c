@@ -159,7 +159,7 @@ static void test_fsm(void **state)
     cl_buf_init(&g);
 
     /* the first choice: the trailing space is left to the chosen label */
-    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, &g, &err), CL_OK);
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, NULL, &g, &err), CL_OK);
     assert_string_equal(g.data, "Fever :");
 
     /* I-X cannot start a sentence; anything but the token text is refused */
@@ -173,11 +173,11 @@ static void test_fsm(void **state)
     assert_int_equal(f.line, 0);
     assert_int_equal(f.phase, 1);
     /* all B- labels share "-" */
-    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, &g, &err), CL_OK);
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, NULL, &g, &err), CL_OK);
     assert_string_equal(g.data, "-");
     assert_true(cl_fsm_advance(&s, &f, "-SIG", 4, labels));
     /* one label left: the guess runs to the next choice */
-    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, &g, &err), CL_OK);
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, NULL, &g, &err), CL_OK);
     assert_string_equal(g.data, "N\na:b :");
     assert_true(cl_fsm_advance(&s, &f, "N\na:b : I-SIGN\n", 15, labels));
     assert_int_equal(labels[0], cl_label_set_find(&ls, "B-SIGN"));
@@ -192,8 +192,35 @@ static void test_fsm(void **state)
     assert_true(cl_fsm_done(&s, &f));
     assert_int_equal(labels[2], 0);
     assert_false(cl_fsm_advance(&s, &f, "x", 1, labels));
-    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, &g, &err), CL_OK);
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, NULL, &g, &err), CL_OK);
     assert_string_equal(g.data, "");
+
+    /* speculation: a whole label is guessed at a label's start and the guess
+     * goes on; a guess not allowed after the previous label stops it */
+    int32_t spec[11];
+    for (int32_t i = 0; i < 11; i++)
+        spec[i] = 0; /* O after anything */
+    cl_fsm_start(&f);
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, spec, &g, &err), CL_OK);
+    assert_string_equal(g.data, "Fever : O\na:b : O\n\xc3\xa9t\xc3\xa9 : O\n");
+    int32_t isign = cl_label_set_find(&ls, "I-SIGN");
+    spec[0] = isign; /* I-SIGN cannot start a sentence: a plain stop */
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, spec, &g, &err), CL_OK);
+    assert_string_equal(g.data, "Fever :");
+    spec[0] = cl_label_set_find(&ls, "B-SIGN");
+    spec[spec[0] + 1] = isign;
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, spec, &g, &err), CL_OK);
+    /* after I-SIGN spec says O */
+    assert_string_equal(g.data, "Fever : B-SIGN\na:b : I-SIGN\n\xc3\xa9t\xc3\xa9 : O\n");
+    /* inside a label (after " B") there is no speculation */
+    assert_true(cl_fsm_advance(&s, &f, "Fever : B", 9, labels));
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 1000, spec, &g, &err), CL_OK);
+    assert_string_equal(g.data, "-");
+    /* the byte budget is respected (roughly: whole parts) */
+    cl_fsm_start(&f);
+    spec[0] = 0;
+    assert_int_equal(cl_fsm_guess_text(&s, &f, 5, spec, &g, &err), CL_OK);
+    assert_true(g.len < 20);
 
     /* empty tokens are refused */
     const char *bad[] = {"a", ""};

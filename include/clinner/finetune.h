@@ -125,6 +125,11 @@ typedef struct cl_finetune_params {
     int32_t save_every;      /* also checkpoint every N steps (0: only after each epoch) */
     bool resume;             /* continue from the checkpoint of the same run */
     int64_t mem_limit;       /* bytes training may use (0: MemAvailable of /proc/meminfo) */
+    int32_t gpu_layers;      /* layers offloaded to a GPU backend (default 0: CPU; -1: all);
+                              * needs llama.cpp built with one (setup-llama.sh --cuda) */
+    double time_limit_s;     /* stop after the step that passes this many seconds of
+                              * training (0: none): checkpoint, dev loss, output as after an
+                              * epoch; --resume continues from there */
     /* Fixed examples and a zero-shot instruction come from prompt.h with
      * these types (NULL: the paper's five). */
     const char *const *types;
@@ -147,6 +152,9 @@ typedef struct cl_finetune_result {
     int32_t dev_examples;
     int32_t epochs_done;     /* in all, resumed ones included */
     int32_t start_epoch;     /* 1-based first epoch run by this call (resume) */
+    bool stopped_by_time;    /* time_limit_s ended the run mid-way */
+    int64_t steps_done;      /* optimizer steps in all (resumes included) */
+    int64_t steps_total;     /* steps the whole run would take */
     double first_loss;       /* first training window's loss of this call */
     double train_loss[64];   /* mean training loss per epoch (first 64), NAN when resumed */
     double dev_loss[64];     /* mean dev loss per epoch (NAN: no dev) */

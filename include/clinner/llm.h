@@ -96,6 +96,13 @@ typedef struct cl_llama_params {
                              * answer (grammar and forced always finish the answer) */
     int32_t n_parallel;     /* sentences decoded together (default 4) */
     int32_t draft;          /* forced: guessed tokens checked per step and sentence (32) */
+    int32_t speculate;      /* forced: also guess labels (at first the one that continues the
+                             * previous line's: O after O, I-X after B-X or I-X; then the one
+                             * the model chose last after the same label), checked like the
+                             * token text, so fewer rounds per sentence when the guesses
+                             * are right, wasted work when not; the labels are the same
+                             * either way.  -1 (default): on when the model runs on a GPU
+                             * (a batch costs about one token there), 0 off, 1 on */
     bool verbose;           /* llama.cpp's own log on stderr */
     cl_log_fn log;          /* skipped sentences are reported here (may be NULL) */
     void *log_ctx;

@@ -25,6 +25,9 @@ typedef struct cl_tagger_stats {
     int64_t invalid_labels;   /* answer labels outside the label set, read as O */
     int64_t skipped;          /* sentences left all O (empty, longer than the context) */
     int64_t retries;          /* remote backends: requests sent again */
+    int64_t model_rounds;     /* local LLM: llama_decode calls (each a batch of sequences) */
+    int64_t draft_tokens;     /* local LLM, forced: guessed tokens checked */
+    int64_t draft_rejected;   /* of these, dropped because the model chose otherwise */
 } cl_tagger_stats;
 
 /* Where a backend reports what the user should know but is not an error

@@ -57,6 +57,11 @@ static void usage(FILE *fp)
             "  --seed N              subset and order (default %u)\n"
             "  --threads N           CPU threads (default: all)\n"
             "  --save-every N        also checkpoint every N steps (default: each epoch)\n"
+            "  --time-limit S        stop after the step that passes S seconds of training:\n"
+            "                        checkpoint, dev loss and -o as after an epoch;\n"
+            "                        --resume continues the run\n"
+            "  --gpu-layers N        layers to offload to a GPU (-1: all; default 0); needs\n"
+            "                        llama.cpp built with CUDA (setup-llama.sh --cuda ARCH)\n"
             "  --resume              continue from OUT.gguf's checkpoint\n"
             "  --cache-dir DIR       F32 conversions (default $CLINNER_CACHE/f32 or\n"
             "                        ~/.cache/clinner/f32)\n"
@@ -217,6 +222,11 @@ int cmd_finetune(int argc, char **argv)
         } else if (!strcmp(a, "--threads")) {
             st = cli_parse_int(a, v, 1, 256, &n, &err);
             p.threads = (int32_t)n;
+        } else if (!strcmp(a, "--time-limit")) {
+            st = cli_parse_double(a, v, 0.0, &p.time_limit_s, &err);
+        } else if (!strcmp(a, "--gpu-layers")) {
+            st = cli_parse_int(a, v, -1, 100000, &n, &err);
+            p.gpu_layers = (int32_t)n;
         } else if (!strcmp(a, "--save-every")) {
             st = cli_parse_int(a, v, 0, 100000000, &n, &err);
             p.save_every = (int32_t)n;
@@ -270,6 +280,11 @@ int cmd_finetune(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if (r.stopped_by_time)
+        fprintf(stderr,
+                "clinner finetune: --time-limit reached after %lld of %lld steps; the model "
+                "below is that checkpoint's (--resume continues)\n",
+                (long long)r.steps_done, (long long)r.steps_total);
     fprintf(stderr,
             "clinner finetune: wrote %s: %d examples, %d epochs, first loss %.4f, last epoch "
             "train loss %.4f, dev loss %.4f, %.0f s\n",

@@ -24,6 +24,7 @@ void llm_opts_init(llm_opts *o)
     memset(o, 0, sizeof *o);
     o->strategy = "zero-shot";
     o->decode = "free";
+    o->speculate = "auto";
     o->shots = CL_PROMPT_DEFAULT_SHOTS;
     o->parallel = 0; /* 0: the backend's default (openai 1, llama 4) */
     o->seed = -1;
@@ -43,6 +44,8 @@ int llm_opts_parse(llm_opts *o, int argc, char **argv, int *i, cl_error *err)
         str = &o->strategy;
     else if (!strcmp(a, "--decode"))
         str = &o->decode;
+    else if (!strcmp(a, "--speculate"))
+        str = &o->speculate;
     else if (!strcmp(a, "--kb"))
         str = &o->kb;
     else if (!strcmp(a, "--train"))
@@ -95,6 +98,10 @@ void llm_opts_usage(FILE *fp)
             "  --shots K           examples for few-shot / knn-shot (default 5)\n"
             "  --decode MODE       free (parse the answer, align by position), grammar (GBNF:\n"
             "                      one line per token, BIO-valid labels) or forced (llama)\n"
+            "  --speculate MODE    forced: also guess each label (O after O, I-X after B-X\n"
+            "                      or I-X) and check it in the same batch: same labels,\n"
+            "                      fewer rounds; auto (default: on when the model runs on\n"
+            "                      a GPU), on or off\n"
             "  --train DIR         training split (BRAT) for examples (default\n"
             "                      $CLINNER_SHARED/data/raredis/train)\n"
             "  --kb DIR            folder of .txt articles for rag (default: the training\n"

@@ -16,6 +16,7 @@
 typedef struct llm_opts {
     const char *strategy;    /* --strategy (default zero-shot) */
     const char *decode;      /* --decode (default free) */
+    const char *speculate;   /* --speculate auto|on|off (forced; default auto) */
     const char *kb;          /* --kb DIR (rag; default: the training texts) */
     const char *train;       /* --train DIR (default: shared RareDis train) */
     const char *api_base;    /* --api-base (openai) */

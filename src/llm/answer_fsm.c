@@ -179,7 +179,7 @@ llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, con
 }
 
 cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t max_bytes,
-                            cl_buf *out, cl_error *err)
+                            const int32_t *spec_after, cl_buf *out, cl_error *err)
 {
     cl_buf_reset(out);
     int bad = cl_buf_append(out, "", 0);
@@ -209,6 +209,18 @@ cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t ma
             g.phase = 0;
             g.k = 0;
             continue;
+        }
+        if (spec_after && g.k == 0) {
+            /* speculation: guess a whole label and go on into the next line */
+            int32_t l = spec_after[g.prev + 1];
+            if (l >= 0 && l < s->ls->nlabels && (g.mask >> l & 1)) {
+                bad = cl_buf_append(out, s->lab[l], s->lab_len[l]);
+                g.prev = l;
+                g.line++;
+                g.phase = 0;
+                g.k = 0;
+                continue;
+            }
         }
         /* a choice: only the bytes every label still possible agrees on */
         size_t k = (size_t)g.k;

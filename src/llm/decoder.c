@@ -57,6 +57,7 @@ typedef struct slot {
     struct llama_sampler *chain;   /* free: the sampler; grammar: temp + dist (or NULL) */
     struct llama_sampler *grammar; /* grammar mode */
     int32_t lines;                 /* free: complete non-empty lines */
+    int32_t learned;               /* forced, speculating: lines whose labels were learned */
     bool line_has_text;
 } slot;
 
@@ -74,6 +75,7 @@ struct cl_llm_engine {
     int32_t nslots;
     llama_token_data *cand; /* n_vocab */
     cl_buf guess;
+    int32_t *spec_after; /* forced with speculation: label guessed after label i-1 */
     cl_llama_stats st;
 };
 
@@ -147,6 +149,22 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     return e;
 }
 
+cl_status cl_llm_engine_speculate(cl_llm_engine *e, const cl_label_set *ls, cl_error *err)
+{
+    /* to start with, the label that continues the previous line's: O after
+     * O (and at the start), I-X after B-X or I-X - the commonest next label
+     * in the corpus; add_guesses then learns what the model itself does */
+    int32_t *a = malloc(((size_t)ls->nlabels + 1) * sizeof *a);
+    if (!a)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    a[0] = 0;
+    for (int32_t prev = 0; prev < ls->nlabels; prev++)
+        a[prev + 1] = prev == 0 ? 0 : prev % 2 ? prev + 1 : prev;
+    free(e->spec_after);
+    e->spec_after = a;
+    return CL_OK;
+}
+
 static void slot_release(cl_llm_engine *e, slot *s)
 {
     if (s->chain)
@@ -172,6 +190,7 @@ void cl_llm_engine_free(cl_llm_engine *e)
     free(e->cand);
     free(e->prefix);
     cl_buf_free(&e->guess);
+    free(e->spec_after);
     if (e->batch.token)
         llama_batch_free(e->batch);
     if (e->ctx)
@@ -273,8 +292,16 @@ static void add_guesses(cl_llm_engine *e, slot *s)
         room = left;
     if (room <= 0 || cl_fsm_done(&s->job->fsm, &s->fsm))
         return;
-    if (cl_fsm_guess_text(&s->job->fsm, &s->fsm, (size_t)e->p.draft * 16 + 16, &e->guess, NULL) !=
-        CL_OK)
+    if (e->spec_after) {
+        /* learn the model's own habits: after label p, guess what it chose
+         * after p last time (a model that copies its labels down the
+         * sentence is then guessed right) */
+        for (int32_t i = s->learned; i < s->fsm.line; i++)
+            e->spec_after[(i ? s->job->labels[i - 1] : -1) + 1] = s->job->labels[i];
+        s->learned = s->fsm.line;
+    }
+    if (cl_fsm_guess_text(&s->job->fsm, &s->fsm, (size_t)e->p.draft * 16 + 16, e->spec_after,
+                          &e->guess, NULL) != CL_OK)
         return;
     int32_t k = cl_llm_guess_tokens(e->m, e->guess.data, e->guess.len, s->pend + s->npend, room);
     s->npend += k;
@@ -294,6 +321,7 @@ static cl_status start_job(cl_llm_engine *e, slot *s, cl_llm_job *j, cl_error *e
     s->job = j;
     s->npend = 0;
     s->lines = 0;
+    s->learned = 0;
     s->line_has_text = false;
     cl_fsm_start(&s->fsm);
     cl_buf_reset(&j->answer);

@@ -688,7 +688,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
 
     struct llama_model_params mp = llama_model_default_params();
     mp.load_mode = LLAMA_LOAD_MODE_NONE; /* the optimizer writes the weights */
-    mp.n_gpu_layers = 0;
+    mp.n_gpu_layers = p->gpu_layers < 0 ? 999 : p->gpu_layers;
     model = llama_model_load_from_file(load_path, mp);
     if (!model) {
         st = cl_error_set(err, CL_ERR_MODEL, "%s: cannot load the model", load_path);
@@ -759,7 +759,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     }
     double t_train = cl_now(), step_s = -1;
     int64_t steps_this_session = 0;
-    for (int32_t ep = start_epoch; ep < p->epochs; ep++) {
+    res->steps_total = nsteps;
+    for (int32_t ep = start_epoch; ep < p->epochs && !res->stopped_by_time; ep++) {
         for (int32_t i = 0; i < tr.win.n; i++)
             order[i] = i;
         shuffle(order, tr.win.n, (uint64_t)p->seed * 1000003ull + (uint64_t)ep);
@@ -767,6 +768,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         int64_t npos = 0;
         double t_ep = cl_now();
         int64_t first = ep == start_epoch ? start_step : 0;
+        int64_t last_step = tr.win.n; /* < n when the time limit cut the epoch */
         for (int64_t s = first; s < tr.win.n; s++) {
             t.opt.lr = cl_ft_lr_at(p->schedule, p->lr, p->lr_min, warm, gstep, nsteps);
             double loss = run_window(&t, &tr.win, order[s], true);
@@ -797,6 +799,11 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 };
                 p->progress(p->progress_ctx, &pr);
             }
+            if (p->time_limit_s > 0 && now - t_train >= p->time_limit_s && s + 1 < tr.win.n) {
+                res->stopped_by_time = true;
+                last_step = s + 1;
+                break;
+            }
             if (p->save_every > 0 && gstep % p->save_every == 0 && s + 1 < tr.win.n) {
                 ck.epoch = ep;
                 ck.step = s + 1;
@@ -812,23 +819,46 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         if (dv.win.n > 0)
             dl = eval_dev(&t, &dv.win, ep, gstep, t_start);
         if (ep < 64) {
-            /* a resumed epoch's mean covers only the windows run this time */
-            ck.train_loss[ep] = first == 0 ? tl : NAN;
+            /* a resumed or cut epoch's mean covers only the windows run this time */
+            ck.train_loss[ep] = first == 0 && last_step == tr.win.n ? tl : NAN;
             ck.dev_loss[ep] = dl;
         }
-        ck.epoch = ep + 1;
-        ck.step = 0;
+        if (res->stopped_by_time) {
+            ck.epoch = ep;
+            ck.step = last_step;
+        } else {
+            ck.epoch = ep + 1;
+            ck.step = 0;
+        }
         ck.global_step = gstep;
         if ((st = ckpt_write(p->out_path, model, f32, &ck, ep + 1, err)) != CL_OK)
             goto done;
-        note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
-             p->epochs, tl, dl, cl_now() - t_ep, ck.file);
+        if (res->stopped_by_time) {
+            res->train_loss[ep < 64 ? ep : 63] = tl;
+            note(p, "time limit: stopped in epoch %d/%d after step %lld of %d (%lld of %lld "
+                    "steps in all): train loss %.4f, dev loss %.4f; checkpoint %s (--resume "
+                    "continues)",
+                 ep + 1, p->epochs, (long long)last_step, tr.win.n, (long long)gstep,
+                 (long long)nsteps, tl, dl, ck.file);
+        } else {
+            note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
+                 p->epochs, tl, dl, cl_now() - t_ep, ck.file);
+            if (p->time_limit_s > 0 && cl_now() - t_train >= p->time_limit_s && ep + 1 < p->epochs) {
+                res->stopped_by_time = true;
+                note(p, "time limit: stopped after epoch %d/%d (--resume continues)", ep + 1,
+                     p->epochs);
+            }
+        }
     }
+    res->steps_done = gstep;
     for (int i = 0; i < 64; i++) {
-        res->train_loss[i] = ck.train_loss[i];
+        if (!(res->stopped_by_time && isnan(ck.train_loss[i]) && !isnan(res->train_loss[i])))
+            res->train_loss[i] = ck.train_loss[i];
         res->dev_loss[i] = ck.dev_loss[i];
     }
-    res->epochs_done = ck.epoch > p->epochs ? ck.epoch : p->epochs;
+    res->epochs_done = res->stopped_by_time ? ck.epoch + 1
+                       : ck.epoch > p->epochs ? ck.epoch
+                                              : p->epochs;
 
     /* The final model: the last checkpoint's weights, linked (or saved) to
      * the output path atomically, or converted to the asked type. */

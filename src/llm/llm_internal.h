@@ -89,9 +89,12 @@ llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, con
                           const float *logits);
 /* The answer's bytes from f up to the next choice (where labels still
  * possible differ), without the spaces just before it (a tokenizer joins
- * them to the next word); at most about max_bytes.  out is reset. */
+ * them to the next word); at most about max_bytes.  With spec_after (NULL:
+ * none), a choice at the start of a label is not a stop: the label
+ * spec_after[prev + 1] (prev: the previous line's label, -1 at the start)
+ * is guessed whole when allowed, and the guess goes on.  out is reset. */
 cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t max_bytes,
-                            cl_buf *out, cl_error *err);
+                            const int32_t *spec_after, cl_buf *out, cl_error *err);
 
 /* ---- the decoding engine (decoder.c) ----
  * One llama context with a reserved sequence for the shared prompt prefix
@@ -121,6 +124,8 @@ void cl_llm_job_free(cl_llm_job *j);
 typedef struct cl_llm_engine cl_llm_engine;
 
 cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl_error *err);
+/* Forced decoding: guess labels too (see cl_llama_params.speculate). */
+cl_status cl_llm_engine_speculate(cl_llm_engine *e, const cl_label_set *ls, cl_error *err);
 void cl_llm_engine_free(cl_llm_engine *e);
 /* Make prefix[0..n) the shared prefix (decoded once into its sequence;
  * nothing happens when it already is). */

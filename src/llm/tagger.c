@@ -44,6 +44,7 @@ cl_llama_params cl_llama_default_params(void)
     p.decode = CL_DECODE_FORCED;
     p.n_parallel = 4;
     p.draft = 32;
+    p.speculate = -1;
     return p;
 }
 
@@ -280,7 +281,16 @@ static void tagger_free(void *self)
     free(t);
 }
 
-static void tagger_stats(void *self, cl_tagger_stats *out) { *out = ((llama_tagger *)self)->st; }
+static void tagger_stats(void *self, cl_tagger_stats *out)
+{
+    llama_tagger *t = self;
+    *out = t->st;
+    cl_llama_stats ls;
+    cl_llm_engine_stats(t->e, &ls);
+    out->model_rounds = ls.decode_calls;
+    out->draft_tokens = ls.draft_tokens;
+    out->draft_rejected = ls.draft_rejected;
+}
 
 static const cl_tagger_ops llama_ops = {
     .name = "llama",
@@ -376,6 +386,9 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
         st = err ? err->code : CL_ERR_MODEL;
     if (st == CL_OK && !(t->e = cl_llm_engine_new(t->m, &t->p, err)))
         st = err ? err->code : CL_ERR_MODEL;
+    if (st == CL_OK && p.decode == CL_DECODE_FORCED &&
+        (p.speculate > 0 || (p.speculate < 0 && llama_supports_gpu_offload())))
+        st = cl_llm_engine_speculate(t->e, t->ls, err);
     if (st != CL_OK) {
         tagger_free(t);
         return st;

@@ -750,6 +750,11 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
                             (long long)t->prompt_tokens, (long long)t->generated_tokens);
     if (!bad && (t->prompt_tokens || t->generated_tokens || t->misaligned))
         bad = cl_buf_printf(out, "; misaligned sentences %lld", (long long)t->misaligned);
+    if (!bad && t->model_rounds)
+        bad = cl_buf_printf(out, "; model rounds %lld", (long long)t->model_rounds);
+    if (!bad && t->draft_tokens)
+        bad = cl_buf_printf(out, " (guessed tokens %lld, %lld rejected)",
+                            (long long)t->draft_tokens, (long long)t->draft_rejected);
     if (!bad && t->invalid_labels)
         bad = cl_buf_printf(out, "; invalid labels %lld", (long long)t->invalid_labels);
     if (!bad && t->skipped)

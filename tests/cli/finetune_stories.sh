@@ -56,6 +56,21 @@ ls "$tmp"/ft.gguf.ckpt-*.gguf | wc -l | grep -qx 1 || fail "old checkpoints left
 "$B" finetune "${common[@]}" --epochs 4 --resume --lr 1e-3 2>"$tmp/err" && fail "foreign checkpoint used"
 grep -q 'checkpoint is of another run' "$tmp/err" || fail "no clear message: $(cat "$tmp/err")"
 
+# --time-limit: stops after the first step that passes it, with a checkpoint
+# and an output model; --resume (without the limit) finishes the run
+rm -f "$tmp"/ft.gguf*
+"$B" finetune "${common[@]}" --epochs 2 --time-limit 0.001 2>"$tmp/t.err" ||
+    { cat "$tmp/t.err"; fail "--time-limit run exited $?"; }
+grep -q 'time limit: stopped in epoch 1/2 after step 1 of' "$tmp/t.err" ||
+    fail "no time-limit note: $(tail -3 "$tmp/t.err")"
+grep -q -- '--time-limit reached after 1 of' "$tmp/t.err" || fail "no time-limit summary"
+[ -s "$tmp/ft.gguf" ] || fail "no output model after --time-limit"
+"$B" finetune "${common[@]}" --epochs 2 --resume 2>"$tmp/t2.err" ||
+    { cat "$tmp/t2.err"; fail "resume after --time-limit exited $?"; }
+grep -q 'resuming after epoch 0 step 1' "$tmp/t2.err" || fail "did not resume after the time limit"
+grep -q '^clinner finetune: epoch 2/2: train loss' "$tmp/t2.err" || fail "epoch 2 did not finish"
+echo "time limit: stopped after step 1, resumed to the end"
+
 # kill -9 in the middle of an epoch, then --resume from the step checkpoint
 rm -f "$tmp"/ft.gguf*
 "$B" finetune "${common[@]}" --epochs 2 --save-every 2 2>"$tmp/k.err" &

@@ -32,9 +32,13 @@ fi
     fail "convert exited $?"
 for mode in grammar forced; do
     "$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode "$mode" \
-        --threads 1 --progress off --from brat --to paper-lines --tokenizer paper "$in" \
-        -o "$tmp/$mode.lines" 2>"$tmp/$mode.err" || { cat "$tmp/$mode.err"; fail "$mode exited $?"; }
+        --speculate off --threads 1 --progress off --from brat --to paper-lines --tokenizer paper \
+        "$in" -o "$tmp/$mode.lines" 2>"$tmp/$mode.err" || { cat "$tmp/$mode.err"; fail "$mode exited $?"; }
 done
+"$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode forced \
+    --speculate on --threads 1 --progress off --from brat --to paper-lines --tokenizer paper \
+    "$in" -o "$tmp/spec.lines" 2>"$tmp/spec.err" || { cat "$tmp/spec.err"; fail "speculate exited $?"; }
+cmp -s "$tmp/spec.lines" "$tmp/forced.lines" || fail "--speculate on changed forced decoding's output"
 python3 - "$tmp/gold.lines" "$tmp/grammar.lines" "$tmp/forced.lines" <<'PY' || exit 1
 import sys
 def read(p):

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/gpu_runs.sh - the LLM runs that need more compute than a 2-core CPU:
+# SmolLM2 on the whole RareDis test split (4 strategies x free/forced), the
+# free/grammar/forced benchmark, and a fine-tune of SmolLM2 on the whole
+# training split followed by tagging the test split with it.  Written for a
+# lent GPU machine (llama.cpp built with `scripts/setup-llama.sh --cuda 90`)
+# that cannot download anything, so everything arrives in .dev/ (ignored by
+# git; nothing there is committed):
+#   .dev/pack.tgz    bin/clinner (CUDA build), lib/*.so (its non-glibc
+#                    libraries), shared/data/{raredis,paper}, models/stories260K.gguf
+#   .dev/m.part*     the SmolLM2 GGUF cut in pieces (one call carries 64 MiB)
+# Not part of CI or of `make test`.
+#
+#   bench/gpu_runs.sh prep OUTDIR    unpack to /tmp/dev, GPU checks on stories260K
+#   bench/gpu_runs.sh main OUTDIR    reassemble SmolLM2, then the runs; stops
+#                                    itself after $BUDGET seconds (default 540)
+# Outputs (OUTDIR/results.tgz): every paper-lines output, tagger log, eval JSON
+# and a summary table; an unfinished run is scored on the units it finished.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+stage=${1:?usage: gpu_runs.sh prep|main OUTDIR}
+final=${2:?usage: gpu_runs.sh prep|main OUTDIR}
+dev=/tmp/dev
+out=$dev/work-$stage  # everything; $final gets results.tgz and the tables
+mkdir -p "$final" "$dev" "$out"
+export CLINNER_SHARED=$dev/shared CLINNER_CACHE=$dev/cache
+export LD_LIBRARY_PATH=$dev/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+bin=$dev/bin/clinner
+D=$dev/shared/data/raredis
+P=$dev/shared/data/paper
+t_start=$(date +%s)
+budget=${BUDGET:-540}
+left() { echo $((budget - ($(date +%s) - t_start))); }
+# seconds left minus a margin, at least 1 (timeout 0 would mean no limit)
+until_end() { local t=$(($(left) - $1)); [ "$t" -ge 1 ] || t=1; echo "$t"; }
+
+# cut the paper CSV to its first N sentence units
+cut_units() {
+    awk -F, -v n="$2" 'NR == 1 { print; next }
+        { if ($(NF-1) != last) { k++; last = $(NF-1) } if (k <= n) print }' "$1"
+}
+
+# score OUT.lines against the gold units it covers; one table row
+score() {
+    local name=$1 lines=$2 log=$3
+    local n total
+    # an unfinished run: its finished documents are in the checkpoint folder
+    [ -f "$lines" ] || lines="$lines.clinner-run/output.part"
+    n=$(grep -c '^######' "$lines" 2>/dev/null)
+    n=${n:-0}
+    total=$(awk -F, 'NR > 1 { print $(NF-1) }' "$P/test_combined_IOB_data.csv" | uniq | wc -l)
+    if [ "$n" -eq 0 ]; then
+        echo "| $name | 0 of $total | | | |" >>"$out/summary.md"
+        return
+    fi
+    cut_units "$P/test_combined_IOB_data.csv" "$n" >"$out/gold-$name.csv"
+    "$bin" eval --gold "$out/gold-$name.csv" --gold-format paper-csv --pred "$lines" \
+        --pred-format paper-lines --json >"$out/$name.json" 2>"$out/$name.eval.err"
+    "$bin" eval --gold "$out/gold-$name.csv" --gold-format paper-csv --pred "$lines" \
+        --pred-format paper-lines >"$out/$name.eval.txt" 2>&1
+    rm -f "$out/gold-$name.csv"
+    local f1 mis
+    f1=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["average"]; print("%.4f/%.4f/%.4f" % (a["precision"], a["recall"], a["f1"]))' "$out/$name.json" 2>/dev/null)
+    mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -1)
+    echo "| $name | $n of $total | $f1 | ${mis:-?} | $(tail -n 1 "$log" | tr '|' '/') |" >>"$out/summary.md"
+}
+
+if [ "$stage" = prep ]; then
+    tar xzf "$root/.dev/pack.tgz" -C "$dev" || exit 1
+    cp "$root"/.dev/m.part* "$dev/" 2>/dev/null
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    ldd "$bin" | grep -E 'not found|cuda|cublas' 
+    "$bin" --help >/dev/null || exit 1
+    m=$dev/models/stories260K.gguf
+    echo "== stories260K forced on GPU, 3 dev files"
+    mkdir -p "$dev/sdev"; ls "$D/dev" | head -6 | while read -r f; do cp "$D/dev/$f" "$dev/sdev/"; done
+    time "$bin" tag --model "$m" --strategy few-shot --decode forced --verbose --threads 2 \
+        --from brat --to paper-lines --tokenizer paper "$dev/sdev" -o "$out/stories-forced.lines" \
+        2>"$out/stories-forced.log"
+    grep -iE 'cuda|offload|error' "$out/stories-forced.log" | head -8; tail -n 2 "$out/stories-forced.log"
+    time "$bin" tag --model "$m" --strategy few-shot --decode grammar --threads 2 \
+        --from brat --to paper-lines --tokenizer paper "$dev/sdev" -o "$out/stories-grammar.lines" \
+        2>"$out/stories-grammar.log"
+    cmp "$out/stories-forced.lines" "$out/stories-grammar.lines" && echo "forced == grammar on GPU"
+    echo "== stories260K finetune on GPU"
+    time "$bin" finetune --model "$m" --train "$dev/sdev" --dev "$dev/sdev" --tokenizer paper \
+        --ctx 1024 --lr 1e-2 --epochs 2 --gpu-layers -1 --time-limit 3 --log-interval 0 \
+        --threads 2 -o "$dev/ft-stories.gguf" 2>&1 | tail -n 6
+    "$bin" tag --model "$dev/ft-stories.gguf" --strategy zero-shot --decode forced --threads 2 \
+        --from brat --to paper-lines --tokenizer paper "$dev/sdev" -o "$out/ft-stories.lines" \
+        2>&1 | tail -n 1
+    ls -la "$dev" /usr/local/cuda/lib64/libcublas* 2>&1 | head -20
+    (cd "$out" && tar czf "$final/results.tgz" .)
+    exit 0
+fi
+
+# ---- main
+cat "$dev"/m.part* "$root"/.dev/m.part* 2>/dev/null >"$dev/smollm2.gguf.tmp"
+want=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+got=$(sha256sum "$dev/smollm2.gguf.tmp" | cut -d' ' -f1)
+[ "$got" = "$want" ] || { echo "SmolLM2 reassembly: sha256 $got, want $want"; ls -la "$dev" "$root/.dev"; exit 1; }
+mv "$dev/smollm2.gguf.tmp" "$dev/smollm2.gguf"
+M=$dev/smollm2.gguf
+echo "| run | units | average P/R/F1 | misaligned | tagger summary |" >"$out/summary.md"
+echo "|---|---|---|---|---|" >>"$out/summary.md"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >"$out/gpu.txt"
+
+# 1. the benchmark, alone on the machine: same 101 units, same model and prompt
+echo "== bench $(date +%T)"
+CLINNER_BIN=$bin MODEL=$M DOCS=12 STRATEGY=few-shot MODES="forced free grammar" THREADS=4 \
+    timeout 150 "$root/bench/llm_decode.sh" "$out/bench" >"$out/bench.md" 2>"$out/bench.err"
+cat "$out/bench.md"
+
+# 2. the fine-tune (whole training split, time-limited) and the 8 full-split
+#    runs, side by side on the GPU
+ft_time=${FT_TIME:-200}
+(
+    "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper \
+        --ctx 2048 --epochs 1 --lr "${FT_LR:-3e-5}" --lr-min 3e-6 --warmup 0.03 \
+        --train-tensors all --gpu-layers -1 --time-limit "$ft_time" --max-dev 100 \
+        --threads 2 --log-interval 15 --cache-dir "$dev/f32" -o "$dev/smollm2-ft.gguf" \
+        >"$out/finetune.log" 2>&1
+    timeout "$(until_end 25)" "$bin" tag --model "$dev/smollm2-ft.gguf" --strategy zero-shot \
+        --decode forced --threads 2 --parallel 16 --progress lines --from paper-csv \
+        --to paper-lines "$P/test_combined_IOB_data.csv" -o "$out/ft-zero-shot-forced.lines" \
+        2>"$out/ft-zero-shot-forced.log"
+) &
+for s in zero-shot few-shot knn-shot rag; do
+    for d in forced free; do
+        timeout "$(until_end 20)" "$bin" tag --model "$M" --strategy "$s" --decode "$d" \
+            --threads 1 --parallel 16 --progress lines --from paper-csv --to paper-lines \
+            "$P/test_combined_IOB_data.csv" -o "$out/$s-$d.lines" 2>"$out/$s-$d.log" &
+    done
+done
+wait
+echo "== scoring $(date +%T)"
+for s in zero-shot few-shot knn-shot rag; do
+    for d in forced free; do score "$s-$d" "$out/$s-$d.lines" "$out/$s-$d.log"; done
+done
+score ft-zero-shot-forced "$out/ft-zero-shot-forced.lines" "$out/ft-zero-shot-forced.log"
+grep -E 'memory estimate|time limit|epoch|wrote' "$out/finetune.log" | tail -n 8
+cat "$out/summary.md"
+cp "$out/summary.md" "$out/bench.md" "$final/" 2>/dev/null
+(cd "$out" && tar czf "$final/results.tgz" . && ls -la "$final/results.tgz")
