@@ -4,27 +4,40 @@
 # free/grammar/forced benchmark, and a fine-tune of SmolLM2 on the whole
 # training split followed by tagging the test split with it.  Written for a
 # lent GPU machine (llama.cpp built with `scripts/setup-llama.sh --cuda 90`)
-# that cannot download anything, so everything arrives in .dev/ (ignored by
-# git; nothing there is committed):
-#   .dev/pack.tgz    bin/clinner (CUDA build), lib/*.so (its non-glibc
-#                    libraries), shared/data/{raredis,paper}, models/stories260K.gguf
-#   .dev/m.part*     the SmolLM2 GGUF cut in pieces (one call carries 64 MiB)
+# that cannot download anything, so everything arrives in ignored folders
+# .dev1/, .dev2/, ... (one call carries at most 64 MiB; nothing there is
+# committed), each stage copying what it finds to /tmp/dev on the machine:
+#   pack.tgz (xz)  bin/clinner (CUDA build), lib/*.so (its non-glibc
+#                  libraries), shared/data/{raredis,paper}, models/stories260K.gguf
+#   m.part1 ...    the SmolLM2 GGUF cut in pieces
 # Not part of CI or of `make test`.
 #
-#   bench/gpu_runs.sh prep OUTDIR    unpack to /tmp/dev, GPU checks on stories260K
+#   bench/gpu_runs.sh prep OUTDIR    unpack, GPU checks on stories260K
+#   bench/gpu_runs.sh stash OUTDIR   only keep the pieces carried this time
 #   bench/gpu_runs.sh main OUTDIR    reassemble SmolLM2, then the runs; stops
 #                                    itself after $BUDGET seconds (default 540)
 # Outputs (OUTDIR/results.tgz): every paper-lines output, tagger log, eval JSON
 # and a summary table; an unfinished run is scored on the units it finished.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-stage=${1:?usage: gpu_runs.sh prep|main OUTDIR}
-final=${2:?usage: gpu_runs.sh prep|main OUTDIR}
+stage=${1:?usage: gpu_runs.sh prep|stash|main OUTDIR}
+final=${2:?usage: gpu_runs.sh prep|stash|main OUTDIR}
 dev=/tmp/dev
 out=$dev/work-$stage  # everything; $final gets results.tgz and the tables
 mkdir -p "$final" "$dev" "$out"
 export CLINNER_SHARED=$dev/shared CLINNER_CACHE=$dev/cache
-export LD_LIBRARY_PATH=$dev/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+# the CUDA runtime and cuBLAS of the machine's toolkit (or of its PyTorch), the driver's libcuda
+cudalibs=
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/nvidia/lib64 \
+         /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu; do
+    [ -d "$d" ] && cudalibs=$cudalibs:$d
+done
+if ! ls /usr/local/cuda/lib64/libcublas.so.13 >/dev/null 2>&1; then
+    for f in $(find / -name 'libcublas.so.13' -not -path '/proc/*' 2>/dev/null | head -n 2); do
+        cudalibs=$cudalibs:$(dirname "$f")
+    done
+fi
+export LD_LIBRARY_PATH=$dev/lib$cudalibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 bin=$dev/bin/clinner
 D=$dev/shared/data/raredis
 P=$dev/shared/data/paper
@@ -44,8 +57,14 @@ cut_units() {
 score() {
     local name=$1 lines=$2 log=$3
     local n total
-    # an unfinished run: its finished documents are in the checkpoint folder
-    [ -f "$lines" ] || lines="$lines.clinner-run/output.part"
+    # an unfinished run: its finished documents are in the checkpoint folder,
+    # output.part up to the size its journal's last D line gives
+    if [ ! -f "$lines" ]; then
+        local run="$lines.clinner-run" size
+        size=$(awk '$1 == "D" { s = $3 } END { print s + 0 }' "$run/journal" 2>/dev/null)
+        head -c "${size:-0}" "$run/output.part" >"$out/$name.partial.lines" 2>/dev/null
+        lines="$out/$name.partial.lines"
+    fi
     n=$(grep -c '^######' "$lines" 2>/dev/null)
     n=${n:-0}
     total=$(awk -F, 'NR > 1 { print $(NF-1) }' "$P/test_combined_IOB_data.csv" | uniq | wc -l)
@@ -65,9 +84,18 @@ score() {
     echo "| $name | $n of $total | $f1 | ${mis:-?} | $(tail -n 1 "$log" | tr '|' '/') |" >>"$out/summary.md"
 }
 
+for f in "$root"/.dev*/m.part*; do
+    [ -f "$f" ] && cp "$f" "$dev/" && echo "kept $(basename "$f") ($(stat -c %s "$f") bytes)"
+done
+for f in "$root"/.dev*/pack.tgz; do
+    [ -f "$f" ] || continue
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$f" "$dev" ||
+        { echo "cannot unpack $f"; exit 1; }
+    echo "unpacked $f"
+done
+[ "$stage" = stash ] && { ls -la "$dev"; exit 0; }
+
 if [ "$stage" = prep ]; then
-    tar xzf "$root/.dev/pack.tgz" -C "$dev" || exit 1
-    cp "$root"/.dev/m.part* "$dev/" 2>/dev/null
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     ldd "$bin" | grep -E 'not found|cuda|cublas' 
     "$bin" --help >/dev/null || exit 1
@@ -95,28 +123,22 @@ if [ "$stage" = prep ]; then
 fi
 
 # ---- main
-cat "$dev"/m.part* "$root"/.dev/m.part* 2>/dev/null >"$dev/smollm2.gguf.tmp"
+cat "$dev"/m.part* >"$dev/smollm2.gguf.tmp"
 want=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 got=$(sha256sum "$dev/smollm2.gguf.tmp" | cut -d' ' -f1)
-[ "$got" = "$want" ] || { echo "SmolLM2 reassembly: sha256 $got, want $want"; ls -la "$dev" "$root/.dev"; exit 1; }
+[ "$got" = "$want" ] || { echo "SmolLM2 reassembly: sha256 $got, want $want"; ls -la "$dev"; exit 1; }
 mv "$dev/smollm2.gguf.tmp" "$dev/smollm2.gguf"
 M=$dev/smollm2.gguf
 echo "| run | units | average P/R/F1 | misaligned | tagger summary |" >"$out/summary.md"
 echo "|---|---|---|---|---|" >>"$out/summary.md"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >"$out/gpu.txt"
 
-# 1. the benchmark, alone on the machine: same 101 units, same model and prompt
-echo "== bench $(date +%T)"
-CLINNER_BIN=$bin MODEL=$M DOCS=12 STRATEGY=few-shot MODES="forced free grammar" THREADS=4 \
-    timeout 150 "$root/bench/llm_decode.sh" "$out/bench" >"$out/bench.md" 2>"$out/bench.err"
-cat "$out/bench.md"
-
-# 2. the fine-tune (whole training split, time-limited) and the 8 full-split
-#    runs, side by side on the GPU
-ft_time=${FT_TIME:-200}
+# 1. the fine-tune of SmolLM2 on the whole training split (time-limited),
+#    then tagging the test split with it; in the background from the start
+ft_time=${FT_TIME:-250}
 (
     "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper \
-        --ctx 2048 --epochs 1 --lr "${FT_LR:-3e-5}" --lr-min 3e-6 --warmup 0.03 \
+        --ctx 2048 --epochs 1 --lr "${FT_LR:-2e-5}" --lr-min 2e-6 --warmup 0.03 \
         --train-tensors all --gpu-layers -1 --time-limit "$ft_time" --max-dev 100 \
         --threads 2 --log-interval 15 --cache-dir "$dev/f32" -o "$dev/smollm2-ft.gguf" \
         >"$out/finetune.log" 2>&1
@@ -125,6 +147,20 @@ ft_time=${FT_TIME:-200}
         --to paper-lines "$P/test_combined_IOB_data.csv" -o "$out/ft-zero-shot-forced.lines" \
         2>"$out/ft-zero-shot-forced.log"
 ) &
+
+# 2. the benchmark: same 101 units, same model and prompt (beside the
+#    fine-tune only: the tagging runs start after it)
+echo "== bench $(date +%T)"
+CLINNER_BIN=$bin MODEL=$M DOCS=12 STRATEGY=few-shot MODES="forced forced:off free grammar" THREADS=4 \
+    timeout 170 "$root/bench/llm_decode.sh" "$out/bench" >"$out/bench.md" 2>"$out/bench.err"
+cat "$out/bench.md"
+
+# 3. the 8 full-split runs side by side on the GPU
+# all 894 dev sentences with stories260K: grammar, forced and forced with
+# speculation aligned, BIO-valid, identical (the test's CLINNER_LLM_FULL mode)
+mkdir -p "$CLINNER_CACHE/models" && cp "$dev/models/stories260K.gguf" "$CLINNER_CACHE/models/"
+CLINNER_LLM_FULL=1 CLINNER_BIN=$bin timeout "$(until_end 20)" \
+    bash "$root/tests/cli/llm_stories_dev.sh" >"$out/stories-full-dev.txt" 2>&1 &
 for s in zero-shot few-shot knn-shot rag; do
     for d in forced free; do
         timeout "$(until_end 20)" "$bin" tag --model "$M" --strategy "$s" --decode "$d" \
@@ -140,5 +176,6 @@ done
 score ft-zero-shot-forced "$out/ft-zero-shot-forced.lines" "$out/ft-zero-shot-forced.log"
 grep -E 'memory estimate|time limit|epoch|wrote' "$out/finetune.log" | tail -n 8
 cat "$out/summary.md"
+echo "stories260K, all dev sentences:"; tail -n 3 "$out/stories-full-dev.txt"
 cp "$out/summary.md" "$out/bench.md" "$final/" 2>/dev/null
 (cd "$out" && tar czf "$final/results.tgz" . && ls -la "$final/results.tgz")

@@ -8,7 +8,8 @@
 # Env: CLINNER_BIN (default build/clinner), CLINNER_SHARED (default ../shared),
 #      MODEL (default: SmolLM2-135M-Instruct from scripts/fetch-models.sh),
 #      STRATEGY (few-shot), DOCS (12: the first 12 test documents of the
-#      paper's CSV, 102 sentences), MODES ("forced free grammar"),
+#      paper's CSV, 102 sentences), MODES ("forced free grammar"; forced:on
+#      and forced:off set --speculate),
 #      THREADS (1), PARALLEL (4).
 # The sentences are the paper's own tokens (its test CSV, cut to the first
 # DOCS files), written to OUTDIR with each mode's paper-lines output, so the
@@ -35,14 +36,17 @@ mv "$gold.tmp.$$" "$gold" # atomic: another run may be reading it
 nsent=$(awk -F, 'NR > 1 { print $(NF-1) }' "$gold" | sort -u | wc -l)
 echo "llm_decode: $nsent sentences ($docs documents), model $(basename "$model"), $strategy," \
      "$threads thread(s), $parallel parallel sequences, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '| decoding | sentences | wall s | CPU s | CPU s/sentence | generated tokens | tokens/CPU s | tokens/wall s | misaligned | avg F1 |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| decoding | sentences | wall s | CPU s | CPU s/sentence | generated tokens | tokens/CPU s | tokens/wall s | model rounds | misaligned | avg F1 |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
 for mode in $modes; do
-    pred="$out/$strategy-$mode.lines"
-    log="$out/$strategy-$mode.log"
+    pred="$out/$strategy-${mode/:/-}.lines"
+    log="$out/$strategy-${mode/:/-}.log"
     t0=$(date +%s.%N)
     c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-    "$bin" tag --backend llama --model "$model" --strategy "$strategy" --decode "$mode" \
+    # MODE or MODE:SPECULATE (forced:off = forced decoding without label speculation)
+    spec=()
+    case $mode in *:*) spec=(--speculate "${mode#*:}") ;; esac
+    "$bin" tag --backend llama --model "$model" --strategy "$strategy" --decode "${mode%%:*}" "${spec[@]}" \
         --threads "$threads" --parallel "$parallel" --progress lines \
         --from paper-csv --to paper-lines "$gold" -o "$pred" 2>"$log"
     t1=$(date +%s.%N)
@@ -53,14 +57,16 @@ for mode in $modes; do
     cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / t }')
     gen=$(sed -n 's/.*generated tokens \([0-9]*\).*/\1/p' "$log" | tail -1)
     "$bin" eval --gold "$gold" --gold-format paper-csv --pred "$pred" --pred-format paper-lines \
-        --json >"$out/$strategy-$mode.json"
+        --json >"$out/$strategy-${mode/:/-}.json"
     f1=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["average"]["f1"])' \
-        "$out/$strategy-$mode.json")
+        "$out/$strategy-${mode/:/-}.json")
     # answers of the wrong length, as the tagger counted them (its output is
     # already aligned, so the scorer sees none)
     mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -1)
-    printf '| %s | %d | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %s | %s |\n' "$mode" "$nsent" \
+    rounds=$(sed -n 's/.*model rounds \([0-9]*\).*/\1/p' "$log" | tail -1)
+    printf '| %s | %d | %.1f | %.1f | %.2f | %s | %.1f | %.1f | %s | %s | %s |\n' "$mode" "$nsent" \
         "$secs" "$cpu" "$(awk -v c="$cpu" -v n="$nsent" 'BEGIN { print c / n }')" "$gen" \
         "$(awk -v g="$gen" -v c="$cpu" 'BEGIN { print (c > 0 ? g / c : 0) }')" \
-        "$(awk -v g="$gen" -v w="$secs" 'BEGIN { print (w > 0 ? g / w : 0) }')" "$mis" "$f1"
+        "$(awk -v g="$gen" -v w="$secs" 'BEGIN { print (w > 0 ? g / w : 0) }')" "${rounds:-?}" \
+        "$mis" "$f1"
 done

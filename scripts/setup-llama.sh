@@ -200,7 +200,7 @@ cmake_flags=(
 if [ -n "$cuda_arch" ]; then
     command -v nvcc >/dev/null 2>&1 || die 4 "--cuda needs nvcc on PATH"
     cmake_flags=("${cmake_flags[@]/-DGGML_NATIVE=ON/-DGGML_NATIVE=OFF}"
-                 -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$cuda_arch"
+                 -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$cuda_arch" -DGGML_CUDA_NCCL=OFF
                  -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF)
 fi
 log "configuring (cmake $(cmake --version | sed -n '1s/cmake version //p'))..."

@@ -387,8 +387,12 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     if (st == CL_OK && !(t->e = cl_llm_engine_new(t->m, &t->p, err)))
         st = err ? err->code : CL_ERR_MODEL;
     if (st == CL_OK && p.decode == CL_DECODE_FORCED &&
-        (p.speculate > 0 || (p.speculate < 0 && llama_supports_gpu_offload())))
+        (p.speculate > 0 || (p.speculate < 0 && llama_supports_gpu_offload()))) {
         st = cl_llm_engine_speculate(t->e, t->ls, err);
+        if (st == CL_OK && p.speculate < 0)
+            report(t, "llama: the model runs on a GPU: forced decoding guesses labels too "
+                      "(--speculate off to stop it; the labels are the same)");
+    }
     if (st != CL_OK) {
         tagger_free(t);
         return st;
