@@ -52,7 +52,12 @@ typedef enum cl_ft_tensors {
 /* "all", "last:N", "norms-output" -> kind (and N). */
 cl_status cl_ft_tensors_parse(const char *s, cl_ft_tensors *kind, int32_t *last_n, cl_error *err);
 
-/* Which positions count in the loss. */
+/* Which positions count in the dev (validation) loss.  Training always
+ * counts every token: llama_opt_epoch takes no mask, and a masked row (its
+ * one-hot label moved out of the row, so the row is all zeros) is right for
+ * the loss value but not for the gradient - ggml's cross-entropy backward
+ * computes softmax - label, the gradient only when the label row sums to 1,
+ * so a masked row would push its position towards a flat distribution. */
 typedef enum cl_ft_loss {
     CL_FT_LOSS_LABELS = 0, /* the label of each answer line and its newline (default) */
     CL_FT_LOSS_ANSWER,     /* the whole assistant turn (token echo included) */

@@ -199,7 +199,7 @@ static void ft_set_free(ft_set *s)
  * max > 0 is smaller than the corpus); *hash is updated with every text. */
 static cl_status build_set(const cl_corpus *c, int32_t max, uint64_t seed, bool shuffle_pack,
                            const cl_llama_model *m, const cl_prompt_builder *b,
-                           const cl_finetune_params *p,
+                           const cl_finetune_params *p, cl_ft_loss loss,
                            ft_set *set, uint64_t *hash, cl_error *err)
 {
     memset(set, 0, sizeof *set);
@@ -240,7 +240,7 @@ static cl_status build_set(const cl_corpus *c, int32_t max, uint64_t seed, bool 
     for (int32_t i = 0; i < n; i++) {
         const cl_doc *doc = c->docs[where[pick[i]][0]];
         cl_ft_example ex;
-        st = ft_render_example(m, b, doc, where[pick[i]][1], p->loss, &ex, err);
+        st = ft_render_example(m, b, doc, where[pick[i]][1], loss, &ex, err);
         if (st == CL_OK) {
             *hash = fnv(*hash, ex.text, strlen(ex.text) + 1);
             st = ft_seq_from_example(m->vocab, &ex, &set->seqs[i], err);
@@ -617,7 +617,15 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         goto done;
     }
     uint64_t h = fph;
-    if ((st = build_set(train, p->max_examples, p->seed, true, rm, b, p, &tr, &h, err)) != CL_OK)
+    /* Training counts every token, whatever --loss says: ggml's cross-entropy
+     * backward computes softmax - label per row, which is the gradient only
+     * when the row's label sums to 1.  A masked row (all zeros, see
+     * finetune.h) gets softmax as its gradient - a push towards a flat
+     * distribution at every masked position, about 9 positions in 10 here -
+     * so masking is right for the loss value (validation) and wrong for
+     * training.  --loss chooses what the dev loss counts. */
+    if ((st = build_set(train, p->max_examples, p->seed, true, rm, b, p, CL_FT_LOSS_ALL, &tr, &h,
+                        err)) != CL_OK)
         goto done;
     {
         char fp_now[17];
@@ -641,7 +649,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     }
     if (dev) {
         uint64_t hd = 0;
-        if ((st = build_set(dev, p->max_dev, p->seed, false, rm, b, p, &dv, &hd, err)) != CL_OK)
+        if ((st = build_set(dev, p->max_dev, p->seed, false, rm, b, p, p->loss, &dv, &hd, err)) !=
+            CL_OK)
             goto done;
     }
     cl_llama_model_free(rm);
@@ -653,11 +662,11 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->dev_examples = dv.n - dv.skipped;
     note(p,
          "training set: %d examples of %.0f model tokens on average (longest %d; %d longer "
-         "than --ctx %d left out) in %d windows, %lld counted positions (loss: %s); dev: %d "
-         "examples in %d windows",
+         "than --ctx %d left out) in %d windows, %lld positions (training loss: every "
+         "token); dev: %d examples in %d windows, %lld positions (dev loss: %s)",
          res->examples, tr.n ? (double)tr.tok_sum / tr.n : 0.0, tr.tok_max, tr.skipped,
-         p->n_ctx, tr.win.n, (long long)tr.counted, cl_ft_loss_name(p->loss),
-         res->dev_examples, dv.win.n);
+         p->n_ctx, tr.win.n, (long long)tr.counted, res->dev_examples, dv.win.n,
+         (long long)dv.counted, cl_ft_loss_name(p->loss));
 
     /* Memory: estimate, print, refuse when it will not fit. */
     ft_mem m;
