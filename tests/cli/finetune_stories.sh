@@ -32,6 +32,10 @@ grep -q 'training needs about' "$tmp/err" || fail "no memory message: $(cat "$tm
 # epoch 1
 "$B" finetune "${common[@]}" --epochs 1 2>"$tmp/e1.err" || { cat "$tmp/e1.err"; fail "epoch 1 exited $?"; }
 grep -q 'memory estimate:' "$tmp/e1.err" || fail "no memory estimate"
+# masked rows would get softmax as their gradient (see finetune.h): training
+# counts every token, --loss only what the dev loss counts
+grep -q 'training loss: every token.*dev loss: labels' "$tmp/e1.err" ||
+    fail "training is not on every token: $(grep 'training set' "$tmp/e1.err")"
 grep -q '^epoch 1/1  step 1/' "$tmp/e1.err" || fail "no progress lines"
 grep -q 'tokens/s' "$tmp/e1.err" || fail "no tokens/s in the progress"
 grep -q 'ETA' "$tmp/e1.err" || fail "no ETA in the progress"
