@@ -113,10 +113,16 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     cp.n_seq_max = (uint32_t)p->n_parallel + 1;
     cp.n_threads = p->n_threads;
     cp.n_threads_batch = p->n_threads;
-    /* one KV stream per sequence: a sentence's cells then always sit in
-     * position order, whatever the other sentences do, so its attention
-     * sums are made in the same order in every decoding mode */
-    cp.kv_unified = false;
+    /* On a CPU, one KV stream per sequence: a sentence's cells then always
+     * sit in position order, whatever the other sentences do, so its
+     * attention sums are made in the same order in every decoding mode.
+     * The price: llama.cpp cuts a batch whose sequences bring different
+     * numbers of tokens into micro-batches of equal counts per sequence
+     * (llama_batch_allocr::split_equal), one pass of the model each.  On a
+     * GPU a pass costs about the same for 1 or 100 tokens and the labels
+     * depend on the batch shape anyway (other kernels), so one unified
+     * stream there: one pass per round. */
+    cp.kv_unified = llama_supports_gpu_offload();
     cp.swa_full = true;   /* sliding-window layers keep what prefix reuse needs */
     cp.no_perf = true;
     /* see the top of the file: forced == grammar needs it */
