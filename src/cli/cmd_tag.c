@@ -173,13 +173,6 @@ static cl_status open_llama(tag_ctx *ctx, cl_error *err)
     p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
     if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
         p.n_parallel = (int32_t)ctx->llm.parallel;
-    if (!strcmp(ctx->llm.speculate, "on"))
-        p.speculate = 1;
-    else if (!strcmp(ctx->llm.speculate, "off"))
-        p.speculate = 0;
-    else if (strcmp(ctx->llm.speculate, "auto"))
-        return cl_error_set(err, CL_ERR_ARG, "--speculate: '%s' is not auto, on or off",
-                            ctx->llm.speculate);
     p.verbose = ctx->verbose;
     p.log = log_line;
     p.log_ctx = ctx;

@@ -81,3 +81,10 @@ echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$tmp/txt.gguf" >/de
     fail "text file accepted as a model"
 grep -q "txt.gguf: not a GGUF model" "$tmp/e3" || fail "text model: $(cat "$tmp/e3")"
 echo "bad model files: clear errors"
+
+# a bad --speculate value is refused before anything is written
+echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$model" --decode forced \
+    --speculate maybe -o "$tmp/spec-bad.jsonl" 2>"$tmp/e4" && fail "--speculate maybe accepted"
+grep -q -- "--speculate: 'maybe' is not auto, on or off" "$tmp/e4" || fail "speculate: $(cat "$tmp/e4")"
+ls "$tmp"/spec-bad.jsonl* >/dev/null 2>&1 && fail "a refused run left output"
+echo "bad --speculate: clear error"
