@@ -29,9 +29,11 @@
  *            kept and the walk goes on; different, the rest of the guess is
  *            removed from the KV cache and the choice becomes the next
  *            round's first token.  The kept tokens are thus exactly those
- *            greedy grammar decoding would produce, and no label is ever
- *            guessed, so nothing is decoded in vain but where the model
- *            splits a text differently from the tokenizer.
+ *            greedy grammar decoding would produce.  Without speculation
+ *            no label is guessed, so nothing is decoded in vain but where
+ *            the model splits a text differently from the tokenizer; with
+ *            it (cl_llm_engine_speculate: the default on a GPU) whole
+ *            labels are guessed too, fewer rounds for some wasted tokens.
  *
  * Exactness needs the logits of a position not to depend on how the batch
  * was made up.  On the CPU, llama.cpp's flash-attention path has that
