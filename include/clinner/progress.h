@@ -28,6 +28,9 @@ typedef enum cl_progress_mode {
 
 typedef struct cl_progress cl_progress;
 
+/* "auto", "tty", "lines" or "off"; CL_ERR_ARG lists them otherwise. */
+cl_status cl_progress_mode_from_name(const char *name, cl_progress_mode *out, cl_error *err);
+
 /* what: "tagging"; unit: "docs"; total: 0 when unknown.  NULL on no memory. */
 cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
                              cl_progress_mode mode);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/tokenize.h"
@@ -126,50 +127,16 @@ int cmd_convert(int argc, char **argv)
 {
     const char *from_name = NULL, *to_name = NULL, *tok_name = NULL, *labels = NULL;
     const char *out = NULL, *input = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        size_t optlen = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        static const struct {
-            const char *name;
-            int which;
-        } opts[] = {{"--from", 0}, {"--to", 1}, {"--tokenizer", 2},
-                    {"--labels", 3}, {"--output", 4}, {"-o", 4}};
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !target; k++) {
-            size_t n = strlen(opts[k].name);
-            if (!strncmp(a, opts[k].name, n) && (a[n] == '\0' || a[n] == '=')) {
-                const char **slots[] = {&from_name, &to_name, &tok_name, &labels, &out};
-                target = slots[opts[k].which];
-                optlen = n;
-            }
-        }
-        if (!target) {
-            if (a[0] == '-' && a[1] != '\0') {
-                fprintf(stderr, "clinner convert: unknown option '%s'\n\n", a);
-                usage(stderr);
-                return 2;
-            }
-            if (input) {
-                fprintf(stderr, "clinner convert: more than one INPUT ('%s' and '%s')\n", input,
-                        a);
-                return 2;
-            }
-            input = a;
-            continue;
-        }
-        if (a[optlen] == '=') {
-            *target = a + optlen + 1;
-        } else if (i + 1 < argc) {
-            *target = argv[++i];
-        } else {
-            fprintf(stderr, "clinner convert: option '%s' needs a value\n", a);
-            return 2;
-        }
-    }
+    const cli_opt opts[] = {
+        CLI_STRING("--from", &from_name),
+        CLI_STRING("--to", &to_name),
+        CLI_STRING("--tokenizer", &tok_name),
+        CLI_STRING("--labels", &labels),
+        CLI_STRING2("--output", "-o", &out),
+    };
+    int done = cli_parse_command("convert", usage, opts, sizeof opts / sizeof opts[0], &input, argc, argv, 1);
+    if (done >= 0)
+        return done;
     if (!from_name || !to_name || !input) {
         fprintf(stderr, "clinner convert: %s\n\n",
                 !from_name ? "--from is required"

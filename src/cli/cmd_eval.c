@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/eval.h"
@@ -54,46 +55,19 @@ int cmd_eval(int argc, char **argv)
     const char *gold = NULL, *gold_fmt = NULL, *pred = NULL, *pred_fmt = NULL;
     const char *mode = NULL, *match = NULL;
     bool json = false, errors = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (!strcmp(a, "--errors")) {
-            errors = true;
-            continue;
-        }
-        static const char *const names[] = {"--gold",        "--gold-format", "--pred",
-                                            "--pred-format", "--mode",        "--match"};
-        const char **slots[] = {&gold, &gold_fmt, &pred, &pred_fmt, &mode, &match};
-        const char **target = NULL;
-        size_t optlen = 0;
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !target; k++) {
-            size_t n = strlen(names[k]);
-            if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
-                target = slots[k];
-                optlen = n;
-            }
-        }
-        if (!target) {
-            fprintf(stderr, "clinner eval: unknown argument '%s'\n\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (a[optlen] == '=') {
-            *target = a + optlen + 1;
-        } else if (i + 1 < argc) {
-            *target = argv[++i];
-        } else {
-            fprintf(stderr, "clinner eval: option '%s' needs a value\n", a);
-            return 2;
-        }
-    }
+    const cli_opt opts[] = {
+        CLI_FLAG("--json", &json),
+        CLI_FLAG("--errors", &errors),
+        CLI_STRING("--gold", &gold),
+        CLI_STRING("--gold-format", &gold_fmt),
+        CLI_STRING("--pred", &pred),
+        CLI_STRING("--pred-format", &pred_fmt),
+        CLI_STRING("--mode", &mode),
+        CLI_STRING("--match", &match),
+    };
+    int done = cli_parse_command("eval", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 1);
+    if (done >= 0)
+        return done;
     if (!gold || !gold_fmt || !pred || !pred_fmt) {
         fprintf(stderr, "clinner eval: --gold, --gold-format, --pred and --pred-format are "
                         "required\n\n");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli_io.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
 
@@ -84,72 +85,43 @@ static char *default_cache(void)
     return NULL;
 }
 
+/* --layer N or "last" */
+static cl_status parse_layer(const char *name, const char *value, void *dst, cl_error *err)
+{
+    long n;
+    if (!strcmp(value, "last")) {
+        *(int32_t *)dst = CL_FEATURES_LAST_LAYER;
+        return CL_OK;
+    }
+    if (cli_parse_int(name, value, 0, 100000, &n, err) != CL_OK)
+        return cl_error_set(err, CL_ERR_ARG, "%s: expected 'last' or a block number, got '%s'",
+                            name, value);
+    *(int32_t *)dst = (int32_t)n;
+    return CL_OK;
+}
+
 int cmd_features(int argc, char **argv)
 {
     cl_features_params p = cl_features_default_params();
     const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL, *cache = NULL;
     bool no_cache = false;
+    const cli_opt opts[] = {
+        CLI_FLAG("--no-cache", &no_cache),
+        CLI_FLAG("--verbose", &p.verbose),
+        CLI_STRING("--model", &p.model_path),
+        CLI_STRING2("--from", "--format", &from),
+        CLI_STRING("--tokenizer", &tok_name),
+        CLI_STRING2("--output", "-o", &out),
+        CLI_STRING("--cache-dir", &cache),
+        CLI_PARSER("--layer", &p.layer, parse_layer),
+        CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 16, 65536),
+        CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
+    };
+    int done = cli_parse_command("features", usage, opts, sizeof opts / sizeof opts[0], &input, argc, argv, 1);
+    if (done >= 0)
+        return done;
     cl_error err;
     cl_error_clear(&err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        cl_status st = CL_OK;
-        bool takes = true;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--no-cache")) {
-            no_cache = true;
-            takes = false;
-        } else if (!strcmp(a, "--verbose")) {
-            p.verbose = true;
-            takes = false;
-        } else if (a[0] != '-' || !strcmp(a, "-")) {
-            if (input) {
-                fprintf(stderr, "clinner features: one INPUT only ('%s' and '%s')\n", input, a);
-                return 2;
-            }
-            input = a;
-            takes = false;
-        } else if (!v) {
-            fprintf(stderr, "clinner features: %s needs a value (or unknown option)\n", a);
-            return 2;
-        } else if (!strcmp(a, "--model")) {
-            p.model_path = v;
-        } else if (!strcmp(a, "--from") || !strcmp(a, "--format")) {
-            from = v;
-        } else if (!strcmp(a, "--tokenizer")) {
-            tok_name = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            out = v;
-        } else if (!strcmp(a, "--cache-dir")) {
-            cache = v;
-        } else if (!strcmp(a, "--layer")) {
-            if (!strcmp(v, "last"))
-                p.layer = CL_FEATURES_LAST_LAYER;
-            else {
-                st = cli_parse_int(a, v, 0, 100000, &n, &err);
-                p.layer = (int32_t)n;
-            }
-        } else if (!strcmp(a, "--ctx")) {
-            st = cli_parse_int(a, v, 16, 65536, &n, &err);
-            p.n_ctx = (int32_t)n;
-        } else if (!strcmp(a, "--threads")) {
-            st = cli_parse_int(a, v, 1, 256, &n, &err);
-            p.threads = (int32_t)n;
-        } else {
-            fprintf(stderr, "clinner features: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        if (st != CL_OK) {
-            fprintf(stderr, "clinner features: %s\n", err.msg);
-            return 2;
-        }
-        if (takes)
-            i++;
-    }
     if (!p.model_path || !input || !out) {
         fprintf(stderr, "clinner features: --model, INPUT and -o are required (see --help)\n");
         return 2;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli_io.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
 
@@ -140,108 +141,77 @@ static char *default_cache(void)
     return cl_strdup(".");
 }
 
+/* option parsers over the library's own name tables */
+static cl_status parse_tensors(const char *name, const char *value, void *dst, cl_error *err)
+{
+    cl_finetune_params *p = dst;
+    (void)name;
+    return cl_ft_tensors_parse(value, &p->tensors, &p->last_n, err);
+}
+
+static cl_status parse_out_type(const char *name, const char *value, void *dst, cl_error *err)
+{
+    (void)name;
+    return cl_ft_out_type_from_name(value, dst, err);
+}
+
+static cl_status parse_loss(const char *name, const char *value, void *dst, cl_error *err)
+{
+    (void)name;
+    return cl_ft_loss_from_name(value, dst, err);
+}
+
+static cl_status parse_schedule(const char *name, const char *value, void *dst, cl_error *err)
+{
+    (void)name;
+    return cl_ft_schedule_from_name(value, dst, err);
+}
+
 int cmd_finetune(int argc, char **argv)
 {
     cl_finetune_params p = cl_finetune_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     const char *cache = NULL;
     ui u = {10.0, 0, false};
+    double mem_gib = -1.0;
+    const cli_opt opts[] = {
+        CLI_FLAG("--resume", &p.resume),
+        CLI_NOFLAG("--no-pack", &p.pack),
+        CLI_FLAG("--verbose", &p.verbose),
+        CLI_STRING("--model", &p.model_path),
+        CLI_STRING("--train", &train_path),
+        CLI_STRING("--dev", &dev_path),
+        CLI_STRING2("--format", "--from", &format),
+        CLI_STRING("--tokenizer", &tok_name),
+        CLI_STRING2("--output", "-o", &p.out_path),
+        CLI_STRING("--cache-dir", &cache),
+        CLI_PARSER("--train-tensors", &p, parse_tensors),
+        CLI_PARSER("--out-type", &p.out_type, parse_out_type),
+        CLI_PARSER("--loss", &p.loss, parse_loss),
+        CLI_PARSER("--schedule", &p.schedule, parse_schedule),
+        CLI_NUMBER("--lr", &p.lr, 0.0),
+        CLI_NUMBER("--lr-min", &p.lr_min, 0.0),
+        CLI_NUMBER("--warmup", &p.warmup, 0.0),
+        CLI_NUMBER("--wd", &p.weight_decay, 0.0),
+        CLI_NUMBER("--mem-limit", &mem_gib, 0.0),
+        CLI_NUMBER("--log-interval", &u.interval, 0.0),
+        CLI_INTEGER("--epochs", CLI_OPT_INT32, &p.epochs, 0, 1000),
+        CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 256, 32768),
+        CLI_INTEGER("--max-examples", CLI_OPT_INT32, &p.max_examples, 0, 100000000),
+        CLI_INTEGER("--max-dev", CLI_OPT_INT32, &p.max_dev, 0, 100000000),
+        CLI_INTEGER("--seed", CLI_OPT_UINT32, &p.seed, 0, 4294967295L),
+        CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
+        CLI_NUMBER("--time-limit", &p.time_limit_s, 0.0),
+        CLI_INTEGER("--gpu-layers", CLI_OPT_INT32, &p.gpu_layers, -1, 100000),
+        CLI_INTEGER("--save-every", CLI_OPT_INT32, &p.save_every, 0, 100000000),
+    };
+    int done = cli_parse_command("finetune", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 1);
+    if (done >= 0)
+        return done;
+    if (mem_gib >= 0)
+        p.mem_limit = (int64_t)(mem_gib * 1024.0 * 1024.0 * 1024.0);
     cl_error err;
     cl_error_clear(&err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        double x;
-        cl_status st = CL_OK;
-        bool takes = true;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--resume")) {
-            p.resume = true;
-            takes = false;
-        } else if (!strcmp(a, "--no-pack")) {
-            p.pack = false;
-            takes = false;
-        } else if (!strcmp(a, "--verbose")) {
-            p.verbose = true;
-            takes = false;
-        } else if (!v) {
-            fprintf(stderr, "clinner finetune: %s needs a value (or unknown option)\n", a);
-            return 2;
-        } else if (!strcmp(a, "--model")) {
-            p.model_path = v;
-        } else if (!strcmp(a, "--train")) {
-            train_path = v;
-        } else if (!strcmp(a, "--dev")) {
-            dev_path = v;
-        } else if (!strcmp(a, "--format") || !strcmp(a, "--from")) {
-            format = v;
-        } else if (!strcmp(a, "--tokenizer")) {
-            tok_name = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            p.out_path = v;
-        } else if (!strcmp(a, "--cache-dir")) {
-            cache = v;
-        } else if (!strcmp(a, "--train-tensors")) {
-            st = cl_ft_tensors_parse(v, &p.tensors, &p.last_n, &err);
-        } else if (!strcmp(a, "--out-type")) {
-            st = cl_ft_out_type_from_name(v, &p.out_type, &err);
-        } else if (!strcmp(a, "--loss")) {
-            st = cl_ft_loss_from_name(v, &p.loss, &err);
-        } else if (!strcmp(a, "--schedule")) {
-            st = cl_ft_schedule_from_name(v, &p.schedule, &err);
-        } else if (!strcmp(a, "--lr")) {
-            st = cli_parse_double(a, v, 0.0, &p.lr, &err);
-        } else if (!strcmp(a, "--lr-min")) {
-            st = cli_parse_double(a, v, 0.0, &p.lr_min, &err);
-        } else if (!strcmp(a, "--warmup")) {
-            st = cli_parse_double(a, v, 0.0, &p.warmup, &err);
-        } else if (!strcmp(a, "--wd")) {
-            st = cli_parse_double(a, v, 0.0, &p.weight_decay, &err);
-        } else if (!strcmp(a, "--mem-limit")) {
-            st = cli_parse_double(a, v, 0.0, &x, &err);
-            p.mem_limit = (int64_t)(x * 1024.0 * 1024.0 * 1024.0);
-        } else if (!strcmp(a, "--log-interval")) {
-            st = cli_parse_double(a, v, 0.0, &u.interval, &err);
-        } else if (!strcmp(a, "--epochs")) {
-            st = cli_parse_int(a, v, 0, 1000, &n, &err);
-            p.epochs = (int32_t)n;
-        } else if (!strcmp(a, "--ctx")) {
-            st = cli_parse_int(a, v, 256, 32768, &n, &err);
-            p.n_ctx = (int32_t)n;
-        } else if (!strcmp(a, "--max-examples")) {
-            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
-            p.max_examples = (int32_t)n;
-        } else if (!strcmp(a, "--max-dev")) {
-            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
-            p.max_dev = (int32_t)n;
-        } else if (!strcmp(a, "--seed")) {
-            st = cli_parse_int(a, v, 0, 4294967295L, &n, &err);
-            p.seed = (uint32_t)n;
-        } else if (!strcmp(a, "--threads")) {
-            st = cli_parse_int(a, v, 1, 256, &n, &err);
-            p.threads = (int32_t)n;
-        } else if (!strcmp(a, "--time-limit")) {
-            st = cli_parse_double(a, v, 0.0, &p.time_limit_s, &err);
-        } else if (!strcmp(a, "--gpu-layers")) {
-            st = cli_parse_int(a, v, -1, 100000, &n, &err);
-            p.gpu_layers = (int32_t)n;
-        } else if (!strcmp(a, "--save-every")) {
-            st = cli_parse_int(a, v, 0, 100000000, &n, &err);
-            p.save_every = (int32_t)n;
-        } else {
-            fprintf(stderr, "clinner finetune: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        if (st != CL_OK) {
-            fprintf(stderr, "clinner finetune: %s\n", err.msg);
-            return 2;
-        }
-        if (takes)
-            i++;
-    }
     if (!p.model_path || !train_path || !p.out_path) {
         fprintf(stderr, "clinner finetune: --model, --train and -o are required (see --help)\n");
         return 2;

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/tokenize.h"
@@ -141,45 +142,26 @@ int cmd_stats(int argc, char **argv)
 {
     const char *format_name = NULL, *tokenizer_name = NULL;
     bool json = false;
-    int npaths = 0;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
     if (!paths) {
         fprintf(stderr, "clinner stats: out of memory\n");
         return 1;
     }
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        } else if (!strncmp(a, "--format", 8) && (a[8] == '\0' || a[8] == '=')) {
-            target = &format_name;
-        } else if (!strncmp(a, "--tokenizer", 11) && (a[11] == '\0' || a[11] == '=')) {
-            target = &tokenizer_name;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "clinner stats: unknown option '%s'\n\n", a);
-            usage(stderr);
-            goto out;
-        } else {
-            paths[npaths++] = argv[i];
-            continue;
-        }
-        const char *eq = strchr(a, '=');
-        if (eq) {
-            *target = eq + 1;
-        } else if (i + 1 < argc) {
-            *target = argv[++i];
-        } else {
-            fprintf(stderr, "clinner stats: option '%s' needs a value\n", a);
-            goto out;
-        }
+    const cli_opt opts[] = {
+        CLI_FLAG("--json", &json),
+        CLI_STRING("--format", &format_name),
+        CLI_STRING("--tokenizer", &tokenizer_name),
+    };
+    cli_args args = {.cmd = "stats", .usage = usage, .opts = opts,
+                     .nopts = sizeof opts / sizeof opts[0], .positional = paths,
+                     .max_positional = argc};
+    cli_parse_result pr = cli_opts_parse(&args, argc, argv, 1);
+    if (pr != CLI_PARSED) {
+        rc = pr == CLI_HELP ? 0 : 2;
+        goto out;
     }
+    int npaths = args.npositional;
     if (npaths == 0) {
         usage(stderr);
         goto out;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli_io.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "cli/tag_llm.h"
 #include "clinner/crf.h"
@@ -240,84 +241,36 @@ static void usage(FILE *fp)
 int cmd_tag(int argc, char **argv)
 {
     const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
-    const char *input = NULL, *progress = "auto";
-    long threads = 1;
+    const char *input = NULL;
     bool resume = false;
+    cl_progress_mode pmode = CL_PROGRESS_AUTO;
     tag_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     llm_opts_init(&ctx.llm);
     cl_error err;
     cl_error_clear(&err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--backend")) {
-            slot = &backend;
-        } else if (!strcmp(a, "--model")) {
-            slot = &ctx.model_path;
-        } else if (!strcmp(a, "--dense")) {
-            slot = &ctx.dense_path;
-        } else if (!strcmp(a, "--from")) {
-            slot = &from;
-        } else if (!strcmp(a, "--to")) {
-            slot = &to;
-        } else if (!strcmp(a, "--tokenizer")) {
-            slot = &tok_name;
-        } else if (!strcmp(a, "--progress")) {
-            slot = &progress;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            slot = &out;
-        } else if (!strcmp(a, "--resume")) {
-            resume = true;
-            continue;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, v, 1, 64, &threads, &err) != CL_OK) {
-                fprintf(stderr, "clinner tag: %s\n", err.msg);
-                return 2;
-            }
-            ctx.threads = threads;
-            i++;
-            continue;
-        } else if (!strcmp(a, "--ctx")) {
-            if (cli_parse_int(a, v, 64, 1 << 20, &ctx.ctx_tokens, &err) != CL_OK) {
-                fprintf(stderr, "clinner tag: %s\n", err.msg);
-                return 2;
-            }
-            i++;
-            continue;
-        } else if (!strcmp(a, "--verbose")) {
-            ctx.verbose = true;
-            continue;
-        } else if (!strcmp(a, "--embed-model")) {
-            slot = &ctx.embed_model;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            int taken = llm_opts_parse(&ctx.llm, argc, argv, &i, &err);
-            if (taken < 0) {
-                fprintf(stderr, "clinner tag: %s\n", err.msg);
-                return 2;
-            }
-            if (taken > 0)
-                continue;
-            fprintf(stderr, "clinner tag: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!input) {
-            input = a;
-            continue;
-        } else {
-            fprintf(stderr, "clinner tag: more than one INPUT ('%s', '%s')\n", input, a);
-            return 2;
-        }
-        if (!v) {
-            fprintf(stderr, "clinner tag: %s needs a value\n", a);
-            return 2;
-        }
-        *slot = v;
-        i++;
-    }
+    const cli_opt own[] = {
+        CLI_STRING("--backend", &backend),
+        CLI_STRING("--model", &ctx.model_path),
+        CLI_STRING("--dense", &ctx.dense_path),
+        CLI_STRING("--from", &from),
+        CLI_STRING("--to", &to),
+        CLI_STRING("--tokenizer", &tok_name),
+        CLI_PARSER("--progress", &pmode, cli_opt_progress),
+        CLI_STRING2("--output", "-o", &out),
+        CLI_FLAG("--resume", &resume),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &ctx.threads, 1, 64),
+        CLI_INTEGER("--ctx", CLI_OPT_LONG, &ctx.ctx_tokens, 64, 1 << 20),
+        CLI_FLAG("--verbose", &ctx.verbose),
+        CLI_STRING("--embed-model", &ctx.embed_model),
+    };
+    cli_opt opts[sizeof own / sizeof own[0] + LLM_OPTS_MAX];
+    memcpy(opts, own, sizeof own);
+    size_t nopts = sizeof own / sizeof own[0];
+    nopts += llm_opts_table(&ctx.llm, opts + nopts);
+    int done = cli_parse_command("tag", usage, opts, nopts, &input, argc, argv, 1);
+    if (done >= 0)
+        return done;
     if (!backend)
         backend = "llama"; /* `echo TEXT | clinner tag` just works */
     if (!input)
@@ -342,17 +295,6 @@ int cmd_tag(int argc, char **argv)
     if ((from && cl_format_from_name(from, &from_fmt, &err) != CL_OK) ||
         cl_format_from_name(to, &to_fmt, &err) != CL_OK) {
         fprintf(stderr, "clinner tag: %s\n", err.msg);
-        return 2;
-    }
-    cl_progress_mode pmode = CL_PROGRESS_AUTO;
-    if (!strcmp(progress, "tty"))
-        pmode = CL_PROGRESS_TTY;
-    else if (!strcmp(progress, "lines"))
-        pmode = CL_PROGRESS_LINES;
-    else if (!strcmp(progress, "off"))
-        pmode = CL_PROGRESS_OFF;
-    else if (strcmp(progress, "auto") != 0) {
-        fprintf(stderr, "clinner tag: --progress: expected auto, tty, lines or off\n");
         return 2;
     }
 
@@ -389,7 +331,7 @@ int cmd_tag(int argc, char **argv)
     rp.resume = resume;
     rp.fingerprint = fp.data;
     rp.batch = ctx.batch > 0 ? ctx.batch : 8;
-    rp.threads = be->parallel ? (int32_t)threads : 1;
+    rp.threads = be->parallel ? (ctx.threads > 0 ? (int32_t)ctx.threads : 1) : 1;
     rp.progress = bar;
     rp.log = log_line;
     rp.log_ctx = &ctx;

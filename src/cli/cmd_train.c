@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli_io.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/crf.h"
 #include "clinner/progress.h"
@@ -116,100 +117,44 @@ int cmd_train(int argc, char **argv)
     }
     cl_crf_train_params p = cl_crf_train_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
-    const char *labels = "paper", *out = NULL, *dense_path = NULL, *progress = "auto";
-    cl_error err;
-    cl_error_clear(&err);
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        cl_status st = CL_OK;
-        bool takes = true;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--no-o-bias")) {
-            p.tune_o_bias = false;
-            takes = false;
-        } else if (!strcmp(a, "--no-gazetteer")) {
-            p.gazetteer = false;
-            takes = false;
-        } else if (!v) {
-            fprintf(stderr, "clinner train: %s needs a value (or unknown option)\n", a);
-            return 2;
-        } else if (!strcmp(a, "--train")) {
-            train_path = v;
-        } else if (!strcmp(a, "--dev")) {
-            dev_path = v;
-        } else if (!strcmp(a, "--format")) {
-            format = v;
-        } else if (!strcmp(a, "--tokenizer")) {
-            tok_name = v;
-        } else if (!strcmp(a, "--labels")) {
-            labels = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            out = v;
-        } else if (!strcmp(a, "--dense")) {
-            dense_path = v;
-        } else if (!strcmp(a, "--progress")) {
-            progress = v;
-        } else if (!strcmp(a, "--c1")) {
-            st = cli_parse_double(a, v, 0.0, &p.c1, &err);
-        } else if (!strcmp(a, "--c2")) {
-            st = cli_parse_double(a, v, 0.0, &p.c2, &err);
-        } else if (!strcmp(a, "--max-iter")) {
-            st = cli_parse_int(a, v, 1, 100000, &n, &err);
-            p.max_iter = (int)n;
-        } else if (!strcmp(a, "--threads")) {
-            st = cli_parse_int(a, v, 1, 64, &n, &err);
-            p.threads = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            st = cli_parse_int(a, v, 0, 2147483647L, &n, &err);
-            p.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--min-count")) {
-            st = cli_parse_int(a, v, 1, 1000000, &n, &err);
-            p.min_count = (int)n;
-        } else if (!strcmp(a, "--eval-every")) {
-            st = cli_parse_int(a, v, 1, 100000, &n, &err);
-            p.eval_every = (int)n;
-        } else if (!strcmp(a, "--doc-words")) {
-            st = cli_parse_int(a, v, 0, 1000, &n, &err);
-            p.doc_words = (int)n;
-        } else if (!strcmp(a, "--patience")) {
-            st = cli_parse_int(a, v, 0, 100000, &n, &err);
-            p.patience = (int)n;
-        } else {
-            fprintf(stderr, "clinner train: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        if (st != CL_OK) {
-            fprintf(stderr, "clinner train: %s\n", err.msg);
-            return 2;
-        }
-        if (takes)
-            i++;
-    }
+    const char *labels = "paper", *out = NULL, *dense_path = NULL;
+    cl_progress_mode pmode = CL_PROGRESS_AUTO;
+    const cli_opt opts[] = {
+        CLI_NOFLAG("--no-o-bias", &p.tune_o_bias),
+        CLI_NOFLAG("--no-gazetteer", &p.gazetteer),
+        CLI_STRING("--train", &train_path),
+        CLI_STRING("--dev", &dev_path),
+        CLI_STRING("--format", &format),
+        CLI_STRING("--tokenizer", &tok_name),
+        CLI_STRING("--labels", &labels),
+        CLI_STRING2("--output", "-o", &out),
+        CLI_STRING("--dense", &dense_path),
+        CLI_PARSER("--progress", &pmode, cli_opt_progress),
+        CLI_NUMBER("--c1", &p.c1, 0.0),
+        CLI_NUMBER("--c2", &p.c2, 0.0),
+        CLI_INTEGER("--max-iter", CLI_OPT_INT, &p.max_iter, 1, 100000),
+        CLI_INTEGER("--threads", CLI_OPT_INT, &p.threads, 1, 64),
+        CLI_INTEGER("--seed", CLI_OPT_UINT64, &p.seed, 0, 2147483647L),
+        CLI_INTEGER("--min-count", CLI_OPT_INT, &p.min_count, 1, 1000000),
+        CLI_INTEGER("--eval-every", CLI_OPT_INT, &p.eval_every, 1, 100000),
+        CLI_INTEGER("--doc-words", CLI_OPT_INT, &p.doc_words, 0, 1000),
+        CLI_INTEGER("--patience", CLI_OPT_INT, &p.patience, 0, 100000),
+    };
+    int done = cli_parse_command("train", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 2);
+    if (done >= 0)
+        return done;
     if (!train_path || !out) {
         fprintf(stderr, "clinner train: --train and -o are required (see --help)\n");
         return 2;
     }
+    cl_error err;
+    cl_error_clear(&err);
     cl_tokenizer_kind tok;
     cl_format fmt = cli_guess_format(train_path);
-    cl_progress_mode pmode = CL_PROGRESS_AUTO;
     if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
         cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK ||
         (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
         fprintf(stderr, "clinner train: %s\n", err.msg);
-        return 2;
-    }
-    if (!strcmp(progress, "tty"))
-        pmode = CL_PROGRESS_TTY;
-    else if (!strcmp(progress, "lines"))
-        pmode = CL_PROGRESS_LINES;
-    else if (!strcmp(progress, "off"))
-        pmode = CL_PROGRESS_OFF;
-    else if (strcmp(progress, "auto") != 0) {
-        fprintf(stderr, "clinner train: --progress: expected auto, tty, lines or off\n");
         return 2;
     }
 

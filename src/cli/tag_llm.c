@@ -33,59 +33,28 @@ void llm_opts_init(llm_opts *o)
     o->timeout = 300;
 }
 
-int llm_opts_parse(llm_opts *o, int argc, char **argv, int *i, cl_error *err)
+size_t llm_opts_table(llm_opts *o, cli_opt *out)
 {
-    const char *a = argv[*i];
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    const char **str = NULL;
-    long *num = NULL, lo = 0, hi = 0;
-    double *dbl = NULL, dmin = 0;
-    if (!strcmp(a, "--strategy"))
-        str = &o->strategy;
-    else if (!strcmp(a, "--decode"))
-        str = &o->decode;
-    else if (!strcmp(a, "--speculate"))
-        str = &o->speculate;
-    else if (!strcmp(a, "--kb"))
-        str = &o->kb;
-    else if (!strcmp(a, "--train"))
-        str = &o->train;
-    else if (!strcmp(a, "--api-base"))
-        str = &o->api_base;
-    else if (!strcmp(a, "--api-key-env"))
-        str = &o->api_key_env;
-    else if (!strcmp(a, "--cache-dir"))
-        str = &o->cache_dir;
-    else if (!strcmp(a, "--shots"))
-        num = &o->shots, lo = 1, hi = 1000;
-    else if (!strcmp(a, "--parallel"))
-        num = &o->parallel, lo = 1, hi = 256;
-    else if (!strcmp(a, "--max-tokens"))
-        num = &o->max_tokens, lo = 0, hi = 1000000;
-    else if (!strcmp(a, "--seed"))
-        num = &o->seed, lo = 0, hi = LONG_MAX;
-    else if (!strcmp(a, "--retries"))
-        num = &o->retries, lo = 0, hi = 100;
-    else if (!strcmp(a, "--rag-k"))
-        num = &o->rag_k, lo = 1, hi = 100;
-    else if (!strcmp(a, "--temp"))
-        dbl = &o->temp, dmin = 0;
-    else if (!strcmp(a, "--timeout"))
-        dbl = &o->timeout, dmin = 0.001;
-    else
-        return 0;
-    if (!v) {
-        cl_error_set(err, CL_ERR_ARG, "%s needs a value", a);
-        return -1;
-    }
-    if (str)
-        *str = v;
-    else if (num && cli_parse_int(a, v, lo, hi, num, err) != CL_OK)
-        return -1;
-    else if (dbl && cli_parse_double(a, v, dmin, dbl, err) != CL_OK)
-        return -1;
-    (*i)++;
-    return 1;
+    const cli_opt t[LLM_OPTS_MAX] = {
+        CLI_STRING("--strategy", &o->strategy),
+        CLI_STRING("--decode", &o->decode),
+        CLI_STRING("--speculate", &o->speculate),
+        CLI_STRING("--kb", &o->kb),
+        CLI_STRING("--train", &o->train),
+        CLI_STRING("--api-base", &o->api_base),
+        CLI_STRING("--api-key-env", &o->api_key_env),
+        CLI_STRING("--cache-dir", &o->cache_dir),
+        CLI_INTEGER("--shots", CLI_OPT_LONG, &o->shots, 1, 1000),
+        CLI_INTEGER("--parallel", CLI_OPT_LONG, &o->parallel, 1, 256),
+        CLI_INTEGER("--max-tokens", CLI_OPT_LONG, &o->max_tokens, 0, 1000000),
+        CLI_INTEGER("--seed", CLI_OPT_LONG, &o->seed, 0, LONG_MAX),
+        CLI_INTEGER("--retries", CLI_OPT_LONG, &o->retries, 0, 100),
+        CLI_INTEGER("--rag-k", CLI_OPT_LONG, &o->rag_k, 1, 100),
+        CLI_NUMBER("--temp", &o->temp, 0.0),
+        CLI_NUMBER("--timeout", &o->timeout, 0.001),
+    };
+    memcpy(out, t, sizeof t);
+    return LLM_OPTS_MAX;
 }
 
 void llm_opts_usage(FILE *fp)

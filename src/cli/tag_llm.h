@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "cli/cli_opts.h"
 #include "clinner/prompt.h"
 #include "clinner/retrieve.h"
 #include "clinner/tokenize.h"
@@ -37,9 +38,10 @@ typedef struct llm_opts {
 } llm_opts;
 
 void llm_opts_init(llm_opts *o);
-/* If argv[*i] is an LLM option, take it (and its value: *i advances) and
- * return 1; 0 if it is not one; -1 with err set on a bad value. */
-int llm_opts_parse(llm_opts *o, int argc, char **argv, int *i, cl_error *err);
+/* The LLM options as option-table entries writing into o: fills out[0 ..
+ * LLM_OPTS_MAX) and returns how many. */
+#define LLM_OPTS_MAX 16
+size_t llm_opts_table(llm_opts *o, cli_opt *out);
 /* Help lines for these options. */
 void llm_opts_usage(FILE *fp);
 /* The options that shape the output, as text (for the resume fingerprint). */

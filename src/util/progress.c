@@ -21,6 +21,18 @@ struct cl_progress {
     double t0, last, interval;
 };
 
+cl_status cl_progress_mode_from_name(const char *name, cl_progress_mode *out, cl_error *err)
+{
+    static const char *const names[] = {"auto", "tty", "lines", "off"};
+    for (int k = 0; k < 4; k++)
+        if (name && !strcmp(name, names[k])) {
+            *out = (cl_progress_mode)k;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "expected auto, tty, lines or off, got '%s'",
+                        name ? name : "");
+}
+
 cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
                              cl_progress_mode mode)
 {

@@ -1,0 +1,142 @@
+/*
+ * cli_opts.c - the table-driven option parser (cli_opts.h).
+ */
+#include <string.h>
+
+#include "cli/cli_io.h"
+#include "cli/cli_opts.h"
+#include "clinner/progress.h"
+
+cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err)
+{
+    if (cl_progress_mode_from_name(value, (cl_progress_mode *)dst, err) != CL_OK)
+        return cl_error_prefix(err, "%s: ", name);
+    return CL_OK;
+}
+
+/* The table entry argument a names, and where its inline value starts
+ * ("--opt=VALUE"), else NULL. */
+static const cli_opt *find(const cli_args *a, const char *arg, const char **inline_value)
+{
+    for (size_t k = 0; k < a->nopts; k++) {
+        const char *names[2] = {a->opts[k].name, a->opts[k].alias};
+        for (int j = 0; j < 2; j++) {
+            if (!names[j])
+                continue;
+            size_t n = strlen(names[j]);
+            if (strncmp(arg, names[j], n) != 0)
+                continue;
+            if (arg[n] == '\0') {
+                *inline_value = NULL;
+                return &a->opts[k];
+            }
+            if (arg[n] == '=') {
+                *inline_value = arg + n + 1;
+                return &a->opts[k];
+            }
+        }
+    }
+    return NULL;
+}
+
+static cl_status store(const cli_opt *o, const char *v, cl_error *err)
+{
+    long n = 0;
+    cl_status st = CL_OK;
+    switch (o->kind) {
+    case CLI_OPT_STR:
+        *(const char **)o->dst = v;
+        break;
+    case CLI_OPT_DOUBLE:
+        st = cli_parse_double(o->name, v, o->dmin, (double *)o->dst, err);
+        break;
+    case CLI_OPT_PARSE:
+        st = o->parse(o->name, v, o->dst, err);
+        break;
+    case CLI_OPT_LONG:
+    case CLI_OPT_INT:
+    case CLI_OPT_INT32:
+    case CLI_OPT_UINT32:
+    case CLI_OPT_UINT64:
+        st = cli_parse_int(o->name, v, o->min, o->max, &n, err);
+        if (st != CL_OK)
+            break;
+        if (o->kind == CLI_OPT_LONG)
+            *(long *)o->dst = n;
+        else if (o->kind == CLI_OPT_INT)
+            *(int *)o->dst = (int)n;
+        else if (o->kind == CLI_OPT_INT32)
+            *(int32_t *)o->dst = (int32_t)n;
+        else if (o->kind == CLI_OPT_UINT32)
+            *(uint32_t *)o->dst = (uint32_t)n;
+        else
+            *(uint64_t *)o->dst = (uint64_t)n;
+        break;
+    case CLI_OPT_SET:
+    case CLI_OPT_CLEAR:
+        break; /* flags are stored by the caller */
+    }
+    return st;
+}
+
+cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
+{
+    cl_error err;
+    cl_error_clear(&err);
+    a->npositional = 0;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            a->usage(stdout);
+            return CLI_HELP;
+        }
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            if (a->npositional >= a->max_positional) {
+                if (a->max_positional == 0)
+                    fprintf(stderr, "clinner %s: unexpected argument '%s' (see --help)\n",
+                            a->cmd, arg);
+                else
+                    fprintf(stderr, "clinner %s: one INPUT only ('%s' and '%s')\n", a->cmd,
+                            a->positional[0], arg);
+                return CLI_BAD;
+            }
+            a->positional[a->npositional++] = arg;
+            continue;
+        }
+        const char *v = NULL;
+        const cli_opt *o = find(a, arg, &v);
+        if (!o) {
+            fprintf(stderr, "clinner %s: unknown option '%s' (see --help)\n", a->cmd, arg);
+            return CLI_BAD;
+        }
+        if (o->kind == CLI_OPT_SET || o->kind == CLI_OPT_CLEAR) {
+            if (v) {
+                fprintf(stderr, "clinner %s: %s takes no value\n", a->cmd, o->name);
+                return CLI_BAD;
+            }
+            *(bool *)o->dst = o->kind == CLI_OPT_SET;
+            continue;
+        }
+        if (!v) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "clinner %s: %s needs a value\n", a->cmd, o->name);
+                return CLI_BAD;
+            }
+            v = argv[++i];
+        }
+        if (store(o, v, &err) != CL_OK) {
+            fprintf(stderr, "clinner %s: %s\n", a->cmd, err.msg);
+            return CLI_BAD;
+        }
+    }
+    return CLI_PARSED;
+}
+
+int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
+                      size_t nopts, const char **input, int argc, char **argv, int first)
+{
+    cli_args a = {.cmd = cmd, .usage = usage, .opts = opts, .nopts = nopts,
+                  .positional = input, .max_positional = input ? 1 : 0};
+    cli_parse_result r = cli_opts_parse(&a, argc, argv, first);
+    return r == CLI_PARSED ? -1 : r == CLI_HELP ? 0 : 2;
+}

@@ -1,0 +1,76 @@
+/*
+ * cli_opts.h - the one option parser of every command: a command lists its
+ * options in a table (name, where the value goes, how it is checked) and
+ * cli_opts_parse walks argv, so that all commands take `--opt VALUE` and
+ * `--opt=VALUE` alike and report a missing value, a bad number, an unknown
+ * option or a stray argument in the same words.
+ */
+#ifndef CLINNER_CLI_OPTS_H
+#define CLINNER_CLI_OPTS_H
+
+#include <stdio.h>
+
+#include "clinner/common.h"
+
+typedef enum cli_opt_kind {
+    CLI_OPT_SET,    /* flag, no value: *(bool *)dst = true */
+    CLI_OPT_CLEAR,  /* flag, no value: *(bool *)dst = false */
+    CLI_OPT_STR,    /* *(const char **)dst = the value (argv's own string) */
+    CLI_OPT_LONG,   /* *(long *)dst, an integer in [min, max] */
+    CLI_OPT_INT,    /* *(int *)dst, in [min, max] */
+    CLI_OPT_INT32,  /* *(int32_t *)dst, in [min, max] */
+    CLI_OPT_UINT32, /* *(uint32_t *)dst, in [min, max] (min >= 0) */
+    CLI_OPT_UINT64, /* *(uint64_t *)dst, in [min, max] (min >= 0) */
+    CLI_OPT_DOUBLE, /* *(double *)dst, a finite number >= dmin */
+    CLI_OPT_PARSE,  /* parse(name, value, dst, err) */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;  /* "--ctx" */
+    const char *alias; /* another spelling ("-o"), or NULL */
+    cli_opt_kind kind;
+    void *dst;
+    long min, max; /* integer kinds */
+    double dmin;   /* CLI_OPT_DOUBLE */
+    cl_status (*parse)(const char *name, const char *value, void *dst, cl_error *err);
+} cli_opt;
+
+/* Table entries (designated, so unused fields are zero). */
+#define CLI_FLAG(n, d) {.name = (n), .kind = CLI_OPT_SET, .dst = (d)}
+#define CLI_NOFLAG(n, d) {.name = (n), .kind = CLI_OPT_CLEAR, .dst = (d)}
+#define CLI_STRING(n, d) {.name = (n), .kind = CLI_OPT_STR, .dst = (d)}
+#define CLI_STRING2(n, a, d) {.name = (n), .alias = (a), .kind = CLI_OPT_STR, .dst = (d)}
+#define CLI_INTEGER(n, k, d, lo, hi) \
+    {.name = (n), .kind = (k), .dst = (d), .min = (lo), .max = (hi)}
+#define CLI_NUMBER(n, d, lo) {.name = (n), .kind = CLI_OPT_DOUBLE, .dst = (d), .dmin = (lo)}
+#define CLI_PARSER(n, d, f) {.name = (n), .kind = CLI_OPT_PARSE, .dst = (d), .parse = (f)}
+
+typedef enum cli_parse_result {
+    CLI_PARSED = 0, /* go on */
+    CLI_HELP,       /* -h/--help: usage printed on stdout; the command exits 0 */
+    CLI_BAD,        /* a message was printed on stderr; the command exits 2 */
+} cli_parse_result;
+
+typedef struct cli_args {
+    const char *cmd;           /* "tag": messages read "clinner tag: ..." */
+    void (*usage)(FILE *fp);   /* printed for --help */
+    const cli_opt *opts;
+    size_t nopts;
+    const char **positional;   /* where arguments that are not options go ("-" is one) */
+    int max_positional;        /* 0: none allowed */
+    int npositional;           /* out */
+} cli_args;
+
+/* Parse argv[first..argc) against a->opts. */
+cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first);
+
+/* The usual case: argv[first..argc), at most one positional INPUT (into
+ * *input; none allowed when input is NULL).  Returns -1 to go on, else the
+ * command's exit status (0 after --help, 2 after an error, printed). */
+int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
+                      size_t nopts, const char **input, int argc, char **argv, int first);
+
+/* A CLI_OPT_PARSE parser for --progress: dst is a cl_progress_mode. */
+cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err);
+
+#endif

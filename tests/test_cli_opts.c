@@ -1,0 +1,166 @@
+/* test_cli_opts.c - the commands' option parser: every kind of option in
+ * both spellings, positional arguments, and each error it must report
+ * (with the message checked on a captured stderr). */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "cli/cli_opts.h"
+#include "clinner/progress.h"
+
+static void usage_none(FILE *fp)
+{
+    fputs("usage: test\n", fp);
+}
+
+typedef struct values {
+    bool on, off;
+    const char *str, *out;
+    long n;
+    int i;
+    int32_t i32;
+    uint32_t u32;
+    uint64_t u64;
+    double x;
+    cl_progress_mode mode;
+    const char *pos[3];
+} values;
+
+static size_t table(values *v, cli_opt *opts)
+{
+    const cli_opt t[] = {
+        CLI_FLAG("--on", &v->on),
+        CLI_NOFLAG("--no-off", &v->off),
+        CLI_STRING("--str", &v->str),
+        CLI_STRING2("--output", "-o", &v->out),
+        CLI_INTEGER("--n", CLI_OPT_LONG, &v->n, -5, 5),
+        CLI_INTEGER("--n-int", CLI_OPT_INT, &v->i, 0, 100),
+        CLI_INTEGER("--i32", CLI_OPT_INT32, &v->i32, 0, 100),
+        CLI_INTEGER("--u32", CLI_OPT_UINT32, &v->u32, 0, 4294967295L),
+        CLI_INTEGER("--u64", CLI_OPT_UINT64, &v->u64, 0, 2147483647L),
+        CLI_NUMBER("--x", &v->x, 0.5),
+        CLI_PARSER("--progress", &v->mode, cli_opt_progress),
+    };
+    memcpy(opts, t, sizeof t);
+    return sizeof t / sizeof t[0];
+}
+
+/* Parse argv (NULL-terminated) with at most maxpos positionals; stderr goes
+ * to errbuf. */
+static cli_parse_result parse(values *v, int maxpos, char **argv, char *errbuf, size_t n)
+{
+    memset(v, 0, sizeof *v);
+    v->off = true;
+    cli_opt opts[16];
+    cli_args a = {.cmd = "test", .usage = usage_none, .opts = opts,
+                  .nopts = table(v, opts), .positional = v->pos, .max_positional = maxpos};
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    dup2(fileno(tmp), 2);
+    cli_parse_result r = cli_opts_parse(&a, argc, argv, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t got = fread(errbuf, 1, n - 1, tmp);
+    errbuf[got] = '\0';
+    fclose(tmp);
+    if (r == CLI_PARSED)
+        assert_int_equal(a.npositional, (v->pos[0] != NULL) + (v->pos[1] != NULL) +
+                                            (v->pos[2] != NULL));
+    return r;
+}
+
+static void test_every_kind(void **state)
+{
+    (void)state;
+    values v;
+    char err[512];
+    char *argv[] = {"test", "--on", "--no-off", "--str", "a b", "-o", "out.txt", "--n=-5",
+                    "--n-int", "100", "--i32=7", "--u32", "4294967295", "--u64", "12",
+                    "--x=0.75", "--progress", "lines", "IN", "-", NULL};
+    assert_int_equal(parse(&v, 3, argv, err, sizeof err), CLI_PARSED);
+    assert_string_equal(err, "");
+    assert_true(v.on);
+    assert_false(v.off);
+    assert_string_equal(v.str, "a b");
+    assert_string_equal(v.out, "out.txt");
+    assert_int_equal(v.n, -5);
+    assert_int_equal(v.i, 100);
+    assert_int_equal(v.i32, 7);
+    assert_true(v.u32 == 4294967295u);
+    assert_true(v.u64 == 12);
+    assert_true(v.x == 0.75);
+    assert_int_equal(v.mode, CL_PROGRESS_LINES);
+    assert_string_equal(v.pos[0], "IN");
+    assert_string_equal(v.pos[1], "-");
+
+    /* the long name with '=' and the alias; a value may start with '-' */
+    char *argv2[] = {"test", "--output=x.jsonl", "--str", "-", "--n", "-1", NULL};
+    assert_int_equal(parse(&v, 0, argv2, err, sizeof err), CLI_PARSED);
+    assert_string_equal(v.out, "x.jsonl");
+    assert_string_equal(v.str, "-");
+    assert_int_equal(v.n, -1);
+    assert_true(v.off); /* untouched */
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    values v;
+    char err[512];
+    struct {
+        char *argv[5];
+        int maxpos;
+        const char *message;
+    } cases[] = {
+        {{"test", "--str", NULL}, 0, "clinner test: --str needs a value\n"},
+        {{"test", "--n", "6", NULL}, 0, "clinner test: --n: expected an integer in -5..5, got '6'\n"},
+        {{"test", "--i32", "1x", NULL}, 0, "clinner test: --i32: expected an integer in 0..100, got '1x'\n"},
+        {{"test", "--x", "0.25", NULL}, 0, "clinner test: --x: expected a number >= 0.5, got '0.25'\n"},
+        {{"test", "--x=nan", NULL}, 0, "clinner test: --x: expected a number >= 0.5, got 'nan'\n"},
+        {{"test", "--progress", "fast", NULL}, 0,
+         "clinner test: --progress: expected auto, tty, lines or off, got 'fast'\n"},
+        {{"test", "--nope", NULL}, 0, "clinner test: unknown option '--nope' (see --help)\n"},
+        {{"test", "--strx", "1", NULL}, 0, "clinner test: unknown option '--strx' (see --help)\n"},
+        {{"test", "--on=1", NULL}, 0, "clinner test: --on takes no value\n"},
+        {{"test", "IN", NULL}, 0, "clinner test: unexpected argument 'IN' (see --help)\n"},
+        {{"test", "A", "B", NULL}, 1, "clinner test: one INPUT only ('A' and 'B')\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        assert_int_equal(parse(&v, cases[k].maxpos, cases[k].argv, err, sizeof err), CLI_BAD);
+        assert_string_equal(err, cases[k].message);
+    }
+    /* a bad value leaves the destination as it was */
+    char *argv[] = {"test", "--n", "3", "--n", "9", NULL};
+    assert_int_equal(parse(&v, 0, argv, err, sizeof err), CLI_BAD);
+    assert_int_equal(v.n, 3);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    values v;
+    char err[64];
+    /* -h stops the parse where it stands: what follows is not read */
+    char *argv[] = {"test", "--str", "x", "-h", "--nope", NULL};
+    assert_int_equal(parse(&v, 0, argv, err, sizeof err), CLI_HELP);
+    char *argv2[] = {"test", "--help", NULL};
+    assert_int_equal(parse(&v, 0, argv2, err, sizeof err), CLI_HELP);
+    assert_string_equal(err, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_kind),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
