@@ -79,6 +79,51 @@ static void doc_rejects_bad_utf8_and_bad_offsets(void **state)
     cl_doc_free(d);
 }
 
+static void doc_keeps_only_chosen_types(void **state)
+{
+    (void)state;
+    cl_error err;
+    /* "fièvre et anémie, ACTH" - an ANAPHOR and a discontinuous SIGN among them */
+    const char *text = "fi\xc3\xa8vre et an\xc3\xa9mie, ACTH";
+    cl_doc *d = cl_doc_new("keep", text, strlen(text), &err);
+    assert_non_null(d);
+    cl_span fever = {0, 6}, anemia = {10, 16}, acth = {18, 22};
+    cl_span disc[2] = {{0, 6}, {10, 16}};
+    assert_int_equal(cl_doc_add_entity(d, "T1", "SIGN", &fever, 1, NULL, &err), CL_OK);
+    assert_int_equal(cl_doc_add_entity(d, "T2", "ANAPHOR", &anemia, 1, NULL, &err), CL_OK);
+    assert_int_equal(cl_doc_add_entity(d, "T3", "SIGN", disc, 2, NULL, &err), CL_OK);
+    assert_int_equal(cl_doc_add_entity(d, "T4", "DISEASE", &acth, 1, NULL, &err), CL_OK);
+    int32_t starts[] = {0, 7, 10, 16, 18}, ends[] = {6, 9, 16, 17, 22};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cl_doc_push_token(d, starts[i], ends[i], &err), CL_OK);
+    assert_int_equal(cl_doc_set_tag(d, 0, "B-SIGN", &err), CL_OK);
+    assert_int_equal(cl_doc_set_tag(d, 2, "B-ANAPHOR", &err), CL_OK);
+    assert_int_equal(cl_doc_set_tag(d, 4, "B-DISEASE", &err), CL_OK);
+
+    /* NULL keeps everything */
+    assert_int_equal(cl_doc_keep_types(d, NULL, 0, &err), CL_OK);
+    assert_int_equal(d->nentities, 4);
+    assert_string_equal(d->tags[2], "B-ANAPHOR");
+
+    const char *const keep[] = {"SIGN", "DISEASE"};
+    assert_int_equal(cl_doc_keep_types(d, keep, 2, &err), CL_OK);
+    assert_int_equal(d->nentities, 3);
+    assert_string_equal(d->entities[0].id, "T1");
+    assert_string_equal(d->entities[1].id, "T3"); /* order kept, fragments too */
+    assert_int_equal(d->entities[1].nfrags, 2);
+    assert_string_equal(d->entities[2].id, "T4");
+    const char *want[] = {"B-SIGN", "O", "O", "O", "B-DISEASE"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(d->tags[i], want[i]);
+
+    const char *const none[] = {"SYMPTOM"};
+    assert_int_equal(cl_doc_keep_types(d, none, 1, &err), CL_OK);
+    assert_int_equal(d->nentities, 0);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(d->tags[i], "O");
+    cl_doc_free(d);
+}
+
 static void atomic_file_leaves_nothing_on_abort(void **state)
 {
     (void)state;
@@ -112,6 +157,7 @@ int main(void)
         cmocka_unit_test(offsets_round_trip),
         cmocka_unit_test(python_space_set),
         cmocka_unit_test(doc_rejects_bad_utf8_and_bad_offsets),
+        cmocka_unit_test(doc_keeps_only_chosen_types),
         cmocka_unit_test(atomic_file_leaves_nothing_on_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

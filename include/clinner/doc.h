@@ -98,6 +98,11 @@ cl_status cl_doc_push_sentence(cl_doc *doc, int32_t tok_begin, int32_t tok_end, 
 cl_status cl_doc_reset_tags(cl_doc *doc, cl_error *err);
 cl_status cl_doc_set_tag(cl_doc *doc, int32_t token, const char *tag, cl_error *err);
 
+/* Keep only the entity types in types[0..ntypes) (NULL: keep all): other
+ * entities are removed (order kept) and other tags become O.  For a label
+ * set narrower than the annotations' (the paper's five types). */
+cl_status cl_doc_keep_types(cl_doc *doc, const char *const *types, int ntypes, cl_error *err);
+
 /* Pointer to a token's bytes inside doc->text and its byte length. */
 const char *cl_doc_token_bytes(const cl_doc *doc, int32_t token, size_t *nbytes);
 /* Newly allocated copy of a token's text / of text[start, end) in code points. */

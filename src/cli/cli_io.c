@@ -36,52 +36,11 @@ cl_format cli_guess_format(const char *path)
     return CL_FORMAT_TEXT;
 }
 
-static bool type_kept(const char *type, const cli_input *in)
-{
-    if (!in->types)
-        return true;
-    for (int i = 0; i < in->ntypes; i++)
-        if (!strcmp(type, in->types[i]))
-            return true;
-    return false;
-}
-
-static void filter_entities(cl_doc *doc, const cli_input *in)
-{
-    int32_t k = 0;
-    for (int32_t i = 0; i < doc->nentities; i++) {
-        cl_entity *e = &doc->entities[i];
-        if (type_kept(e->type, in)) {
-            doc->entities[k++] = *e;
-        } else {
-            free(e->id);
-            free(e->type);
-            free(e->frags);
-            free(e->text);
-        }
-    }
-    doc->nentities = k;
-}
-
-static cl_status filter_tags(cl_doc *doc, const cli_input *in, cl_error *err)
-{
-    if (!doc->tags || !in->types)
-        return CL_OK;
-    for (int32_t t = 0; t < doc->ntokens; t++) {
-        const char *tag = doc->tags[t];
-        if (!tag || !strcmp(tag, "O") || strlen(tag) < 3 || type_kept(tag + 2, in))
-            continue;
-        cl_status st = cl_doc_set_tag(doc, t, "O", err);
-        if (st != CL_OK)
-            return st;
-    }
-    return CL_OK;
-}
-
 cl_status cli_prepare_doc(cl_doc *doc, const cli_input *in, cl_error *err)
 {
-    cl_status st;
-    filter_entities(doc, in);
+    cl_status st = cl_doc_keep_types(doc, in->types, in->ntypes, err);
+    if (st != CL_OK)
+        return st;
     if (doc->ntokens == 0 && (st = cl_tokenize_doc(doc, in->tokenizer, err)) != CL_OK)
         return cl_error_prefix(err, "%s: ", doc->id);
     if (doc->ntokens > 0 && doc->nsentences == 0 &&
@@ -96,7 +55,7 @@ cl_status cli_prepare_doc(cl_doc *doc, const cli_input *in, cl_error *err)
         if (st != CL_OK)
             return st;
     }
-    return filter_tags(doc, in, err);
+    return CL_OK;
 }
 
 cl_status cli_read_corpus(const cli_input *in, cl_corpus **out, cl_error *err)

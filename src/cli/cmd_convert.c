@@ -48,56 +48,13 @@ static void usage(FILE *fp)
             "  clinner convert --from brat --to paper-csv --tokenizer paper raredis/dev\n");
 }
 
-static bool type_kept(const char *type, const char *const *types, int ntypes)
-{
-    if (!types)
-        return true;
-    for (int i = 0; i < ntypes; i++)
-        if (!strcmp(type, types[i]))
-            return true;
-    return false;
-}
-
-/* Drop entities whose type is not kept (in place, order preserved). */
-static void filter_entities(cl_doc *doc, const char *const *types, int ntypes)
-{
-    int32_t k = 0;
-    for (int32_t i = 0; i < doc->nentities; i++) {
-        cl_entity *e = &doc->entities[i];
-        if (type_kept(e->type, types, ntypes)) {
-            doc->entities[k++] = *e;
-        } else {
-            free(e->id);
-            free(e->type);
-            free(e->frags);
-            free(e->text);
-        }
-    }
-    doc->nentities = k;
-}
-
-/* Turn tags of types not kept into O. */
-static cl_status filter_tags(cl_doc *doc, const char *const *types, int ntypes, cl_error *err)
-{
-    if (!doc->tags)
-        return CL_OK;
-    for (int32_t t = 0; t < doc->ntokens; t++) {
-        const char *tag = doc->tags[t];
-        if (!tag || !strcmp(tag, "O") || strlen(tag) < 3 || type_kept(tag + 2, types, ntypes))
-            continue;
-        if (cl_doc_set_tag(doc, t, "O", err) != CL_OK)
-            return err->code;
-    }
-    return CL_OK;
-}
-
 /* Bring one document into the shape the output format needs. */
 static cl_status prepare(cl_doc *doc, cl_format from, cl_format to, cl_tokenizer_kind tok,
                          const char *const *types, int ntypes, cl_error *err)
 {
-    cl_status st;
-    if (types)
-        filter_entities(doc, types, ntypes);
+    cl_status st = cl_doc_keep_types(doc, types, ntypes, err);
+    if (st != CL_OK)
+        return st;
     if (cl_format_has_tokens(to) && (!cl_format_has_tokens(from) || doc->ntokens == 0)) {
         if ((st = cl_tokenize_doc(doc, tok, err)) != CL_OK)
             return st;
@@ -112,8 +69,6 @@ static cl_status prepare(cl_doc *doc, cl_format from, cl_format to, cl_tokenizer
             st = cl_doc_reset_tags(doc, err);
         if (st != CL_OK)
             return st;
-    } else if (types && (st = filter_tags(doc, types, ntypes, err)) != CL_OK) {
-        return st;
     }
     if ((to == CL_FORMAT_BRAT || to == CL_FORMAT_JSONL) && doc->nentities == 0 && doc->tags &&
         cl_format_has_tokens(from)) {

@@ -222,6 +222,42 @@ cl_status cl_doc_set_tag(cl_doc *d, int32_t token, const char *tag, cl_error *er
     return CL_OK;
 }
 
+static bool type_kept(const char *type, const char *const *types, int ntypes)
+{
+    for (int i = 0; i < ntypes; i++)
+        if (!strcmp(type, types[i]))
+            return true;
+    return false;
+}
+
+cl_status cl_doc_keep_types(cl_doc *d, const char *const *types, int ntypes, cl_error *err)
+{
+    if (!types)
+        return CL_OK;
+    int32_t k = 0;
+    for (int32_t i = 0; i < d->nentities; i++) {
+        cl_entity *e = &d->entities[i];
+        if (type_kept(e->type, types, ntypes)) {
+            d->entities[k++] = *e;
+        } else {
+            free(e->id);
+            free(e->type);
+            free(e->frags);
+            free(e->text);
+        }
+    }
+    d->nentities = k;
+    for (int32_t t = 0; d->tags && t < d->ntokens; t++) {
+        const char *tag = d->tags[t];
+        if (!tag || strlen(tag) < 3 || type_kept(tag + 2, types, ntypes))
+            continue;
+        cl_status st = cl_doc_set_tag(d, t, "O", err);
+        if (st != CL_OK)
+            return st;
+    }
+    return CL_OK;
+}
+
 const char *cl_doc_token_bytes(const cl_doc *d, int32_t token, size_t *nbytes)
 {
     size_t b0 = cl_text_cp_to_byte(&d->index, d->tokens[token].start);
