@@ -47,41 +47,10 @@ left() { echo $((budget - ($(date +%s) - t_start))); }
 # seconds left minus a margin, at least 1 (timeout 0 would mean no limit)
 until_end() { local t=$(($(left) - $1)); [ "$t" -ge 1 ] || t=1; echo "$t"; }
 
-# cut the paper CSV to its first N sentence units
-cut_units() {
-    awk -F, -v n="$2" 'NR == 1 { print; next }
-        { if ($(NF-1) != last) { k++; last = $(NF-1) } if (k <= n) print }' "$1"
-}
-
-# score OUT.lines against the gold units it covers; one table row
+# score a run, finished or not, on the units it holds; one summary row
 score() {
-    local name=$1 lines=$2 log=$3
-    local n total
-    # an unfinished run: its finished documents are in the checkpoint folder,
-    # output.part up to the size its journal's last D line gives
-    if [ ! -f "$lines" ]; then
-        local run="$lines.clinner-run" size
-        size=$(awk '$1 == "D" { s = $3 } END { print s + 0 }' "$run/journal" 2>/dev/null)
-        head -c "${size:-0}" "$run/output.part" >"$out/$name.partial.lines" 2>/dev/null
-        lines="$out/$name.partial.lines"
-    fi
-    n=$(grep -c '^######' "$lines" 2>/dev/null)
-    n=${n:-0}
-    total=$(awk -F, 'NR > 1 { print $(NF-1) }' "$P/test_combined_IOB_data.csv" | uniq | wc -l)
-    if [ "$n" -eq 0 ]; then
-        echo "| $name | 0 of $total | | | |" >>"$out/summary.md"
-        return
-    fi
-    cut_units "$P/test_combined_IOB_data.csv" "$n" >"$out/gold-$name.csv"
-    "$bin" eval --gold "$out/gold-$name.csv" --gold-format paper-csv --pred "$lines" \
-        --pred-format paper-lines --json >"$out/$name.json" 2>"$out/$name.eval.err"
-    "$bin" eval --gold "$out/gold-$name.csv" --gold-format paper-csv --pred "$lines" \
-        --pred-format paper-lines >"$out/$name.eval.txt" 2>&1
-    rm -f "$out/gold-$name.csv"
-    local f1 mis
-    f1=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["average"]; print("%.4f/%.4f/%.4f" % (a["precision"], a["recall"], a["f1"]))' "$out/$name.json" 2>/dev/null)
-    mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -1)
-    echo "| $name | $n of $total | $f1 | ${mis:-?} | $(tail -n 1 "$log" | tr '|' '/') |" >>"$out/summary.md"
+    CLINNER_BIN=$bin "$root/bench/score_run.sh" "$1" "$2" "$3" "$P/test_combined_IOB_data.csv" \
+        >>"$out/summary.md" 2>>"$out/score.err"
 }
 
 for f in "$root"/.dev*/m.part*; do
