@@ -20,7 +20,13 @@
  *            likely model token that can still lead to an allowed answer.
  *            A guess that the model would not have made is dropped from the
  *            KV cache and replaced by its choice, so the labels are exactly
- *            those of greedy grammar decoding on the same model and prompt.
+ *            those of greedy grammar decoding on the same model and prompt
+ *            - on a CPU with one thread (n_threads = 1).  With more threads
+ *            llama.cpp's CPU flash attention splits the attention of a
+ *            micro-batch of one token of one sequence over a context of
+ *            512+ cells across the threads and merges the parts: other
+ *            rounding, and such micro-batches fall in different places in
+ *            forced and grammar decoding, so near-ties can differ.
  *
  * The messages every sentence shares (instruction, fixed examples) are
  * decoded once into a reserved sequence and shared with each sentence's

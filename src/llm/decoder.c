@@ -39,7 +39,13 @@
  * was made up.  On the CPU, llama.cpp's flash-attention path has that
  * property and its plain attention path does not (measured: logits of the
  * same tokens differed by up to 1.2 between one batch and one token at a
- * time), so flash attention is always on.
+ * time), so flash attention is always on.  With more than one thread it
+ * is not enough: ggml's CPU flash attention splits the context of a
+ * one-token, one-sequence micro-batch (context of 512+ cells) over the
+ * threads and merges the partial sums (ops.cpp, use_split_kv_path), and
+ * where such micro-batches occur depends on the decoding mode.  With one
+ * thread the split is a single part, the same arithmetic; so exactness is
+ * promised (and tested) for n_threads = 1 on a CPU.
  */
 #include <math.h>
 #include <stdlib.h>
