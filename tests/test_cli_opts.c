@@ -120,9 +120,12 @@ static void test_errors(void **state)
         const char *message;
     } cases[] = {
         {{"test", "--str", NULL}, 0, "clinner test: --str needs a value\n"},
-        {{"test", "--n", "6", NULL}, 0, "clinner test: --n: expected an integer in -5..5, got '6'\n"},
-        {{"test", "--i32", "1x", NULL}, 0, "clinner test: --i32: expected an integer in 0..100, got '1x'\n"},
-        {{"test", "--x", "0.25", NULL}, 0, "clinner test: --x: expected a number >= 0.5, got '0.25'\n"},
+        {{"test", "--n", "6", NULL}, 0,
+         "clinner test: --n: expected an integer in -5..5, got '6'\n"},
+        {{"test", "--i32", "1x", NULL}, 0,
+         "clinner test: --i32: expected an integer in 0..100, got '1x'\n"},
+        {{"test", "--x", "0.25", NULL}, 0,
+         "clinner test: --x: expected a number >= 0.5, got '0.25'\n"},
         {{"test", "--x=nan", NULL}, 0, "clinner test: --x: expected a number >= 0.5, got 'nan'\n"},
         {{"test", "--progress", "fast", NULL}, 0,
          "clinner test: --progress: expected auto, tty, lines or off, got 'fast'\n"},

@@ -35,6 +35,9 @@ typedef struct cli_opt {
     cl_status (*parse)(const char *name, const char *value, void *dst, cl_error *err);
 } cli_opt;
 
+/* Entries in a table t. */
+#define CLI_NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
 /* Table entries (designated, so unused fields are zero). */
 #define CLI_FLAG(n, d) {.name = (n), .kind = CLI_OPT_SET, .dst = (d)}
 #define CLI_NOFLAG(n, d) {.name = (n), .kind = CLI_OPT_CLEAR, .dst = (d)}

@@ -89,7 +89,7 @@ int cmd_convert(int argc, char **argv)
         CLI_STRING("--labels", &labels),
         CLI_STRING2("--output", "-o", &out),
     };
-    int done = cli_parse_command("convert", usage, opts, sizeof opts / sizeof opts[0], &input, argc, argv, 1);
+    int done = cli_parse_command("convert", usage, opts, CLI_NOPTS(opts), &input, argc, argv, 1);
     if (done >= 0)
         return done;
     if (!from_name || !to_name || !input) {

@@ -65,7 +65,7 @@ int cmd_eval(int argc, char **argv)
         CLI_STRING("--mode", &mode),
         CLI_STRING("--match", &match),
     };
-    int done = cli_parse_command("eval", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 1);
+    int done = cli_parse_command("eval", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
     if (done >= 0)
         return done;
     if (!gold || !gold_fmt || !pred || !pred_fmt) {

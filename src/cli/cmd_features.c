@@ -117,7 +117,7 @@ int cmd_features(int argc, char **argv)
         CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 16, 65536),
         CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
     };
-    int done = cli_parse_command("features", usage, opts, sizeof opts / sizeof opts[0], &input, argc, argv, 1);
+    int done = cli_parse_command("features", usage, opts, CLI_NOPTS(opts), &input, argc, argv, 1);
     if (done >= 0)
         return done;
     cl_error err;

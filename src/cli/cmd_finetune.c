@@ -205,7 +205,7 @@ int cmd_finetune(int argc, char **argv)
         CLI_INTEGER("--gpu-layers", CLI_OPT_INT32, &p.gpu_layers, -1, 100000),
         CLI_INTEGER("--save-every", CLI_OPT_INT32, &p.save_every, 0, 100000000),
     };
-    int done = cli_parse_command("finetune", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 1);
+    int done = cli_parse_command("finetune", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
     if (done >= 0)
         return done;
     if (mem_gib >= 0)

@@ -154,7 +154,7 @@ int cmd_stats(int argc, char **argv)
         CLI_STRING("--tokenizer", &tokenizer_name),
     };
     cli_args args = {.cmd = "stats", .usage = usage, .opts = opts,
-                     .nopts = sizeof opts / sizeof opts[0], .positional = paths,
+                     .nopts = CLI_NOPTS(opts), .positional = paths,
                      .max_positional = argc};
     cli_parse_result pr = cli_opts_parse(&args, argc, argv, 1);
     if (pr != CLI_PARSED) {

@@ -265,9 +265,9 @@ int cmd_tag(int argc, char **argv)
         CLI_FLAG("--verbose", &ctx.verbose),
         CLI_STRING("--embed-model", &ctx.embed_model),
     };
-    cli_opt opts[sizeof own / sizeof own[0] + LLM_OPTS_MAX];
+    cli_opt opts[CLI_NOPTS(own) + LLM_OPTS_MAX];
     memcpy(opts, own, sizeof own);
-    size_t nopts = sizeof own / sizeof own[0];
+    size_t nopts = CLI_NOPTS(own);
     nopts += llm_opts_table(&ctx.llm, opts + nopts);
     int done = cli_parse_command("tag", usage, opts, nopts, &input, argc, argv, 1);
     if (done >= 0)

@@ -140,7 +140,7 @@ int cmd_train(int argc, char **argv)
         CLI_INTEGER("--doc-words", CLI_OPT_INT, &p.doc_words, 0, 1000),
         CLI_INTEGER("--patience", CLI_OPT_INT, &p.patience, 0, 100000),
     };
-    int done = cli_parse_command("train", usage, opts, sizeof opts / sizeof opts[0], NULL, argc, argv, 2);
+    int done = cli_parse_command("train", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 2);
     if (done >= 0)
         return done;
     if (!train_path || !out) {
