@@ -39,8 +39,9 @@ if [ "${n:-0}" -eq 0 ]; then
 fi
 awk -F, -v n="$n" 'NR == 1 { print; next }
     { if ($(NF-1) != last) { k++; last = $(NF-1) } if (k <= n) print }' "$gold" >"$tmp/gold.csv"
-"$bin" eval --gold "$tmp/gold.csv" --gold-format paper-csv --pred "$lines" \
-    --pred-format paper-lines --json >"$dir/$name.json"
+"$bin" eval --gold "$tmp/gold.csv" --gold-format paper-csv --pred "$lines" --pred-format paper-lines \
+    --json >"$dir/.$name.json.tmp" || { rm -f "$dir/.$name.json.tmp"; exit 1; }
+mv "$dir/.$name.json.tmp" "$dir/$name.json" # same folder: the report appears whole or not at all
 prf=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["average"]; print("%.4f / %.4f / %.4f" % (a["precision"], a["recall"], a["f1"]))' "$dir/$name.json")
 mis=?
 summary=
