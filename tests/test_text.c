@@ -99,10 +99,14 @@ static void doc_keeps_only_chosen_types(void **state)
     assert_int_equal(cl_doc_set_tag(d, 0, "B-SIGN", &err), CL_OK);
     assert_int_equal(cl_doc_set_tag(d, 2, "B-ANAPHOR", &err), CL_OK);
     assert_int_equal(cl_doc_set_tag(d, 4, "B-DISEASE", &err), CL_OK);
+    /* one relation that loses an argument (T2, the ANAPHOR), one that keeps both */
+    assert_int_equal(cl_doc_add_relation(d, "R1", "Anaphora", "Arg1:T2", "Arg2:T1", &err), CL_OK);
+    assert_int_equal(cl_doc_add_relation(d, "R2", "Produces", "Arg1:T4", "Arg2:T3", &err), CL_OK);
 
     /* NULL keeps everything */
     assert_int_equal(cl_doc_keep_types(d, NULL, 0, &err), CL_OK);
     assert_int_equal(d->nentities, 4);
+    assert_int_equal(d->nrelations, 2);
     assert_string_equal(d->tags[2], "B-ANAPHOR");
 
     const char *const keep[] = {"SIGN", "DISEASE"};
@@ -112,6 +116,9 @@ static void doc_keeps_only_chosen_types(void **state)
     assert_string_equal(d->entities[1].id, "T3"); /* order kept, fragments too */
     assert_int_equal(d->entities[1].nfrags, 2);
     assert_string_equal(d->entities[2].id, "T4");
+    assert_int_equal(d->nrelations, 1); /* R1 named the removed T2 */
+    assert_string_equal(d->relations[0].id, "R2");
+    assert_string_equal(d->relations[0].arg1, "Arg1:T4");
     const char *want[] = {"B-SIGN", "O", "O", "O", "B-DISEASE"};
     for (int i = 0; i < 5; i++)
         assert_string_equal(d->tags[i], want[i]);
@@ -119,6 +126,7 @@ static void doc_keeps_only_chosen_types(void **state)
     const char *const none[] = {"SYMPTOM"};
     assert_int_equal(cl_doc_keep_types(d, none, 1, &err), CL_OK);
     assert_int_equal(d->nentities, 0);
+    assert_int_equal(d->nrelations, 0);
     for (int i = 0; i < 5; i++)
         assert_string_equal(d->tags[i], "O");
     cl_doc_free(d);

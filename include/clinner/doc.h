@@ -86,7 +86,7 @@ cl_status cl_doc_add_entity(cl_doc *doc, const char *id, const char *type,
                             cl_error *err);
 cl_status cl_doc_add_relation(cl_doc *doc, const char *id, const char *type,
                               const char *arg1, const char *arg2, cl_error *err);
-/* Remove all entities. */
+/* Remove all entities and the relations between them. */
 void cl_doc_clear_entities(cl_doc *doc);
 
 /* Tokens and sentences: clear, then push in text order. */
@@ -99,8 +99,9 @@ cl_status cl_doc_reset_tags(cl_doc *doc, cl_error *err);
 cl_status cl_doc_set_tag(cl_doc *doc, int32_t token, const char *tag, cl_error *err);
 
 /* Keep only the entity types in types[0..ntypes) (NULL: keep all): other
- * entities are removed (order kept) and other tags become O.  For a label
- * set narrower than the annotations' (the paper's five types). */
+ * entities are removed (order kept), so are the relations that name a
+ * removed entity, and other tags become O.  For a label set narrower than
+ * the annotations' (the paper's five types). */
 cl_status cl_doc_keep_types(cl_doc *doc, const char *const *types, int ntypes, cl_error *err);
 
 /* Pointer to a token's bytes inside doc->text and its byte length. */

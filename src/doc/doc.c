@@ -72,6 +72,15 @@ void cl_doc_clear_entities(cl_doc *d)
         free(d->entities[i].text);
     }
     d->nentities = 0;
+    /* Relations name entities by id: without their entities they would
+     * dangle, or worse, point at new entities that reuse the ids. */
+    for (int32_t i = 0; i < d->nrelations; i++) {
+        free(d->relations[i].id);
+        free(d->relations[i].type);
+        free(d->relations[i].arg1);
+        free(d->relations[i].arg2);
+    }
+    d->nrelations = 0;
 }
 
 void cl_doc_free(cl_doc *d)
@@ -81,12 +90,6 @@ void cl_doc_free(cl_doc *d)
     free_tags(d);
     cl_doc_clear_entities(d);
     free(d->entities);
-    for (int32_t i = 0; i < d->nrelations; i++) {
-        free(d->relations[i].id);
-        free(d->relations[i].type);
-        free(d->relations[i].arg1);
-        free(d->relations[i].arg2);
-    }
     free(d->relations);
     free(d->tokens);
     free(d->sentences);
@@ -230,14 +233,51 @@ static bool type_kept(const char *type, const char *const *types, int ntypes)
     return false;
 }
 
+/* The entity id an argument names: "Arg1:T4" -> "T4". */
+static const char *relation_arg_id(const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    return colon ? colon + 1 : arg;
+}
+
+/* Whether id names an entity that keep_types is removing (kept[i] == 0). */
+static int names_removed_entity(const cl_doc *d, const unsigned char *kept, const char *id)
+{
+    for (int32_t i = 0; i < d->nentities; i++)
+        if (!kept[i] && strcmp(d->entities[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
 cl_status cl_doc_keep_types(cl_doc *d, const char *const *types, int ntypes, cl_error *err)
 {
     if (!types)
         return CL_OK;
+    unsigned char *kept = malloc(d->nentities ? (size_t)d->nentities : 1);
+    if (!kept)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory filtering entity types");
+    for (int32_t i = 0; i < d->nentities; i++)
+        kept[i] = (unsigned char)type_kept(d->entities[i].type, types, ntypes);
+    /* Relations first, while the removed entities' ids still exist: a
+     * relation that loses an argument would be a dangling BRAT R line. */
+    int32_t r = 0;
+    for (int32_t i = 0; i < d->nrelations; i++) {
+        cl_relation *rel = &d->relations[i];
+        if (!names_removed_entity(d, kept, relation_arg_id(rel->arg1)) &&
+            !names_removed_entity(d, kept, relation_arg_id(rel->arg2))) {
+            d->relations[r++] = *rel;
+        } else {
+            free(rel->id);
+            free(rel->type);
+            free(rel->arg1);
+            free(rel->arg2);
+        }
+    }
+    d->nrelations = r;
     int32_t k = 0;
     for (int32_t i = 0; i < d->nentities; i++) {
         cl_entity *e = &d->entities[i];
-        if (type_kept(e->type, types, ntypes)) {
+        if (kept[i]) {
             d->entities[k++] = *e;
         } else {
             free(e->id);
@@ -247,6 +287,7 @@ cl_status cl_doc_keep_types(cl_doc *d, const char *const *types, int ntypes, cl_
         }
     }
     d->nentities = k;
+    free(kept);
     for (int32_t t = 0; d->tags && t < d->ntokens; t++) {
         const char *tag = d->tags[t];
         if (!tag || strlen(tag) < 3 || type_kept(tag + 2, types, ntypes))

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # clinner convert between formats on small inline inputs: text from stdin
-# (tokenized, all O), --labels paper dropping ANAPHOR, tags decoded into
-# entities for brat/jsonl output, and a brat -> jsonl -> brat round trip.
+# (tokenized, all O), --labels paper dropping ANAPHOR and the relations
+# that name it, tags decoded into entities for brat/jsonl output, and a
+# brat -> jsonl -> brat round trip.
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/in"
 printf 'It causes short stature. Rare.' >"$tmp/in/D.txt"
-printf 'T1\tANAPHOR 0 2\tIt\nT2\tSIGN 10 23\tshort stature\n' >"$tmp/in/D.ann"
+printf 'T1\tANAPHOR 0 2\tIt\nT2\tSIGN 10 23\tshort stature\nR1\tAnaphora Arg1:T2 Arg2:T1\t\n' \
+    >"$tmp/in/D.ann"
 
 # text from stdin: one document "stdin", every token O
 out=$(printf 'Hello world.\n' | "$CLINNER_BIN" convert --from text --to conll --tokenizer paper -) ||
@@ -25,6 +27,12 @@ echo "$out" | grep -qx 'It,O,1,1,D.txt' || fail "--labels paper kept ANAPHOR: $o
 out=$("$CLINNER_BIN" convert --from paper-csv --to conll --labels paper - <<<"$(
     "$CLINNER_BIN" convert --from brat --to paper-csv --tokenizer paper "$tmp/in")")
 echo "$out" | grep -q 'ANAPHOR' && fail "--labels paper on token input kept ANAPHOR"
+# brat -> brat: relations kept, except those naming an entity --labels drops
+"$CLINNER_BIN" convert --from brat --to brat "$tmp/in" -o "$tmp/all" || fail "brat->brat"
+grep -q "$(printf '^R1\tAnaphora Arg1:T2 Arg2:T1')" "$tmp/all/D.ann" || fail "R1: $(cat "$tmp/all/D.ann")"
+"$CLINNER_BIN" convert --from brat --to brat --labels paper "$tmp/in" -o "$tmp/five" || fail "--labels"
+[ "$(cat "$tmp/five/D.ann")" = "$(printf 'T2\tSIGN 10 23\tshort stature')" ] ||
+    fail "--labels paper left: $(cat "$tmp/five/D.ann")"
 
 # brat -> jsonl -> brat keeps entities; conll -> brat decodes them from tags
 "$CLINNER_BIN" convert --from brat --to jsonl "$tmp/in" -o "$tmp/d.jsonl" || fail "to jsonl"
