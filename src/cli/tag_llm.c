@@ -35,7 +35,7 @@ void llm_opts_init(llm_opts *o)
 
 size_t llm_opts_table(llm_opts *o, cli_opt *out)
 {
-    const cli_opt t[LLM_OPTS_MAX] = {
+    const cli_opt t[] = {
         CLI_STRING("--strategy", &o->strategy),
         CLI_STRING("--decode", &o->decode),
         CLI_STRING("--speculate", &o->speculate),
@@ -53,8 +53,9 @@ size_t llm_opts_table(llm_opts *o, cli_opt *out)
         CLI_NUMBER("--temp", &o->temp, 0.0),
         CLI_NUMBER("--timeout", &o->timeout, 0.001),
     };
+    _Static_assert(CLI_NOPTS(t) <= LLM_OPTS_MAX, "raise LLM_OPTS_MAX in tag_llm.h");
     memcpy(out, t, sizeof t);
-    return LLM_OPTS_MAX;
+    return CLI_NOPTS(t);
 }
 
 void llm_opts_usage(FILE *fp)

@@ -39,7 +39,7 @@ typedef struct llm_opts {
 
 void llm_opts_init(llm_opts *o);
 /* The LLM options as option-table entries writing into o: fills out[0 ..
- * LLM_OPTS_MAX) and returns how many. */
+ * n) and returns n, at most LLM_OPTS_MAX (checked when compiled). */
 #define LLM_OPTS_MAX 16
 size_t llm_opts_table(llm_opts *o, cli_opt *out);
 /* Help lines for these options. */
