@@ -249,6 +249,10 @@ static void conll_malformed(void **state)
     const char *u = "A\tO\n\nB\xc3\tO\n";
     assert_int_equal(cl_conll_parse(c, u, strlen(u), "m.conll", &err), CL_ERR_UTF8);
     assert_non_null(strstr(err.msg, "m.conll:3: invalid UTF-8 at byte 6"));
+    /* CRLF is a line end; a bare CR inside a line is refused with its line */
+    const char *cr = "A\tO\r\nB\rC\tO\r\n";
+    assert_int_equal(cl_conll_parse(c, cr, strlen(cr), "m.conll", &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "m.conll:2: carriage return inside a line"));
     cl_corpus_free(c);
 
     /* the writer refuses a token it cannot represent, and writes nothing */
@@ -262,6 +266,21 @@ static void conll_malformed(void **state)
     assert_int_equal(n, 0);
     free(buf);
     cl_doc_free(d);
+
+    /* nor a token that would read back as a document line (from paper-csv, say) */
+    const char *texts[] = {"-DOCSTART-", "# doc: x"};
+    for (int i = 0; i < 2; i++) {
+        d = cl_doc_new("t", texts[i], strlen(texts[i]), &err);
+        assert_int_equal(cl_doc_push_token(d, 0, (int32_t)strlen(texts[i]), &err), CL_OK);
+        buf = NULL;
+        fp = open_memstream(&buf, &n);
+        assert_int_equal(cl_doc_write(d, CL_FORMAT_CONLL, fp, NULL, &err), CL_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, "read back as a document line"));
+        fclose(fp);
+        assert_int_equal(n, 0);
+        free(buf);
+        cl_doc_free(d);
+    }
 }
 
 /* ---- JSONL ---- */

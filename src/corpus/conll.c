@@ -17,6 +17,8 @@
  * without any document line is one document named "conll".  Since the
  * format drops the original text, each document's text is rebuilt as its
  * tokens joined by single spaces, as paper-csv does.
+ * A CR inside a line is refused (a line end to some tools, a character to
+ * others); the writer refuses tokens that would read back as something else.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -84,6 +86,13 @@ cl_status cl_conll_parse(cl_corpus *c, const char *d, size_t n, const char *file
         line++;
         if (len > 0 && s[len - 1] == '\r')
             len--;
+        if (memchr(s, '\r', len)) {
+            /* a bare CR is a line end to some tools and a character to
+             * others: refuse rather than guess */
+            st = cl_error_set(err, CL_ERR_PARSE, "%s:%ld: carriage return inside a line", file,
+                              line);
+            goto done;
+        }
         if (is_blank(s, len)) {
             new_sent = true;
             continue;
@@ -204,6 +213,12 @@ cl_status cl_conll_write_doc(const cl_doc *doc, FILE *fp, cl_error *err)
                                     "%s: token %d holds a tab or line break and cannot be "
                                     "written as CoNLL",
                                     doc->id, t);
+        if ((nb == 10 && memcmp(tb, "-DOCSTART-", 10) == 0) ||
+            (nb >= 6 && memcmp(tb, "# doc:", 6) == 0))
+            return cl_error_set(err, CL_ERR_FORMAT,
+                                "%s: token %d would read back as a document line and cannot be "
+                                "written as CoNLL",
+                                doc->id, t);
     }
     fprintf(fp, "# doc: %s\n", doc->id);
     cl_sentence whole = {0, doc->ntokens};

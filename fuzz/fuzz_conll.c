@@ -1,0 +1,88 @@
+/*
+ * fuzz_conll.c - libFuzzer target for the CoNLL reader (from memory,
+ * cl_conll_parse): tab or space columns, several columns, "# doc:" and
+ * -DOCSTART- lines, blank-line sentence breaks, CRLF, UTF-8.  Whatever it
+ * accepts must write back as CoNLL and read again into the same documents,
+ * tokens, sentences and tags; a write that the reader then refuses, or reads
+ * differently, is a bug.  The JSONL writer must take it too.
+ *
+ *   scripts/build-fuzzers.sh --run 60 fuzz_conll
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clinner/corpus.h"
+#include "corpus/formats.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+static char *write_corpus(const cl_corpus *c, cl_format fmt, size_t *n)
+{
+    char *buf = NULL;
+    FILE *fp = open_memstream(&buf, n);
+    cl_error err;
+    int64_t counter = 0;
+    if (!fp || cl_format_write_header(fmt, fp, &err) != CL_OK)
+        abort();
+    for (int32_t i = 0; i < c->ndocs; i++)
+        if (cl_doc_write(c->docs[i], fmt, fp, &counter, &err) != CL_OK) {
+            fprintf(stderr, "write failed: %s\n", err.msg);
+            abort();
+        }
+    fclose(fp);
+    return buf;
+}
+
+static void same_docs(const cl_corpus *a, const cl_corpus *b)
+{
+    if (a->ndocs != b->ndocs)
+        abort();
+    for (int32_t i = 0; i < a->ndocs; i++) {
+        const cl_doc *x = a->docs[i], *y = b->docs[i];
+        if (strcmp(x->id, y->id) || strcmp(x->text, y->text) || x->ntokens != y->ntokens ||
+            x->nsentences != y->nsentences)
+            abort();
+        if (x->ntokens && memcmp(x->tokens, y->tokens, (size_t)x->ntokens * sizeof *x->tokens))
+            abort();
+        if (x->nsentences &&
+            memcmp(x->sentences, y->sentences, (size_t)x->nsentences * sizeof *x->sentences))
+            abort();
+        for (int32_t t = 0; t < x->ntokens; t++)
+            if (strcmp(x->tags[t], y->tags[t]))
+                abort();
+    }
+}
+
+static void round_trip(const cl_corpus *c, cl_format fmt)
+{
+    size_t n = 0;
+    char *out = write_corpus(c, fmt, &n);
+    cl_corpus *c2 = cl_corpus_new();
+    cl_error err;
+    cl_status st = fmt == CL_FORMAT_CONLL ? cl_conll_parse(c2, out, n, "rewritten.conll", &err)
+                                          : cl_jsonl_parse(c2, out, n, "rewritten.jsonl", &err);
+    if (st != CL_OK) {
+        fprintf(stderr, "re-read failed: %s\n", err.msg);
+        abort();
+    }
+    same_docs(c, c2);
+    free(out);
+    cl_corpus_free(c2);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    cl_error err;
+    cl_corpus *c = cl_corpus_new();
+    if (!c)
+        abort();
+    if (cl_conll_parse(c, (const char *)data, size, "fuzz.conll", &err) == CL_OK) {
+        round_trip(c, CL_FORMAT_CONLL);
+        round_trip(c, CL_FORMAT_JSONL);
+    } else if (err.msg[0] == '\0') {
+        abort(); /* a failure must say why */
+    }
+    cl_corpus_free(c);
+    return 0;
+}
