@@ -1,6 +1,7 @@
 /* test_run.c - the batch runner: interrupted runs (a backend failing at the
  * k-th call stands in for a crash) resumed to byte-identical output in
- * several formats, threads, a torn journal, refused checkpoints. */
+ * several formats, threads, a torn journal, refused checkpoints, and the
+ * backend's counters summed exactly over the sessions of a resumed run. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -17,6 +18,7 @@ typedef struct fake {
     int calls, fail_at;
     int64_t sentences;
     pthread_mutex_t mu;
+    int64_t tokens, misaligned; /* counters: "misaligned" = sentences starting "Fever" */
 } fake;
 
 static cl_status fake_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *err)
@@ -34,6 +36,12 @@ static cl_status fake_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_er
             doc->tag_conf[t] = -1;
     }
     for (int32_t s = sb; s < se; s++) {
+        size_t n0;
+        const char *first = cl_doc_token_bytes(doc, doc->sentences[s].tok_begin, &n0);
+        pthread_mutex_lock(&f->mu);
+        f->tokens += doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        f->misaligned += n0 == 5 && memcmp(first, "Fever", 5) == 0;
+        pthread_mutex_unlock(&f->mu);
         bool prev = false;
         for (int32_t t = doc->sentences[s].tok_begin; t < doc->sentences[s].tok_end; t++) {
             size_t n;
@@ -49,7 +57,17 @@ static cl_status fake_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_er
     return CL_OK;
 }
 
-static const cl_tagger_ops fake_ops = {.name = "fake", .tag = fake_tag, .free = NULL};
+static void fake_stats(void *self, cl_tagger_stats *out)
+{
+    fake *f = self;
+    out->sentences = f->sentences;
+    out->tokens = f->tokens;
+    out->misaligned = f->misaligned;
+    out->model_rounds = f->calls;
+}
+
+static const cl_tagger_ops fake_ops = {
+    .name = "fake", .tag = fake_tag, .stats = fake_stats, .free = NULL};
 
 static cl_corpus *make_corpus(void)
 {
@@ -100,7 +118,7 @@ static cl_status run_once(cl_format fmt, const char *out, int fail_at, bool resu
                           cl_error *err)
 {
     cl_corpus *c = make_corpus();
-    fake f = {0, fail_at, 0, PTHREAD_MUTEX_INITIALIZER};
+    fake f = {0, fail_at, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0};
     cl_tagger t = {&fake_ops, &f};
     cl_run_params p = cl_run_default_params();
     p.format = fmt;
@@ -266,6 +284,80 @@ static void brat_output_resumes(void **state)
     rm_tmp();
 }
 
+/* Counters of an interrupted run, summed over its sessions, equal an
+ * uninterrupted run's, also when the journal lost the last T line. */
+static void counters_survive_resume(void **state)
+{
+    (void)state;
+    mk_tmp();
+    cl_error err;
+    cl_run_summary ref, sum;
+    char rpath[128], out[128];
+    snprintf(rpath, sizeof rpath, "%s/ref.jsonl", dir);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, rpath, 0, false, 1, "a", &ref, NULL, &err), CL_OK);
+    assert_true(ref.stats.misaligned > 0 && ref.stats.sentences == ref.sentences);
+    assert_false(ref.counters_partial);
+    int64_t tagged0 = 0;
+    for (int lose_t = 0; lose_t < 2; lose_t++) {
+        snprintf(out, sizeof out, "%s/out%d.jsonl", dir, lose_t);
+        assert_int_equal(run_once(CL_FORMAT_JSONL, out, 6, false, 1, "a", &sum, NULL, &err),
+                         CL_ERR_NET);
+        if (lose_t) {
+            /* cut the journal after the last S line: its T line is lost */
+            char *wd = cl_run_work_dir(out);
+            char *jp = cl_path_join(wd, "journal");
+            char *data;
+            size_t n;
+            assert_int_equal(cl_read_file(jp, &data, &n, &err), CL_OK);
+            assert_true(n > 2 && data[n - 1] == '\n');
+            size_t cut = n - 1;
+            while (cut > 0 && data[cut - 1] != '\n')
+                cut--;
+            assert_int_equal(data[cut], 'T');
+            assert_int_equal(truncate(jp, (off_t)cut), 0);
+            free(data);
+            free(jp);
+            free(wd);
+        }
+        int64_t tagged;
+        assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 1, "a", &sum, &tagged, &err),
+                         CL_OK);
+        assert_true(same_file(rpath, out));
+        assert_true(sum.resumed_sentences > 0);
+        assert_false(sum.counters_partial);
+        assert_int_equal(sum.stats.sentences, ref.stats.sentences);
+        assert_int_equal(sum.stats.tokens, ref.stats.tokens);
+        assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
+        assert_int_equal(sum.stats.model_rounds, ref.stats.model_rounds);
+        assert_true(sum.total_seconds >= sum.seconds);
+        /* the sentences whose T line was lost were tagged again */
+        if (lose_t)
+            assert_true(tagged > tagged0);
+        tagged0 = tagged;
+    }
+    /* a journal without counters (threaded runs', older clinner's): restored
+     * at its D lines, and the summary says the counters are this session's */
+    snprintf(out, sizeof out, "%s/old.jsonl", dir);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 6, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_NET);
+    char *wd = cl_run_work_dir(out);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sed -i '/^T /d' %s/journal", wd);
+    assert_int_equal(system(cmd), 0);
+    free(wd);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(rpath, out));
+    assert_true(sum.resumed_sentences > 0);
+    assert_true(sum.counters_partial);
+    assert_true(sum.stats.sentences < ref.stats.sentences);
+    cl_buf b;
+    cl_buf_init(&b);
+    assert_int_equal(cl_run_format_summary(&sum, &b), CL_OK);
+    assert_non_null(strstr(b.data, "counters below: this session only"));
+    cl_buf_free(&b);
+    rm_tmp();
+}
+
 static void summary_line(void **state)
 {
     (void)state;
@@ -276,6 +368,7 @@ static void summary_line(void **state)
     s.tokens = 99;
     s.resumed_sentences = 4;
     s.seconds = 1.25;
+    s.total_seconds = 10.5;
     s.stats.prompt_tokens = 1000;
     s.stats.generated_tokens = 300;
     s.stats.misaligned = 2;
@@ -284,7 +377,8 @@ static void summary_line(void **state)
     cl_buf_init(&b);
     assert_int_equal(cl_run_format_summary(&s, &b), CL_OK);
     assert_string_equal(b.data, "tagged 10 sentences (99 tokens, 2 documents; 4 sentences from "
-                                "the checkpoint) in 1.2 s; prompt tokens 1000, generated tokens "
+                                "the checkpoint) in 1.2 s (10.5 s in all sessions); prompt "
+                                "tokens 1000, generated tokens "
                                 "300; misaligned sentences 2; retried requests 3");
     cl_buf_free(&b);
 }
@@ -296,6 +390,7 @@ int main(void)
         cmocka_unit_test(threads_give_the_same_output),
         cmocka_unit_test(torn_journal_and_refusals),
         cmocka_unit_test(brat_output_resumes),
+        cmocka_unit_test(counters_survive_resume),
         cmocka_unit_test(summary_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,11 +10,15 @@
  *   journal      append-only lines, each with its own checksum:
  *                  header   the run's fingerprint (options), input hash
  *                  S ...    one tagged sentence: its labels (and confidences)
+ *                  T ...    after each batch of S lines: the backend's
+ *                           counters and seconds summed over all sessions
  *                  D ...    a finished document: output.part's size after it
  * Output bytes are fsync'd before the D line that covers them.  Resuming
  * reads the journal up to its first damaged line, cuts output.part back to
- * the last D, restores the tags of sentences tagged since, and goes on.  At
- * the end output.part is renamed over the output and the folder removed.
+ * the last D, restores the tags of sentences tagged since (those a T or D
+ * line follows; the others are tagged again, so the counters stay exact),
+ * and goes on.  At the end output.part is renamed over the output and the
+ * folder removed.
  * BRAT output (a folder) is written document by document in place.
  */
 #ifndef CLINNER_RUN_H
@@ -51,7 +55,13 @@ typedef struct cl_run_summary {
     int64_t documents, sentences, tokens; /* in the corpus */
     int64_t resumed_sentences;            /* taken from the checkpoint */
     double seconds;                       /* this session */
-    cl_tagger_stats stats;                /* the backend's counters (this session) */
+    double total_seconds;                 /* all sessions of a resumed run */
+    /* The backend's counters over the whole run, earlier sessions included
+     * (the checkpoint keeps them), unless counters_partial: then the
+     * checkpoint did not hold them all (older or threaded runs' journals)
+     * and they cover this session only. */
+    cl_tagger_stats stats;
+    bool counters_partial;
 } cl_run_summary;
 
 /* Tag every sentence of c with t and write the output.  Documents' tags are

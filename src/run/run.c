@@ -14,7 +14,12 @@
  *   - the output is produced by the same writer calls in the same order
  *     whether or not the run was interrupted, and restored sentences get
  *     back exactly their labels and confidences (hex floats), so the bytes
- *     are the same.
+ *     are the same;
+ *   - a batch's S lines are followed by a T line holding the backend's
+ *     counters (misaligned answers, tokens, ...) summed over every session
+ *     so far, and S lines count only once a T or D line follows them, so a
+ *     resumed run's summary covers the whole run exactly: sentences whose
+ *     counters were lost are tagged again.
  * With threads > 1 (reentrant backends, e.g. the CRF) workers tag whole
  * documents ahead while this thread journals and writes them in order.
  */
@@ -75,6 +80,17 @@ typedef struct run {
     int32_t first;    /* first document not yet written */
     int64_t resumed, tagged, tokens_tagged;
     bool gen_units;   /* progress counts generated tokens (LLM backends) */
+    double t0;        /* this session's start */
+
+    /* counters of earlier sessions (the last T line) */
+    cl_tagger_stats base;
+    double base_seconds;
+    int64_t journaled;      /* S lines committed, all sessions */
+    int64_t base_journaled; /* of these, those the last T line covers */
+    /* S lines read but not yet committed by a T or D line */
+    char **pending;
+    int32_t npending, cap_pending;
+    int64_t pending_line;   /* journal line number of the first */
 
     /* threads */
     pthread_mutex_t mu;
@@ -165,6 +181,8 @@ static cl_status journal_sentence(run *r, int32_t d, int32_t s, cl_error *err)
     cl_status st = bad ? cl_error_set(err, CL_ERR_NOMEM, "out of memory")
                        : journal_append(r, b.data, err);
     cl_buf_free(&b);
+    if (st == CL_OK)
+        r->journaled++;
     return st;
 }
 
@@ -199,6 +217,67 @@ static char *header_payload(const run *r)
         return NULL;
     }
     return cl_buf_detach(&b);
+}
+
+/* ---- counters across sessions ---- */
+
+#define NSTATS 11
+/* The counters in a fixed order, for T lines and sums. */
+static int64_t *stats_field(cl_tagger_stats *s, int i)
+{
+    int64_t *f[NSTATS] = {&s->sentences,    &s->tokens,         &s->prompt_tokens,
+                          &s->generated_tokens, &s->misaligned, &s->invalid_labels,
+                          &s->skipped,      &s->retries,        &s->model_rounds,
+                          &s->draft_tokens, &s->draft_rejected};
+    return f[i];
+}
+
+/* base + this session's counters */
+static void run_stats(run *r, cl_tagger_stats *out)
+{
+    cl_tagger_get_stats(r->t, out);
+    for (int i = 0; i < NSTATS; i++)
+        *stats_field(out, i) += *stats_field(&r->base, i);
+}
+
+/* "T journaled seconds counters..." after a batch's S lines */
+static cl_status journal_stats(run *r, cl_error *err)
+{
+    if (r->jfd < 0)
+        return CL_OK;
+    cl_tagger_stats st;
+    run_stats(r, &st);
+    cl_buf b;
+    cl_buf_init(&b);
+    int bad = cl_buf_printf(&b, "T %lld %a", (long long)r->journaled,
+                            r->base_seconds + (cl_now() - r->t0));
+    for (int i = 0; i < NSTATS && !bad; i++)
+        bad = cl_buf_printf(&b, " %lld", (long long)*stats_field(&st, i));
+    cl_status s = bad ? cl_error_set(err, CL_ERR_NOMEM, "out of memory")
+                      : journal_append(r, b.data, err);
+    cl_buf_free(&b);
+    return s;
+}
+
+static cl_status parse_stats(run *r, const char *rest, const char *where, cl_error *err)
+{
+    char *end;
+    long long journaled = strtoll(rest, &end, 10);
+    double secs = strtod(end, &end);
+    cl_tagger_stats st;
+    memset(&st, 0, sizeof st);
+    bool ok = journaled >= 0 && secs >= 0;
+    for (int i = 0; i < NSTATS && ok; i++) {
+        const char *p = end;
+        *stats_field(&st, i) = strtoll(p, &end, 10);
+        ok = end != p && *stats_field(&st, i) >= 0;
+    }
+    if (!ok || *end != '\0')
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: bad counters record", where);
+    r->base = st;
+    r->base_seconds = secs;
+    r->base_journaled = journaled;
+    return CL_OK;
 }
 
 /* ---- resume ---- */
@@ -258,8 +337,50 @@ static cl_status restore_sentence(run *r, char *rest, const char *where, cl_erro
     return CL_OK;
 }
 
-/* Read the journal; returns the byte length of its valid prefix and the
- * output size the last D line names (-1: none). */
+static void drop_pending(run *r)
+{
+    for (int32_t i = 0; i < r->npending; i++)
+        free(r->pending[i]);
+    r->npending = 0;
+}
+
+static cl_status hold_pending(run *r, const char *payload, int64_t line, cl_error *err)
+{
+    if (r->npending == r->cap_pending) {
+        int32_t cap = r->cap_pending ? 2 * r->cap_pending : 16;
+        char **p = realloc(r->pending, (size_t)cap * sizeof *p);
+        if (!p)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        r->pending = p;
+        r->cap_pending = cap;
+    }
+    if (r->npending == 0)
+        r->pending_line = line;
+    if (!(r->pending[r->npending] = cl_strdup(payload)))
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    r->npending++;
+    return CL_OK;
+}
+
+/* A T or D line follows the held S lines: they count now. */
+static cl_status commit_pending(run *r, cl_error *err)
+{
+    cl_status st = CL_OK;
+    for (int32_t i = 0; i < r->npending && st == CL_OK; i++) {
+        char where[256];
+        snprintf(where, sizeof where, "%s:%lld", r->journal_path,
+                 (long long)(r->pending_line + i));
+        st = restore_sentence(r, r->pending[i], where, err);
+    }
+    if (st == CL_OK)
+        r->journaled += r->npending;
+    drop_pending(r);
+    return st;
+}
+
+/* Read the journal; returns the byte length of its valid prefix (up to the
+ * last header, T or D line) and the output size the last D line names (-1:
+ * none). */
 static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long long *part_size,
                         cl_error *err)
 {
@@ -303,11 +424,18 @@ static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long 
                                   "over",
                                   r->journal_path, r->dir);
         } else if (l[0] == 'S' && l[1] == ' ') {
-            st = restore_sentence(r, l + 2, where, err);
+            st = hold_pending(r, l + 2, line, err);
+        } else if (l[0] == 'T' && l[1] == ' ') {
+            st = commit_pending(r, err);
+            if (st == CL_OK)
+                st = parse_stats(r, l + 2, where, err);
         } else if (l[0] == 'D' && l[1] == ' ') {
+            st = commit_pending(r, err); /* the sentences of document d (threads) */
             long long d = -2, off = -1, sg = -1;
-            if (sscanf(l + 2, "%lld %lld %lld", &d, &off, &sg) != 3 || d < -1 ||
-                d >= r->c->ndocs || off < 0 || sg < 0)
+            if (st != CL_OK)
+                ; /* reported */
+            else if (sscanf(l + 2, "%lld %lld %lld", &d, &off, &sg) != 3 || d < -1 ||
+                     d >= r->c->ndocs || off < 0 || sg < 0)
                 st = cl_error_set(err, CL_ERR_FORMAT, "%s: bad document record", where);
             else {
                 r->first = (int32_t)d + 1;
@@ -317,11 +445,14 @@ static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long 
         } else {
             st = cl_error_set(err, CL_ERR_FORMAT, "%s: unknown record", where);
         }
+        bool commits = line == 1 || l[0] != 'S';
         free(l);
-        if (st == CL_OK)
+        if (st == CL_OK && commits)
             *valid = (size_t)(nl - data) + 1;
         at = (size_t)(nl - data) + 1;
     }
+    /* S lines without their T line: their counters are lost, tag them again */
+    drop_pending(r);
     if (st == CL_OK && line == 0)
         *valid = 0; /* not even a header: start over */
     free(expect);
@@ -483,7 +614,9 @@ static cl_status tag_document(run *r, int32_t d, bool journal, cl_error *err)
             toks += doc->sentences[k].tok_end - doc->sentences[k].tok_begin;
         }
         if (journal) {
-            st = journal_sync(r, false, err);
+            st = journal_stats(r, err);
+            if (st == CL_OK)
+                st = journal_sync(r, false, err);
             if (st != CL_OK)
                 return st;
             r->tagged += e - s;
@@ -651,6 +784,7 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     memset(sum, 0, sizeof *sum);
     run r;
     memset(&r, 0, sizeof r);
+    r.t0 = t0;
     r.t = t;
     r.c = c;
     r.p = params ? *params : cl_run_default_params();
@@ -723,7 +857,12 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
         cl_progress_finish(r.p.progress);
     sum->resumed_sentences = r.resumed;
     sum->seconds = cl_now() - t0;
-    cl_tagger_get_stats(t, &sum->stats);
+    run_stats(&r, &sum->stats);
+    sum->total_seconds = r.base_seconds + sum->seconds;
+    /* restored sentences that no T line covers (journals of threaded runs) */
+    sum->counters_partial = r.resumed > 0 && r.base_journaled < r.journaled - r.tagged;
+    drop_pending(&r);
+    free(r.pending);
     for (int32_t d = 0; r.done && d < c->ndocs; d++)
         free(r.done[d]);
     free(r.done);
@@ -744,6 +883,10 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
         bad = cl_buf_printf(out, "; %lld sentences from the checkpoint",
                             (long long)s->resumed_sentences);
     bad = bad || cl_buf_printf(out, ") in %.1f s", s->seconds);
+    if (!bad && s->resumed_sentences && s->total_seconds > s->seconds)
+        bad = cl_buf_printf(out, " (%.1f s in all sessions)", s->total_seconds);
+    if (!bad && s->counters_partial)
+        bad = cl_buf_puts(out, "; counters below: this session only");
     const cl_tagger_stats *t = &s->stats;
     if (!bad && (t->prompt_tokens || t->generated_tokens))
         bad = cl_buf_printf(out, "; prompt tokens %lld, generated tokens %lld",

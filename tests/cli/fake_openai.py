@@ -7,11 +7,13 @@ last user turn.  Labels depend only on the token text, so every run gets the
 same answer: capitalised words are B-DISEASE (I-DISEASE right after another
 capitalised word), words ending in "itis" B-SIGN, the rest O.
 
-  fake_openai.py PORTFILE [--delay S] [--fail-every N] [--key KEY]
+  fake_openai.py PORTFILE [--delay S] [--fail-every N] [--key KEY] [--misalign TOKEN]
 
 --delay S       sleep S seconds before each answer
 --fail-every N  answer every Nth request with HTTP 503 (retries are expected)
 --key KEY       require "Authorization: Bearer KEY" (401 otherwise)
+--misalign TOK  leave the last line out of answers for sentences holding the
+                token TOK (a misaligned answer, the same on every run)
 """
 import json
 import sys
@@ -37,7 +39,7 @@ def labels_for(tokens):
 def main():
     args = sys.argv[1:]
     portfile = args.pop(0)
-    delay, fail_every, key = 0.0, 0, None
+    delay, fail_every, key, misalign = 0.0, 0, None, None
     while args:
         a = args.pop(0)
         if a == "--delay":
@@ -46,6 +48,8 @@ def main():
             fail_every = int(args.pop(0))
         elif a == "--key":
             key = args.pop(0)
+        elif a == "--misalign":
+            misalign = args.pop(0)
     lock = threading.Lock()
     count = [0]
 
@@ -84,7 +88,10 @@ def main():
             if delay:
                 time.sleep(delay)
             toks = req["messages"][-1]["content"].split("\n")
-            lines = "".join("%s : %s\n" % (t, l) for t, l in zip(toks, labels_for(toks)))
+            pairs = list(zip(toks, labels_for(toks)))
+            if misalign is not None and misalign in toks:
+                pairs = pairs[:-1]
+            lines = "".join("%s : %s\n" % (t, l) for t, l in pairs)
             self.reply(200, {"choices": [{"message": {"role": "assistant", "content": lines},
                                           "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 100, "completion_tokens": len(toks) * 4}})

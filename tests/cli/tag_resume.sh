@@ -4,7 +4,10 @@
 # kill points (twice in one run too).  The backend is openai against a fake
 # server (tests/cli/fake_openai.py) that answers deterministically and
 # slowly enough to be interrupted; one server fails every 4th request to
-# show retries do not change the output.  Also: a leftover checkpoint is
+# show retries do not change the output.  The counters in the summary
+# (answers misaligned, tokens) of a resumed run equal an uninterrupted
+# run's: the server misaligns the answers of sentences holding "3".
+# Also: a leftover checkpoint is
 # never silently overwritten, a checkpoint of other options is refused, and
 # a damaged journal tail is ignored.
 set -u
@@ -38,7 +41,7 @@ for d in 0 1 2 3 4 5 6 7 8 9; do
     done >"$tmp/in/doc$d.txt"
 done
 
-start_server slow --delay 0.01
+start_server slow --delay 0.01 --misalign 3
 slow=$port
 api=(--backend openai --api-base "http://127.0.0.1:$slow/v1" --from brat --progress off)
 
@@ -46,8 +49,14 @@ count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 for fmt in jsonl paper-csv conll; do
     ref="$tmp/ref.$fmt"
-    "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$ref" 2>"$tmp/err" ||
+    "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$ref" --progress lines 2>"$tmp/err" ||
         { cat "$tmp/err"; fail "$fmt: reference run exited $?"; }
+    # "prompt tokens N, generated tokens N; misaligned sentences 15": the
+    # sentences "Visit 3 ..." (10) and those of patient 3 (6, one of them both)
+    counters() { sed -n 's/^clinner tag: tagged .*\(; prompt tokens.*\)$/\1/p' "$1"; }
+    ref_counters=$(counters "$tmp/err")
+    case $ref_counters in *"misaligned sentences 15"*) ;;
+        *) cat "$tmp/err"; fail "$fmt: reference summary: '$ref_counters'" ;; esac
     [ -d "$ref.clinner-run" ] && fail "$fmt: checkpoint left after a finished run"
     for k in 5 23 47; do
         out="$tmp/out.$fmt"
@@ -76,6 +85,8 @@ for fmt in jsonl paper-csv conll; do
         "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --resume --progress lines \
             2>"$tmp/err" || { cat "$tmp/err"; fail "$fmt/$k: resume exited $?"; }
         cmp -s "$ref" "$out" || { diff "$ref" "$out" | head; fail "$fmt/$k: resumed output differs"; }
+        [ "$(counters "$tmp/err")" = "$ref_counters" ] ||
+            { cat "$tmp/err"; fail "$fmt/$k: counters '$(counters "$tmp/err")', not '$ref_counters'"; }
         [ -d "$out.clinner-run" ] && fail "$fmt/$k: checkpoint left after resume"
         echo "$fmt: killed after $done_s sentences, resumed: identical"
     done
@@ -103,7 +114,7 @@ printf 'S 9 9 3 O O O ~0000000000000000\nS 1 2' >>"$out.clinner-run/journal"
 cmp -s "$tmp/ref.jsonl" "$out" || fail "output differs after a damaged journal"
 
 # retries (every 4th request fails with 503) and --parallel do not change the output
-start_server flaky --fail-every 4
+start_server flaky --fail-every 4 --misalign 3
 "$B" tag --backend openai --api-base "http://127.0.0.1:$port/v1" --from brat --progress off \
     --parallel 3 "$tmp/in" -o "$tmp/flaky.jsonl" 2>"$tmp/err" ||
     { cat "$tmp/err"; fail "flaky run exited $?"; }
