@@ -11,8 +11,13 @@
 #
 # Writes OUTDIR/STRATEGY-DECODE.{lines,log,json}; the log keeps every
 # start, the tagger's progress and /usr/bin/time's report of each call.
+# With SHARDS=N the CSV is cut at document boundaries into N parts of about
+# as many units (OUTDIR/STRATEGY-DECODE.shards/K.csv), tagged by N processes
+# at once (one per core: each sentence's labels do not depend on which
+# process tags it, see docs/RESULTS.md), then joined in order; a stopped
+# sharded run is scored shard by shard.  Use the same SHARDS to continue.
 # Env: CLINNER_BIN (build/clinner), CLINNER_SHARED (../shared), MODEL
-# (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4).
+# (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4), SHARDS (1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only_score=false
@@ -33,16 +38,66 @@ mkdir -p "$out"
 name=$strategy-$decode
 lines=$out/$name.lines
 log=$out/$name.log
-if ! $only_score && [ ! -f "$lines" ]; then
-    resume=()
-    [ -d "$lines.clinner-run" ] && resume=(--resume)
+# tag IN OUT LOG: one clinner tag process (continued when it has a checkpoint)
+tag() {
+    local resume=()
+    [ -d "$2.clinner-run" ] && resume=(--resume)
     echo "llm_split: start $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)," \
-         "$(basename "$model") ${resume[*]}" >>"$log"
-    timer=()
+         "$(basename "$model") ${resume[*]}" >>"$3"
+    local timer=()
     [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
     "${timer[@]}" "$bin" tag --backend llama --model "$model" --strategy "$strategy" \
         --decode "$decode" --threads "${THREADS:-1}" --parallel "${PARALLEL:-4}" \
-        --progress lines --from paper-csv --to paper-lines "$csv" -o "$lines" "${resume[@]}" \
-        2>>"$log"
+        --progress lines --from paper-csv --to paper-lines "$1" -o "$2" "${resume[@]}" \
+        2>>"$3"
+}
+shards=${SHARDS:-1}
+if [ "$shards" -le 1 ]; then
+    $only_score || [ -f "$lines" ] || tag "$csv" "$lines" "$log"
+    CLINNER_BIN=$bin "$root/bench/score_run.sh" "$name" "$lines" "$log" "$csv"
+    exit
 fi
-CLINNER_BIN=$bin "$root/bench/score_run.sh" "$name" "$lines" "$log" "$csv"
+dir=$out/$name.shards
+if [ ! -f "$dir/$shards.csv" ]; then
+    mkdir -p "$dir"
+    # cut before the first document that starts after unit k * total / N
+    awk -F, -v n="$shards" -v dir="$dir" '
+        NR == FNR { if (FNR > 1 && $(NF-1) != lu) { lu = $(NF-1); total++ } next }
+        FNR == 1 { head = $0; k = 1; print head > (dir "/1.csv"); next }
+        { if ($(NF-1) != u) { u = $(NF-1); units++ }
+          if ($NF != f) { f = $NF
+            if (k < n && units > k * total / n) { k++; print head > (dir "/" k ".csv") } }
+          print > (dir "/" k ".csv") }' "$csv" "$csv"
+fi
+if ! $only_score && [ ! -f "$lines" ]; then
+    pids=()
+    for k in $(seq "$shards"); do
+        if [ ! -f "$dir/$k.lines" ]; then
+            tag "$dir/$k.csv" "$dir/$k.lines" "$dir/$k.log" &
+            pids+=($!)
+        fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || true; done
+    all=true
+    for k in $(seq "$shards"); do [ -f "$dir/$k.lines" ] || all=false; done
+    if $all; then
+        # the misaligned count of the whole run, for score_run.sh
+        mis=0
+        for k in $(seq "$shards"); do
+            m=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$dir/$k.log" | tail -n 1)
+            mis=$((mis + ${m:-0}))
+            grep 'clinner tag: tagged' "$dir/$k.log" | tail -n 1 | sed "s/^/shard $k: /" >>"$log"
+        done
+        echo "llm_split: $shards shards joined; misaligned sentences $mis" >>"$log"
+        for k in $(seq "$shards"); do cat "$dir/$k.lines"; done >"$lines.tmp"
+        mv "$lines.tmp" "$lines"
+    fi
+fi
+if [ -f "$lines" ]; then
+    CLINNER_BIN=$bin "$root/bench/score_run.sh" "$name" "$lines" "$log" "$csv"
+else
+    for k in $(seq "$shards"); do
+        CLINNER_BIN=$bin "$root/bench/score_run.sh" "$name.shard$k" "$dir/$k.lines" "$dir/$k.log" \
+            "$dir/$k.csv"
+    done
+fi
