@@ -48,5 +48,7 @@ summary=
 if [ -n "$log" ] && [ -f "$log" ]; then
     mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$log" | tail -n 1)
     summary=$(grep 'clinner tag: tagged' "$log" | tail -n 1 | tr '|' '/' || true)
+    # a resumed run whose checkpoint lacked the counters counts one session
+    case $summary in *"this session only"*) mis="${mis:-?} (last session only)" ;; esac
 fi
 echo "| $name | $n of $total | $prf | ${mis:-?} | $summary |"
