@@ -63,23 +63,31 @@ static void free_tags(cl_doc *d)
     d->tag_conf = NULL;
 }
 
+static void entity_free(cl_entity *e)
+{
+    free(e->id);
+    free(e->type);
+    free(e->frags);
+    free(e->text);
+}
+
+static void relation_free(cl_relation *r)
+{
+    free(r->id);
+    free(r->type);
+    free(r->arg1);
+    free(r->arg2);
+}
+
 void cl_doc_clear_entities(cl_doc *d)
 {
-    for (int32_t i = 0; i < d->nentities; i++) {
-        free(d->entities[i].id);
-        free(d->entities[i].type);
-        free(d->entities[i].frags);
-        free(d->entities[i].text);
-    }
+    for (int32_t i = 0; i < d->nentities; i++)
+        entity_free(&d->entities[i]);
     d->nentities = 0;
     /* Relations name entities by id: without their entities they would
      * dangle, or worse, point at new entities that reuse the ids. */
-    for (int32_t i = 0; i < d->nrelations; i++) {
-        free(d->relations[i].id);
-        free(d->relations[i].type);
-        free(d->relations[i].arg1);
-        free(d->relations[i].arg2);
-    }
+    for (int32_t i = 0; i < d->nrelations; i++)
+        relation_free(&d->relations[i]);
     d->nrelations = 0;
 }
 
@@ -267,10 +275,7 @@ cl_status cl_doc_keep_types(cl_doc *d, const char *const *types, int ntypes, cl_
             !names_removed_entity(d, kept, relation_arg_id(rel->arg2))) {
             d->relations[r++] = *rel;
         } else {
-            free(rel->id);
-            free(rel->type);
-            free(rel->arg1);
-            free(rel->arg2);
+            relation_free(rel);
         }
     }
     d->nrelations = r;
@@ -280,10 +285,7 @@ cl_status cl_doc_keep_types(cl_doc *d, const char *const *types, int ntypes, cl_
         if (kept[i]) {
             d->entities[k++] = *e;
         } else {
-            free(e->id);
-            free(e->type);
-            free(e->frags);
-            free(e->text);
+            entity_free(e);
         }
     }
     d->nentities = k;
