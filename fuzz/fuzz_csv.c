@@ -13,43 +13,9 @@
 
 #include "clinner/corpus.h"
 #include "corpus/formats.h"
+#include "fuzz_roundtrip.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
-
-static char *write_corpus(const cl_corpus *c, cl_format fmt, size_t *n)
-{
-    char *buf = NULL;
-    FILE *fp = open_memstream(&buf, n);
-    cl_error err;
-    int64_t counter = 0;
-    if (!fp || cl_format_write_header(fmt, fp, &err) != CL_OK)
-        abort();
-    for (int32_t i = 0; i < c->ndocs; i++)
-        if (cl_doc_write(c->docs[i], fmt, fp, &counter, &err) != CL_OK)
-            abort();
-    fclose(fp);
-    return buf;
-}
-
-static void same_docs(const cl_corpus *a, const cl_corpus *b)
-{
-    if (a->ndocs != b->ndocs)
-        abort();
-    for (int32_t i = 0; i < a->ndocs; i++) {
-        const cl_doc *x = a->docs[i], *y = b->docs[i];
-        if (strcmp(x->id, y->id) || strcmp(x->text, y->text) || x->ntokens != y->ntokens ||
-            x->nsentences != y->nsentences)
-            abort();
-        if (x->ntokens && memcmp(x->tokens, y->tokens, (size_t)x->ntokens * sizeof *x->tokens))
-            abort();
-        if (x->nsentences &&
-            memcmp(x->sentences, y->sentences, (size_t)x->nsentences * sizeof *x->sentences))
-            abort();
-        for (int32_t t = 0; t < x->ntokens; t++)
-            if (strcmp(x->tags[t], y->tags[t]))
-                abort();
-    }
-}
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
