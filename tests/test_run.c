@@ -9,6 +9,7 @@
 #include "clinner/corpus.h"
 #include "clinner/retrieve.h"
 #include "clinner/run.h"
+#include "clinner/text.h"
 #include "clinner/tokenize.h"
 #include "clinner/util.h"
 
@@ -67,7 +68,52 @@ static void fake_stats(void *self, cl_tagger_stats *out)
 }
 
 static const cl_tagger_ops fake_ops = {
-    .name = "fake", .tag = fake_tag, .stats = fake_stats, .free = NULL};
+    .name = "fake", .tag = fake_tag, .stats = fake_stats, .free = NULL, .answer = NULL};
+
+/* The same backend keeping raw answers: "<first token> : <its label>", cut
+ * in the middle of a UTF-8 character for sentences whose first token is
+ * "Fever" (they count as misaligned), none for each document's fourth
+ * sentence (as if skipped). */
+typedef struct fake_llm {
+    fake f;
+    cl_tagger_answers answers;
+} fake_llm;
+
+static cl_status fake_llm_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *err)
+{
+    fake_llm *fl = self;
+    cl_status st = fake_tag(&fl->f, doc, sb, se, err);
+    if (st == CL_OK)
+        st = cl_tagger_answers_reset(&fl->answers, sb, se, err);
+    for (int32_t s = sb; s < se && st == CL_OK; s++) {
+        if (s == 3)
+            continue;
+        size_t n;
+        const char *p = cl_doc_token_bytes(doc, doc->sentences[s].tok_begin, &n);
+        bool fever = n == 5 && memcmp(p, "Fever", 5) == 0;
+        char text[256];
+        int len = snprintf(text, sizeof text, "%.*s : %s\n%s", (int)n, p,
+                           doc->tags[doc->sentences[s].tok_begin], fever ? "\xC3\x89t\xC3" : "");
+        st = cl_tagger_answers_set(&fl->answers, s, text, (size_t)len, fever, fever ? 2 : 0, err);
+    }
+    return st;
+}
+
+static void fake_llm_stats(void *self, cl_tagger_stats *out)
+{
+    fake_stats(&((fake_llm *)self)->f, out);
+}
+
+static const cl_tagger_answer *fake_llm_answer(void *self, int32_t sent)
+{
+    return cl_tagger_answers_get(&((fake_llm *)self)->answers, sent);
+}
+
+static const cl_tagger_ops fake_llm_ops = {.name = "fake-llm",
+                                           .tag = fake_llm_tag,
+                                           .stats = fake_llm_stats,
+                                           .free = NULL,
+                                           .answer = fake_llm_answer};
 
 static cl_corpus *make_corpus(void)
 {
@@ -358,6 +404,90 @@ static void counters_survive_resume(void **state)
     rm_tmp();
 }
 
+static cl_status run_answers(const char *out, const char *answers, int fail_at, bool resume,
+                             cl_run_summary *sum, cl_error *err)
+{
+    cl_corpus *c = make_corpus();
+    fake_llm fl = {{0, fail_at, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0}, {0, 0, NULL}};
+    cl_tagger t = {&fake_llm_ops, &fl};
+    cl_run_params p = cl_run_default_params();
+    p.format = CL_FORMAT_CONLL;
+    p.out_path = out;
+    p.answers_path = answers;
+    p.resume = resume;
+    p.batch = 2;
+    p.fingerprint = "a";
+    cl_status st = cl_run_tag(&t, c, &p, sum, err);
+    cl_tagger_answers_free(&fl.answers);
+    cl_corpus_free(c);
+    return st;
+}
+
+/* --answers: one JSON line per tagged sentence, written and resumed with
+ * the output; refused where it cannot work. */
+static void answers_resume(void **state)
+{
+    (void)state;
+    mk_tmp();
+    cl_error err;
+    cl_run_summary sum;
+    char ref[128], refa[128], out[128], outa[128];
+    snprintf(ref, sizeof ref, "%s/ref.conll", dir);
+    snprintf(refa, sizeof refa, "%s/ref.answers", dir);
+    assert_int_equal(run_answers(ref, refa, 0, false, &sum, &err), CL_OK);
+    char *data;
+    size_t n;
+    assert_int_equal(cl_read_file(refa, &data, &n, &err), CL_OK);
+    int lines = 0, nulls = 0, mis = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += data[i] == '\n';
+    for (const char *p = data; (p = strstr(p, "\"answer\":null")); p++)
+        nulls++;
+    for (const char *p = data; (p = strstr(p, "\"misaligned\":true")); p++)
+        mis++;
+    /* every sentence of the 7 documents (1+2+3+4+1+2+3 visits of 2 sentences),
+     * some without an answer */
+    assert_int_equal(lines, 32);
+    assert_true(nulls > 0 && nulls < lines);
+    assert_true(mis > 0);
+    assert_true(cl_utf8_valid(data, n, NULL)); /* the cut character became U+FFFD */
+    assert_non_null(strstr(data, "\xC3\x89t\xEF\xBF\xBD\"")); /* "Ét" then U+FFFD */
+    assert_non_null(strstr(data, "{\"doc\":\"doc-0\",\"sentence\":0,\"tokens\":[\"Patient\",\"0\","));
+    free(data);
+    for (int k = 1; k <= 7; k += 2) {
+        snprintf(out, sizeof out, "%s/out%d.conll", dir, k);
+        snprintf(outa, sizeof outa, "%s/out%d.answers", dir, k);
+        assert_int_equal(run_answers(out, outa, k, false, &sum, &err), CL_ERR_NET);
+        assert_int_equal(access(outa, F_OK), -1);
+        if (k == 5) /* resuming without --answers is another run */
+            assert_int_equal(run_answers(out, NULL, 0, true, &sum, &err), CL_ERR_ARG);
+        assert_int_equal(run_answers(out, outa, 0, true, &sum, &err), CL_OK);
+        assert_true(sum.resumed_sentences > 0 || k == 1);
+        assert_true(same_file(ref, out));
+        assert_true(same_file(refa, outa));
+    }
+    /* refusals */
+    cl_corpus *c = make_corpus();
+    fake_llm fl = {{0, 3, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0}, {0, 0, NULL}};
+    cl_tagger t = {&fake_llm_ops, &fl};
+    cl_run_params p = cl_run_default_params();
+    p.format = CL_FORMAT_CONLL;
+    p.out_path = out;
+    p.answers_path = outa;
+    cl_tagger plain = {&fake_ops, &fl.f};
+    assert_int_equal(cl_run_tag(&plain, c, &p, &sum, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "fake backend gives no raw answers"));
+    p.threads = 2;
+    assert_int_equal(cl_run_tag(&t, c, &p, &sum, &err), CL_ERR_ARG);
+    p.threads = 1;
+    p.answers_path = out; /* the output itself */
+    assert_int_equal(cl_run_tag(&t, c, &p, &sum, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "a file of its own"));
+    cl_tagger_answers_free(&fl.answers);
+    cl_corpus_free(c);
+    rm_tmp();
+}
+
 static void summary_line(void **state)
 {
     (void)state;
@@ -391,6 +521,7 @@ int main(void)
         cmocka_unit_test(torn_journal_and_refusals),
         cmocka_unit_test(brat_output_resumes),
         cmocka_unit_test(counters_survive_resume),
+        cmocka_unit_test(answers_resume),
         cmocka_unit_test(summary_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,9 @@
  *                  S ...    one tagged sentence: its labels (and confidences)
  *                  T ...    after each batch of S lines: the backend's
  *                           counters and seconds summed over all sessions
- *                  D ...    a finished document: output.part's size after it
+ *                  A ...    with --answers: a sentence's raw answer (JSON), after its S
+ *                  D ...    a finished document: output.part's size after it (and
+ *                           answers.part's, with --answers)
  * Output bytes are fsync'd before the D line that covers them.  Resuming
  * reads the journal up to its first damaged line, cuts output.part back to
  * the last D, restores the tags of sentences tagged since (those a T or D
@@ -44,6 +46,9 @@ typedef struct cl_run_params {
     int32_t batch;           /* sentences per tag() call (default 8) */
     int32_t threads;         /* documents tagged at once; only for backends whose
                               * tag() is reentrant (default 1) */
+    /* JSONL file of every tagged sentence's raw answer (backends that keep
+     * them, one thread), written and resumed like the output (NULL: none). */
+    const char *answers_path;
     cl_progress *progress;   /* sentences done, rate, ETA (may be NULL) */
     cl_log_fn log;           /* notes such as "resuming at ..." (may be NULL) */
     void *log_ctx;

@@ -34,6 +34,32 @@ typedef struct cl_tagger_stats {
  * (a retried request, a skipped sentence); the CLI prints it to stderr. */
 typedef void (*cl_log_fn)(void *ctx, const char *msg);
 
+/* What an LLM backend answered for one sentence, kept so that users can
+ * study the raw answers (`clinner tag --answers FILE`). */
+typedef struct cl_tagger_answer {
+    char *text;             /* the model's answer as it came (free and grammar: generated;
+                             * forced: the text fed); NULL: none (the sentence was skipped) */
+    size_t len;
+    bool misaligned;        /* its line count differed from the sentence's tokens */
+    int32_t invalid_labels; /* labels outside the label set, read as O */
+} cl_tagger_answer;
+
+/* The answers of the sentences of one tag() call, for backends to keep. */
+typedef struct cl_tagger_answers {
+    int32_t sent_begin, n;
+    cl_tagger_answer *a;
+} cl_tagger_answers;
+
+void cl_tagger_answers_init(cl_tagger_answers *as);
+/* Forget the kept answers and make room for sentences [sb, se). */
+cl_status cl_tagger_answers_reset(cl_tagger_answers *as, int32_t sb, int32_t se, cl_error *err);
+/* Keep sentence sent's answer (a copy of text); sent must lie in the range. */
+cl_status cl_tagger_answers_set(cl_tagger_answers *as, int32_t sent, const char *text, size_t len,
+                                bool misaligned, int32_t invalid_labels, cl_error *err);
+/* Sentence sent's answer, or NULL when none is kept. */
+const cl_tagger_answer *cl_tagger_answers_get(const cl_tagger_answers *as, int32_t sent);
+void cl_tagger_answers_free(cl_tagger_answers *as);
+
 typedef struct cl_tagger_ops {
     const char *name;
     /* Tag sentences [sent_begin, sent_end) of doc.  doc->tags exists (all
@@ -43,6 +69,9 @@ typedef struct cl_tagger_ops {
     void (*free)(void *self);
     /* Optional (may be NULL): the counters so far. */
     void (*stats)(void *self, cl_tagger_stats *out);
+    /* Optional (may be NULL): sentence sent's answer from the last tag()
+     * call, NULL when it has none; valid until the next call. */
+    const cl_tagger_answer *(*answer)(void *self, int32_t sent);
 } cl_tagger_ops;
 
 typedef struct cl_tagger {
@@ -54,6 +83,10 @@ typedef struct cl_tagger {
 cl_status cl_tagger_tag_doc(cl_tagger *t, cl_doc *doc, cl_error *err);
 /* The backend's counters (all 0 when it keeps none). */
 void cl_tagger_get_stats(const cl_tagger *t, cl_tagger_stats *out);
+/* Whether the backend keeps its raw answers (LLM backends). */
+bool cl_tagger_keeps_answers(const cl_tagger *t);
+/* Sentence sent's answer from the last tag() call, or NULL. */
+const cl_tagger_answer *cl_tagger_answer_of(const cl_tagger *t, int32_t sent);
 /* Free the backend and reset t. */
 void cl_tagger_free(cl_tagger *t);
 

@@ -231,6 +231,9 @@ static void usage(FILE *fp)
             "  --verbose           llama: show llama.cpp's own log\n"
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
+            "  --answers FILE      llama, openai: every sentence's raw model answer as\n"
+            "                      JSONL (doc, sentence, tokens, answer, misaligned,\n"
+            "                      invalid_labels), resumed with the output\n"
             "  -h, --help          show this help\n"
             "\n");
     llm_opts_usage(fp);
@@ -244,7 +247,7 @@ static void usage(FILE *fp)
 int cmd_tag(int argc, char **argv)
 {
     const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
-    const char *input = NULL;
+    const char *input = NULL, *answers = NULL;
     bool resume = false;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     tag_ctx ctx;
@@ -262,6 +265,7 @@ int cmd_tag(int argc, char **argv)
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
         CLI_STRING2("--output", "-o", &out),
         CLI_FLAG("--resume", &resume),
+        CLI_STRING("--answers", &answers),
         CLI_INTEGER("--threads", CLI_OPT_LONG, &ctx.threads, 1, 64),
         CLI_INTEGER("--ctx", CLI_OPT_LONG, &ctx.ctx_tokens, 64, 1 << 20),
         CLI_FLAG("--verbose", &ctx.verbose),
@@ -332,6 +336,7 @@ int cmd_tag(int argc, char **argv)
     rp.out_path = out;
     rp.entities_from_tags = true;
     rp.resume = resume;
+    rp.answers_path = answers;
     rp.fingerprint = fp.data;
     rp.batch = ctx.batch > 0 ? ctx.batch : 8;
     rp.threads = be->parallel ? (ctx.threads > 0 ? (int32_t)ctx.threads : 1) : 1;

@@ -103,7 +103,8 @@ static cl_status backend_tag(void *self, cl_doc *doc, int32_t sent_begin, int32_
 
 static void backend_free(void *self) { free(self); }
 
-static const cl_tagger_ops crf_ops = {"crf", backend_tag, backend_free, NULL};
+static const cl_tagger_ops crf_ops = {
+    .name = "crf", .tag = backend_tag, .free = backend_free, .stats = NULL, .answer = NULL};
 
 cl_status cl_crf_tagger_new_dense(const cl_crf_model *m, const cl_dense_table *dense,
                                   cl_tagger *out, cl_error *err)

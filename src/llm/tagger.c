@@ -31,6 +31,7 @@ typedef struct llama_tagger {
     cl_tagger_stats st;
     double seconds;
     cl_buf last;
+    cl_tagger_answers answers; /* of the last tag() call */
 } llama_tagger;
 
 cl_llama_params cl_llama_default_params(void)
@@ -194,6 +195,10 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         if (info.misaligned)
             t->st.misaligned++;
         t->st.invalid_labels += info.invalid_labels;
+        st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, info.misaligned,
+                                   info.invalid_labels, err);
+        if (st != CL_OK)
+            return st;
     } else if (!j->complete) {
         all_o = true;
         t->st.skipped++;
@@ -203,6 +208,12 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
             report(t, "%s: sentence %d skipped (left O): the model's vocabulary cannot write "
                      "the answer%s",
                   id, sent, j->inconsistent ? " (grammar and answer automaton disagree)" : "");
+    }
+    if (!all_o && t->p.decode != CL_DECODE_FREE) {
+        cl_status st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, false,
+                                             0, err);
+        if (st != CL_OK)
+            return st;
     }
     if (!all_o)
         t->st.sentences++;
@@ -229,7 +240,9 @@ static cl_status tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *
         return err ? err->code : CL_ERR_NOMEM;
     cl_llm_job jobs[SENTENCES_PER_RUN];
     int32_t sents[SENTENCES_PER_RUN];
-    cl_status st = CL_OK;
+    cl_status st = cl_tagger_answers_reset(&t->answers, sb, se, err);
+    if (st != CL_OK)
+        return st;
     for (int32_t s = sb; s < se && st == CL_OK;) {
         int32_t nj = 0;
         for (; s < se && nj < SENTENCES_PER_RUN && st == CL_OK; s++) {
@@ -278,6 +291,7 @@ static void tagger_free(void *self)
     free(t->model_path);
     free(t->shared_text);
     cl_buf_free(&t->last);
+    cl_tagger_answers_free(&t->answers);
     free(t);
 }
 
@@ -292,11 +306,17 @@ static void tagger_stats(void *self, cl_tagger_stats *out)
     out->draft_rejected = ls.draft_rejected;
 }
 
+static const cl_tagger_answer *tagger_answer(void *self, int32_t sent)
+{
+    return cl_tagger_answers_get(&((llama_tagger *)self)->answers, sent);
+}
+
 static const cl_tagger_ops llama_ops = {
     .name = "llama",
     .tag = tag,
     .free = tagger_free,
     .stats = tagger_stats,
+    .answer = tagger_answer,
 };
 
 void cl_llama_tagger_stats(const cl_tagger *t, cl_llama_stats *out)

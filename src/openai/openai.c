@@ -49,6 +49,7 @@ typedef struct openai {
     CURLM *multi;
     struct curl_slist *headers;
     cl_tagger_stats stats;
+    cl_tagger_answers answers; /* of the last tag() call */
 } openai;
 
 cl_openai_params cl_openai_default_params(void)
@@ -299,6 +300,9 @@ static cl_status apply_reply(openai *o, cl_doc *doc, job *j, cl_error *err)
     }
     for (int32_t i = 0; i < n && st == CL_OK; i++)
         st = cl_doc_set_tag(doc, se->tok_begin + i, ls->labels[labels[i]], err);
+    if (st == CL_OK)
+        st = cl_tagger_answers_set(&o->answers, j->sent, text, strlen(text), info.misaligned,
+                                   info.invalid_labels, err);
     if (st == CL_OK) {
         o->stats.sentences++;
         o->stats.tokens += n;
@@ -462,11 +466,13 @@ static cl_status openai_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_
     if (sb < 0 || se > doc->nsentences || sb > se)
         return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range",
                             doc->id ? doc->id : "?", sb, se);
+    cl_status st = cl_tagger_answers_reset(&o->answers, sb, se, err);
+    if (st != CL_OK)
+        return st;
     job *jobs = calloc((size_t)(se - sb) + 1, sizeof *jobs);
     if (!jobs)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     int32_t njobs = 0;
-    cl_status st = CL_OK;
     for (int32_t s = sb; s < se && st == CL_OK; s++) {
         if (doc->sentences[s].tok_end <= doc->sentences[s].tok_begin) {
             logf_(o, "%s: sentence %d skipped: it has no tokens", doc->id ? doc->id : "?", s);
@@ -500,6 +506,11 @@ static void openai_stats(void *self, cl_tagger_stats *out)
     *out = ((openai *)self)->stats;
 }
 
+static const cl_tagger_answer *openai_answer(void *self, int32_t sent)
+{
+    return cl_tagger_answers_get(&((openai *)self)->answers, sent);
+}
+
 static void openai_free(void *self)
 {
     openai *o = self;
@@ -518,6 +529,7 @@ static void openai_free(void *self)
     free(o->model);
     free(o->key_env);
     free(o->url);
+    cl_tagger_answers_free(&o->answers);
     free(o);
     curl_global_cleanup();
 }
@@ -527,6 +539,7 @@ static const cl_tagger_ops openai_ops = {
     .tag = openai_tag,
     .free = openai_free,
     .stats = openai_stats,
+    .answer = openai_answer,
 };
 
 cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_builder *builder,

@@ -33,8 +33,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "clinner/retrieve.h"
 #include "clinner/run.h"
+#include "clinner/text.h"
 #include "clinner/tokenize.h"
 
 #define JOURNAL_MAGIC "clinner-run v1"
@@ -72,6 +75,9 @@ typedef struct run {
     bool checkpoint, brat;
     char *dir, *part_path, *journal_path;
     FILE *out; /* output.part or stdout (not brat) */
+    FILE *ans_file; /* --answers: answers.part (or "<answers>.part" without a checkpoint) */
+    char *ans_part_path;
+    char ***ans; /* per document, per sentence: its answers line (JSON) or NULL */
     int jfd;   /* journal, -1 when not checkpointing */
     double last_sync;
     int64_t sentence_global;
@@ -183,7 +189,75 @@ static cl_status journal_sentence(run *r, int32_t d, int32_t s, cl_error *err)
     cl_buf_free(&b);
     if (st == CL_OK)
         r->journaled++;
+    if (st == CL_OK && r->ans && r->ans[d][s]) {
+        /* "A doc sent json": the JSON line has no newline; its '~' cannot
+         * be taken for the checksum's, which is found from the end */
+        cl_buf a;
+        cl_buf_init(&a);
+        st = cl_buf_printf(&a, "A %d %d %s", d, s, r->ans[d][s]) != 0
+                 ? cl_error_set(err, CL_ERR_NOMEM, "out of memory")
+                 : journal_append(r, a.data, err);
+        cl_buf_free(&a);
+    }
     return st;
+}
+
+/* ---- raw answers (--answers) ---- */
+
+/* A JSON string of s[0..n) with invalid UTF-8 bytes (a model can stop in
+ * the middle of a character) replaced by U+FFFD, so the line stays JSON. */
+static cJSON *json_string(const char *s, size_t n)
+{
+    cl_buf b;
+    cl_buf_init(&b);
+    int bad = cl_buf_append(&b, "", 0);
+    for (size_t at = 0; at < n && !bad;) {
+        int32_t cp;
+        int len = (unsigned char)s[at] < 0x80 ? 1 : cl_utf8_decode(s + at, n - at, &cp);
+        if (len < 0) {
+            bad = cl_buf_puts(&b, "\xEF\xBF\xBD");
+            at++;
+        } else {
+            bad = cl_buf_append(&b, s + at, (size_t)len);
+            at += (size_t)len;
+        }
+    }
+    cJSON *j = bad ? NULL : cJSON_CreateString(b.data);
+    cl_buf_free(&b);
+    return j;
+}
+
+/* Sentence s of document d and the backend's answer for it, one JSON line:
+ * {"doc","sentence","tokens":[...],"answer":text|null,"misaligned","invalid_labels"} */
+static cl_status answer_line(run *r, int32_t d, int32_t s, cl_error *err)
+{
+    const cl_doc *doc = r->c->docs[d];
+    const cl_sentence *se = &doc->sentences[s];
+    const cl_tagger_answer *a = cl_tagger_answer_of(r->t, s);
+    cJSON *o = cJSON_CreateObject(), *toks = cJSON_CreateArray();
+    bool ok = o && toks && cJSON_AddStringToObject(o, "doc", doc->id ? doc->id : "") &&
+              cJSON_AddNumberToObject(o, "sentence", s);
+    if (ok)
+        cJSON_AddItemToObject(o, "tokens", toks);
+    else
+        cJSON_Delete(toks);
+    for (int32_t t = se->tok_begin; t < se->tok_end && ok; t++) {
+        size_t n;
+        const char *p = cl_doc_token_bytes(doc, t, &n);
+        cJSON *js = json_string(p, n);
+        ok = js && cJSON_AddItemToArray(toks, js);
+    }
+    cJSON *text = ok ? (a ? json_string(a->text, a->len) : cJSON_CreateNull()) : NULL;
+    ok = ok && text && cJSON_AddItemToObject(o, "answer", text);
+    ok = ok && cJSON_AddBoolToObject(o, "misaligned", a && a->misaligned) &&
+         cJSON_AddNumberToObject(o, "invalid_labels", a ? a->invalid_labels : 0);
+    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!line)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    free(r->ans[d][s]);
+    r->ans[d][s] = line;
+    return CL_OK;
 }
 
 static uint64_t input_hash(const cl_corpus *c)
@@ -209,10 +283,10 @@ static char *header_payload(const run *r)
     const char *fp = r->p.fingerprint ? r->p.fingerprint : "";
     cl_buf b;
     cl_buf_init(&b);
-    if (cl_buf_printf(&b, "%s fp=%016llx in=%016llx docs=%d fmt=%s", JOURNAL_MAGIC,
+    if (cl_buf_printf(&b, "%s fp=%016llx in=%016llx docs=%d fmt=%s%s", JOURNAL_MAGIC,
                       (unsigned long long)cl_fnv1a64(CL_FNV64_INIT, fp, strlen(fp)),
                       (unsigned long long)input_hash(r->c), r->c->ndocs,
-                      cl_format_name(r->p.format)) != 0) {
+                      cl_format_name(r->p.format), r->p.answers_path ? " answers" : "") != 0) {
         cl_buf_free(&b);
         return NULL;
     }
@@ -337,6 +411,23 @@ static cl_status restore_sentence(run *r, char *rest, const char *where, cl_erro
     return CL_OK;
 }
 
+/* "A doc sent json" */
+static cl_status restore_answer(run *r, const char *rest, const char *where, cl_error *err)
+{
+    char *end;
+    long d = strtol(rest, &end, 10);
+    long s = *end == ' ' ? strtol(end + 1, &end, 10) : -1;
+    if (!r->ans || *end != ' ' || d < 0 || d >= r->c->ndocs || s < 0 ||
+        s >= r->c->docs[d]->nsentences || end[1] != '{')
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: bad answer record", where);
+    if (d < r->first)
+        return CL_OK; /* its document is already written */
+    free(r->ans[d][s]);
+    if (!(r->ans[d][s] = cl_strdup(end + 1)))
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    return CL_OK;
+}
+
 static void drop_pending(run *r)
 {
     for (int32_t i = 0; i < r->npending; i++)
@@ -370,22 +461,27 @@ static cl_status commit_pending(run *r, cl_error *err)
         char where[256];
         snprintf(where, sizeof where, "%s:%lld", r->journal_path,
                  (long long)(r->pending_line + i));
-        st = restore_sentence(r, r->pending[i], where, err);
+        char *l = r->pending[i];
+        if (l[0] == 'S')
+            st = restore_sentence(r, l + 2, where, err);
+        else
+            st = restore_answer(r, l + 2, where, err);
+        if (st == CL_OK && l[0] == 'S')
+            r->journaled++;
     }
-    if (st == CL_OK)
-        r->journaled += r->npending;
     drop_pending(r);
     return st;
 }
 
 /* Read the journal; returns the byte length of its valid prefix (up to the
- * last header, T or D line) and the output size the last D line names (-1:
- * none). */
+ * last header, T or D line) and the output and answers sizes the last D
+ * line names (-1: none). */
 static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long long *part_size,
-                        cl_error *err)
+                        long long *ans_size, cl_error *err)
 {
     *valid = 0;
     *part_size = -1;
+    *ans_size = -1;
     char *expect = header_payload(r);
     if (!expect)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
@@ -423,29 +519,31 @@ static cl_status replay(run *r, const char *data, size_t n, size_t *valid, long 
                                   "input; run again with the same ones, or remove %s to start "
                                   "over",
                                   r->journal_path, r->dir);
-        } else if (l[0] == 'S' && l[1] == ' ') {
-            st = hold_pending(r, l + 2, line, err);
+        } else if ((l[0] == 'S' || (l[0] == 'A' && r->ans)) && l[1] == ' ') {
+            st = hold_pending(r, l, line, err);
         } else if (l[0] == 'T' && l[1] == ' ') {
             st = commit_pending(r, err);
             if (st == CL_OK)
                 st = parse_stats(r, l + 2, where, err);
         } else if (l[0] == 'D' && l[1] == ' ') {
             st = commit_pending(r, err); /* the sentences of document d (threads) */
-            long long d = -2, off = -1, sg = -1;
+            long long d = -2, off = -1, sg = -1, aoff = -1;
+            int want = r->ans ? 4 : 3;
             if (st != CL_OK)
                 ; /* reported */
-            else if (sscanf(l + 2, "%lld %lld %lld", &d, &off, &sg) != 3 || d < -1 ||
-                     d >= r->c->ndocs || off < 0 || sg < 0)
+            else if (sscanf(l + 2, "%lld %lld %lld %lld", &d, &off, &sg, &aoff) != want ||
+                     d < -1 || d >= r->c->ndocs || off < 0 || sg < 0 || (r->ans && aoff < 0))
                 st = cl_error_set(err, CL_ERR_FORMAT, "%s: bad document record", where);
             else {
                 r->first = (int32_t)d + 1;
                 *part_size = off;
+                *ans_size = aoff;
                 r->sentence_global = sg;
             }
         } else {
             st = cl_error_set(err, CL_ERR_FORMAT, "%s: unknown record", where);
         }
-        bool commits = line == 1 || l[0] != 'S';
+        bool commits = line == 1 || (l[0] != 'S' && l[0] != 'A');
         free(l);
         if (st == CL_OK && commits)
             *valid = (size_t)(nl - data) + 1;
@@ -484,6 +582,33 @@ static void note(run *r, const char *fmt, ...)
     r->p.log(r->p.log_ctx, msg);
 }
 
+/* Open a part file at path, cut back to size bytes (-1: empty). */
+static cl_status open_part(run *r, const char *path, long long size, FILE **out, cl_error *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || (size >= 0 && (long long)sb.st_size < size)) {
+        close(fd);
+        return cl_error_set(err, CL_ERR_IO,
+                            "%s: shorter than the checkpoint says (%lld bytes expected): remove "
+                            "%s to start over",
+                            path, size, r->dir);
+    }
+    if (ftruncate(fd, size >= 0 ? (off_t)size : 0) != 0) {
+        close(fd);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot truncate: %s", path, strerror(errno));
+    }
+    *out = fdopen(fd, "r+b");
+    if (!*out || fseek(*out, 0, SEEK_END) != 0) {
+        if (!*out)
+            close(fd);
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return CL_OK;
+}
+
 /* Open (or create) the work folder; on resume restore what it holds. */
 static cl_status open_checkpoint(run *r, cl_error *err)
 {
@@ -499,13 +624,13 @@ static cl_status open_checkpoint(run *r, cl_error *err)
                             r->dir);
     char *data = NULL;
     size_t n = 0, valid = 0;
-    long long part_size = -1;
+    long long part_size = -1, ans_size = -1;
     if (exists) {
         struct stat sb;
         if (stat(r->journal_path, &sb) == 0) {
             cl_status st = cl_read_file(r->journal_path, &data, &n, err);
             if (st == CL_OK)
-                st = replay(r, data, n, &valid, &part_size, err);
+                st = replay(r, data, n, &valid, &part_size, &ans_size, err);
             free(data);
             if (st != CL_OK)
                 return st;
@@ -528,6 +653,7 @@ static cl_status open_checkpoint(run *r, cl_error *err)
         r->first = 0;
         r->sentence_global = 0;
         part_size = -1;
+        ans_size = -1;
         char *h = header_payload(r);
         if (!h)
             return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
@@ -536,31 +662,19 @@ static cl_status open_checkpoint(run *r, cl_error *err)
         if (st != CL_OK)
             return st;
     }
+    if (r->ans) {
+        if (!(r->ans_part_path = cl_path_join(r->dir, "answers.part")))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        cl_status st = open_part(r, r->ans_part_path, ans_size, &r->ans_file, err);
+        if (st != CL_OK)
+            return st;
+    }
     if (r->brat)
         return journal_sync(r, true, err);
     /* output.part: cut back to what the last D line covers */
-    int fd = open(r->part_path, O_RDWR | O_CREAT, 0644);
-    if (fd < 0)
-        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", r->part_path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || (part_size >= 0 && (long long)sb.st_size < part_size)) {
-        close(fd);
-        return cl_error_set(err, CL_ERR_IO,
-                            "%s: shorter than the checkpoint says (%lld bytes expected): remove "
-                            "%s to start over",
-                            r->part_path, part_size, r->dir);
-    }
-    if (ftruncate(fd, part_size >= 0 ? (off_t)part_size : 0) != 0) {
-        close(fd);
-        return cl_error_set(err, CL_ERR_IO, "%s: cannot truncate: %s", r->part_path,
-                            strerror(errno));
-    }
-    r->out = fdopen(fd, "r+b");
-    if (!r->out || fseek(r->out, 0, SEEK_END) != 0) {
-        if (!r->out)
-            close(fd);
-        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", r->part_path, strerror(errno));
-    }
+    cl_status ost = open_part(r, r->part_path, part_size, &r->out, err);
+    if (ost != CL_OK)
+        return ost;
     if (part_size < 0) {
         /* the format's header, then a D line for it */
         cl_status st = cl_format_write_header(r->p.format, r->out, err);
@@ -568,7 +682,7 @@ static cl_status open_checkpoint(run *r, cl_error *err)
             st = cl_error_set(err, CL_ERR_IO, "%s: write error", r->part_path);
         if (st == CL_OK) {
             char line[96];
-            snprintf(line, sizeof line, "D -1 %ld 0", ftell(r->out));
+            snprintf(line, sizeof line, r->ans ? "D -1 %ld 0 0" : "D -1 %ld 0", ftell(r->out));
             st = journal_append(r, line, err);
         }
         if (st != CL_OK)
@@ -605,6 +719,8 @@ static cl_status tag_document(run *r, int32_t d, bool journal, cl_error *err)
             return cl_error_prefix(err, "%s: ", doc->id ? doc->id : "?");
         int64_t toks = 0;
         for (int32_t k = s; k < e; k++) {
+            if (r->ans && (st = answer_line(r, d, k, err)) != CL_OK)
+                return st;
             if (journal) {
                 st = journal_sentence(r, d, k, err);
                 if (st != CL_OK)
@@ -658,6 +774,16 @@ static cl_status write_document(run *r, int32_t d, cl_error *err)
             st = cl_error_set(err, CL_ERR_IO, "%s: write error: %s",
                               r->checkpoint ? r->part_path : "stdout", strerror(errno));
     }
+    for (int32_t s = 0; r->ans && s < doc->nsentences && st == CL_OK; s++) {
+        if (r->ans[d][s] && fprintf(r->ans_file, "%s\n", r->ans[d][s]) < 0)
+            st = cl_error_set(err, CL_ERR_IO, "%s: write error: %s", r->ans_part_path,
+                              strerror(errno));
+        free(r->ans[d][s]);
+        r->ans[d][s] = NULL;
+    }
+    if (st == CL_OK && r->ans && fflush(r->ans_file) != 0)
+        st = cl_error_set(err, CL_ERR_IO, "%s: write error: %s", r->ans_part_path,
+                          strerror(errno));
     if (st != CL_OK || !r->checkpoint)
         return st;
     /* kill -9 loses nothing that was flushed, so the output and the journal
@@ -666,9 +792,13 @@ static cl_status write_document(run *r, int32_t d, cl_error *err)
     bool due = cl_now() - r->last_sync >= SYNC_EVERY_S;
     if (due && !r->brat && fsync(fileno(r->out)) != 0)
         return cl_error_set(err, CL_ERR_IO, "%s: fsync: %s", r->part_path, strerror(errno));
-    char line[128];
-    snprintf(line, sizeof line, "D %d %ld %lld", d, r->brat ? 0L : ftell(r->out),
-             (long long)r->sentence_global);
+    if (due && r->ans && fsync(fileno(r->ans_file)) != 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: fsync: %s", r->ans_part_path, strerror(errno));
+    char line[160];
+    int len = snprintf(line, sizeof line, "D %d %ld %lld", d, r->brat ? 0L : ftell(r->out),
+                       (long long)r->sentence_global);
+    if (r->ans)
+        snprintf(line + len, sizeof line - (size_t)len, " %ld", ftell(r->ans_file));
     st = journal_append(r, line, err);
     return st == CL_OK && due ? journal_sync(r, true, err) : st;
 }
@@ -763,6 +893,28 @@ static cl_status finish_output(run *r, cl_error *err)
     return CL_OK;
 }
 
+/* Close the answers' part file and move it into place (dropped on error). */
+static cl_status finish_answers(run *r, bool ok, cl_error *err)
+{
+    if (!r->ans_file)
+        return CL_OK;
+    int bad = fflush(r->ans_file) != 0 || fsync(fileno(r->ans_file)) != 0;
+    bad |= fclose(r->ans_file) != 0;
+    r->ans_file = NULL;
+    if (!ok) {
+        if (!r->checkpoint) /* nothing to resume: leave no partial file */
+            unlink(r->ans_part_path);
+        return CL_OK;
+    }
+    if (bad)
+        return cl_error_set(err, CL_ERR_IO, "%s: write error: %s", r->ans_part_path,
+                            strerror(errno));
+    if (rename(r->ans_part_path, r->p.answers_path) != 0)
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot rename into place: %s",
+                            r->p.answers_path, strerror(errno));
+    return CL_OK;
+}
+
 static void remove_checkpoint(run *r)
 {
     if (r->jfd >= 0) {
@@ -773,6 +925,8 @@ static void remove_checkpoint(run *r)
         unlink(r->journal_path);
     if (r->part_path)
         unlink(r->part_path);
+    if (r->ans_part_path)
+        unlink(r->ans_part_path);
     if (r->dir)
         rmdir(r->dir);
 }
@@ -801,6 +955,16 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
         return cl_error_set(err, CL_ERR_ARG, "brat output needs a directory (-o DIR)");
     if (r.p.resume && !r.checkpoint)
         return cl_error_set(err, CL_ERR_ARG, "--resume needs an output file (-o OUT)");
+    if (r.p.answers_path) {
+        if (!cl_tagger_keeps_answers(t))
+            return cl_error_set(err, CL_ERR_ARG, "--answers: the %s backend gives no raw answers",
+                                t->ops->name ? t->ops->name : "chosen");
+        if (r.p.threads > 1)
+            return cl_error_set(err, CL_ERR_ARG, "--answers needs one tagging thread");
+        if (strcmp(r.p.answers_path, "-") == 0 || strcmp(r.p.answers_path, r.p.out_path) == 0)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "--answers needs a file of its own (not stdout, not the output)");
+    }
     r.gen_units = t->ops->stats != NULL;
     for (int32_t d = 0; d < c->ndocs; d++) {
         sum->documents++;
@@ -816,6 +980,12 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     for (int32_t d = 0; d < c->ndocs && st == CL_OK; d++)
         if (!(r.done[d] = calloc((size_t)c->docs[d]->nsentences + 1, 1)))
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK && r.p.answers_path &&
+        !(r.ans = calloc((size_t)c->ndocs + 1, sizeof *r.ans)))
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t d = 0; r.ans && d < c->ndocs && st == CL_OK; d++)
+        if (!(r.ans[d] = calloc((size_t)c->docs[d]->nsentences + 1, sizeof *r.ans[d])))
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (st == CL_OK && r.checkpoint) {
         st = open_checkpoint(&r, err);
         if (st == CL_OK) {
@@ -827,6 +997,17 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     } else if (st == CL_OK && !r.brat) {
         r.out = stdout;
         st = cl_format_write_header(r.p.format, r.out, err);
+        if (st == CL_OK && r.ans) {
+            /* no checkpoint: a part file next to the answers, renamed at the end */
+            cl_buf b;
+            cl_buf_init(&b);
+            if (cl_buf_printf(&b, "%s.part", r.p.answers_path) != 0)
+                st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            r.ans_part_path = cl_buf_detach(&b);
+            if (st == CL_OK && !(r.ans_file = fopen(r.ans_part_path, "wb")))
+                st = cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r.ans_part_path,
+                                  strerror(errno));
+        }
     }
     if (r.p.progress)
         cl_progress_set_total(r.p.progress, sum->sentences - r.resumed);
@@ -845,6 +1026,9 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
             }
         }
     }
+    cl_status ast = finish_answers(&r, st == CL_OK, err);
+    if (st == CL_OK)
+        st = ast;
     if (st == CL_OK)
         st = finish_output(&r, err);
     if (r.out && r.out != stdout)
@@ -866,6 +1050,13 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     for (int32_t d = 0; r.done && d < c->ndocs; d++)
         free(r.done[d]);
     free(r.done);
+    for (int32_t d = 0; r.ans && d < c->ndocs; d++) {
+        for (int32_t s = 0; r.ans[d] && s < c->docs[d]->nsentences; s++)
+            free(r.ans[d][s]);
+        free(r.ans[d]);
+    }
+    free(r.ans);
+    free(r.ans_part_path);
     free(r.restored);
     free(r.ready);
     free(r.dir);

@@ -5,6 +5,9 @@
 # same input), BIO-valid labels, and forced gives exactly grammar's labels.
 # By default the first 5 dev documents (about 40 sentences) keep the test
 # short on a small CPU; CLINNER_LLM_FULL=1 runs every dev sentence (894).
+# The raw answers (--answers) of grammar and forced decoding spell out the
+# labels written, and a free run's answers flag as many misaligned sentences
+# as its summary counts.
 # Also: a missing or corrupt model file is a clear error, never a crash.
 set -u
 shared=${CLINNER_SHARED:-}
@@ -33,13 +36,24 @@ fi
 for mode in grammar forced; do
     "$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode "$mode" \
         --speculate off --threads 1 --progress off --from brat --to paper-lines --tokenizer paper \
-        "$in" -o "$tmp/$mode.lines" 2>"$tmp/$mode.err" || { cat "$tmp/$mode.err"; fail "$mode exited $?"; }
+        --answers "$tmp/$mode.answers" "$in" -o "$tmp/$mode.lines" 2>"$tmp/$mode.err" ||
+        { cat "$tmp/$mode.err"; fail "$mode exited $?"; }
 done
+first=$(ls "$in"/*.txt | head -1)
+mkdir "$tmp/one" && cp "$first" "$tmp/one/"
+"$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode free \
+    --threads 1 --progress lines --from brat --to paper-lines --tokenizer paper \
+    --answers "$tmp/free.answers" "$tmp/one" -o "$tmp/free.lines" 2>"$tmp/free.err" ||
+    { cat "$tmp/free.err"; fail "free exited $?"; }
+free_mis=$(sed -n 's/.*misaligned sentences \([0-9]*\).*/\1/p' "$tmp/free.err")
+[ -n "$free_mis" ] || { cat "$tmp/free.err"; fail "no misaligned count in the summary"; }
 "$CLINNER_BIN" tag --backend llama --model "$model" --strategy zero-shot --decode forced \
     --speculate on --threads 1 --progress off --from brat --to paper-lines --tokenizer paper \
     "$in" -o "$tmp/spec.lines" 2>"$tmp/spec.err" || { cat "$tmp/spec.err"; fail "speculate exited $?"; }
 cmp -s "$tmp/spec.lines" "$tmp/forced.lines" || fail "--speculate on changed forced decoding's output"
-python3 - "$tmp/gold.lines" "$tmp/grammar.lines" "$tmp/forced.lines" <<'PY' || exit 1
+python3 - "$tmp/gold.lines" "$tmp/grammar.lines" "$tmp/forced.lines" "$tmp/grammar.answers" \
+    "$tmp/forced.answers" "$tmp/free.answers" "$free_mis" <<'PY' || exit 1
+import json
 import sys
 def read(p):
     blocks, cur = [], None
@@ -64,6 +78,15 @@ for name, pred in (("grammar", gram), ("forced", forc)):
             assert not lab.startswith("I-") or prev[2:] == lab[2:], f"{name}: {prev} -> {lab}"
             prev = lab
 assert gram == forc, "forced labels differ from greedy grammar labels"
+for name, pred, path in (("grammar", gram, sys.argv[4]), ("forced", forc, sys.argv[5])):
+    answers = [json.loads(l) for l in open(path, encoding="utf-8")]
+    assert len(answers) == len(pred), f"{name}: {len(answers)} answers for {len(pred)} sentences"
+    for a, p in zip(answers, pred):
+        assert a["tokens"] == [t for t, _ in p] and not a["misaligned"], f"{name}: {a}"
+        assert a["answer"] == "".join(f"{t} : {l}\n" for t, l in p), f"{name}: answer {a['answer']!r}"
+free = [json.loads(l) for l in open(sys.argv[6], encoding="utf-8")]
+assert free and sum(a["misaligned"] for a in free) == int(sys.argv[7]), "free: misaligned answers"
+assert all(isinstance(a["answer"], str) for a in free), "free: a sentence without an answer"
 n = len(gold); t = sum(len(b) for b in gold)
 print(f"stories260K: {n} sentences, {t} tokens: grammar and forced aligned, BIO-valid, identical")
 PY

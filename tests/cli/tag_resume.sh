@@ -6,7 +6,8 @@
 # slowly enough to be interrupted; one server fails every 4th request to
 # show retries do not change the output.  The counters in the summary
 # (answers misaligned, tokens) of a resumed run equal an uninterrupted
-# run's: the server misaligns the answers of sentences holding "3".
+# run's: the server misaligns the answers of sentences holding "3".  The raw
+# answers (--answers) resume the same way.
 # Also: a leftover checkpoint is
 # never silently overwritten, a checkpoint of other options is refused, and
 # a damaged journal tail is ignored.
@@ -49,7 +50,8 @@ count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 for fmt in jsonl paper-csv conll; do
     ref="$tmp/ref.$fmt"
-    "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$ref" --progress lines 2>"$tmp/err" ||
+    "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$ref" --answers "$ref.answers" \
+        --progress lines 2>"$tmp/err" ||
         { cat "$tmp/err"; fail "$fmt: reference run exited $?"; }
     # "prompt tokens N, generated tokens N; misaligned sentences 15": the
     # sentences "Visit 3 ..." (10) and those of patient 3 (6, one of them both)
@@ -58,10 +60,19 @@ for fmt in jsonl paper-csv conll; do
     case $ref_counters in *"misaligned sentences 15"*) ;;
         *) cat "$tmp/err"; fail "$fmt: reference summary: '$ref_counters'" ;; esac
     [ -d "$ref.clinner-run" ] && fail "$fmt: checkpoint left after a finished run"
+    # one answer line per sentence, the misaligned ones flagged, valid JSON
+    [ "$(wc -l <"$ref.answers")" = 60 ] || fail "$fmt: $(wc -l <"$ref.answers") answer lines, not 60"
+    [ "$(grep -c '"misaligned":true' "$ref.answers")" = 15 ] || fail "$fmt: misaligned answers"
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    a = json.loads(l)
+    assert a["doc"].startswith("doc") and len(a["tokens"]) == 13 and a["answer"].count(" : ") >= 1, a' \
+        "$ref.answers" || fail "$fmt: answers file"
+    grep -q '"tokens":\["Visit","1","of","patient","0",' "$ref.answers" || fail "$fmt: answer tokens"
     for k in 5 23 47; do
         out="$tmp/out.$fmt"
-        rm -rf "$out" "$out.clinner-run"
-        "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" 2>/dev/null &
+        rm -rf "$out" "$out.clinner-run" "$out.answers"
+        "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --answers "$out.answers" 2>/dev/null &
         pid=$!
         for _ in $(seq 2000); do
             [ "$(count_s "$out.clinner-run/journal")" -ge "$k" ] && break
@@ -70,10 +81,12 @@ for fmt in jsonl paper-csv conll; do
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         [ -e "$out" ] && fail "$fmt/$k: output exists after kill -9"
+        [ -e "$out.answers" ] && fail "$fmt/$k: answers exist after kill -9"
         done_s=$(count_s "$out.clinner-run/journal")
         # a second interruption, in the resumed run
         if [ "$k" = 23 ]; then
-            "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --resume 2>/dev/null &
+            "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --answers "$out.answers" \
+                --resume 2>/dev/null &
             pid=$!
             for _ in $(seq 2000); do
                 [ "$(count_s "$out.clinner-run/journal")" -ge $((k + 12)) ] && break
@@ -82,9 +95,11 @@ for fmt in jsonl paper-csv conll; do
             kill -9 "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
         fi
-        "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --resume --progress lines \
-            2>"$tmp/err" || { cat "$tmp/err"; fail "$fmt/$k: resume exited $?"; }
+        "$B" tag "${api[@]}" --to "$fmt" "$tmp/in" -o "$out" --answers "$out.answers" --resume \
+            --progress lines 2>"$tmp/err" || { cat "$tmp/err"; fail "$fmt/$k: resume exited $?"; }
         cmp -s "$ref" "$out" || { diff "$ref" "$out" | head; fail "$fmt/$k: resumed output differs"; }
+        cmp -s "$ref.answers" "$out.answers" ||
+            { diff "$ref.answers" "$out.answers" | head -c 2000; fail "$fmt/$k: resumed answers differ"; }
         [ "$(counters "$tmp/err")" = "$ref_counters" ] ||
             { cat "$tmp/err"; fail "$fmt/$k: counters '$(counters "$tmp/err")', not '$ref_counters'"; }
         [ -d "$out.clinner-run" ] && fail "$fmt/$k: checkpoint left after resume"
@@ -93,6 +108,24 @@ for fmt in jsonl paper-csv conll; do
 done
 grep -q "resuming:" "$tmp/err" || { cat "$tmp/err"; fail "no resume note"; }
 grep -q "from the checkpoint" "$tmp/err" || { cat "$tmp/err"; fail "no summary"; }
+
+# answers with the output on stdout (no checkpoint): the same file
+"$B" tag "${api[@]}" --to jsonl "$tmp/in" --answers "$tmp/stdout.answers" >"$tmp/stdout.jsonl" \
+    2>"$tmp/err" || { cat "$tmp/err"; fail "answers beside stdout exited $?"; }
+cmp -s "$tmp/ref.jsonl.answers" "$tmp/stdout.answers" || fail "answers beside stdout differ"
+[ -e "$tmp/stdout.answers.part" ] && fail "answers part file left"
+"$B" tag "${api[@]}" "$tmp/in" -o "$tmp/x.jsonl" --answers "$tmp/x.jsonl" 2>"$tmp/err" &&
+    fail "answers over the output accepted"
+grep -q "a file of its own" "$tmp/err" || { cat "$tmp/err"; fail "no message for --answers = -o"; }
+# a run started with --answers does not resume without them (nor the reverse)
+out="$tmp/out3.jsonl"
+"$B" tag "${api[@]}" "$tmp/in" -o "$out" --answers "$out.answers" 2>/dev/null &
+pid=$!
+for _ in $(seq 2000); do [ "$(count_s "$out.clinner-run/journal")" -ge 10 ] && break; sleep 0.005; done
+kill -9 "$pid" 2>/dev/null
+{ wait "$pid"; } 2>/dev/null
+"$B" tag "${api[@]}" "$tmp/in" -o "$out" --resume 2>"$tmp/err" && fail "resumed without --answers"
+grep -q "other options" "$tmp/err" || { cat "$tmp/err"; fail "no 'other options' message (answers)"; }
 
 # a leftover checkpoint is not overwritten without --resume
 out="$tmp/out2.jsonl"
