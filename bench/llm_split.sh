@@ -16,8 +16,13 @@
 # at once (one per core: each sentence's labels do not depend on which
 # process tags it, see docs/RESULTS.md), then joined in order; a stopped
 # sharded run is scored shard by shard.  Use the same SHARDS to continue.
+# Free and grammar runs also keep every sentence's raw answer
+# (OUTDIR/STRATEGY-DECODE.answers.jsonl, `clinner tag --answers`); forced
+# answers are the labels written, so they are not kept.  ANSWERS=0 or 1
+# overrides this, and must stay the same to continue a run.
 # Env: CLINNER_BIN (build/clinner), CLINNER_SHARED (../shared), MODEL
-# (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4), SHARDS (1).
+# (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4), SHARDS (1),
+# ANSWERS (1 for free and grammar, 0 for forced).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only_score=false
@@ -38,10 +43,13 @@ mkdir -p "$out"
 name=$strategy-$decode
 lines=$out/$name.lines
 log=$out/$name.log
-# tag IN OUT LOG: one clinner tag process (continued when it has a checkpoint)
+keep_answers=${ANSWERS:-$([ "$decode" = forced ] && echo 0 || echo 1)}
+# tag IN OUT LOG: one clinner tag process (continued when it has a checkpoint);
+# its raw answers go to OUT without .lines, plus .answers.jsonl
 tag() {
-    local resume=()
+    local resume=() answers=()
     [ -d "$2.clinner-run" ] && resume=(--resume)
+    [ "$keep_answers" = 1 ] && answers=(--answers "${2%.lines}.answers.jsonl")
     echo "llm_split: start $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)," \
          "$(basename "$model") ${resume[*]}" >>"$3"
     local timer=()
@@ -49,7 +57,7 @@ tag() {
     "${timer[@]}" "$bin" tag --backend llama --model "$model" --strategy "$strategy" \
         --decode "$decode" --threads "${THREADS:-1}" --parallel "${PARALLEL:-4}" \
         --progress lines --from paper-csv --to paper-lines "$1" -o "$2" "${resume[@]}" \
-        2>>"$3"
+        "${answers[@]}" 2>>"$3"
 }
 shards=${SHARDS:-1}
 if [ "$shards" -le 1 ]; then
@@ -89,6 +97,10 @@ if ! $only_score && [ ! -f "$lines" ]; then
             grep 'clinner tag: tagged' "$dir/$k.log" | tail -n 1 | sed "s/^/shard $k: /" >>"$log"
         done
         echo "llm_split: $shards shards joined; misaligned sentences $mis" >>"$log"
+        if [ "$keep_answers" = 1 ]; then
+            for k in $(seq "$shards"); do cat "$dir/$k.answers.jsonl"; done >"$out/$name.answers.tmp"
+            mv "$out/$name.answers.tmp" "$out/$name.answers.jsonl"
+        fi
         for k in $(seq "$shards"); do cat "$dir/$k.lines"; done >"$lines.tmp"
         mv "$lines.tmp" "$lines"
     fi
