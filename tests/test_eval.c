@@ -349,7 +349,9 @@ static void paperlines_against_gold(void **state)
     const char *t2[] = {"B-SYMPTOM", NULL, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(cl_corpus_add(g, token_doc("d1", w1, t1, NL(w1)), &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d2", w2, t2, NL(w2)), &err), CL_OK);
-    const char *txt = "######\nFever : B-SIGN\noccurs : O\n. : O\n"
+    /* the first block has the right length, one token written otherwise
+     * ("ocurs") and one in the brackets the paper's parser drops */
+    const char *txt = "######\n[Fever] : B-SIGN\nocurs : O\n. : O\n"
                       "######\nSee : O\n( : O\nrash : B-SIGN\n) : O\nPain : B-SYMPTOM\n"
                       "is : O\nrare : O\n. : O\nextra : B-SIGN\n" /* too long */
                       "######\nOk : B-DISEASE\n";                 /* too short */
@@ -362,6 +364,9 @@ static void paperlines_against_gold(void **state)
     assert_int_equal(cl_eval_paperlines(g, &pl, "p", &prm, &r, &err), CL_OK);
     assert_int_equal(r.units, 3);
     assert_int_equal(r.misaligned, 2);
+    assert_int_equal(r.misaligned_short, 1);
+    assert_int_equal(r.text_mismatch, 1);
+    assert_int_equal(r.text_mismatch_tokens, 1);
     assert_int_equal(cl_eval_result_type(&r, "SIGN")->tp, 2); /* extra one cut */
     assert_int_equal(cl_eval_result_type(&r, "SYMPTOM")->tp, 1);
     assert_int_equal(cl_eval_result_type(&r, "DISEASE")->predicted, 1);
@@ -376,11 +381,14 @@ static void paperlines_against_gold(void **state)
     cl_buf out;
     cl_buf_init(&out);
     assert_int_equal(cl_eval_format_json(&r, &out, &err), CL_OK);
-    assert_non_null(strstr(out.data, "\"misaligned_sentences\":2"));
+    assert_non_null(strstr(out.data, "\"misaligned_sentences\":2,\"misaligned_short\":1,"
+                                     "\"text_mismatch_sentences\":1,\"text_mismatch_lines\":1"));
     assert_non_null(strstr(out.data, "\"per_type\":{"));
     cl_buf_reset(&out);
     assert_int_equal(cl_eval_format_table(&r, &out, &err), CL_OK);
     assert_non_null(strstr(out.data, "average (paper)"));
+    assert_non_null(strstr(out.data, "misaligned sentences: 2 of 3 (1 short, 1 long)\n"
+                                     "right length, other token texts: 1 sentences (1 lines)"));
     cl_buf_free(&out);
     cl_eval_result_free(&r);
     cl_paperlines_free(&pl);
@@ -592,6 +600,10 @@ static void paper_gpt4_row(void **state)
     cl_eval_result r;
     assert_int_equal(cl_eval_paperlines(g, &pl, out, NULL, &r, &err), CL_OK);
     assert_int_equal(r.misaligned, 46);
+    assert_int_equal(r.misaligned_short, 3); /* 43 answers too long */
+    /* two right-length answers wrote "occur" as "ocur" */
+    assert_int_equal(r.text_mismatch, 2);
+    assert_int_equal(r.text_mismatch_tokens, 2);
     const cl_type_score *s = cl_eval_result_type(&r, "RAREDISEASE");
     assert_int_equal(s->tp, 547);
     assert_int_equal(s->predicted, 910);

@@ -103,6 +103,11 @@ typedef struct cl_eval_result {
     cl_prf average;                /* the paper's: mean over cl_paper_types */
     int64_t units;                 /* sentences (token level) or documents (span level) */
     int64_t misaligned;            /* paper-lines sentences of wrong length; -1 if n/a */
+    int64_t misaligned_short;      /* of these, with fewer lines than tokens (cut answers) */
+    /* paper-lines sentences of the right length whose token texts are not
+     * the gold's, and their differing lines: position-only alignment scores
+     * them all the same, so they are the misalignments it cannot see */
+    int64_t text_mismatch, text_mismatch_tokens;
     int64_t invalid_labels;        /* strict mode: labels read as O (not O/B-X/I-X) */
     int64_t missing_docs;          /* span level: gold documents without prediction */
     bool has_errors;

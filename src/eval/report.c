@@ -34,9 +34,15 @@ cl_status cl_eval_format_table(const cl_eval_result *r, cl_buf *o, cl_error *err
     rc |= row(o, width, "macro avg", &r->macro);
     rc |= row(o, width, "weighted avg", &r->weighted);
     rc |= row(o, width, AVG_LABEL, &r->average);
-    if (r->misaligned >= 0)
-        rc |= cl_buf_printf(o, "\nmisaligned sentences: %lld of %lld\n", (long long)r->misaligned,
+    if (r->misaligned >= 0) {
+        rc |= cl_buf_printf(o, "\nmisaligned sentences: %lld of %lld", (long long)r->misaligned,
                             (long long)r->units);
+        if (r->misaligned > 0)
+            rc |= cl_buf_printf(o, " (%lld short, %lld long)", (long long)r->misaligned_short,
+                                (long long)(r->misaligned - r->misaligned_short));
+        rc |= cl_buf_printf(o, "\nright length, other token texts: %lld sentences (%lld lines)\n",
+                            (long long)r->text_mismatch, (long long)r->text_mismatch_tokens);
+    }
     if (r->invalid_labels > 0)
         rc |= cl_buf_printf(o, "labels read as O (not O, B-X or I-X): %lld\n",
                             (long long)r->invalid_labels);
@@ -129,8 +135,12 @@ cl_status cl_eval_format_json(const cl_eval_result *r, cl_buf *out, cl_error *er
     cJSON_AddItemToObject(root, "macro", prf_json(&r->macro, true));
     cJSON_AddItemToObject(root, "weighted", prf_json(&r->weighted, true));
     cJSON_AddNumberToObject(root, "units", (double)r->units);
-    if (r->misaligned >= 0)
+    if (r->misaligned >= 0) {
         cJSON_AddNumberToObject(root, "misaligned_sentences", (double)r->misaligned);
+        cJSON_AddNumberToObject(root, "misaligned_short", (double)r->misaligned_short);
+        cJSON_AddNumberToObject(root, "text_mismatch_sentences", (double)r->text_mismatch);
+        cJSON_AddNumberToObject(root, "text_mismatch_lines", (double)r->text_mismatch_tokens);
+    }
     if (r->invalid_labels > 0)
         cJSON_AddNumberToObject(root, "invalid_labels", (double)r->invalid_labels);
     if (r->missing_docs > 0)

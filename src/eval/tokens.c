@@ -147,6 +147,31 @@ static char **words_of(const unit *u)
     return w;
 }
 
+/* Whether a paper-lines token is the gold token w as the paper's parser
+ * leaves it: without '[' and ']', stripped, and, on a line that did not
+ * split into token and label (a ':' token), followed by " : ". */
+static bool same_answer_token(const char *pred, const char *w)
+{
+    char *g = malloc(strlen(w) + 1);
+    if (!g)
+        return false; /* counted as differing: the count is a diagnostic */
+    size_t n = 0;
+    for (const char *c = w; *c; c++)
+        if (*c != '[' && *c != ']')
+            g[n++] = *c;
+    g[n] = '\0';
+    while (n > 0 && (g[n - 1] == ' ' || g[n - 1] == '\t'))
+        g[--n] = '\0';
+    const char *a = g;
+    while (*a == ' ' || *a == '\t')
+        a++;
+    size_t la = strlen(a);
+    bool same = strcmp(pred, a) == 0 ||
+                (strncmp(pred, a, la) == 0 && strncmp(pred + la, " : ", 3) == 0);
+    free(g);
+    return same;
+}
+
 static void words_free(char **w, int32_t n)
 {
     if (!w)
@@ -281,7 +306,7 @@ cl_status cl_eval_paperlines(const cl_corpus *gold, const cl_paperlines *pred,
     cl_scorer *sc = cl_scorer_new(&p, err);
     if (!sc)
         st = err ? err->code : CL_ERR_NOMEM;
-    int64_t at = 0, k = 0, misaligned = 0;
+    int64_t at = 0, k = 0, misaligned = 0, shorter = 0, mismatch = 0, mismatch_tokens = 0;
     while (st == CL_OK && at < ngs) {
         if (next_unit(gv, ngs, &at, &gu)) {
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
@@ -297,20 +322,33 @@ cl_status cl_eval_paperlines(const cl_corpus *gold, const cl_paperlines *pred,
             alcap = gu.n * 2;
         }
         const cl_pl_block *b = &pred->blocks[k++];
-        if (cl_eval_align((const char *const *)b->labels, b->n, gu.n, al))
+        if (cl_eval_align((const char *const *)b->labels, b->n, gu.n, al)) {
             misaligned++;
-        char **w = p.errors ? words_of(&gu) : NULL;
-        if (p.errors && !w) {
+            shorter += b->n < gu.n;
+        }
+        char **w = words_of(&gu);
+        if (!w) {
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
             break;
         }
-        st = cl_scorer_add(sc, gu.labels, al, gu.n, (const char *const *)w, err);
+        if (b->n == gu.n) {
+            int64_t differ = 0;
+            for (int32_t i = 0; i < b->n; i++)
+                differ += !same_answer_token(b->tokens[i] ? b->tokens[i] : "", w[i]);
+            mismatch += differ > 0;
+            mismatch_tokens += differ;
+        }
+        st = cl_scorer_add(sc, gu.labels, al, gu.n, p.errors ? (const char *const *)w : NULL, err);
         words_free(w, gu.n);
     }
     if (st == CL_OK)
         st = cl_scorer_result(sc, out, err);
-    if (st == CL_OK)
+    if (st == CL_OK) {
         out->misaligned = misaligned;
+        out->misaligned_short = shorter;
+        out->text_mismatch = mismatch;
+        out->text_mismatch_tokens = mismatch_tokens;
+    }
     unit_free(&gu);
     free(al);
     free(gv);
