@@ -94,7 +94,9 @@ static cl_status fake_llm_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, c
         char text[256];
         int len = snprintf(text, sizeof text, "%.*s : %s\n%s", (int)n, p,
                            doc->tags[doc->sentences[s].tok_begin], fever ? "\xC3\x89t\xC3" : "");
-        st = cl_tagger_answers_set(&fl->answers, s, text, (size_t)len, fever, fever ? 2 : 0, err);
+        int32_t nt = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        st = cl_tagger_answers_set(&fl->answers, s, text, (size_t)len, fever ? 2 : nt, fever,
+                                   fever ? 2 : 0, err);
     }
     return st;
 }
@@ -450,6 +452,7 @@ static void answers_resume(void **state)
     assert_int_equal(lines, 32);
     assert_true(nulls > 0 && nulls < lines);
     assert_true(mis > 0);
+    assert_non_null(strstr(data, "\"lines\":2,\"misaligned\":true,\"invalid_labels\":2}"));
     assert_true(cl_utf8_valid(data, n, NULL)); /* the cut character became U+FFFD */
     assert_non_null(strstr(data, "\xC3\x89t\xEF\xBF\xBD\"")); /* "Ét" then U+FFFD */
     assert_non_null(strstr(data, "{\"doc\":\"doc-0\",\"sentence\":0,\"tokens\":[\"Patient\",\"0\","));

@@ -40,7 +40,9 @@ typedef struct cl_tagger_answer {
     char *text;             /* the model's answer as it came (free and grammar: generated;
                              * forced: the text fed); NULL: none (the sentence was skipped) */
     size_t len;
-    bool misaligned;        /* its line count differed from the sentence's tokens */
+    int32_t lines;          /* answer lines read the paper's way */
+    bool misaligned;        /* its line count differed from the sentence's tokens (or, for
+                             * a grammar answer from a server, it broke the grammar) */
     int32_t invalid_labels; /* labels outside the label set, read as O */
 } cl_tagger_answer;
 
@@ -55,7 +57,8 @@ void cl_tagger_answers_init(cl_tagger_answers *as);
 cl_status cl_tagger_answers_reset(cl_tagger_answers *as, int32_t sb, int32_t se, cl_error *err);
 /* Keep sentence sent's answer (a copy of text); sent must lie in the range. */
 cl_status cl_tagger_answers_set(cl_tagger_answers *as, int32_t sent, const char *text, size_t len,
-                                bool misaligned, int32_t invalid_labels, cl_error *err);
+                                int32_t lines, bool misaligned, int32_t invalid_labels,
+                                cl_error *err);
 /* Sentence sent's answer, or NULL when none is kept. */
 const cl_tagger_answer *cl_tagger_answers_get(const cl_tagger_answers *as, int32_t sent);
 void cl_tagger_answers_free(cl_tagger_answers *as);

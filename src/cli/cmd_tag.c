@@ -232,8 +232,8 @@ static void usage(FILE *fp)
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
             "  --answers FILE      llama, openai: every sentence's raw model answer as\n"
-            "                      JSONL (doc, sentence, tokens, answer, misaligned,\n"
-            "                      invalid_labels), resumed with the output\n"
+            "                      JSONL (doc, sentence, tokens, answer, lines read,\n"
+            "                      misaligned, invalid_labels), resumed with the output\n"
             "  -h, --help          show this help\n"
             "\n");
     llm_opts_usage(fp);

@@ -69,7 +69,8 @@ cl_status cl_tagger_answers_reset(cl_tagger_answers *as, int32_t sb, int32_t se,
 }
 
 cl_status cl_tagger_answers_set(cl_tagger_answers *as, int32_t sent, const char *text, size_t len,
-                                bool misaligned, int32_t invalid_labels, cl_error *err)
+                                int32_t lines, bool misaligned, int32_t invalid_labels,
+                                cl_error *err)
 {
     int32_t i = sent - as->sent_begin;
     if (!as->a || i < 0 || i >= as->n)
@@ -83,6 +84,7 @@ cl_status cl_tagger_answers_set(cl_tagger_answers *as, int32_t sent, const char 
         memcpy(a->text, text, len);
     a->text[len] = '\0';
     a->len = len;
+    a->lines = lines;
     a->misaligned = misaligned;
     a->invalid_labels = invalid_labels;
     return CL_OK;

@@ -195,8 +195,8 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         if (info.misaligned)
             t->st.misaligned++;
         t->st.invalid_labels += info.invalid_labels;
-        st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, info.misaligned,
-                                   info.invalid_labels, err);
+        st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, info.lines,
+                                   info.misaligned, info.invalid_labels, err);
         if (st != CL_OK)
             return st;
     } else if (!j->complete) {
@@ -210,8 +210,8 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
                   id, sent, j->inconsistent ? " (grammar and answer automaton disagree)" : "");
     }
     if (!all_o && t->p.decode != CL_DECODE_FREE) {
-        cl_status st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, false,
-                                             0, err);
+        cl_status st = cl_tagger_answers_set(&t->answers, sent, t->last.data, t->last.len, n,
+                                             false, 0, err);
         if (st != CL_OK)
             return st;
     }

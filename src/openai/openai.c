@@ -301,8 +301,9 @@ static cl_status apply_reply(openai *o, cl_doc *doc, job *j, cl_error *err)
     for (int32_t i = 0; i < n && st == CL_OK; i++)
         st = cl_doc_set_tag(doc, se->tok_begin + i, ls->labels[labels[i]], err);
     if (st == CL_OK)
-        st = cl_tagger_answers_set(&o->answers, j->sent, text, strlen(text), info.misaligned,
-                                   info.invalid_labels, err);
+        st = cl_tagger_answers_set(&o->answers, j->sent, text, strlen(text),
+                                   exact ? n : info.lines, info.misaligned, info.invalid_labels,
+                                   err);
     if (st == CL_OK) {
         o->stats.sentences++;
         o->stats.tokens += n;

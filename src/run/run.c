@@ -228,7 +228,7 @@ static cJSON *json_string(const char *s, size_t n)
 }
 
 /* Sentence s of document d and the backend's answer for it, one JSON line:
- * {"doc","sentence","tokens":[...],"answer":text|null,"misaligned","invalid_labels"} */
+ * {"doc","sentence","tokens":[...],"answer":text|null,"lines","misaligned","invalid_labels"} */
 static cl_status answer_line(run *r, int32_t d, int32_t s, cl_error *err)
 {
     const cl_doc *doc = r->c->docs[d];
@@ -249,7 +249,8 @@ static cl_status answer_line(run *r, int32_t d, int32_t s, cl_error *err)
     }
     cJSON *text = ok ? (a ? json_string(a->text, a->len) : cJSON_CreateNull()) : NULL;
     ok = ok && text && cJSON_AddItemToObject(o, "answer", text);
-    ok = ok && cJSON_AddBoolToObject(o, "misaligned", a && a->misaligned) &&
+    ok = ok && cJSON_AddNumberToObject(o, "lines", a ? a->lines : 0) &&
+         cJSON_AddBoolToObject(o, "misaligned", a && a->misaligned) &&
          cJSON_AddNumberToObject(o, "invalid_labels", a ? a->invalid_labels : 0);
     char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);

@@ -87,6 +87,7 @@ for name, pred, path in (("grammar", gram, sys.argv[4]), ("forced", forc, sys.ar
 free = [json.loads(l) for l in open(sys.argv[6], encoding="utf-8")]
 assert free and sum(a["misaligned"] for a in free) == int(sys.argv[7]), "free: misaligned answers"
 assert all(isinstance(a["answer"], str) for a in free), "free: a sentence without an answer"
+assert all(a["misaligned"] == (a["lines"] != len(a["tokens"])) for a in free), "free: lines read"
 n = len(gold); t = sum(len(b) for b in gold)
 print(f"stories260K: {n} sentences, {t} tokens: grammar and forced aligned, BIO-valid, identical")
 PY

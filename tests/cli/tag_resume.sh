@@ -66,7 +66,8 @@ for fmt in jsonl paper-csv conll; do
     python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     a = json.loads(l)
-    assert a["doc"].startswith("doc") and len(a["tokens"]) == 13 and a["answer"].count(" : ") >= 1, a' \
+    assert a["doc"].startswith("doc") and len(a["tokens"]) == 13 and a["answer"].count(" : ") >= 1, a
+    assert a["misaligned"] == (a["lines"] != 13), a' \
         "$ref.answers" || fail "$fmt: answers file"
     grep -q '"tokens":\["Visit","1","of","patient","0",' "$ref.answers" || fail "$fmt: answer tokens"
     for k in 5 23 47; do
