@@ -12,7 +12,10 @@
 # run holds a prefix.  An unfinished run has no OUT yet; its finished
 # documents are in OUT.clinner-run/output.part, up to the size its journal's
 # last D line gives.  LOG (the tagger's stderr) gives the misaligned count
-# of a finished run.  Writes NAME.json (the eval report) beside OUT.
+# of a finished run; the raw answers beside OUT (OUT without .lines, plus
+# .answers.jsonl, from `clinner tag --answers`), when there, split it into
+# answers too short and too long.  Writes NAME.json (the eval report)
+# beside OUT.
 # Env: CLINNER_BIN (default build/clinner), CLINNER_SHARED (default ../shared).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,5 +53,16 @@ if [ -n "$log" ] && [ -f "$log" ]; then
     summary=$(grep 'clinner tag: tagged' "$log" | tail -n 1 | tr '|' '/' || true)
     # a resumed run whose checkpoint lacked the counters counts one session
     case $summary in *"this session only"*) mis="${mis:-?} (last session only)" ;; esac
+fi
+answers=${2%.lines}.answers.jsonl
+if [ -f "$answers" ]; then
+    mis="${mis:-?} ($(python3 -c 'import json, sys
+short = long = 0
+for l in open(sys.argv[1], encoding="utf-8"):
+    a = json.loads(l)
+    if a["misaligned"] and a["answer"] is not None:
+        short += a["lines"] < len(a["tokens"])
+        long += a["lines"] > len(a["tokens"])
+print("%d short, %d long" % (short, long))' "$answers"))"
 fi
 echo "| $name | $n of $total | $prf | ${mis:-?} | $summary |"
