@@ -16,6 +16,16 @@
 #   bench/gpu_runs.sh stash OUTDIR   only keep the pieces carried this time
 #   bench/gpu_runs.sh main OUTDIR    reassemble SmolLM2, then the runs; stops
 #                                    itself after $BUDGET seconds (default 540)
+#   bench/gpu_runs.sh ft OUTDIR      reassemble SmolLM2, fine-tune it on the
+#                                    whole training split for $FT_TIME seconds
+#                                    (default 360), save it as Q8_0, tag the
+#                                    test split with it until $BUDGET; the
+#                                    model comes back in 15 MiB pieces: the
+#                                    first 3 with this call (OUTDIR/ft.gguf.NN)
+#   bench/gpu_runs.sh fetch OUTDIR K the next 4 pieces (K = 1, 2, ...): call it
+#                                    at once, the machine is given back when idle
+# `bench/gpu_pack.sh` prepares the carried folders.  Back here:
+#   cat ft.gguf.[0-9]* >ft.gguf && sha256sum -c ft.gguf.sha256
 # Outputs (OUTDIR/results.tgz): every paper-lines output, tagger log, eval JSON
 # and a summary table; an unfinished run is scored on the units it finished.
 set -u
@@ -64,6 +74,20 @@ for f in "$root"/.dev*/pack.tgz; do
 done
 [ "$stage" = stash ] && { ls -la "$dev"; exit 0; }
 
+if [ "$stage" = fetch ]; then
+    k=${3:?usage: gpu_runs.sh fetch OUTDIR K}
+    n=0
+    for f in "$dev"/ftparts/ft.gguf.*; do
+        [ -f "$f" ] || { echo "no pieces on this machine (was it given back?)"; exit 1; }
+        i=$((10#${f##*.}))
+        if [ "$i" -ge $((4 * k - 1)) ] && [ "$i" -le $((4 * k + 2)) ]; then
+            cp "$f" "$final/" && n=$((n + 1))
+        fi
+    done
+    echo "fetch $k: $n pieces of $(ls "$dev"/ftparts/ft.gguf.* | wc -l)"
+    exit 0
+fi
+
 if [ "$stage" = prep ]; then
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     ldd "$bin" | grep -E 'not found|cuda|cublas' 
@@ -93,7 +117,7 @@ if [ "$stage" = prep ]; then
     exit 0
 fi
 
-# ---- main
+# ---- main and ft
 cat "$dev"/m.part* >"$dev/smollm2.gguf.tmp"
 want=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 got=$(sha256sum "$dev/smollm2.gguf.tmp" | cut -d' ' -f1)
@@ -103,6 +127,31 @@ M=$dev/smollm2.gguf
 echo "| run | units | average P/R/F1 | misaligned | tagger summary |" >"$out/summary.md"
 echo "|---|---|---|---|---|" >>"$out/summary.md"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >"$out/gpu.txt"
+
+if [ "$stage" = ft ]; then
+    # the whole epoch is about 3.3 M positions at 8-9 k tokens/s on an H200
+    t0=$(date +%s)
+    "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper \
+        --ctx 2048 --epochs 1 --lr "${FT_LR:-3e-5}" --lr-min 3e-6 --warmup 0.03 \
+        --train-tensors all --gpu-layers -1 --time-limit "${FT_TIME:-360}" --max-dev 100 \
+        --threads 4 --log-interval 15 --cache-dir "$dev/f32" --out-type q8_0 \
+        -o "$dev/smollm2-ft.gguf" >"$out/finetune.log" 2>&1
+    echo "finetune exited $? after $(($(date +%s) - t0)) s"
+    grep -E 'memory estimate|time limit|epoch|dev loss|wrote' "$out/finetune.log" | tail -n 8
+    mkdir -p "$dev/ftparts"
+    split -b 15M -d -a 2 "$dev/smollm2-ft.gguf" "$dev/ftparts/ft.gguf."
+    (cd "$dev" && sha256sum smollm2-ft.gguf | sed 's/smollm2-ft.gguf/ft.gguf/') >"$final/ft.gguf.sha256"
+    cp "$dev"/ftparts/ft.gguf.0[0-2] "$final/"
+    timeout "$(until_end 30)" "$bin" tag --model "$dev/smollm2-ft.gguf" --strategy zero-shot \
+        --decode forced --threads 4 --parallel 16 --progress lines --from paper-csv \
+        --to paper-lines "$P/test_combined_IOB_data.csv" -o "$out/ft-zero-shot-forced.lines" \
+        2>"$out/ft-zero-shot-forced.log"
+    score ft-zero-shot-forced "$out/ft-zero-shot-forced.lines" "$out/ft-zero-shot-forced.log"
+    cat "$out/summary.md"
+    cp "$out/summary.md" "$final/"
+    (cd "$out" && tar czf "$final/results.tgz" . && ls -la "$final")
+    exit 0
+fi
 
 # 1. the fine-tune of SmolLM2 on the whole training split (time-limited),
 #    then tagging the test split with it; in the background from the start
