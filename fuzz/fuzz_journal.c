@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t nrest = zero ? size - jend - 1 : 0;
     const char *z2 = memchr(rest, '\0', nrest);
     size_t npart = z2 ? (size_t)(z2 - rest) : nrest;
-    char *pp = cl_path_join(wd, "output.part"), *ap = cl_path_join(wd, "answers.part");
+    char *pp = cl_path_join(wd, "output.part"), *ap = cl_path_join(dir, "answers.jsonl.part");
     write_file(pp, rest, npart);
     if (with_answers)
         write_file(ap, z2 ? z2 + 1 : "", z2 ? nrest - npart - 1 : 0);
@@ -183,7 +183,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     /* what a run can leave: the outputs and the work folder's files */
     const char *names[] = {"out.conll", "answers.jsonl", "answers.jsonl.part",
                            "out.conll.clinner-run/journal", "out.conll.clinner-run/output.part",
-                           "out.conll.clinner-run/answers.part", "out.conll.clinner-run"};
+                           "out.conll.clinner-run"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(cmd, sizeof cmd, "%s/%s", dir, names[i]);
         if (unlink(cmd) != 0)

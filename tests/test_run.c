@@ -406,14 +406,14 @@ static void counters_survive_resume(void **state)
     rm_tmp();
 }
 
-static cl_status run_answers(const char *out, const char *answers, int fail_at, bool resume,
-                             cl_run_summary *sum, cl_error *err)
+static cl_status run_answers(cl_format fmt, const char *out, const char *answers, int fail_at,
+                             bool resume, cl_run_summary *sum, cl_error *err)
 {
     cl_corpus *c = make_corpus();
     fake_llm fl = {{0, fail_at, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0}, {0, 0, NULL}};
     cl_tagger t = {&fake_llm_ops, &fl};
     cl_run_params p = cl_run_default_params();
-    p.format = CL_FORMAT_CONLL;
+    p.format = fmt;
     p.out_path = out;
     p.answers_path = answers;
     p.resume = resume;
@@ -436,7 +436,7 @@ static void answers_resume(void **state)
     char ref[128], refa[128], out[128], outa[128];
     snprintf(ref, sizeof ref, "%s/ref.conll", dir);
     snprintf(refa, sizeof refa, "%s/ref.answers", dir);
-    assert_int_equal(run_answers(ref, refa, 0, false, &sum, &err), CL_OK);
+    assert_int_equal(run_answers(CL_FORMAT_CONLL, ref, refa, 0, false, &sum, &err), CL_OK);
     char *data;
     size_t n;
     assert_int_equal(cl_read_file(refa, &data, &n, &err), CL_OK);
@@ -460,15 +460,27 @@ static void answers_resume(void **state)
     for (int k = 1; k <= 7; k += 2) {
         snprintf(out, sizeof out, "%s/out%d.conll", dir, k);
         snprintf(outa, sizeof outa, "%s/out%d.answers", dir, k);
-        assert_int_equal(run_answers(out, outa, k, false, &sum, &err), CL_ERR_NET);
+        assert_int_equal(run_answers(CL_FORMAT_CONLL, out, outa, k, false, &sum, &err),
+                         CL_ERR_NET);
         assert_int_equal(access(outa, F_OK), -1);
         if (k == 5) /* resuming without --answers is another run */
-            assert_int_equal(run_answers(out, NULL, 0, true, &sum, &err), CL_ERR_ARG);
-        assert_int_equal(run_answers(out, outa, 0, true, &sum, &err), CL_OK);
+            assert_int_equal(run_answers(CL_FORMAT_CONLL, out, NULL, 0, true, &sum, &err),
+                             CL_ERR_ARG);
+        assert_int_equal(run_answers(CL_FORMAT_CONLL, out, outa, 0, true, &sum, &err), CL_OK);
         assert_true(sum.resumed_sentences > 0 || k == 1);
         assert_true(same_file(ref, out));
         assert_true(same_file(refa, outa));
+        char part[160];
+        snprintf(part, sizeof part, "%s.part", outa);
+        assert_int_equal(access(part, F_OK), -1);
     }
+    /* brat output (a folder, written in place): the same answers */
+    snprintf(out, sizeof out, "%s/brat", dir);
+    snprintf(outa, sizeof outa, "%s/brat.answers", dir);
+    assert_int_equal(run_answers(CL_FORMAT_BRAT, out, outa, 4, false, &sum, &err), CL_ERR_NET);
+    assert_int_equal(run_answers(CL_FORMAT_BRAT, out, outa, 0, true, &sum, &err), CL_OK);
+    assert_true(sum.resumed_sentences > 0);
+    assert_true(same_file(refa, outa));
     /* refusals */
     cl_corpus *c = make_corpus();
     fake_llm fl = {{0, 3, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0}, {0, 0, NULL}};
@@ -483,6 +495,16 @@ static void answers_resume(void **state)
     p.threads = 2;
     assert_int_equal(cl_run_tag(&t, c, &p, &sum, &err), CL_ERR_ARG);
     p.threads = 1;
+    /* a folder that does not exist: refused before any work or checkpoint */
+    snprintf(outa, sizeof outa, "%s/no/such/answers.jsonl", dir);
+    p.answers_path = outa;
+    int calls0 = fl.f.calls;
+    assert_int_equal(cl_run_tag(&t, c, &p, &sum, &err), CL_ERR_IO);
+    assert_non_null(strstr(err.msg, "answers.jsonl.part: cannot create"));
+    assert_int_equal(fl.f.calls, calls0);
+    char *wd = cl_run_work_dir(out);
+    assert_false(cl_is_dir(wd));
+    free(wd);
     p.answers_path = out; /* the output itself */
     assert_int_equal(cl_run_tag(&t, c, &p, &sum, &err), CL_ERR_ARG);
     assert_non_null(strstr(err.msg, "a file of its own"));

@@ -14,7 +14,7 @@
  *                           counters and seconds summed over all sessions
  *                  A ...    with --answers: a sentence's raw answer (JSON), after its S
  *                  D ...    a finished document: output.part's size after it (and
- *                           answers.part's, with --answers)
+ *                           that of "<answers>.part", beside the answers file)
  * Output bytes are fsync'd before the D line that covers them.  Resuming
  * reads the journal up to its first damaged line, cuts output.part back to
  * the last D, restores the tags of sentences tagged since (those a T or D

@@ -75,7 +75,9 @@ typedef struct run {
     bool checkpoint, brat;
     char *dir, *part_path, *journal_path;
     FILE *out; /* output.part or stdout (not brat) */
-    FILE *ans_file; /* --answers: answers.part (or "<answers>.part" without a checkpoint) */
+    /* --answers: "<answers>.part", beside the answers file rather than in
+     * the work folder so that the final rename never crosses filesystems */
+    FILE *ans_file;
     char *ans_part_path;
     char ***ans; /* per document, per sentence: its answers line (JSON) or NULL */
     int jfd;   /* journal, -1 when not checkpointing */
@@ -664,8 +666,6 @@ static cl_status open_checkpoint(run *r, cl_error *err)
             return st;
     }
     if (r->ans) {
-        if (!(r->ans_part_path = cl_path_join(r->dir, "answers.part")))
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         cl_status st = open_part(r, r->ans_part_path, ans_size, &r->ans_file, err);
         if (st != CL_OK)
             return st;
@@ -987,6 +987,20 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     for (int32_t d = 0; r.ans && d < c->ndocs && st == CL_OK; d++)
         if (!(r.ans[d] = calloc((size_t)c->docs[d]->nsentences + 1, sizeof *r.ans[d])))
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK && r.ans) {
+        cl_buf b;
+        cl_buf_init(&b);
+        if (cl_buf_printf(&b, "%s.part", r.p.answers_path) != 0)
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        r.ans_part_path = cl_buf_detach(&b);
+        /* a wrong folder fails now, before a checkpoint is made */
+        int fd = st == CL_OK ? open(r.ans_part_path, O_WRONLY | O_CREAT, 0644) : -1;
+        if (st == CL_OK && fd < 0)
+            st = cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r.ans_part_path,
+                              strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
     if (st == CL_OK && r.checkpoint) {
         st = open_checkpoint(&r, err);
         if (st == CL_OK) {
@@ -998,17 +1012,9 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     } else if (st == CL_OK && !r.brat) {
         r.out = stdout;
         st = cl_format_write_header(r.p.format, r.out, err);
-        if (st == CL_OK && r.ans) {
-            /* no checkpoint: a part file next to the answers, renamed at the end */
-            cl_buf b;
-            cl_buf_init(&b);
-            if (cl_buf_printf(&b, "%s.part", r.p.answers_path) != 0)
-                st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            r.ans_part_path = cl_buf_detach(&b);
-            if (st == CL_OK && !(r.ans_file = fopen(r.ans_part_path, "wb")))
-                st = cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r.ans_part_path,
-                                  strerror(errno));
-        }
+        if (st == CL_OK && r.ans && !(r.ans_file = fopen(r.ans_part_path, "wb")))
+            st = cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r.ans_part_path,
+                              strerror(errno));
     }
     if (r.p.progress)
         cl_progress_set_total(r.p.progress, sum->sentences - r.resumed);
