@@ -24,6 +24,10 @@
 # (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4), SHARDS (1),
 # ANSWERS (1 for free and grammar, 0 for forced).
 set -euo pipefail
+# Everything is in main(), read whole before it runs: bash reads a script
+# as it goes, so editing this file under a run of hours would change what
+# the run does next (seen on 2026-11-27).
+main() {
 root=$(cd "$(dirname "$0")/.." && pwd)
 only_score=false
 if [ "${1:-}" = --score ]; then
@@ -113,3 +117,6 @@ else
             "$dir/$k.csv"
     done
 fi
+}
+main "$@"
+exit
