@@ -71,9 +71,9 @@ static const cl_tagger_ops fake_ops = {
     .name = "fake", .tag = fake_tag, .stats = fake_stats, .free = NULL, .answer = NULL};
 
 /* The same backend keeping raw answers: "<first token> : <its label>", cut
- * in the middle of a UTF-8 character for sentences whose first token is
- * "Fever" (they count as misaligned), none for each document's fourth
- * sentence (as if skipped). */
+ * in the middle of a UTF-8 character and followed by a NUL and "z" for
+ * sentences whose first token is "Fever" (they count as misaligned), none
+ * for each document's fourth sentence (as if skipped). */
 typedef struct fake_llm {
     fake f;
     cl_tagger_answers answers;
@@ -94,6 +94,10 @@ static cl_status fake_llm_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, c
         char text[256];
         int len = snprintf(text, sizeof text, "%.*s : %s\n%s", (int)n, p,
                            doc->tags[doc->sentences[s].tok_begin], fever ? "\xC3\x89t\xC3" : "");
+        if (fever) {
+            memcpy(text + len, "\0z", 2);
+            len += 2;
+        }
         int32_t nt = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
         st = cl_tagger_answers_set(&fl->answers, s, text, (size_t)len, fever ? 2 : nt, fever,
                                    fever ? 2 : 0, err);
@@ -454,7 +458,8 @@ static void answers_resume(void **state)
     assert_true(mis > 0);
     assert_non_null(strstr(data, "\"lines\":2,\"misaligned\":true,\"invalid_labels\":2}"));
     assert_true(cl_utf8_valid(data, n, NULL)); /* the cut character became U+FFFD */
-    assert_non_null(strstr(data, "\xC3\x89t\xEF\xBF\xBD\"")); /* "Ét" then U+FFFD */
+    /* "Ét", U+FFFD for the cut character, U+FFFD for the NUL, and the rest */
+    assert_non_null(strstr(data, "\xC3\x89t\xEF\xBF\xBD\xEF\xBF\xBDz\""));
     assert_non_null(strstr(data, "{\"doc\":\"doc-0\",\"sentence\":0,\"tokens\":[\"Patient\",\"0\","));
     free(data);
     for (int k = 1; k <= 7; k += 2) {
@@ -474,6 +479,16 @@ static void answers_resume(void **state)
         snprintf(part, sizeof part, "%s.part", outa);
         assert_int_equal(access(part, F_OK), -1);
     }
+    /* an early refusal (a leftover checkpoint, no --resume) leaves no part file */
+    snprintf(out, sizeof out, "%s/left.conll", dir);
+    snprintf(outa, sizeof outa, "%s/left.answers", dir);
+    assert_int_equal(run_answers(CL_FORMAT_CONLL, out, outa, 2, false, &sum, &err), CL_ERR_NET);
+    snprintf(outa, sizeof outa, "%s/other.answers", dir);
+    assert_int_equal(run_answers(CL_FORMAT_CONLL, out, outa, 0, false, &sum, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--resume"));
+    char probe[160];
+    snprintf(probe, sizeof probe, "%s.part", outa);
+    assert_int_equal(access(probe, F_OK), -1);
     /* brat output (a folder, written in place): the same answers */
     snprintf(out, sizeof out, "%s/brat", dir);
     snprintf(outa, sizeof outa, "%s/brat.answers", dir);

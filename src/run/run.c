@@ -207,7 +207,8 @@ static cl_status journal_sentence(run *r, int32_t d, int32_t s, cl_error *err)
 /* ---- raw answers (--answers) ---- */
 
 /* A JSON string of s[0..n) with invalid UTF-8 bytes (a model can stop in
- * the middle of a character) replaced by U+FFFD, so the line stays JSON. */
+ * the middle of a character) and NULs (which would cut the C string)
+ * replaced by U+FFFD, so the line stays JSON and whole. */
 static cJSON *json_string(const char *s, size_t n)
 {
     cl_buf b;
@@ -215,7 +216,9 @@ static cJSON *json_string(const char *s, size_t n)
     int bad = cl_buf_append(&b, "", 0);
     for (size_t at = 0; at < n && !bad;) {
         int32_t cp;
-        int len = (unsigned char)s[at] < 0x80 ? 1 : cl_utf8_decode(s + at, n - at, &cp);
+        int len = s[at] == '\0'                  ? -1
+                  : (unsigned char)s[at] < 0x80 ? 1
+                                                : cl_utf8_decode(s + at, n - at, &cp);
         if (len < 0) {
             bad = cl_buf_puts(&b, "\xEF\xBF\xBD");
             at++;
@@ -993,13 +996,16 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
         if (cl_buf_printf(&b, "%s.part", r.p.answers_path) != 0)
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         r.ans_part_path = cl_buf_detach(&b);
-        /* a wrong folder fails now, before a checkpoint is made */
-        int fd = st == CL_OK ? open(r.ans_part_path, O_WRONLY | O_CREAT, 0644) : -1;
-        if (st == CL_OK && fd < 0)
+        /* a wrong folder fails now, before a checkpoint is made; the probe
+         * file is removed again so that no early error leaves it behind */
+        int fd = st == CL_OK ? open(r.ans_part_path, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
+        if (st == CL_OK && fd < 0 && errno != EEXIST)
             st = cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", r.ans_part_path,
                               strerror(errno));
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            unlink(r.ans_part_path);
+        }
     }
     if (st == CL_OK && r.checkpoint) {
         st = open_checkpoint(&r, err);
