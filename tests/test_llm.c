@@ -282,9 +282,11 @@ static void log_to(void *ctx, const char *msg)
     snprintf(lb->last, sizeof lb->last, "%s", msg);
 }
 
-/* Tag doc with model under decode; returns the stats. */
-static cl_tagger_stats run_tagger(const char *model, const cl_prompt_builder *b, cl_decode decode,
-                                  int32_t n_parallel, int32_t n_ctx, cl_doc *d, logbuf *lb)
+/* Tag doc with model under decode; returns the stats (and the engine's in
+ * *ls when not NULL). */
+static cl_tagger_stats run_tagger_ls(const char *model, const cl_prompt_builder *b,
+                                     cl_decode decode, int32_t n_parallel, int32_t n_ctx,
+                                     cl_doc *d, logbuf *lb, cl_llama_stats *ls)
 {
     cl_error err;
     cl_llama_params p = cl_llama_default_params();
@@ -321,8 +323,16 @@ static cl_tagger_stats run_tagger(const char *model, const cl_prompt_builder *b,
     }
     cl_tagger_stats s;
     cl_tagger_get_stats(&t, &s);
+    if (ls)
+        cl_llama_tagger_stats(&t, ls);
     cl_tagger_free(&t);
     return s;
+}
+
+static cl_tagger_stats run_tagger(const char *model, const cl_prompt_builder *b, cl_decode decode,
+                                  int32_t n_parallel, int32_t n_ctx, cl_doc *d, logbuf *lb)
+{
+    return run_tagger_ls(model, b, decode, n_parallel, n_ctx, d, lb, NULL);
 }
 
 static char **copy_tags(const cl_doc *d)
@@ -388,6 +398,84 @@ static void test_stories_forced_equals_grammar(void **state)
     free_tags(gt, d->ntokens);
     cl_doc_free(d);
     cl_prompt_builder_free(b);
+}
+
+/* rag prompts share their instruction, the start of the system message
+ * before this sentence's passages: its KV cache is reused, and forced
+ * decoding still gives grammar decoding's labels. */
+static void test_stories_rag_shared_instruction(void **state)
+{
+    (void)state;
+    REQUIRE_MODEL(model, "stories260K.gguf");
+    cl_error err;
+    cl_kb *kb = cl_kb_new();
+    const char *passages[] = {"Fabry disease causes pain and rash in the hands .",
+                              "A dog ran in the park with a cat ."};
+    for (int i = 0; i < 2; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "p%d", i);
+        cl_doc *p = cl_doc_new(id, passages[i], strlen(passages[i]), &err);
+        assert_non_null(p);
+        assert_int_equal(cl_tokenize_doc(p, CL_TOKENIZER_PAPER, &err), CL_OK);
+        assert_int_equal(cl_kb_add_doc(kb, p, 512, &err), CL_OK);
+        cl_doc_free(p);
+    }
+    cl_retriever r;
+    assert_int_equal(cl_bm25_retriever_new(kb, NULL, &r, &err), CL_OK);
+    cl_prompt_params pp = cl_prompt_default_params();
+    pp.strategy = CL_STRATEGY_RAG;
+    pp.retriever = &r;
+    pp.rag_top_k = 1;
+    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
+    assert_non_null(b);
+    static const char text[] = "Fever and rash in Fabry disease . Fabry disease hurts the hands . "
+                               "The dog ran in the park .";
+    cl_doc *d = cl_doc_new("rag", text, sizeof text - 1, &err);
+    assert_non_null(d);
+    assert_int_equal(cl_tokenize_doc(d, CL_TOKENIZER_PAPER, &err), CL_OK);
+    assert_int_equal(d->nsentences, 3);
+
+    /* the instruction alone, in model tokens */
+    cl_prompt pr;
+    cl_prompt_init(&pr);
+    assert_int_equal(cl_prompt_build(b, d, 0, &pr, &err), CL_OK);
+    assert_int_equal(pr.nshared, 0);
+    assert_true(pr.shared_bytes > 100);
+    assert_non_null(strstr(pr.messages[0].content, "Background passages"));
+    assert_true(strstr(pr.messages[0].content, "Background passages") - pr.messages[0].content >
+                (ptrdiff_t)pr.shared_bytes - 1);
+    cl_llama_model *m = cl_llama_model_load(model, false, &err);
+    assert_non_null(m);
+    llama_token *tok;
+    int32_t ninstr;
+    assert_int_equal(cl_llm_tokenize(m, pr.messages[0].content, pr.shared_bytes, false, false,
+                                     &tok, &ninstr, &err),
+                     CL_OK);
+    free(tok);
+    cl_llama_model_free(m);
+    cl_prompt_free(&pr);
+
+    logbuf lb = {0};
+    cl_llama_stats gs, fs;
+    cl_tagger_stats g = run_tagger_ls(model, b, CL_DECODE_GRAMMAR, 1, 0, d, &lb, &gs);
+    assert_int_equal(g.sentences, 3);
+    assert_int_equal(g.misaligned, 0);
+    char **gt = copy_tags(d);
+    for (int32_t par = 1; par <= 4; par += 3) {
+        cl_tagger_stats f = run_tagger_ls(model, b, CL_DECODE_FORCED, par, 0, d, &lb, &fs);
+        assert_int_equal(f.sentences, 3);
+        for (int32_t i = 0; i < d->ntokens; i++)
+            assert_string_equal(d->tags[i], gt[i]);
+        assert_int_equal(fs.reused_tokens, gs.reused_tokens);
+    }
+    /* every sentence starts from the instruction's cache (give or take the
+     * tokens at its end, which the template may merge with what follows) */
+    assert_true(gs.reused_tokens >= 3 * (ninstr - 3));
+    assert_int_equal(lb.n, 0);
+    free_tags(gt, d->ntokens);
+    cl_doc_free(d);
+    cl_prompt_builder_free(b);
+    cl_retriever_free(&r);
 }
 
 static void test_chat_format(void **state)
@@ -532,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_fsm),
         cmocka_unit_test(test_chat_format),
         cmocka_unit_test(test_stories_forced_equals_grammar),
+        cmocka_unit_test(test_stories_rag_shared_instruction),
         cmocka_unit_test(test_embed_retriever),
         cmocka_unit_test(test_smollm2_forced_equals_grammar),
     };

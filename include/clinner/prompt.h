@@ -39,6 +39,9 @@ typedef struct cl_prompt {
      * renders (instruction and fixed examples): a backend may keep their
      * KV cache across sentences. */
     int32_t nshared;
+    /* Then the first shared_bytes bytes of message nshared are identical
+     * too (rag: the instruction, before the passages of this sentence). */
+    size_t shared_bytes;
 } cl_prompt;
 
 void cl_prompt_init(cl_prompt *p);

@@ -46,6 +46,15 @@
  * where such micro-batches occur depends on the decoding mode.  With one
  * thread the split is a single part, the same arithmetic; so exactness is
  * promised (and tested) for n_threads = 1 on a CPU.
+ *
+ * The prompt itself must always be cut the same way: ggml's CPU flash
+ * attention takes a tiled path for micro-batches of 64 tokens or more and
+ * a row-by-row path below (other rounding), so a prompt token's cells
+ * depend on the size of the micro-batch it came in.  Every prompt is fed
+ * from the end of the shared prefix in batches of n_batch, whatever ran
+ * before.  Reusing the cells of a sequence's previous prompt as well (as
+ * llama-server's prompt cache does) was tried and dropped for this
+ * reason: it changed labels (3 test documents, rag and few-shot, forced).
  */
 #include <math.h>
 #include <stdlib.h>

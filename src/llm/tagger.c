@@ -71,14 +71,42 @@ static uint32_t sentence_seed(uint32_t seed, const char *doc_id, int32_t sent)
     return (uint32_t)(h ^ h >> 32);
 }
 
+/* Render the shared part of pr: its first nshared messages, and when
+ * shared_bytes is set the shared start of the next one as a message of its
+ * own.  That message's closing markup is not in the full prompt, so the
+ * prefix reuse (token equality) stops just before it. */
+static cl_status shared_text(const llama_tagger *t, const cl_prompt *pr, cl_buf *out,
+                             cl_error *err)
+{
+    if (pr->shared_bytes == 0 || pr->nshared >= pr->nmessages)
+        return cl_llama_chat_format(t->m, pr, pr->nshared, false, out, err);
+    cl_prompt part;
+    cl_prompt_init(&part);
+    cl_status st = CL_OK;
+    for (int32_t i = 0; i < pr->nshared && st == CL_OK; i++)
+        st = cl_prompt_add(&part, pr->messages[i].role, pr->messages[i].content, err);
+    const cl_chat_message *next = &pr->messages[pr->nshared];
+    size_t n = strlen(next->content);
+    char *start = cl_strndup(next->content, pr->shared_bytes < n ? pr->shared_bytes : n);
+    if (st == CL_OK && !start)
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_prompt_add(&part, next->role, start, err);
+    if (st == CL_OK)
+        st = cl_llama_chat_format(t->m, &part, part.nmessages, false, out, err);
+    free(start);
+    cl_prompt_free(&part);
+    return st;
+}
+
 /* Keep the engine's shared prefix in line with this prompt's shared part. */
 static cl_status update_prefix(llama_tagger *t, const cl_prompt *pr, cl_error *err)
 {
-    if (pr->nshared <= 0)
+    if (pr->nshared <= 0 && pr->shared_bytes == 0)
         return CL_OK;
     cl_buf text;
     cl_buf_init(&text);
-    cl_status st = cl_llama_chat_format(t->m, pr, pr->nshared, false, &text, err);
+    cl_status st = shared_text(t, pr, &text, err);
     if (st == CL_OK && (!t->shared_text || strcmp(t->shared_text, text.data) != 0)) {
         llama_token *tok;
         int32_t n;

@@ -11,10 +11,12 @@
  *
  * Few-shot examples are fixed (the paper's five from ACTH-Deficiency), so
  * the instruction and examples form a prefix shared by every sentence
- * (cl_prompt.nshared) whose KV cache a backend can keep.  knn-shot picks,
- * for each sentence, the K training sentences BM25 ranks highest (least
- * similar first, so the closest example sits next to the question), never
- * one from the same document and never an identical sentence.
+ * (cl_prompt.nshared) whose KV cache a backend can keep; rag shares its
+ * instruction, the start of the system message (cl_prompt.shared_bytes).
+ * knn-shot picks, for each sentence, the K training sentences BM25 ranks
+ * highest (least similar first, so the closest example sits next to the
+ * question), never one from the same document and never an identical
+ * sentence.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +519,8 @@ cl_status cl_prompt_build(const cl_prompt_builder *b, const cl_doc *doc, int32_t
             st = cl_prompt_add(out, "assistant", b->fixed_assistant[i], err);
     }
     out->nshared = b->p.strategy == CL_STRATEGY_RAG ? 0 : out->nmessages;
+    /* rag's system message starts with the instruction every sentence shares */
+    out->shared_bytes = b->p.strategy == CL_STRATEGY_RAG ? strlen(b->instruction) : 0;
     if (st == CL_OK && b->p.strategy == CL_STRATEGY_KNN_SHOT)
         st = add_knn_examples(b, doc, sent, out, err);
     if (st == CL_OK) {
