@@ -517,6 +517,44 @@ static void count_progress(void *ctx, const cl_ft_progress *p)
 
 /* Fine-tune stories260K for a few steps on the hand-made fixture, then load
  * the result as the llama backend does and tag with forced decoding. */
+/* The memory estimate: every block's activations when every block trains,
+ * fewer with last:N; the weights, optimizer and logits parts stay. */
+static void test_memory_estimate(void **state)
+{
+    (void)state;
+    char buf[4096];
+    const char *path = stories_path(buf, sizeof buf);
+    if (!path)
+        skip();
+    cl_error err;
+    char dir[] = "/tmp/clinner-ftmem-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *f32 = NULL;
+    assert_int_equal(cl_ft_f32_model(path, dir, 1, &f32, NULL, NULL, &err), CL_OK);
+    ft_mem all, last1, last99;
+    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_ALL, 0, 512, &all, &err), CL_OK);
+    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 1, 512, &last1, &err), CL_OK);
+    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 99, 512, &last99, &err),
+                     CL_OK);
+    /* stories260K has 5 blocks: last:1 keeps 3 blocks' activations */
+    assert_true(all.activations > 0);
+    assert_int_equal(last1.activations * 5, all.activations * 3);
+    assert_int_equal(last99.activations, all.activations);
+    assert_true(last1.n_trained < all.n_trained);
+    assert_true(last1.optimizer < all.optimizer);
+    assert_int_equal(last1.weights, all.weights);
+    assert_int_equal(last1.logits, all.logits);
+    assert_int_equal(last1.total, last1.weights + last1.optimizer + last1.activations +
+                                      last1.logits + last1.kv + (256ll << 20));
+    assert_int_equal(ft_estimate_memory("/nonexistent.gguf", CL_FT_TENSORS_ALL, 0, 512, &all,
+                                        &err),
+                     CL_ERR_MODEL);
+    free(f32);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_finetune_then_tag(void **state)
 {
     (void)state;
@@ -614,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_masked_loss),
         cmocka_unit_test(test_save_roundtrip),
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_memory_estimate),
         cmocka_unit_test(test_finetune_then_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
