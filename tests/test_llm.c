@@ -504,6 +504,21 @@ static void test_chat_format(void **state)
                         "### System:\nLabel tokens.\n\n### User:\nFever\n\n### Assistant:\n");
     assert_int_equal(cl_llama_chat_format(m, &pr, 1, false, &out, &err), CL_OK);
     assert_string_equal(out.data, "### System:\nLabel tokens.\n\n");
+    /* another template by name (--chat-template), then back to plain */
+    assert_int_equal(cl_llama_model_set_template(m, "chatml", &err), CL_OK);
+    assert_true(cl_llama_model_has_template(m));
+    assert_int_equal(cl_llama_chat_format(m, &pr, 2, true, &out, &err), CL_OK);
+    assert_string_equal(out.data, "<|im_start|>system\nLabel tokens.<|im_end|>\n"
+                                  "<|im_start|>user\nFever<|im_end|>\n"
+                                  "<|im_start|>assistant\n");
+    assert_int_equal(cl_llama_model_set_template(m, "no-such-template", &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "'no-such-template' is not one llama.cpp can apply"));
+    assert_non_null(strstr(err.msg, "gemma"));
+    assert_true(cl_llama_model_has_template(m)); /* unchanged by the refusal */
+    assert_int_equal(cl_llama_model_set_template(m, CL_LLAMA_PLAIN_TEMPLATE_NAME, &err), CL_OK);
+    assert_false(cl_llama_model_has_template(m));
+    assert_int_equal(cl_llama_chat_format(m, &pr, 1, false, &out, &err), CL_OK);
+    assert_string_equal(out.data, "### System:\nLabel tokens.\n\n");
     cl_llama_model_free(m);
 
     char sbuf[4096];

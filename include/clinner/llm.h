@@ -76,6 +76,11 @@ const char *cl_llama_model_desc(const cl_llama_model *m);
 /* Whether the model carries a chat template that llama.cpp knows; when it
  * does not, the plain template below is used. */
 bool cl_llama_model_has_template(const cl_llama_model *m);
+/* Use another chat template than the model's: a name llama.cpp knows
+ * ("chatml", "gemma", "llama3", ... ; llama_chat_builtin_templates lists
+ * them), template text it recognises, or CL_LLAMA_PLAIN_TEMPLATE_NAME.
+ * CL_ERR_ARG, naming the known templates, when llama.cpp cannot apply it. */
+cl_status cl_llama_model_set_template(cl_llama_model *m, const char *tmpl, cl_error *err);
 
 /* The plain template for models without one: each message as
  *   "### System:\n<content>\n\n" / "### User:\n..." / "### Assistant:\n..."
@@ -109,6 +114,7 @@ typedef struct cl_llama_params {
                              * are right, wasted work when not; the labels are the same
                              * either way.  -1 (default): on when the model runs on a GPU
                              * (a batch costs about one token there), 0 off, 1 on */
+    const char *chat_template; /* NULL: the model's own (cl_llama_model_set_template) */
     bool verbose;           /* llama.cpp's own log on stderr */
     cl_log_fn log;          /* skipped sentences are reported here (may be NULL) */
     void *log_ctx;

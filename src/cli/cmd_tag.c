@@ -46,6 +46,7 @@ typedef struct tag_ctx {
     long ctx_tokens;               /* --ctx (llama; 0: default) */
     bool verbose;                  /* --verbose (llama's own log) */
     const char *embed_model;       /* --embed-model (llama rag retrieval) */
+    const char *chat_template;     /* --chat-template (llama; NULL: the model's) */
 } tag_ctx;
 
 /* Backends report retries and skipped sentences here. */
@@ -174,6 +175,7 @@ static cl_status open_llama(tag_ctx *ctx, cl_error *err)
     p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
     if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
         p.n_parallel = (int32_t)ctx->llm.parallel;
+    p.chat_template = ctx->chat_template;
     p.verbose = ctx->verbose;
     p.log = log_line;
     p.log_ctx = ctx;
@@ -228,6 +230,10 @@ static void usage(FILE *fp)
             "                      (default 4096); --parallel N: sentences decoded together\n"
             "                      (default 4)\n"
             "  --embed-model GGUF  llama, rag: rank passages by embeddings from this model\n"
+            "  --chat-template T   llama: chat format to use instead of the model's own: a\n"
+            "                      name llama.cpp knows (chatml, gemma, llama3, ...) or\n"
+            "                      plain (### System: / ### User: / ### Assistant:, what\n"
+            "                      a model without a template gets)\n"
             "  --verbose           llama: show llama.cpp's own log\n"
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
@@ -270,6 +276,7 @@ int cmd_tag(int argc, char **argv)
         CLI_INTEGER("--ctx", CLI_OPT_LONG, &ctx.ctx_tokens, 64, 1 << 20),
         CLI_FLAG("--verbose", &ctx.verbose),
         CLI_STRING("--embed-model", &ctx.embed_model),
+        CLI_STRING("--chat-template", &ctx.chat_template),
     };
     cli_opt opts[CLI_NOPTS(own) + LLM_OPTS_MAX];
     memcpy(opts, own, sizeof own);
@@ -296,6 +303,12 @@ int cmd_tag(int argc, char **argv)
     if (!be->open) {
         fprintf(stderr, "clinner tag: backend '%s' is not available in this build\n",
                 be->name);
+        return 2;
+    }
+    if (ctx.chat_template && strcmp(be->name, "llama") != 0) {
+        fprintf(stderr, "clinner tag: --chat-template is for the llama backend (the %s "
+                        "backend %s)\n", be->name,
+                strcmp(be->name, "openai") ? "has no prompts" : "leaves it to the server");
         return 2;
     }
     cl_format from_fmt = cli_guess_format(input), to_fmt;
@@ -331,6 +344,8 @@ int cmd_tag(int argc, char **argv)
                   cl_format_name(to_fmt), cl_tokenizer_name(tok));
     if (ctx.prompt.builder)
         llm_opts_fingerprint(&ctx.llm, &fp);
+    if (ctx.chat_template) /* only when given: older checkpoints still match */
+        cl_buf_printf(&fp, " chat=%s", ctx.chat_template);
     cl_run_params rp = cl_run_default_params();
     rp.format = to_fmt;
     rp.out_path = out;

@@ -15,7 +15,8 @@ struct cl_llama_model {
     const struct llama_vocab *vocab;
     char *path;
     char desc[128];
-    const char *tmpl; /* the model's chat template, NULL: the plain one */
+    const char *tmpl; /* the chat template in use, NULL: the plain one */
+    char *tmpl_own;   /* tmpl when set by cl_llama_model_set_template */
     int32_t n_vocab;
     /* Token pieces as llama.cpp's grammar sees them (special tokens
      * rendered), built on first use by cl_llm_pieces. */

@@ -140,12 +140,41 @@ void cl_llama_model_free(cl_llama_model *m)
     if (m->model)
         llama_model_free(m->model);
     free(m->path);
+    free(m->tmpl_own);
     free(m);
 }
 
 const char *cl_llama_model_desc(const cl_llama_model *m) { return m->desc; }
 
 bool cl_llama_model_has_template(const cl_llama_model *m) { return m->tmpl != NULL; }
+
+cl_status cl_llama_model_set_template(cl_llama_model *m, const char *tmpl, cl_error *err)
+{
+    char *own = NULL;
+    if (strcmp(tmpl, CL_LLAMA_PLAIN_TEMPLATE_NAME) != 0) {
+        if (!template_works(tmpl)) {
+            const char *names[64];
+            int32_t n = llama_chat_builtin_templates(names, 64);
+            cl_buf list;
+            cl_buf_init(&list);
+            for (int32_t i = 0; i < n && i < 64; i++)
+                cl_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+            cl_status st = cl_error_set(err, CL_ERR_ARG,
+                                        "chat template '%.64s%s' is not one llama.cpp can "
+                                        "apply; known: %s, or %s",
+                                        tmpl, strlen(tmpl) > 64 ? "..." : "",
+                                        list.data ? list.data : "", CL_LLAMA_PLAIN_TEMPLATE_NAME);
+            cl_buf_free(&list);
+            return st;
+        }
+        if (!(own = cl_strdup(tmpl)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    free(m->tmpl_own);
+    m->tmpl_own = own;
+    m->tmpl = own;
+    return CL_OK;
+}
 
 cl_status cl_llm_pieces(cl_llama_model *m, cl_error *err)
 {

@@ -434,10 +434,12 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
         st = err ? err->code : CL_ERR_MODEL;
     if (st == CL_OK && !(t->e = cl_llm_engine_new(t->m, &t->p, err)))
         st = err ? err->code : CL_ERR_MODEL;
+    if (st == CL_OK && p.chat_template)
+        st = cl_llama_model_set_template(t->m, p.chat_template, err);
     /* Worth knowing when reading its results: the model's own chat format
      * is not what it sees (no template in the file, or one llama.cpp does
      * not know). */
-    if (st == CL_OK && !cl_llama_model_has_template(t->m))
+    if (st == CL_OK && !p.chat_template && !cl_llama_model_has_template(t->m))
         report(t, "llama: %s has no chat template llama.cpp can apply; prompts use a plain "
                   "'### System: / ### User: / ### Assistant:' layout",
                t->model_path);

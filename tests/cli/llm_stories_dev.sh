@@ -115,3 +115,20 @@ echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$model" --decode fo
 grep -q -- "--speculate: 'maybe' is not auto, on or off" "$tmp/e4" || fail "speculate: $(cat "$tmp/e4")"
 ls "$tmp"/spec-bad.jsonl* >/dev/null 2>&1 && fail "a refused run left output"
 echo "bad --speculate: clear error"
+
+# --chat-template: a name llama.cpp knows replaces the plain layout (and the
+# note); an unknown one, or another backend, is refused before any output
+echo "Fever and rash ." | "$CLINNER_BIN" tag --backend llama --model "$model" --threads 1 \
+    --chat-template chatml --to paper-lines -o "$tmp/chatml.lines" 2>"$tmp/e5" ||
+    { cat "$tmp/e5"; fail "--chat-template chatml exited $?"; }
+grep -q "no chat template" "$tmp/e5" && fail "chat-template note with --chat-template chatml"
+[ "$(grep -c ' : ' "$tmp/chatml.lines")" = 4 ] || fail "--chat-template chatml: not 4 lines"
+echo "Fever ." | "$CLINNER_BIN" tag --backend llama --model "$model" --threads 1 \
+    --chat-template no-such -o "$tmp/ct-bad.jsonl" 2>"$tmp/e6" && fail "unknown template accepted"
+grep -q "chat template 'no-such' is not one llama.cpp can apply; known: .*chatml" "$tmp/e6" ||
+    { cat "$tmp/e6"; fail "unknown template: unclear error"; }
+ls "$tmp"/ct-bad.jsonl* >/dev/null 2>&1 && fail "a refused run left output"
+echo "Fever ." | "$CLINNER_BIN" tag --backend crf --chat-template chatml >/dev/null 2>"$tmp/e7" &&
+    fail "--chat-template accepted for crf"
+grep -q "chat-template is for the llama backend" "$tmp/e7" || { cat "$tmp/e7"; fail "crf: unclear"; }
+echo "--chat-template: used, unknown names and other backends refused"
