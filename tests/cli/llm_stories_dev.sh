@@ -130,5 +130,6 @@ grep -q "chat template 'no-such' is not one llama.cpp can apply; known: .*chatml
 ls "$tmp"/ct-bad.jsonl* >/dev/null 2>&1 && fail "a refused run left output"
 echo "Fever ." | "$CLINNER_BIN" tag --backend crf --chat-template chatml >/dev/null 2>"$tmp/e7" &&
     fail "--chat-template accepted for crf"
-grep -q "chat-template is for the llama backend" "$tmp/e7" || { cat "$tmp/e7"; fail "crf: unclear"; }
+grep -q "chat-template is for the llama backend" "$tmp/e7" ||
+    { cat "$tmp/e7"; fail "crf: unclear error"; }
 echo "--chat-template: used, unknown names and other backends refused"
