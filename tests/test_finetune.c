@@ -481,7 +481,7 @@ static void test_save_roundtrip(void **state)
     struct llama_model *model = llama_model_load_from_file(path, mp);
     assert_non_null(model);
     cl_error err;
-    assert_int_equal(ft_save_model(model, path, out, &err), CL_OK);
+    assert_int_equal(ft_save_model(model, path, out, NULL, &err), CL_OK);
     int32_t ctx_orig = llama_model_n_ctx_train(model);
     char t1[64] = "", t2[64] = "";
     llama_model_meta_val_str(model, "tokenizer.chat_template", t1, sizeof t1);
@@ -499,6 +499,37 @@ static void test_save_roundtrip(void **state)
         assert_true(fabsf(a[i] - b[i]) <= 1e-4f * (1 + fabsf(a[i])));
     free(a);
     free(b);
+
+    /* --chat-template: the name is written as the template, "plain" removes
+     * it, and the loaded models render accordingly */
+    char named[256];
+    snprintf(named, sizeof named, "%s/named.gguf", dir);
+    model = llama_model_load_from_file(out, mp);
+    assert_non_null(model);
+    assert_int_equal(ft_save_model(model, out, named, "chatml", &err), CL_OK);
+    llama_model_free(model);
+    cl_llama_model *lm = cl_llama_model_load(named, false, &err);
+    assert_non_null(lm);
+    assert_true(cl_llama_model_has_template(lm));
+    cl_prompt pr;
+    cl_prompt_init(&pr);
+    assert_int_equal(cl_prompt_add(&pr, "user", "Fever", &err), CL_OK);
+    cl_buf r;
+    cl_buf_init(&r);
+    assert_int_equal(cl_llama_chat_format(lm, &pr, 1, true, &r, &err), CL_OK);
+    assert_string_equal(r.data, "<|im_start|>user\nFever<|im_end|>\n<|im_start|>assistant\n");
+    cl_llama_model_free(lm);
+    model = llama_model_load_from_file(named, mp);
+    assert_non_null(model);
+    assert_int_equal(ft_save_model(model, named, out, CL_LLAMA_PLAIN_TEMPLATE_NAME, &err), CL_OK);
+    llama_model_free(model);
+    lm = cl_llama_model_load(out, false, &err);
+    assert_non_null(lm);
+    assert_false(cl_llama_model_has_template(lm));
+    cl_llama_model_free(lm);
+    cl_buf_free(&r);
+    cl_prompt_free(&pr);
+    unlink(named);
     unlink(out);
     rmdir(dir);
 }

@@ -137,6 +137,10 @@ typedef struct cl_finetune_params {
                               * epoch; --resume continues from there */
     /* Fixed examples and a zero-shot instruction come from prompt.h with
      * these types (NULL: the paper's five). */
+    /* Chat format of the examples (NULL: the model's own; see
+     * cl_llama_model_set_template); written into the output model as its
+     * template, so `clinner tag` renders the same. */
+    const char *chat_template;
     const char *const *types;
     int32_t ntypes;
 

@@ -71,6 +71,9 @@ static void usage(FILE *fp)
             "  --log-interval S      seconds between progress lines (default 10; 0: every step)\n"
             "  --verbose             llama.cpp's own log\n"
             "  --out-type T          f32 (default), f16 or q8_0 (smaller, faster to tag with)\n"
+            "  --chat-template T     chat format of the examples instead of the model's own\n"
+            "                        (a name llama.cpp knows, or plain), written into OUT\n"
+            "                        as its template so that `clinner tag` uses it too\n"
             "  -o, --output OUT      the fine-tuned model (GGUF); checkpoints (F32) are\n"
             "                        OUT.ckpt.json and OUT.ckpt-STEP.gguf\n"
             "  -h, --help            show this help\n"
@@ -185,6 +188,7 @@ int cmd_finetune(int argc, char **argv)
         CLI_STRING("--tokenizer", &tok_name),
         CLI_STRING2("--output", "-o", &p.out_path),
         CLI_STRING("--cache-dir", &cache),
+        CLI_STRING("--chat-template", &p.chat_template),
         CLI_PARSER("--train-tensors", &p, parse_tensors),
         CLI_PARSER("--out-type", &p.out_type, parse_out_type),
         CLI_PARSER("--loss", &p.loss, parse_loss),

@@ -390,8 +390,8 @@ static char *beside(const char *out_path, const char *name)
 }
 
 static cl_status ckpt_write(const char *out_path, const struct llama_model *model,
-                            const char *meta_src, ckpt *c, int32_t epochs_known,
-                            cl_error *err)
+                            const char *meta_src, const char *chat_template, ckpt *c,
+                            int32_t epochs_known, cl_error *err)
 {
     const char *base = strrchr(out_path, '/');
     base = base ? base + 1 : out_path;
@@ -401,7 +401,7 @@ static cl_status ckpt_write(const char *out_path, const struct llama_model *mode
     cl_buf_printf(&name, "%s.ckpt-%lld.gguf", base, (long long)c->global_step);
     cl_buf_printf(&jpath, "%s.ckpt.json", out_path);
     char *wpath = beside(out_path, name.data);
-    cl_status st = wpath ? ft_save_model(model, meta_src, wpath, err)
+    cl_status st = wpath ? ft_save_model(model, meta_src, wpath, chat_template, err)
                          : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     free(wpath);
     if (st == CL_OK) {
@@ -576,6 +576,9 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                  p->tensors, p->last_n, p->loss, p->schedule, p->lr, p->lr_min, p->warmup,
                  p->weight_decay, p->n_ctx, p->pack, p->max_examples, p->max_dev, p->seed);
         fph = fnv(fph, opts, strlen(opts));
+        /* only when given, so runs without it keep their fingerprints */
+        if (p->chat_template)
+            fph = fnv(fph, p->chat_template, strlen(p->chat_template));
     }
 
     bool found = false;
@@ -616,6 +619,12 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         st = err ? err->code : CL_ERR_MODEL;
         goto done;
     }
+    if (p->chat_template && (st = cl_llama_model_set_template(rm, p->chat_template, err)) != CL_OK)
+        goto done;
+    if (!cl_llama_model_has_template(rm))
+        note(p, "%s has no chat template llama.cpp can apply: the examples use the plain "
+                "'### System: / ### User: / ### Assistant:' layout, as `clinner tag` will",
+             p->model_path);
     uint64_t h = fph;
     /* Training counts every token, whatever --loss says: ggml's cross-entropy
      * backward computes softmax - label per row, which is the gradient only
@@ -817,7 +826,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 ck.epoch = ep;
                 ck.step = s + 1;
                 ck.global_step = gstep;
-                if ((st = ckpt_write(p->out_path, model, f32, &ck, ep, err)) != CL_OK)
+                if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep, err)) != CL_OK)
                     goto done;
                 note(p, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
                      ck.file);
@@ -840,7 +849,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
             ck.step = 0;
         }
         ck.global_step = gstep;
-        if ((st = ckpt_write(p->out_path, model, f32, &ck, ep + 1, err)) != CL_OK)
+        if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep + 1, err)) != CL_OK)
             goto done;
         if (res->stopped_by_time) {
             res->train_loss[ep < 64 ? ep : 63] = tl;
@@ -895,7 +904,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 unlink(tmp.data);
             }
         } else {
-            st = ft_save_model(model, f32, p->out_path, err);
+            st = ft_save_model(model, f32, p->out_path, p->chat_template, err);
         }
         free(cpath);
         cl_buf_free(&tmp);

@@ -75,9 +75,12 @@ cl_status ft_gguf_is_f32(const char *path, bool *is_f32, cl_error *err);
 cl_status ft_file_hash(const char *path, char out[17], cl_error *err);
 
 /* Save model to path atomically, with the metadata the saver drops taken
- * from orig_path (chat template, context length, names). */
+ * from orig_path (chat template, context length, names).  chat_template,
+ * when not NULL, is written as the model's template instead (a name
+ * llama.cpp knows; CL_LLAMA_PLAIN_TEMPLATE_NAME: none), so that the saved
+ * model is tagged in the format it was trained in. */
 cl_status ft_save_model(const struct llama_model *model, const char *orig_path, const char *path,
-                        cl_error *err);
+                        const char *chat_template, cl_error *err);
 
 /* Which tensors train, by name (blk.N.*, output_norm.weight, ...). */
 bool ft_tensor_trains(const char *name, cl_ft_tensors kind, int32_t last_n, int32_t n_layer);

@@ -179,7 +179,7 @@ static void copy_kv(struct gguf_context *dst, const struct gguf_context *src, in
  * template, names, ...) and orig's context length, into out_path; tensor
  * data is copied as is (offsets are relative to the data section). */
 static cl_status fix_metadata(const char *saved, const char *orig, const char *out_path,
-                              cl_error *err)
+                              const char *chat_template, cl_error *err)
 {
     cl_status st = CL_OK;
     struct gguf_context *gs = open_meta(saved, err);
@@ -197,6 +197,10 @@ static cl_status fix_metadata(const char *saved, const char *orig, const char *o
         if (ctxlen || gguf_find_key(gs, key) < 0)
             copy_kv(gs, go, k);
     }
+    if (chat_template && !strcmp(chat_template, CL_LLAMA_PLAIN_TEMPLATE_NAME))
+        gguf_remove_key(gs, "tokenizer.chat_template");
+    else if (chat_template)
+        gguf_set_val_str(gs, "tokenizer.chat_template", chat_template);
     size_t meta = gguf_get_meta_size(gs);
     char *buf = malloc(meta ? meta : 1);
     FILE *in = fopen(saved, "rb"), *out = NULL;
@@ -238,7 +242,7 @@ done:
 }
 
 cl_status ft_save_model(const struct llama_model *model, const char *orig_path, const char *path,
-                        cl_error *err)
+                        const char *chat_template, cl_error *err)
 {
     cl_buf raw, fixed;
     cl_buf_init(&raw);
@@ -250,7 +254,7 @@ cl_status ft_save_model(const struct llama_model *model, const char *orig_path, 
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     llama_model_save_to_file(model, raw.data);
-    cl_status st = fix_metadata(raw.data, orig_path, fixed.data, err);
+    cl_status st = fix_metadata(raw.data, orig_path, fixed.data, chat_template, err);
     unlink(raw.data);
     if (st == CL_OK && rename(fixed.data, path) != 0)
         st = cl_error_set(err, CL_ERR_IO, "%s: %s", path, strerror(errno));

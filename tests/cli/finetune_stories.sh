@@ -107,5 +107,23 @@ else
     "$B" convert --from brat --to conll --tokenizer paper "$fx/dev" -o "$tmp/gold.conll" || fail "convert"
     [ "$(grep -c . "$tmp/pred.conll")" = "$(grep -c . "$tmp/gold.conll")" ] || fail "token counts differ"
     echo "tagged with forced decoding"
+    # the plain layout is the untemplated model's: both commands say so
+    grep -q "has no chat template llama.cpp can apply" "$tmp/tag.err" ||
+        { cat "$tmp/tag.err"; fail "tag: no chat-template note for an untemplated model"; }
+    # --chat-template: the examples use it and the output model carries it,
+    # so `clinner tag` renders the same without being told
+    "$B" finetune --model "$model" --train "$fx/train" --tokenizer paper --ctx 1024 \
+        --threads 1 --chat-template chatml -o "$tmp/chatml.gguf" >/dev/null 2>"$tmp/ct.err" ||
+        { cat "$tmp/ct.err"; fail "finetune --chat-template chatml exited $?"; }
+    grep -q "no chat template" "$tmp/ct.err" && fail "finetune: template note with chatml"
+    echo "Fever and rash ." | "$B" tag --backend llama --model "$tmp/chatml.gguf" --threads 1 \
+        >/dev/null 2>"$tmp/ct-tag.err" || { cat "$tmp/ct-tag.err"; fail "tag chatml model"; }
+    grep -q "no chat template" "$tmp/ct-tag.err" && fail "the chatml model lost its template"
+    "$B" finetune --model "$model" --train "$fx/train" --chat-template nope \
+        -o "$tmp/nope.gguf" 2>"$tmp/nope.err" && fail "unknown template accepted"
+    grep -q "chat template 'nope' is not one llama.cpp can apply" "$tmp/nope.err" ||
+        { cat "$tmp/nope.err"; fail "unknown template: unclear error"; }
+    ls "$tmp"/nope.gguf* >/dev/null 2>&1 && fail "a refused fine-tune left files"
+    echo "--chat-template: trained with, written into the model, used by tag"
 fi
 echo "ok"
