@@ -826,7 +826,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 ck.epoch = ep;
                 ck.step = s + 1;
                 ck.global_step = gstep;
-                if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep, err)) != CL_OK)
+                if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep,
+                     err)) != CL_OK)
                     goto done;
                 note(p, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
                      ck.file);
