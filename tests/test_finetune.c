@@ -546,8 +546,6 @@ static void count_progress(void *ctx, const cl_ft_progress *p)
         (*(int *)ctx)++;
 }
 
-/* Fine-tune stories260K for a few steps on the hand-made fixture, then load
- * the result as the llama backend does and tag with forced decoding. */
 /* The memory estimate: every block's activations when every block trains,
  * fewer with last:N; the weights, optimizer and logits parts stay. */
 static void test_memory_estimate(void **state)
@@ -586,6 +584,8 @@ static void test_memory_estimate(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Fine-tune stories260K for a few steps on the hand-made fixture, then load
+ * the result as the llama backend does and tag with forced decoding. */
 static void test_finetune_then_tag(void **state)
 {
     (void)state;
