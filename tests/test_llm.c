@@ -419,7 +419,7 @@ static void test_stories_rag_shared_instruction(void **state)
     const char *passages[] = {"Fabry disease causes pain and rash in the hands .",
                               "A dog ran in the park with a cat ."};
     for (int i = 0; i < 2; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "p%d", i);
         cl_doc *p = cl_doc_new(id, passages[i], strlen(passages[i]), &err);
         assert_non_null(p);
