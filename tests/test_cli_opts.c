@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "cli/cli_io.h"
 #include "cli/cli_opts.h"
 #include "clinner/progress.h"
 
@@ -158,12 +159,26 @@ static void test_help(void **state)
     assert_string_equal(err, "");
 }
 
+/* The busy-CPU check behind `clinner tag`'s --threads advice. */
+static void test_threads_oversubscribed(void **state)
+{
+    (void)state;
+    assert_false(cli_threads_oversubscribed(0.1, 2, 0)); /* idle: all cores */
+    assert_false(cli_threads_oversubscribed(0.4, 2, 2));
+    assert_true(cli_threads_oversubscribed(2.0, 2, 0)); /* two busy cores */
+    assert_true(cli_threads_oversubscribed(1.0, 2, 2));
+    assert_false(cli_threads_oversubscribed(1.0, 2, 1)); /* one thread never spins */
+    assert_false(cli_threads_oversubscribed(8.0, 16, 4));
+    assert_true(cli_threads_oversubscribed(13.0, 16, 4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_threads_oversubscribed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

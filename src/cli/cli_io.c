@@ -118,3 +118,11 @@ cl_status cli_parse_double(const char *opt, const char *s, double min, double *o
     *out = v;
     return CL_OK;
 }
+
+bool cli_threads_oversubscribed(double load, int ncpu, int nthreads)
+{
+    if (nthreads <= 0)
+        nthreads = ncpu;
+    /* a CPU counts as free when less than half of it is in use */
+    return nthreads > 1 && load + nthreads > ncpu + 0.5;
+}

@@ -46,4 +46,11 @@ cl_status cli_parse_int(const char *opt, const char *s, long min, long max, long
 cl_status cli_parse_double(const char *opt, const char *s, double min, double *out,
                            cl_error *err);
 
+/* Whether nthreads llama.cpp threads (0: one per CPU) would share ncpu CPUs
+ * with other work (load: the 1-minute load average before we start).  Its
+ * threads spin while they wait for each other, so on busy CPUs more threads
+ * are slower: `clinner tag` took 476 s for the 3-sentence demo with 2
+ * threads on 2 busy cores and 7.6 s on idle ones. */
+bool cli_threads_oversubscribed(double load, int ncpu, int nthreads);
+
 #endif

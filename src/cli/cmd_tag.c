@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_io.h"
 #include "cli/cli_opts.h"
@@ -176,6 +177,17 @@ static cl_status open_llama(tag_ctx *ctx, cl_error *err)
     if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
         p.n_parallel = (int32_t)ctx->llm.parallel;
     p.chat_template = ctx->chat_template;
+    double load;
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (getloadavg(&load, 1) == 1 && cli_threads_oversubscribed(load, ncpu, p.n_threads)) {
+        char note[256];
+        snprintf(note, sizeof note,
+                 "the CPUs are busy (load %.1f on %d): llama.cpp's threads spin while they "
+                 "wait for each other, so fewer --threads (1 when all are busy) can be many "
+                 "times faster",
+                 load, ncpu);
+        log_line(ctx, note);
+    }
     p.verbose = ctx->verbose;
     p.log = log_line;
     p.log_ctx = ctx;
