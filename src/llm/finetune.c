@@ -621,7 +621,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     }
     if (p->chat_template && (st = cl_llama_model_set_template(rm, p->chat_template, err)) != CL_OK)
         goto done;
-    if (!cl_llama_model_has_template(rm))
+    if (!p->chat_template && !cl_llama_model_has_template(rm))
         note(p, "%s has no chat template llama.cpp can apply: the examples use the plain "
                 "'### System: / ### User: / ### Assistant:' layout, as `clinner tag` will",
              p->model_path);
