@@ -22,7 +22,9 @@
 # overrides this, and must stay the same to continue a run.
 # Env: CLINNER_BIN (build/clinner), CLINNER_SHARED (../shared), MODEL
 # (default SmolLM2-135M-Instruct), THREADS (1), PARALLEL (4), SHARDS (1),
-# ANSWERS (1 for free and grammar, 0 for forced).
+# ANSWERS (1 for free and grammar, 0 for forced), CHAT_TEMPLATE (a llama.cpp
+# template name or plain, for `clinner tag --chat-template`; default: the
+# model's own; must stay the same to continue a run).
 set -euo pipefail
 # Everything is in main(), read whole before it runs: bash reads a script
 # as it goes, so editing this file under a run of hours would change what
@@ -51,17 +53,18 @@ keep_answers=${ANSWERS:-$([ "$decode" = forced ] && echo 0 || echo 1)}
 # tag IN OUT LOG: one clinner tag process (continued when it has a checkpoint);
 # its raw answers go to OUT without .lines, plus .answers.jsonl
 tag() {
-    local resume=() answers=()
+    local resume=() answers=() template=()
     [ -d "$2.clinner-run" ] && resume=(--resume)
     [ "$keep_answers" = 1 ] && answers=(--answers "${2%.lines}.answers.jsonl")
+    [ -n "${CHAT_TEMPLATE:-}" ] && template=(--chat-template "$CHAT_TEMPLATE")
     echo "llm_split: start $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)," \
-         "$(basename "$model") ${resume[*]}" >>"$3"
+         "$(basename "$model") ${template[*]} ${resume[*]}" >>"$3"
     local timer=()
     [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
     "${timer[@]}" "$bin" tag --backend llama --model "$model" --strategy "$strategy" \
         --decode "$decode" --threads "${THREADS:-1}" --parallel "${PARALLEL:-4}" \
         --progress lines --from paper-csv --to paper-lines "$1" -o "$2" "${resume[@]}" \
-        "${answers[@]}" 2>>"$3"
+        "${answers[@]}" "${template[@]}" 2>>"$3"
 }
 shards=${SHARDS:-1}
 if [ "$shards" -le 1 ]; then
@@ -70,7 +73,7 @@ if [ "$shards" -le 1 ]; then
     exit
 fi
 dir=$out/$name.shards
-if [ ! -f "$dir/$shards.csv" ]; then
+if [ ! -f "$dir/cut" ]; then
     mkdir -p "$dir"
     # cut before the first document that starts after unit k * total / N
     awk -F, -v n="$shards" -v dir="$dir" '
@@ -80,7 +83,10 @@ if [ ! -f "$dir/$shards.csv" ]; then
           if ($NF != f) { f = $NF
             if (k < n && units > k * total / n) { k++; print head > (dir "/" k ".csv") } }
           print > (dir "/" k ".csv") }' "$csv" "$csv"
+    # fewer documents than SHARDS (or one long first document) make fewer parts
+    find "$dir" -maxdepth 1 -name '*.csv' | wc -l >"$dir/cut"
 fi
+shards=$(cat "$dir/cut")
 if ! $only_score && [ ! -f "$lines" ]; then
     pids=()
     for k in $(seq "$shards"); do
