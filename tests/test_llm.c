@@ -474,7 +474,9 @@ static void test_stories_rag_shared_instruction(void **state)
         for (int32_t i = 0; i < d->ntokens; i++)
             assert_string_equal(d->tags[i], gt[i]);
         assert_int_equal(fs.reused_tokens, gs.reused_tokens);
+        assert_int_equal(f.cached_prompt_tokens, fs.reused_tokens);
     }
+    assert_int_equal(g.cached_prompt_tokens, gs.reused_tokens);
     /* every sentence starts from the instruction's cache (give or take the
      * tokens at its end, which the template may merge with what follows) */
     assert_true(gs.reused_tokens >= 3 * (ninstr - 3));

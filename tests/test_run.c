@@ -65,6 +65,7 @@ static void fake_stats(void *self, cl_tagger_stats *out)
     out->tokens = f->tokens;
     out->misaligned = f->misaligned;
     out->model_rounds = f->calls;
+    out->cached_prompt_tokens = 2 * f->tokens;
 }
 
 static const cl_tagger_ops fake_ops = {
@@ -338,6 +339,35 @@ static void brat_output_resumes(void **state)
 
 /* Counters of an interrupted run, summed over its sessions, equal an
  * uninterrupted run's, also when the journal lost the last T line. */
+/* Rewrite a journal's counter lines ("T ... ~sum") as clinner wrote them
+ * before their last counter existed: that counter dropped, sums redone. */
+static void drop_last_counter(const char *journal)
+{
+    cl_error err;
+    char *data;
+    size_t n;
+    assert_int_equal(cl_read_file(journal, &data, &n, &err), CL_OK);
+    FILE *f = fopen(journal, "w");
+    assert_non_null(f);
+    int changed = 0;
+    for (char *l = data, *nl; (nl = memchr(l, '\n', (size_t)(data + n - l))); l = nl + 1) {
+        *nl = '\0';
+        if (strncmp(l, "T ", 2) == 0) {
+            *strrchr(l, '~') = '\0';       /* "T ... c11 c12 " */
+            l[strlen(l) - 1] = '\0';
+            *strrchr(l, ' ') = '\0';       /* "T ... c11" */
+            fprintf(f, "%s ~%016llx\n", l,
+                    (unsigned long long)cl_fnv1a64(CL_FNV64_INIT, l, strlen(l)));
+            changed++;
+        } else {
+            fprintf(f, "%s\n", l);
+        }
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_true(changed > 0);
+    free(data);
+}
+
 static void counters_survive_resume(void **state)
 {
     (void)state;
@@ -381,12 +411,30 @@ static void counters_survive_resume(void **state)
         assert_int_equal(sum.stats.tokens, ref.stats.tokens);
         assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
         assert_int_equal(sum.stats.model_rounds, ref.stats.model_rounds);
+        assert_int_equal(sum.stats.cached_prompt_tokens, ref.stats.cached_prompt_tokens);
         assert_true(sum.total_seconds >= sum.seconds);
         /* the sentences whose T line was lost were tagged again */
         if (lose_t)
             assert_true(tagged > tagged0);
         tagged0 = tagged;
     }
+    /* counters written before cached_prompt_tokens existed (one fewer):
+     * read, that counter restarting from 0 */
+    snprintf(out, sizeof out, "%s/eleven.jsonl", dir);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 6, false, 1, "a", &sum, NULL, &err),
+                     CL_ERR_NET);
+    char *wd11 = cl_run_work_dir(out);
+    char *jp11 = cl_path_join(wd11, "journal");
+    drop_last_counter(jp11);
+    free(jp11);
+    free(wd11);
+    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
+    assert_true(same_file(rpath, out));
+    assert_false(sum.counters_partial);
+    assert_int_equal(sum.stats.tokens, ref.stats.tokens);
+    assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
+    assert_true(sum.stats.cached_prompt_tokens > 0 &&
+                sum.stats.cached_prompt_tokens < ref.stats.cached_prompt_tokens);
     /* a journal without counters (threaded runs', older clinner's): restored
      * at its D lines, and the summary says the counters are this session's */
     snprintf(out, sizeof out, "%s/old.jsonl", dir);
@@ -549,6 +597,14 @@ static void summary_line(void **state)
     assert_string_equal(b.data, "tagged 10 sentences (99 tokens, 2 documents; 4 sentences from "
                                 "the checkpoint) in 1.2 s (10.5 s in all sessions); prompt "
                                 "tokens 1000, generated tokens "
+                                "300; misaligned sentences 2; retried requests 3");
+    cl_buf_free(&b);
+    s.stats.cached_prompt_tokens = 600;
+    cl_buf_init(&b);
+    assert_int_equal(cl_run_format_summary(&s, &b), CL_OK);
+    assert_string_equal(b.data, "tagged 10 sentences (99 tokens, 2 documents; 4 sentences from "
+                                "the checkpoint) in 1.2 s (10.5 s in all sessions); prompt "
+                                "tokens 1000 (600 from the cache), generated tokens "
                                 "300; misaligned sentences 2; retried requests 3");
     cl_buf_free(&b);
 }

@@ -28,6 +28,8 @@ typedef struct cl_tagger_stats {
     int64_t model_rounds;     /* local LLM: llama_decode calls (each a batch of sequences) */
     int64_t draft_tokens;     /* local LLM, forced: guessed tokens checked */
     int64_t draft_rejected;   /* of these, dropped because the model chose otherwise */
+    int64_t cached_prompt_tokens; /* local LLM: of prompt_tokens, those read from the KV
+                                   * cache of the shared prefix instead of decoded again */
 } cl_tagger_stats;
 
 /* Where a backend reports what the user should know but is not an error

@@ -366,6 +366,7 @@ static cl_status start_job(cl_llm_engine *e, slot *s, cl_llm_job *j, cl_error *e
             llama_memory_seq_rm(e->mem, s->seq, reuse, -1);
     }
     e->st.reused_tokens += reuse;
+    j->reused_tokens = reuse;
     e->st.prompt_tokens += j->nprompt - reuse;
     cl_status st = feed(e, s->seq, reuse, j->prompt + reuse, j->nprompt - 1 - reuse, err);
     if (st != CL_OK) {

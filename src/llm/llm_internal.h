@@ -115,6 +115,7 @@ typedef struct cl_llm_job {
     int32_t *labels;             /* ntok label indexes (forced, grammar) */
     cl_buf answer;               /* the answer's text */
     int32_t answer_tokens;
+    int32_t reused_tokens;       /* prompt tokens taken from the shared prefix's cells */
     bool complete;               /* grammar, forced: every line written */
     bool overflow;               /* ran out of context */
     bool inconsistent;           /* grammar: llama.cpp's grammar and the automaton differ */

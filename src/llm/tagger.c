@@ -211,6 +211,7 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
     cl_buf_append(&t->last, j->answer.data ? j->answer.data : "", j->answer.len);
     t->st.generated_tokens += j->answer_tokens;
     t->st.prompt_tokens += j->nprompt;
+    t->st.cached_prompt_tokens += j->reused_tokens;
     bool all_o = false;
     if (t->p.decode == CL_DECODE_FREE) {
         cl_answer_info info;

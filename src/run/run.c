@@ -301,14 +301,15 @@ static char *header_payload(const run *r)
 
 /* ---- counters across sessions ---- */
 
-#define NSTATS 11
-/* The counters in a fixed order, for T lines and sums. */
+#define NSTATS 12
+/* The counters in a fixed order, for T lines and sums.  The last one came
+ * later: a checkpoint written before it has NSTATS - 1 counters. */
 static int64_t *stats_field(cl_tagger_stats *s, int i)
 {
     int64_t *f[NSTATS] = {&s->sentences,    &s->tokens,         &s->prompt_tokens,
                           &s->generated_tokens, &s->misaligned, &s->invalid_labels,
                           &s->skipped,      &s->retries,        &s->model_rounds,
-                          &s->draft_tokens, &s->draft_rejected};
+                          &s->draft_tokens, &s->draft_rejected, &s->cached_prompt_tokens};
     return f[i];
 }
 
@@ -348,6 +349,8 @@ static cl_status parse_stats(run *r, const char *rest, const char *where, cl_err
     memset(&st, 0, sizeof st);
     bool ok = journaled >= 0 && secs >= 0;
     for (int i = 0; i < NSTATS && ok; i++) {
+        if (i == NSTATS - 1 && *end == '\0')
+            break; /* an older checkpoint */
         const char *p = end;
         *stats_field(&st, i) = strtoll(p, &end, 10);
         ok = end != p && *stats_field(&st, i) >= 0;
@@ -1093,8 +1096,11 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
         bad = cl_buf_puts(out, "; counters below: this session only");
     const cl_tagger_stats *t = &s->stats;
     if (!bad && (t->prompt_tokens || t->generated_tokens))
-        bad = cl_buf_printf(out, "; prompt tokens %lld, generated tokens %lld",
-                            (long long)t->prompt_tokens, (long long)t->generated_tokens);
+        bad = cl_buf_printf(out, "; prompt tokens %lld", (long long)t->prompt_tokens);
+    if (!bad && t->cached_prompt_tokens)
+        bad = cl_buf_printf(out, " (%lld from the cache)", (long long)t->cached_prompt_tokens);
+    if (!bad && (t->prompt_tokens || t->generated_tokens))
+        bad = cl_buf_printf(out, ", generated tokens %lld", (long long)t->generated_tokens);
     if (!bad && (t->prompt_tokens || t->generated_tokens || t->misaligned))
         bad = cl_buf_printf(out, "; misaligned sentences %lld", (long long)t->misaligned);
     if (!bad && t->model_rounds)
