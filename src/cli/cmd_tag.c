@@ -323,6 +323,11 @@ int cmd_tag(int argc, char **argv)
                 strcmp(be->name, "openai") ? "has no prompts" : "leaves it to the server");
         return 2;
     }
+    if (ctx.ctx_tokens > 0 && strcmp(be->name, "llama") != 0) {
+        fprintf(stderr, "clinner tag: --ctx is for the llama backend (the %s backend %s)\n",
+                be->name, strcmp(be->name, "openai") ? "has no prompts" : "leaves it to the server");
+        return 2;
+    }
     cl_format from_fmt = cli_guess_format(input), to_fmt;
     if ((from && cl_format_from_name(from, &from_fmt, &err) != CL_OK) ||
         cl_format_from_name(to, &to_fmt, &err) != CL_OK) {
@@ -358,6 +363,8 @@ int cmd_tag(int argc, char **argv)
         llm_opts_fingerprint(&ctx.llm, &fp);
     if (ctx.chat_template) /* only when given: older checkpoints still match */
         cl_buf_printf(&fp, " chat=%s", ctx.chat_template);
+    if (ctx.ctx_tokens > 0) /* decides which sentences are skipped as too long; same rule */
+        cl_buf_printf(&fp, " ctx=%ld", ctx.ctx_tokens);
     cl_run_params rp = cl_run_default_params();
     rp.format = to_fmt;
     rp.out_path = out;
