@@ -49,6 +49,17 @@ static void test_schedule(void **state)
         assert_true(lr <= prev + 1e-15);
         prev = lr;
     }
+    /* a resumed session ramps up again: 1/21 of the rate first, rising,
+     * the full rate from step 20 on */
+    assert_true(fabs(cl_ft_lr_resumed(1e-3, 0, 20) - 1e-3 / 21) < 1e-15);
+    prev = 0;
+    for (int s = 0; s < 20; s++) {
+        double lr = cl_ft_lr_resumed(1e-3, s, 20);
+        assert_true(lr > prev && lr < 1e-3);
+        prev = lr;
+    }
+    assert_true(cl_ft_lr_resumed(1e-3, 20, 20) == 1e-3);
+    assert_true(cl_ft_lr_resumed(1e-3, 500, 20) == 1e-3);
 }
 
 static void test_names(void **state)

@@ -24,6 +24,10 @@
  *     are packed whole into windows, padding is masked.
  *   - Adam's moments live inside the llama context and cannot be saved:
  *     --resume restarts them from zero (weights, step and schedule resume).
+ *     Fresh moments make AdamW's first steps sign-like (each weight moves
+ *     by the full learning rate), so a resumed session warms the rate up
+ *     again over its first CL_FT_REWARM_STEPS steps (or the run's warm-up,
+ *     if longer).
  *   - llama_model_save_to_file drops the chat template and writes the
  *     training context as the model's context length; the saved file is
  *     rewritten with the original values (gguf.h), so `clinner tag` renders
@@ -79,6 +83,10 @@ const char *cl_ft_schedule_name(cl_ft_schedule s);
 /* Learning rate at step (0-based) of nsteps. */
 double cl_ft_lr_at(cl_ft_schedule s, double lr, double lr_min, int64_t warmup, int64_t step,
                    int64_t nsteps);
+#define CL_FT_REWARM_STEPS 20
+/* The rate of step `session_step` (0-based) of a resumed session: lr,
+ * ramped up linearly over its first `rewarm` steps. */
+double cl_ft_lr_resumed(double lr, int64_t session_step, int64_t rewarm);
 
 /* Weight type of the final model (checkpoints are always F32). */
 typedef enum cl_ft_out_type {

@@ -107,6 +107,13 @@ double cl_ft_lr_at(cl_ft_schedule s, double lr, double lr_min, int64_t warmup, i
     return lr_min + 0.5 * (lr - lr_min) * (1 + cos(M_PI * t));
 }
 
+double cl_ft_lr_resumed(double lr, int64_t session_step, int64_t rewarm)
+{
+    if (session_step >= rewarm)
+        return lr;
+    return lr * (double)(session_step + 1) / (double)(rewarm + 1);
+}
+
 cl_finetune_params cl_finetune_default_params(void)
 {
     cl_finetune_params p;
@@ -761,10 +768,12 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     if (!found)
         for (int i = 0; i < 64; i++)
             ck.train_loss[i] = ck.dev_loss[i] = NAN;
+    int64_t rewarm = warm > CL_FT_REWARM_STEPS ? warm : CL_FT_REWARM_STEPS;
     if (found)
         note(p, "resuming after epoch %d step %lld (global step %lld) from %s; AdamW moments "
-                "restart from zero",
-             ck.epoch, (long long)ck.step, (long long)ck.global_step, ck.file);
+                "restart from zero, so the learning rate warms up again over %lld steps",
+             ck.epoch, (long long)ck.step, (long long)ck.global_step, ck.file,
+             (long long)rewarm);
     if (p->epochs > 0 && start_epoch >= p->epochs)
         note(p, "the checkpoint has done all %d epochs already", p->epochs);
     res->start_epoch = start_epoch + 1;
@@ -789,6 +798,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         int64_t last_step = tr.win.n; /* < n when the time limit cut the epoch */
         for (int64_t s = first; s < tr.win.n; s++) {
             t.opt.lr = cl_ft_lr_at(p->schedule, p->lr, p->lr_min, warm, gstep, nsteps);
+            if (found)
+                t.opt.lr = cl_ft_lr_resumed(t.opt.lr, steps_this_session, rewarm);
             double loss = run_window(&t, &tr.win, order[s], true);
             if (isnan(res->first_loss))
                 res->first_loss = loss;

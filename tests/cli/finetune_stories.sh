@@ -47,6 +47,7 @@ dev1=$(sed -n 's/^epoch 1\/1  dev .* loss \([0-9.]*\) .*/\1/p' "$tmp/e1.err")
 # epochs 2 and 3 by resuming: the schedule continues, the loss goes down
 "$B" finetune "${common[@]}" --epochs 3 --resume 2>"$tmp/e3.err" || { cat "$tmp/e3.err"; fail "resume exited $?"; }
 grep -q 'resuming after epoch 1' "$tmp/e3.err" || fail "did not resume: $(head -5 "$tmp/e3.err")"
+grep -q 'learning rate warms up again over 20 steps' "$tmp/e3.err" || fail "no re-warm-up note"
 grep -q '^epoch 1/3' "$tmp/e3.err" && fail "epoch 1 ran again"
 grep -q '^epoch 3/3  step' "$tmp/e3.err" || fail "epoch 3 did not run"
 last=$(sed -n 's/^clinner finetune: epoch 3\/3: train loss \([0-9.]*\),.*/\1/p' "$tmp/e3.err")
