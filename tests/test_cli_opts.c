@@ -160,6 +160,29 @@ static void test_help(void **state)
 }
 
 /* The busy-CPU check behind `clinner tag`'s --threads advice. */
+/* which options the line held: by the option, whatever its spelling, and
+ * not by a value that looks like an option */
+static void test_given(void **state)
+{
+    (void)state;
+    values v;
+    memset(&v, 0, sizeof v);
+    cli_opt opts[16];
+    size_t n = table(&v, opts);
+    bool given[16];
+    char *argv[] = {"test", "-o", "x", "--str", "--on", "--n=2", NULL};
+    assert_int_equal(cli_parse_command_given("test", usage_none, opts, n, NULL, 6, argv, 1, given),
+                     -1);
+    assert_string_equal(v.str, "--on");
+    assert_false(v.on);
+    const char *const out_first[] = {"--on", "--output", "--n", NULL};
+    assert_string_equal(cli_first_given(opts, given, n, out_first), "--output");
+    const char *const n_only[] = {"--on", "--x", "--n", NULL};
+    assert_string_equal(cli_first_given(opts, given, n, n_only), "--n");
+    const char *const none[] = {"--on", "--x", "--progress", NULL};
+    assert_null(cli_first_given(opts, given, n, none));
+}
+
 static void test_threads_oversubscribed(void **state)
 {
     (void)state;
@@ -178,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_given),
         cmocka_unit_test(test_threads_oversubscribed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,8 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
             fprintf(stderr, "clinner %s: unknown option '%s' (see --help)\n", a->cmd, arg);
             return CLI_BAD;
         }
+        if (a->given)
+            a->given[o - a->opts] = true;
         if (o->kind == CLI_OPT_SET || o->kind == CLI_OPT_CLEAR) {
             if (v) {
                 fprintf(stderr, "clinner %s: %s takes no value\n", a->cmd, o->name);
@@ -132,11 +134,30 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
     return CLI_PARSED;
 }
 
+int cli_parse_command_given(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
+                            size_t nopts, const char **input, int argc, char **argv, int first,
+                            bool *given)
+{
+    cli_args a = {.cmd = cmd, .usage = usage, .opts = opts, .nopts = nopts,
+                  .positional = input, .max_positional = input ? 1 : 0, .given = given};
+    if (given)
+        memset(given, 0, nopts * sizeof *given);
+    cli_parse_result r = cli_opts_parse(&a, argc, argv, first);
+    return r == CLI_PARSED ? -1 : r == CLI_HELP ? 0 : 2;
+}
+
 int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
                       size_t nopts, const char **input, int argc, char **argv, int first)
 {
-    cli_args a = {.cmd = cmd, .usage = usage, .opts = opts, .nopts = nopts,
-                  .positional = input, .max_positional = input ? 1 : 0};
-    cli_parse_result r = cli_opts_parse(&a, argc, argv, first);
-    return r == CLI_PARSED ? -1 : r == CLI_HELP ? 0 : 2;
+    return cli_parse_command_given(cmd, usage, opts, nopts, input, argc, argv, first, NULL);
+}
+
+const char *cli_first_given(const cli_opt *opts, const bool *given, size_t nopts,
+                            const char *const *names)
+{
+    for (size_t k = 0; names[k]; k++)
+        for (size_t i = 0; i < nopts; i++)
+            if (given[i] && !strcmp(opts[i].name, names[k]))
+                return names[k];
+    return NULL;
 }

@@ -62,6 +62,7 @@ typedef struct cli_args {
     const char **positional;   /* where arguments that are not options go ("-" is one) */
     int max_positional;        /* 0: none allowed */
     int npositional;           /* out */
+    bool *given;               /* NULL, or nopts flags: set for each option on the line */
 } cli_args;
 
 /* Parse argv[first..argc) against a->opts. */
@@ -72,6 +73,14 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first);
  * command's exit status (0 after --help, 2 after an error, printed). */
 int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
                       size_t nopts, const char **input, int argc, char **argv, int first);
+/* The same, also setting given[i] (nopts flags, cleared first) for each
+ * option opts[i] that the command line holds. */
+int cli_parse_command_given(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
+                            size_t nopts, const char **input, int argc, char **argv, int first,
+                            bool *given);
+/* The first of names (NULL-terminated) that is given, or NULL. */
+const char *cli_first_given(const cli_opt *opts, const bool *given, size_t nopts,
+                            const char *const *names);
 
 /* A CLI_OPT_PARSE parser for --progress: dst is a cl_progress_mode. */
 cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err);

@@ -212,6 +212,36 @@ static const struct backend {
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
+/* Options that mean nothing to a backend are refused, not ignored: a user
+ * who passes --strategy to the CRF tagger has misunderstood something. */
+static bool refuse_foreign_options(const char *backend, const cli_opt *opts, const bool *given,
+                                   size_t nopts)
+{
+    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate", NULL};
+    static const char *const openai_only[] = {"--api-base", "--api-key-env", "--retries",
+                                              "--timeout", NULL};
+    static const char *const llm_only[] = {
+        "--strategy", "--decode", "--kb",         "--train", "--shots",  "--parallel", "--max-tokens",
+        "--seed",     "--rag-k",  "--temp",       "--cache-dir", "--embed-model", "--answers", NULL};
+    const char *o;
+    bool llama = !strcmp(backend, "llama"), openai = !strcmp(backend, "openai");
+    if (!llama && (o = cli_first_given(opts, given, nopts, llama_only))) {
+        fprintf(stderr, "clinner tag: %s is for the llama backend (the %s backend %s)\n", o,
+                backend, openai ? "leaves it to the server" : "has no prompts");
+        return true;
+    }
+    if (!openai && (o = cli_first_given(opts, given, nopts, openai_only))) {
+        fprintf(stderr, "clinner tag: %s is for the openai backend, not %s\n", o, backend);
+        return true;
+    }
+    if (!llama && !openai && (o = cli_first_given(opts, given, nopts, llm_only))) {
+        fprintf(stderr, "clinner tag: %s is for the LLM backends (llama, openai), not %s\n", o,
+                backend);
+        return true;
+    }
+    return false;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -294,7 +324,8 @@ int cmd_tag(int argc, char **argv)
     memcpy(opts, own, sizeof own);
     size_t nopts = CLI_NOPTS(own);
     nopts += llm_opts_table(&ctx.llm, opts + nopts);
-    int done = cli_parse_command("tag", usage, opts, nopts, &input, argc, argv, 1);
+    bool given[CLI_NOPTS(own) + LLM_OPTS_MAX];
+    int done = cli_parse_command_given("tag", usage, opts, nopts, &input, argc, argv, 1, given);
     if (done >= 0)
         return done;
     if (!backend)
@@ -317,17 +348,8 @@ int cmd_tag(int argc, char **argv)
                 be->name);
         return 2;
     }
-    if (ctx.chat_template && strcmp(be->name, "llama") != 0) {
-        fprintf(stderr, "clinner tag: --chat-template is for the llama backend (the %s "
-                        "backend %s)\n", be->name,
-                strcmp(be->name, "openai") ? "has no prompts" : "leaves it to the server");
+    if (refuse_foreign_options(be->name, opts, given, nopts))
         return 2;
-    }
-    if (ctx.ctx_tokens > 0 && strcmp(be->name, "llama") != 0) {
-        fprintf(stderr, "clinner tag: --ctx is for the llama backend (the %s backend %s)\n",
-                be->name, strcmp(be->name, "openai") ? "has no prompts" : "leaves it to the server");
-        return 2;
-    }
     cl_format from_fmt = cli_guess_format(input), to_fmt;
     if ((from && cl_format_from_name(from, &from_fmt, &err) != CL_OK) ||
         cl_format_from_name(to, &to_fmt, &err) != CL_OK) {

@@ -58,6 +58,18 @@ echo "$out" | grep -q -- "--model" || fail "missing --model: unclear error: $out
 out=$("$B" tag --backend nope "$fx" 2>&1) && fail "unknown backend accepted"
 echo "$out" | grep -q "unknown backend" || fail "unknown backend: $out"
 
+# options another backend's: refused with their name, nothing written
+for o in "--strategy few-shot" "--temp 0.5" "--ctx 512" "--api-base http://127.0.0.1:9/v1" \
+         "--answers $tmp/a.jsonl"; do
+    out=$("$B" tag --backend crf --model "$tmp/m.crf" $o "$fx" -o "$tmp/foreign.jsonl" 2>&1)
+    [ $? -eq 2 ] || fail "crf with $o: not a usage error"
+    echo "$out" | grep -q -- "${o%% *} is for the" || fail "crf with $o: unclear error: $out"
+done
+[ ! -e "$tmp/foreign.jsonl" ] && [ ! -e "$tmp/a.jsonl" ] || fail "output written despite a foreign option"
+out=$("$B" tag --backend llama --model "$tmp/m.crf" --retries 3 "$fx" 2>&1)
+echo "$out" | grep -q -- "--retries is for the openai backend, not llama" ||
+    fail "llama with --retries: $out"
+
 # a failed training leaves nothing behind; bad options are usage errors
 "$B" train crf --train "$fx" --max-iter 5 -o "$tmp/no/such/dir/m.crf" 2>/dev/null &&
     fail "training into a missing directory succeeded"
