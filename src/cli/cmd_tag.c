@@ -387,6 +387,9 @@ int cmd_tag(int argc, char **argv)
         cl_buf_printf(&fp, " chat=%s", ctx.chat_template);
     if (ctx.ctx_tokens > 0) /* decides which sentences are skipped as too long; same rule */
         cl_buf_printf(&fp, " ctx=%ld", ctx.ctx_tokens);
+    /* llama.cpp's CPU arithmetic depends on the thread count (decoder.c) */
+    if (ctx.threads > 0 && !strcmp(be->name, "llama"))
+        cl_buf_printf(&fp, " threads=%ld", ctx.threads);
     cl_run_params rp = cl_run_default_params();
     rp.format = to_fmt;
     rp.out_path = out;

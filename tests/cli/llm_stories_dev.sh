@@ -135,12 +135,12 @@ grep -q "chat-template is for the llama backend" "$tmp/e7" ||
 echo "--chat-template: used, unknown names and other backends refused"
 
 # --ctx decides which sentences are skipped as too long, so a checkpoint made
-# with another --ctx is refused; resumed as it was made, the output is the
+# with another --ctx (or --threads) is refused; resumed as it was made, the output is the
 # uninterrupted one.  --ctx means nothing to the other backends: refused.
 out="$tmp/ctx.lines"
 ctxrun=(tag --backend llama --model "$model" --strategy zero-shot --decode forced --speculate off
-        --threads 1 --progress off --from brat --to paper-lines --tokenizer paper "$in" -o "$out")
-"$CLINNER_BIN" "${ctxrun[@]}" --ctx 2048 2>/dev/null &
+        --progress off --from brat --to paper-lines --tokenizer paper "$in" -o "$out")
+"$CLINNER_BIN" "${ctxrun[@]}" --threads 1 --ctx 2048 2>/dev/null &
 pid=$!
 for _ in $(seq 4000); do
     grep -q '^S ' "$out.clinner-run/journal" 2>/dev/null && break
@@ -149,12 +149,17 @@ done
 kill -9 "$pid" 2>/dev/null
 { wait "$pid"; } 2>/dev/null
 [ -d "$out.clinner-run" ] && [ ! -e "$out" ] || fail "--ctx: no checkpoint after kill -9"
-"$CLINNER_BIN" "${ctxrun[@]}" --resume 2>"$tmp/e8" && fail "resumed without the --ctx it was made with"
+"$CLINNER_BIN" "${ctxrun[@]}" --threads 1 --resume 2>"$tmp/e8" &&
+    fail "resumed without the --ctx it was made with"
 grep -q "other options" "$tmp/e8" || { cat "$tmp/e8"; fail "--ctx: no 'other options' message"; }
-"$CLINNER_BIN" "${ctxrun[@]}" --ctx 2048 --resume 2>"$tmp/e9" ||
+# so does the thread count (llama.cpp's CPU sums depend on it)
+"$CLINNER_BIN" "${ctxrun[@]}" --ctx 2048 --threads 2 --resume 2>"$tmp/e8" &&
+    fail "resumed with --threads 2"
+grep -q "other options" "$tmp/e8" || { cat "$tmp/e8"; fail "--threads: no 'other options' message"; }
+"$CLINNER_BIN" "${ctxrun[@]}" --threads 1 --ctx 2048 --resume 2>"$tmp/e9" ||
     { cat "$tmp/e9"; fail "--ctx 2048 --resume exited $?"; }
 cmp -s "$out" "$tmp/forced.lines" || fail "--ctx 2048, resumed: output differs from forced"
 echo "Fever ." | "$CLINNER_BIN" tag --backend crf --ctx 512 >/dev/null 2>"$tmp/e10" &&
     fail "--ctx accepted for crf"
 grep -q -- "--ctx is for the llama backend" "$tmp/e10" || { cat "$tmp/e10"; fail "--ctx: crf message"; }
-echo "--ctx: in the resume fingerprint, refused for other backends"
+echo "--ctx and --threads: in the resume fingerprint; --ctx refused for other backends"
