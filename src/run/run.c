@@ -1095,12 +1095,14 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
     if (!bad && s->counters_partial)
         bad = cl_buf_puts(out, "; counters below: this session only");
     const cl_tagger_stats *t = &s->stats;
-    if (!bad && (t->prompt_tokens || t->generated_tokens))
+    if (!bad && (t->prompt_tokens || t->generated_tokens)) {
         bad = cl_buf_printf(out, "; prompt tokens %lld", (long long)t->prompt_tokens);
-    if (!bad && t->cached_prompt_tokens)
-        bad = cl_buf_printf(out, " (%lld from the cache)", (long long)t->cached_prompt_tokens);
-    if (!bad && (t->prompt_tokens || t->generated_tokens))
-        bad = cl_buf_printf(out, ", generated tokens %lld", (long long)t->generated_tokens);
+        if (!bad && t->cached_prompt_tokens)
+            bad = cl_buf_printf(out, " (%lld from the cache)",
+                                (long long)t->cached_prompt_tokens);
+        bad = bad || cl_buf_printf(out, ", generated tokens %lld",
+                                   (long long)t->generated_tokens);
+    }
     if (!bad && (t->prompt_tokens || t->generated_tokens || t->misaligned))
         bad = cl_buf_printf(out, "; misaligned sentences %lld", (long long)t->misaligned);
     if (!bad && t->model_rounds)
