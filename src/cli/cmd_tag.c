@@ -223,8 +223,13 @@ static bool refuse_foreign_options(const char *backend, const cli_opt *opts, con
     static const char *const llm_only[] = {
         "--strategy", "--decode", "--kb",         "--train", "--shots",  "--parallel", "--max-tokens",
         "--seed",     "--rag-k",  "--temp",       "--cache-dir", "--embed-model", "--answers", NULL};
+    static const char *const crf_only[] = {"--dense", NULL};
     const char *o;
     bool llama = !strcmp(backend, "llama"), openai = !strcmp(backend, "openai");
+    if (strcmp(backend, "crf") != 0 && (o = cli_first_given(opts, given, nopts, crf_only))) {
+        fprintf(stderr, "clinner tag: %s is for the crf backend, not %s\n", o, backend);
+        return true;
+    }
     if (!llama && (o = cli_first_given(opts, given, nopts, llama_only))) {
         fprintf(stderr, "clinner tag: %s is for the llama backend (the %s backend %s)\n", o,
                 backend, openai ? "leaves it to the server" : "has no prompts");

@@ -69,6 +69,8 @@ done
 out=$("$B" tag --backend llama --model "$tmp/m.crf" --retries 3 "$fx" 2>&1)
 echo "$out" | grep -q -- "--retries is for the openai backend, not llama" ||
     fail "llama with --retries: $out"
+out=$("$B" tag --backend openai --dense "$tmp/x.dense" "$fx" 2>&1)
+echo "$out" | grep -q -- "--dense is for the crf backend, not openai" || fail "openai with --dense: $out"
 
 # a failed training leaves nothing behind; bad options are usage errors
 "$B" train crf --train "$fx" --max-iter 5 -o "$tmp/no/such/dir/m.crf" 2>/dev/null &&
