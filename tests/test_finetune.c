@@ -106,7 +106,7 @@ static void test_pack(void **state)
     llama_token a[5] = {1, 10, 11, 12, 13}, b[4] = {1, 20, 21, 22},
                 c[9] = {1, 30, 31, 32, 33, 34, 35, 36, 37};
     uint8_t ca[5] = {0, 0, 1, 1, 0}, cb[4] = {0, 1, 0, 1}, cc[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
-    ft_seq seqs[3] = {{a, ca, 5}, {b, cb, 4}, {c, cc, 9}};
+    ft_seq seqs[3] = {{a, ca, 5, NULL}, {b, cb, 4, NULL}, {c, cc, 9, NULL}};
     ft_windows w;
     memset(&w, 0, sizeof w);
     int32_t skipped;
@@ -124,6 +124,9 @@ static void test_pack(void **state)
     assert_int_equal(w.counted[0], 4);
     assert_int_equal(w.counted[1], 1);
     assert_int_equal(w.mask[8 + 7], 1);
+    /* no choice marks given: none in the windows */
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(w.choice[i], 0);
     int32_t labels[8];
     ft_window_labels(&w, 0, 100, labels);
     assert_int_equal(labels[0], 10); /* row 0 keeps its own label */
@@ -136,11 +139,31 @@ static void test_pack(void **state)
     /* no packing: one per window; a sequence longer than n_ctx + 1 is left out */
     llama_token d[12] = {0};
     uint8_t cd[12] = {0};
-    ft_seq seqs2[2] = {{a, ca, 5}, {d, cd, 12}};
+    ft_seq seqs2[2] = {{a, ca, 5, NULL}, {d, cd, 12, NULL}};
     assert_int_equal(ft_windows_pack(&w, 8, seqs2, NULL, 2, false, 2, &skipped, &err), CL_OK);
     assert_int_equal(w.n, 1);
     assert_int_equal(skipped, 1);
     assert_int_equal(w.tokens[5], 2); /* padding */
+
+    /* label choices: token i's mark lands on position i - 1 (which predicts
+     * it) and counts as right when the prediction there is that token */
+    uint8_t cha[5] = {0, 0, 'B', 'I', 0}, chb[4] = {0, 'O', 0, 'I'};
+    ft_seq seqs3[2] = {{a, ca, 5, cha}, {b, cb, 4, chb}};
+    assert_int_equal(ft_windows_pack(&w, 8, seqs3, NULL, 2, true, 2, &skipped, &err), CL_OK);
+    assert_int_equal(w.n, 1);
+    uint8_t wantc[8] = {0, 'B', 'I', 0, 0, 'O', 0, 'I'};
+    assert_memory_equal(w.choice, wantc, 8);
+    /* predictions: right at 1 (11), wrong at 2, right at 5 (20), wrong at 7 */
+    int32_t pred[8] = {10, 11, 99, 0, 0, 20, 0, 21};
+    cl_ft_choices got;
+    memset(&got, 0, sizeof got);
+    ft_window_choices(&w, 0, pred, &got);
+    assert_int_equal(got.n[0], 1);
+    assert_int_equal(got.right[0], 1);
+    assert_int_equal(got.n[1], 1);
+    assert_int_equal(got.right[1], 1);
+    assert_int_equal(got.n[2], 2);
+    assert_int_equal(got.right[2], 0);
     ft_windows_free(&w);
 }
 
@@ -217,11 +240,27 @@ static void test_render(void **state)
     for (int i = 0; i < 7; i++)
         cl_buf_puts(&all, want[i]);
     assert_string_equal(spelled.data, all.data);
+    /* each line's label start is known, and marked on the token it starts in */
+    assert_int_equal(ex.nlines, 7);
+    int32_t marks = 0;
+    for (int32_t i = 0; i < s.n; i++)
+        if (s.choice[i]) {
+            assert_true(marks < 7);
+            assert_int_equal(ex.text[ex.label_at[marks]], want[marks][0]);
+            assert_int_equal(s.choice[i], want[marks][0]);
+            int32_t k = llama_token_to_piece(m->vocab, s.toks[i], piece, sizeof piece, 0, true);
+            assert_true(k > 0);
+            assert_non_null(memchr(piece, want[marks][0], (size_t)k));
+            marks++;
+        }
+    assert_int_equal(marks, 7);
     /* whole-answer loss: one span from the prompt's end */
     cl_ft_example ex2;
     assert_int_equal(ft_render_example(m, b, doc, 0, CL_FT_LOSS_ANSWER, &ex2, &err), CL_OK);
     assert_int_equal(ex2.nspans, 1);
     assert_int_equal(ex2.spans[0][0], ex2.prompt_len);
+    assert_int_equal(ex2.nlines, 7); /* label starts whatever the loss */
+    assert_int_equal(ex2.label_at[6], ex.label_at[6]);
     assert_memory_equal(ex2.text + ex2.prompt_len, "Patients : O\n", 13);
     cl_ft_example_free(&ex2);
     cl_buf_free(&all);
@@ -267,7 +306,15 @@ static void test_masked_loss(void **state)
     uint8_t counted[257] = {0};
     for (int i = 10; i < T; i += 7)
         counted[i] = 1;
-    ft_seq s = {toks, counted, T + 1};
+    /* every token spelling an O is a label choice */
+    uint8_t choice[257] = {0};
+    char piece[64];
+    for (int i = 1; i <= T; i++) {
+        int32_t k = llama_token_to_piece(vocab, toks[i], piece, sizeof piece, 0, true);
+        if (k > 0 && memchr(piece, 'O', (size_t)k))
+            choice[i] = 'O';
+    }
+    ft_seq s = {toks, counted, T + 1, choice};
     ft_windows w;
     memset(&w, 0, sizeof w);
     int32_t skipped;
@@ -293,10 +340,21 @@ static void test_masked_loss(void **state)
     batch.n_tokens = T;
     assert_int_equal(llama_decode(ic, batch), 0);
     double sum = 0;
+    int32_t argmax[256];
+    cl_ft_choices want;
+    memset(&want, 0, sizeof want);
     for (int i = 0; i < T; i++) {
+        const float *lg = llama_get_logits_ith(ic, i);
+        argmax[i] = 0;
+        for (int v = 1; v < nv; v++)
+            if (lg[v] > lg[argmax[i]])
+                argmax[i] = v;
+        if (w.choice[i] == 'O') {
+            want.n[0]++;
+            want.right[0] += argmax[i] == w.tokens[i + 1];
+        }
         if (i != 0 && !w.mask[i])
             continue;
-        const float *lg = llama_get_logits_ith(ic, i);
         double mx = -INFINITY, z = 0;
         for (int v = 0; v < nv; v++)
             mx = lg[v] > mx ? lg[v] : mx;
@@ -323,6 +381,26 @@ static void test_masked_loss(void **state)
     ggml_opt_result_loss(r, &loss, &unc);
     fprintf(stderr, "masked loss: opt %.6f, decode %.6f\n", loss, expected);
     assert_true(fabs(loss - expected) < 1e-3 * fabs(expected) + 1e-4);
+    /* ggml's predictions are each position's argmax (two graphs' numerics
+     * may split a near-tie), and the label choices counted from them are
+     * those of plain decoding (some right: the text repeats) */
+    int64_t nd = 0;
+    ggml_opt_result_ndata(r, &nd);
+    assert_int_equal(nd, T);
+    int32_t pred[256];
+    ggml_opt_result_pred(r, pred);
+    int same = 0;
+    for (int i = 0; i < T; i++)
+        same += pred[i] == argmax[i];
+    assert_true(same >= T - 2);
+    cl_ft_choices got;
+    memset(&got, 0, sizeof got);
+    ft_window_choices(&w, 0, pred, &got);
+    fprintf(stderr, "label choices: %lld of %lld right (decode: %lld)\n", (long long)got.right[0],
+            (long long)got.n[0], (long long)want.right[0]);
+    assert_int_equal(got.n[0], want.n[0]);
+    assert_true(want.n[0] >= 10 && want.right[0] > 0);
+    assert_true(llabs(got.right[0] - want.right[0]) <= 1);
     /* and unmasked (every row counts) is clearly different */
     int32_t *lab = (int32_t *)ggml_opt_dataset_labels(ds)->data;
     for (int i = 0; i < T; i++)
@@ -597,6 +675,71 @@ static void test_memory_estimate(void **state)
 
 /* Fine-tune stories260K for a few steps on the hand-made fixture, then load
  * the result as the llama backend does and tag with forced decoding. */
+/* The label choices of cl_ft_choices computed the plain way: each example
+ * alone through llama_decode, the first highest logit before each label. */
+static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n_ctx,
+                           cl_ft_choices *out)
+{
+    cl_error err;
+    memset(out, 0, sizeof *out);
+    cl_llama_model *m = cl_llama_model_load(model_path, false, &err);
+    assert_non_null(m);
+    cl_prompt_params pp = cl_prompt_default_params();
+    pp.strategy = CL_STRATEGY_ZERO_SHOT;
+    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
+    assert_non_null(b);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)n_ctx;
+    cp.n_threads = cp.n_threads_batch = 2;
+    cp.type_k = cp.type_v = GGML_TYPE_F32; /* as the training context */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    struct llama_context *ctx = llama_init_from_model(m->model, cp);
+    assert_non_null(ctx);
+    int32_t nv = llama_vocab_n_tokens(m->vocab);
+    for (int32_t d = 0; d < c->ndocs; d++)
+        for (int32_t se = 0; se < c->docs[d]->nsentences; se++) {
+            if (c->docs[d]->sentences[se].tok_end == c->docs[d]->sentences[se].tok_begin)
+                continue;
+            cl_ft_example ex;
+            assert_int_equal(ft_render_example(m, b, c->docs[d], se, CL_FT_LOSS_LABELS, &ex, &err),
+                             CL_OK);
+            ft_seq s;
+            assert_int_equal(ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
+            if (s.n >= 2 && s.n <= n_ctx + 1) {
+                int32_t n = s.n - 1; /* the last token is only a target */
+                llama_memory_clear(llama_get_memory(ctx), true);
+                struct llama_batch bt = llama_batch_init(n, 0, 1);
+                for (int32_t i = 0; i < n; i++) {
+                    bt.token[i] = s.toks[i];
+                    bt.pos[i] = i;
+                    bt.n_seq_id[i] = 1;
+                    bt.seq_id[i][0] = 0;
+                    bt.logits[i] = 1;
+                }
+                bt.n_tokens = n;
+                assert_int_equal(llama_decode(ctx, bt), 0);
+                for (int32_t i = 1; i < s.n; i++) {
+                    int k = s.choice[i] == 'O' ? 0 : s.choice[i] == 'B' ? 1 : s.choice[i] == 'I' ? 2 : -1;
+                    if (k < 0)
+                        continue;
+                    const float *lg = llama_get_logits_ith(ctx, i - 1);
+                    int32_t best = 0;
+                    for (int32_t v = 1; v < nv; v++)
+                        if (lg[v] > lg[best])
+                            best = v;
+                    out->n[k]++;
+                    out->right[k] += best == s.toks[i];
+                }
+                llama_batch_free(bt);
+            }
+            ft_seq_free(&s);
+            cl_ft_example_free(&ex);
+        }
+    llama_free(ctx);
+    cl_prompt_builder_free(b);
+    cl_llama_model_free(m);
+}
+
 static void test_finetune_then_tag(void **state)
 {
     (void)state;
@@ -664,6 +807,33 @@ static void test_finetune_then_tag(void **state)
     }
     cl_tagger_free(&t);
     cl_prompt_builder_free(b);
+
+    /* validation only (no epochs) of the result, one example per window:
+     * as many label choices as plain decoding finds, as many right (the
+     * numerics of two graphs may split one near-tie; that ggml's
+     * predictions are the argmax of each position is test_masked_loss's) */
+    cl_finetune_params pv = p;
+    char none[300];
+    snprintf(none, sizeof none, "%s/none.gguf", dir);
+    pv.model_path = out;
+    pv.out_path = none;
+    pv.epochs = 0;
+    pv.pack = false;
+    pv.progress = NULL;
+    cl_finetune_result rv;
+    st = cl_finetune(&pv, train, train, &rv, &err);
+    if (st != CL_OK)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(st, CL_OK);
+    assert_false(isnan(rv.dev_loss[0]));
+    assert_int_equal(access(none, F_OK), -1);
+    cl_ft_choices want;
+    manual_choices(out, train, p.n_ctx, &want);
+    assert_true(want.n[0] > 0 && want.n[1] > 0 && want.n[2] > 0);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(rv.dev_choices.n[k], want.n[k]);
+        assert_true(llabs(rv.dev_choices.right[k] - want.right[k]) <= 1);
+    }
 
     /* a window that cannot hold any example is refused clearly */
     p.n_ctx = 256;

@@ -161,6 +161,16 @@ typedef struct cl_finetune_params {
 
 cl_finetune_params cl_finetune_default_params(void);
 
+/* How often the model's greedy next token at the first token of an answer
+ * line's label is the gold one, with the gold answer before it (teacher
+ * forced), per kind of label: [0] O, [1] B-*, [2] I-*.  The loss hides
+ * what this shows: a model can lower its dev loss on the many O lines while
+ * hardly ever choosing I-, and forced decoding then splits every entity. */
+typedef struct cl_ft_choices {
+    int64_t n[3];     /* answer lines with a label of that kind */
+    int64_t right[3]; /* of these, where the greedy token was the gold one */
+} cl_ft_choices;
+
 typedef struct cl_finetune_result {
     int32_t examples;        /* training examples used */
     int32_t skipped;         /* examples longer than the window (left out) */
@@ -175,6 +185,7 @@ typedef struct cl_finetune_result {
     double first_loss;       /* first training window's loss of this call */
     double train_loss[64];   /* mean training loss per epoch (first 64), NAN when resumed */
     double dev_loss[64];     /* mean dev loss per epoch (NAN: no dev) */
+    cl_ft_choices dev_choices; /* of the last dev validation (all 0: none) */
     double seconds;
     int64_t mem_estimate;    /* bytes */
     int64_t n_params, n_trained;
@@ -200,6 +211,8 @@ typedef struct cl_ft_example {
     size_t prompt_len;   /* bytes of the prompt (through the assistant header) */
     int32_t nspans;
     size_t (*spans)[2];  /* [begin, end) byte ranges counted in the loss */
+    int32_t nlines;
+    size_t *label_at;    /* byte where each answer line's label starts */
 } cl_ft_example;
 
 void cl_ft_example_free(cl_ft_example *ex);

@@ -481,18 +481,40 @@ static double run_window(trainer *t, const ft_windows *w, int32_t win, bool trai
     return loss * (double)w->n_ctx / (double)counted;
 }
 
-/* Mean loss per counted position over the dev windows (no update). */
+static void note_choices(const cl_finetune_params *p, const cl_ft_choices *c)
+{
+    if (c->n[0] + c->n[1] + c->n[2] == 0)
+        return;
+    double pct[3];
+    for (int k = 0; k < 3; k++)
+        pct[k] = c->n[k] ? 100.0 * (double)c->right[k] / (double)c->n[k] : 0;
+    note(p, "dev label choices right (greedy first label token after the gold lines): "
+            "O %lld/%lld (%.1f%%), B- %lld/%lld (%.1f%%), I- %lld/%lld (%.1f%%)",
+         (long long)c->right[0], (long long)c->n[0], pct[0], (long long)c->right[1],
+         (long long)c->n[1], pct[1], (long long)c->right[2], (long long)c->n[2], pct[2]);
+}
+
+/* Mean loss per counted position over the dev windows (no update), and
+ * the label choices (*ch) from the greedy predictions ggml keeps. */
 static double eval_dev(trainer *t, const ft_windows *dw, int32_t ep, int64_t gstep,
-                       double t_start)
+                       double t_start, cl_ft_choices *ch)
 {
     const cl_finetune_params *p = t->p;
     double dsum = 0;
     int64_t dpos = 0;
     double t_dev = cl_now();
+    memset(ch, 0, sizeof *ch);
+    int32_t *pred = malloc(sizeof *pred * (size_t)dw->n_ctx);
     for (int32_t w = 0; w < dw->n; w++) {
         double loss = run_window(t, dw, w, false);
         dsum += loss * dw->counted[w];
         dpos += dw->counted[w];
+        int64_t ndata = 0;
+        ggml_opt_result_ndata(t->res, &ndata);
+        if (pred && ndata == dw->n_ctx) {
+            ggml_opt_result_pred(t->res, pred);
+            ft_window_choices(dw, w, pred, ch);
+        }
         if (p->progress) {
             double now = cl_now();
             cl_ft_progress pr = {
@@ -512,6 +534,7 @@ static double eval_dev(trainer *t, const ft_windows *dw, int32_t ep, int64_t gst
             p->progress(p->progress_ctx, &pr);
         }
     }
+    free(pred);
     return dpos ? dsum / (double)dpos : NAN;
 }
 
@@ -779,9 +802,10 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->start_epoch = start_epoch + 1;
     if (p->epochs == 0) {
         /* Validation only: the model's dev loss as it is; nothing written. */
-        res->dev_loss[0] = eval_dev(&t, &dv.win, 0, 0, t_start);
+        res->dev_loss[0] = eval_dev(&t, &dv.win, 0, 0, t_start, &res->dev_choices);
         note(p, "dev loss of %s: %.4f (%d windows, validation only)",
              found ? ck.file : p->model_path, res->dev_loss[0], dv.win.n);
+        note_choices(p, &res->dev_choices);
         goto done;
     }
     double t_train = cl_now(), step_s = -1;
@@ -846,8 +870,10 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         }
         double tl = npos ? sum / (double)npos : NAN;
         double dl = NAN;
-        if (dv.win.n > 0)
-            dl = eval_dev(&t, &dv.win, ep, gstep, t_start);
+        if (dv.win.n > 0) {
+            dl = eval_dev(&t, &dv.win, ep, gstep, t_start, &res->dev_choices);
+            note_choices(p, &res->dev_choices);
+        }
         if (ep < 64) {
             /* a resumed or cut epoch's mean covers only the windows run this time */
             ck.train_loss[ep] = first == 0 && last_step == tr.win.n ? tl : NAN;

@@ -19,47 +19,61 @@ void cl_ft_example_free(cl_ft_example *ex)
         return;
     free(ex->text);
     free(ex->spans);
+    free(ex->label_at);
     memset(ex, 0, sizeof *ex);
 }
 
-/* Byte ranges of the answer to count: per line "token : label\n", the label
- * and its newline (CL_FT_LOSS_LABELS) or the whole answer. */
-static cl_status answer_spans(const char *answer, size_t off, cl_ft_loss loss, cl_ft_example *ex,
-                              cl_error *err)
+/* Where each answer line's label starts: per line "token : label\n", the
+ * label follows the line's last separator (tokens never hold spaces, labels
+ * never do either). */
+static cl_status find_labels(const char *answer, size_t off, cl_ft_example *ex, cl_error *err)
 {
     size_t alen = strlen(answer);
-    if (loss != CL_FT_LOSS_LABELS) {
-        ex->spans = malloc(sizeof *ex->spans);
-        if (!ex->spans)
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        ex->spans[0][0] = loss == CL_FT_LOSS_ALL ? 0 : off;
-        ex->spans[0][1] = loss == CL_FT_LOSS_ALL ? strlen(ex->text) : off + alen;
-        ex->nspans = 1;
-        return CL_OK;
-    }
     int32_t lines = 0;
     for (size_t i = 0; i < alen; i++)
         lines += answer[i] == '\n';
-    ex->spans = malloc(sizeof *ex->spans * (size_t)(lines + 1));
-    if (!ex->spans)
+    ex->label_at = malloc(sizeof *ex->label_at * (size_t)(lines + 1));
+    if (!ex->label_at)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     size_t ls = 0, seplen = strlen(CL_ANSWER_SEP);
     while (ls < alen) {
         const char *nl = memchr(answer + ls, '\n', alen - ls);
         size_t le = nl ? (size_t)(nl - answer) : alen;
-        /* The label follows the line's last separator: tokens never hold
-         * spaces, labels never do either. */
         size_t lab = SIZE_MAX;
         for (size_t i = ls; i + seplen <= le; i++)
             if (!memcmp(answer + i, CL_ANSWER_SEP, seplen))
                 lab = i + seplen;
         if (lab == SIZE_MAX)
             return cl_error_set(err, CL_ERR_INTERNAL, "answer line without '%s'", CL_ANSWER_SEP);
-        ex->spans[ex->nspans][0] = off + lab;
-        ex->spans[ex->nspans][1] = off + (nl ? le + 1 : le);
-        ex->nspans++;
+        ex->label_at[ex->nlines++] = off + lab;
         ls = nl ? le + 1 : alen;
     }
+    return CL_OK;
+}
+
+/* Byte ranges of the answer to count: each label and its newline
+ * (CL_FT_LOSS_LABELS), the whole answer, or everything. */
+static cl_status answer_spans(const char *answer, size_t off, cl_ft_loss loss, cl_ft_example *ex,
+                              cl_error *err)
+{
+    size_t alen = strlen(answer);
+    int32_t n = loss == CL_FT_LOSS_LABELS ? ex->nlines : 1;
+    ex->spans = malloc(sizeof *ex->spans * (size_t)(n ? n : 1));
+    if (!ex->spans)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (loss != CL_FT_LOSS_LABELS) {
+        ex->spans[0][0] = loss == CL_FT_LOSS_ALL ? 0 : off;
+        ex->spans[0][1] = loss == CL_FT_LOSS_ALL ? strlen(ex->text) : off + alen;
+        ex->nspans = 1;
+        return CL_OK;
+    }
+    for (int32_t k = 0; k < n; k++) {
+        size_t lab = ex->label_at[k] - off;
+        const char *nl = memchr(answer + lab, '\n', alen - lab);
+        ex->spans[k][0] = off + lab;
+        ex->spans[k][1] = off + (nl ? (size_t)(nl - answer) + 1 : alen);
+    }
+    ex->nspans = n;
     return CL_OK;
 }
 
@@ -101,7 +115,9 @@ cl_status ft_render_example(const cl_llama_model *m, const cl_prompt_builder *b,
     }
     ex->prompt_len = head.len;
     ex->text = cl_buf_detach(&full);
-    st = answer_spans(answer.data ? answer.data : "", head.len, loss, ex, err);
+    st = find_labels(answer.data ? answer.data : "", head.len, ex, err);
+    if (st == CL_OK)
+        st = answer_spans(answer.data ? answer.data : "", head.len, loss, ex, err);
 done:
     if (st != CL_OK)
         cl_ft_example_free(ex);
@@ -184,6 +200,7 @@ void ft_seq_free(ft_seq *s)
         return;
     free(s->toks);
     free(s->counted);
+    free(s->choice);
     memset(s, 0, sizeof *s);
 }
 
@@ -196,7 +213,8 @@ cl_status ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_examp
     if (st != CL_OK)
         return st;
     out->counted = calloc((size_t)(out->n ? out->n : 1), 1);
-    if (!out->counted) {
+    out->choice = calloc((size_t)(out->n ? out->n : 1), 1);
+    if (!out->counted || !out->choice) {
         free(ends);
         ft_seq_free(out);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
@@ -211,6 +229,15 @@ cl_status ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_examp
         if (sp < ex->nspans && ex->spans[sp][0] < e)
             out->counted[i] = 1;
     }
+    /* the token a label starts in (" I" carries the separator's space) */
+    int32_t i = 1;
+    for (int32_t k = 0; k < ex->nlines; k++) {
+        size_t at = ex->label_at[k];
+        while (i < out->n && ends[i] <= at)
+            i++;
+        if (i < out->n)
+            out->choice[i] = (uint8_t)ex->text[at];
+    }
     free(ends);
     return CL_OK;
 }
@@ -222,6 +249,7 @@ void ft_windows_free(ft_windows *w)
     free(w->tokens);
     free(w->mask);
     free(w->counted);
+    free(w->choice);
     memset(w, 0, sizeof *w);
 }
 
@@ -239,7 +267,10 @@ static cl_status windows_grow(ft_windows *w, llama_token pad)
         int32_t *c = realloc(w->counted, sizeof *c * (size_t)cap);
         if (c)
             w->counted = c;
-        if (!t || !m || !c)
+        uint8_t *ch = realloc(w->choice, W * (size_t)cap);
+        if (ch)
+            w->choice = ch;
+        if (!t || !m || !c || !ch)
             return CL_ERR_NOMEM;
         w->cap = cap;
     }
@@ -247,6 +278,7 @@ static cl_status windows_grow(ft_windows *w, llama_token pad)
     for (size_t i = 0; i <= W; i++)
         w->tokens[(size_t)w->n * (W + 1) + i] = pad;
     memset(w->mask + (size_t)w->n * W, 0, W);
+    memset(w->choice + (size_t)w->n * W, 0, W);
     w->counted[w->n] = 0;
     w->n++;
     return CL_OK;
@@ -275,8 +307,11 @@ cl_status ft_windows_pack(ft_windows *w, int32_t n_ctx, const ft_seq *seqs, cons
         }
         llama_token *t = w->tokens + (size_t)(w->n - 1) * (W + 1);
         uint8_t *m = w->mask + (size_t)(w->n - 1) * W;
+        uint8_t *ch = w->choice + (size_t)(w->n - 1) * W;
         for (int32_t i = 0; i < s->n; i++) {
             t[used + i] = s->toks[i];
+            if (i > 0 && s->choice && used + i - 1 < n_ctx)
+                ch[used + i - 1] = s->choice[i];
             /* position p predicts token p+1 */
             if (i > 0 && s->counted[i] && used + i - 1 < n_ctx) {
                 m[used + i - 1] = 1;
@@ -298,4 +333,18 @@ void ft_window_labels(const ft_windows *w, int32_t win, int32_t n_vocab, int32_t
     labels[0] = t[1];
     for (size_t i = 1; i < W; i++)
         labels[i] = m[i] ? t[i + 1] : (int32_t)(t[1] - (int64_t)i * n_vocab);
+}
+
+void ft_window_choices(const ft_windows *w, int32_t win, const int32_t *pred, cl_ft_choices *c)
+{
+    size_t W = (size_t)w->n_ctx;
+    const llama_token *t = w->tokens + (size_t)win * (W + 1);
+    const uint8_t *ch = w->choice + (size_t)win * W;
+    for (size_t i = 0; i < W; i++) {
+        int k = ch[i] == 'O' ? 0 : ch[i] == 'B' ? 1 : ch[i] == 'I' ? 2 : -1;
+        if (k < 0)
+            continue;
+        c->n[k]++;
+        c->right[k] += pred[i] == t[i + 1];
+    }
 }

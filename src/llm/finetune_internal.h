@@ -33,11 +33,14 @@ cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, si
                            cl_error *err);
 
 /* A tokenized example: counted[i] tells whether predicting toks[i] from
- * toks[0..i) counts in the loss (counted[0] is always false). */
+ * toks[0..i) counts in the loss (counted[0] is always false); choice[i]
+ * (NULL: none) is the first byte of the label ('O', 'B', 'I') when toks[i]
+ * is the token where an answer line's label starts, else 0. */
 typedef struct ft_seq {
     llama_token *toks;
     uint8_t *counted;
     int32_t n;
+    uint8_t *choice;
 } ft_seq;
 
 void ft_seq_free(ft_seq *s);
@@ -52,6 +55,7 @@ typedef struct ft_windows {
     llama_token *tokens;
     uint8_t *mask;
     int32_t *counted;
+    uint8_t *choice; /* [w*n_ctx + i]: the choice byte of the token position i predicts */
 } ft_windows;
 
 void ft_windows_free(ft_windows *w);
@@ -61,6 +65,10 @@ void ft_windows_free(ft_windows *w);
 cl_status ft_windows_pack(ft_windows *w, int32_t n_ctx, const ft_seq *seqs, const int32_t *order,
                           int32_t nseqs, bool pack, llama_token pad_token, int32_t *skipped,
                           cl_error *err);
+/* Add window win's label choices to c, given the model's greedy next
+ * token at each of its positions (pred[i]: the prediction of position i). */
+void ft_window_choices(const ft_windows *w, int32_t win, const int32_t *pred, cl_ft_choices *c);
+
 /* The label row of window w for llama_opt_epoch: the next token where
  * counted, else a value that puts the row's one-hot 1 onto row 0's label
  * (see finetune.h). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `clinner finetune` end to end with the tiny stories260K model on the
 # hand-made fixture (tests/fixtures/finetune): progress lines and a memory
-# estimate on stderr, the loss goes down, a checkpoint after each epoch and
+# estimate on stderr, the dev label choices, the loss goes down, a checkpoint after each epoch and
 # every --save-every steps, --resume continues (after a finished epoch, and
 # after kill -9 in the middle of one), a checkpoint of other options is
 # refused, and the result is tagged with forced decoding when the llama
@@ -41,6 +41,11 @@ grep -q 'tokens/s' "$tmp/e1.err" || fail "no tokens/s in the progress"
 grep -q 'ETA' "$tmp/e1.err" || fail "no ETA in the progress"
 [ -s "$tmp/ft.gguf" ] || fail "no output model"
 [ -s "$tmp/ft.gguf.ckpt.json" ] || fail "no checkpoint"
+# the dev label choices cover every dev token once
+choices=$(grep 'dev label choices right' "$tmp/e1.err") || fail "no dev label choices"
+ntok=$("$B" convert --from brat --to paper-csv --tokenizer paper "$fx/dev" -o - | tail -n +2 | wc -l)
+nch=$(echo "$choices" | grep -o '/[0-9]*' | tr -d / | awk '{ s += $1 } END { print s }')
+[ "$nch" = "$ntok" ] || fail "label choices over $nch lines, dev has $ntok tokens: $choices"
 first=$(sed -n 's/.*first loss \([0-9.]*\).*/\1/p' "$tmp/e1.err")
 dev1=$(sed -n 's/^epoch 1\/1  dev .* loss \([0-9.]*\) .*/\1/p' "$tmp/e1.err")
 
