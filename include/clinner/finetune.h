@@ -143,6 +143,11 @@ typedef struct cl_finetune_params {
     double time_limit_s;     /* stop after the step that passes this many seconds of
                               * training (0: none): checkpoint, dev loss, output as after an
                               * epoch; --resume continues from there */
+    /* Asked after every training step (NULL: never): true stops the run
+     * there as the time limit does.  `clinner finetune` answers it from
+     * SIGINT and SIGTERM, so that Ctrl-C loses no step. */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
     /* Fixed examples and a zero-shot instruction come from prompt.h with
      * these types (NULL: the paper's five). */
     /* Chat format of the examples (NULL: the model's own; see
@@ -180,6 +185,7 @@ typedef struct cl_finetune_result {
     int32_t epochs_done;     /* in all, resumed ones included */
     int32_t start_epoch;     /* 1-based first epoch run by this call (resume) */
     bool stopped_by_time;    /* time_limit_s ended the run mid-way */
+    bool stopped_by_request; /* stop() did */
     int64_t steps_done;      /* optimizer steps in all (resumes included) */
     int64_t steps_total;     /* steps the whole run would take */
     double first_loss;       /* first training window's loss of this call */

@@ -9,6 +9,7 @@
  * ETA) and notes go to stderr.  Without llama.cpp at build time the command
  * says so.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,9 @@ static void usage(FILE *fp)
             "  --save-every N        also checkpoint every N steps (default: each epoch)\n"
             "  --time-limit S        stop after the step that passes S seconds of training:\n"
             "                        checkpoint, dev loss and -o as after an epoch;\n"
-            "                        --resume continues the run\n"
+            "                        --resume continues the run; Ctrl-C (SIGINT or\n"
+            "                        SIGTERM) stops the same way after the current step\n"
+            "                        (exit status 128 + signal; again: quit at once)\n"
             "  --gpu-layers N        layers to offload to a GPU (-1: all; default 0); needs\n"
             "                        llama.cpp built with CUDA (setup-llama.sh --cuda ARCH)\n"
             "  --resume              continue from OUT.gguf's checkpoint (AdamW's moments\n"
@@ -135,6 +138,28 @@ static void on_log(void *ctx, const char *msg)
 {
     (void)ctx;
     fprintf(stderr, "clinner finetune: %s\n", msg);
+}
+
+/* SIGINT or SIGTERM asks the run to stop after its current step, with a
+ * checkpoint and the model written, as --time-limit does; the handler is
+ * then the default again, so a second Ctrl-C quits at once (files are
+ * written atomically: nothing is left half-written).  A handler can reach
+ * only static storage, hence this one file-level variable. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    static const char msg[] = "\nclinner finetune: stopping after this step (checkpoint, dev "
+                              "validation, model); Ctrl-C again quits at once\n";
+    stop_signal = sig;
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static bool stop_requested(void *ctx)
+{
+    (void)ctx;
+    return stop_signal != 0;
 }
 
 static char *default_cache(void)
@@ -253,16 +278,35 @@ int cmd_finetune(int argc, char **argv)
             goto out;
     }
     cl_finetune_result r;
-    if (cl_finetune(&p, train, dev, &r, &err) != CL_OK)
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    /* a signal the parent ignores stays ignored (a shell's background jobs
+     * ignore SIGINT so that Ctrl-C does not reach them) */
+    if (old_int.sa_handler == SIG_IGN)
+        sigaction(SIGINT, &old_int, NULL);
+    if (old_term.sa_handler == SIG_IGN)
+        sigaction(SIGTERM, &old_term, NULL);
+    p.stop = stop_requested;
+    cl_status fst = cl_finetune(&p, train, dev, &r, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (fst != CL_OK)
         goto out;
     if (p.epochs == 0) {
         rc = 0;
         goto out;
     }
-    if (r.stopped_by_time)
+    if (r.stopped_by_time || r.stopped_by_request)
         fprintf(stderr,
-                "clinner finetune: --time-limit reached after %lld of %lld steps; the model "
-                "below is that checkpoint's (--resume continues)\n",
+                "clinner finetune: %s after %lld of %lld steps; the model below is that "
+                "checkpoint's (--resume continues)\n",
+                r.stopped_by_time ? "--time-limit reached" : "stopped by a signal",
                 (long long)r.steps_done, (long long)r.steps_total);
     fprintf(stderr,
             "clinner finetune: wrote %s: %d examples, %d epochs, first loss %.4f, last epoch "
@@ -270,9 +314,10 @@ int cmd_finetune(int argc, char **argv)
             p.out_path, r.examples, r.epochs_done, r.first_loss,
             r.train_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63],
             r.dev_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63], r.seconds);
-    rc = 0;
+    /* interrupted: the usual 128 + signal, though the model is written */
+    rc = r.stopped_by_request ? 128 + (int)stop_signal : 0;
 out:
-    if (rc)
+    if (rc == 1)
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
     cl_corpus_free(train);
     cl_corpus_free(dev);

@@ -811,7 +811,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     double t_train = cl_now(), step_s = -1;
     int64_t steps_this_session = 0;
     res->steps_total = nsteps;
-    for (int32_t ep = start_epoch; ep < p->epochs && !res->stopped_by_time; ep++) {
+    bool cut = false; /* stopped before the last epoch's end: time limit or p->stop */
+    for (int32_t ep = start_epoch; ep < p->epochs && !cut; ep++) {
         for (int32_t i = 0; i < tr.win.n; i++)
             order[i] = i;
         shuffle(order, tr.win.n, (uint64_t)p->seed * 1000003ull + (uint64_t)ep);
@@ -852,10 +853,13 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 };
                 p->progress(p->progress_ctx, &pr);
             }
-            if (p->time_limit_s > 0 && now - t_train >= p->time_limit_s && s + 1 < tr.win.n) {
-                res->stopped_by_time = true;
-                last_step = s + 1;
-                break;
+            if (s + 1 < tr.win.n) {
+                res->stopped_by_time = p->time_limit_s > 0 && now - t_train >= p->time_limit_s;
+                res->stopped_by_request = !res->stopped_by_time && p->stop && p->stop(p->stop_ctx);
+                if ((cut = res->stopped_by_time || res->stopped_by_request)) {
+                    last_step = s + 1;
+                    break;
+                }
             }
             if (p->save_every > 0 && gstep % p->save_every == 0 && s + 1 < tr.win.n) {
                 ck.epoch = ep;
@@ -879,7 +883,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
             ck.train_loss[ep] = first == 0 && last_step == tr.win.n ? tl : NAN;
             ck.dev_loss[ep] = dl;
         }
-        if (res->stopped_by_time) {
+        if (cut) {
             ck.epoch = ep;
             ck.step = last_step;
         } else {
@@ -889,30 +893,35 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         ck.global_step = gstep;
         if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep + 1, err)) != CL_OK)
             goto done;
-        if (res->stopped_by_time) {
+        if (cut) {
             res->train_loss[ep < 64 ? ep : 63] = tl;
-            note(p, "time limit: stopped in epoch %d/%d after step %lld of %d (%lld of %lld "
+            note(p, "%s: stopped in epoch %d/%d after step %lld of %d (%lld of %lld "
                     "steps in all): train loss %.4f, dev loss %.4f; checkpoint %s (--resume "
                     "continues)",
-                 ep + 1, p->epochs, (long long)last_step, tr.win.n, (long long)gstep,
-                 (long long)nsteps, tl, dl, ck.file);
+                 res->stopped_by_time ? "time limit" : "stop requested", ep + 1, p->epochs,
+                 (long long)last_step, tr.win.n, (long long)gstep, (long long)nsteps, tl, dl,
+                 ck.file);
         } else {
             note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
                  p->epochs, tl, dl, cl_now() - t_ep, ck.file);
-            if (p->time_limit_s > 0 && cl_now() - t_train >= p->time_limit_s && ep + 1 < p->epochs) {
-                res->stopped_by_time = true;
-                note(p, "time limit: stopped after epoch %d/%d (--resume continues)", ep + 1,
-                     p->epochs);
+            if (ep + 1 < p->epochs) {
+                res->stopped_by_time =
+                    p->time_limit_s > 0 && cl_now() - t_train >= p->time_limit_s;
+                res->stopped_by_request = !res->stopped_by_time && p->stop && p->stop(p->stop_ctx);
+                if ((cut = res->stopped_by_time || res->stopped_by_request))
+                    note(p, "%s: stopped after epoch %d/%d (--resume continues)",
+                         res->stopped_by_time ? "time limit" : "stop requested", ep + 1,
+                         p->epochs);
             }
         }
     }
     res->steps_done = gstep;
     for (int i = 0; i < 64; i++) {
-        if (!(res->stopped_by_time && isnan(ck.train_loss[i]) && !isnan(res->train_loss[i])))
+        if (!(cut && isnan(ck.train_loss[i]) && !isnan(res->train_loss[i])))
             res->train_loss[i] = ck.train_loss[i];
         res->dev_loss[i] = ck.dev_loss[i];
     }
-    res->epochs_done = res->stopped_by_time ? ck.epoch + 1
+    res->epochs_done = cut ? ck.epoch + 1
                        : ck.epoch > p->epochs ? ck.epoch
                                               : p->epochs;
 

@@ -2,8 +2,8 @@
 # `clinner finetune` end to end with the tiny stories260K model on the
 # hand-made fixture (tests/fixtures/finetune): progress lines and a memory
 # estimate on stderr, the dev label choices, the loss goes down, a checkpoint after each epoch and
-# every --save-every steps, --resume continues (after a finished epoch, and
-# after kill -9 in the middle of one), a checkpoint of other options is
+# every --save-every steps, --resume continues (after a finished epoch,
+# after kill -9 in the middle of one, and after SIGTERM stopped one), a checkpoint of other options is
 # refused, and the result is tagged with forced decoding when the llama
 # backend of `clinner tag` is available.
 set -u
@@ -102,6 +102,33 @@ else
     echo "note: the run ended before it could be killed"
 fi
 [ -s "$tmp/ft.gguf" ] || fail "no output after resuming"
+
+# SIGTERM (or Ctrl-C) stops after the current step: checkpoint, model,
+# exit status 143; --resume finishes the run
+rm -f "$tmp"/ft.gguf*
+"$B" finetune "${common[@]}" --epochs 2 2>"$tmp/s.err" &
+pid=$!
+for _ in $(seq 600); do
+    grep -q '^epoch 1/2  step 1/' "$tmp/s.err" && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
+kill -TERM $pid 2>/dev/null && signalled=1 || signalled=0
+wait $pid
+rc=$?
+if [ "$signalled" = 1 ] && grep -q 'stop requested: stopped' "$tmp/s.err"; then
+    [ "$rc" = 143 ] || fail "stopped by SIGTERM: exit status $rc, not 143"
+    grep -q 'stopped by a signal after' "$tmp/s.err" || fail "no stop summary: $(tail -3 "$tmp/s.err")"
+    [ -s "$tmp/ft.gguf" ] && [ -s "$tmp/ft.gguf.ckpt.json" ] || fail "no model or checkpoint after SIGTERM"
+    ls "$tmp"/ft.gguf.tmp* >/dev/null 2>&1 && fail "temporary files left after SIGTERM"
+    "$B" finetune "${common[@]}" --epochs 2 --resume 2>"$tmp/s2.err" ||
+        { cat "$tmp/s2.err"; fail "resume after SIGTERM exited $?"; }
+    grep -q '^clinner finetune: epoch 2/2: train loss' "$tmp/s2.err" || fail "epoch 2 did not finish after SIGTERM"
+    echo "SIGTERM: stopped with a checkpoint, resumed to the end"
+else
+    [ "$rc" = 0 ] || fail "run exited $rc: $(tail -3 "$tmp/s.err")"
+    echo "note: the run ended before SIGTERM could stop it"
+fi
 
 # the result tags with forced decoding (when `clinner tag` has the llama backend)
 if "$B" tag --help 2>&1 | grep -q 'llama .*not available'; then
