@@ -18,7 +18,9 @@
 # docs/RESULTS.md), LR (1e-4: 2e-4 diverged after 280 steps of a 1,690-step
 # run; the schedule ends at a tenth of it), CTX
 # (1024), MAX_EXAMPLES (0: the whole split), THREADS (2), SAVE_EVERY (50).
-# Keep them the same to continue a run.
+# Keep them the same to continue a run.  DEV_EVERY (0) and KEEP=1 may
+# change between sittings: validate on dev every DEV_EVERY steps, keep every
+# checkpoint (to choose one on dev: the label choices swing, RESULTS.md).
 set -euo pipefail
 # Everything is in main(), read whole before it runs (an edit under a run
 # of hours must not change what it does next).
@@ -38,6 +40,8 @@ mkdir -p "$out"
 log=$out/ft.log
 resume=()
 [ -f "$out/smollm2-ft.gguf.ckpt.json" ] && resume=(--resume)
+keep=()
+[ "${KEEP:-0}" = 1 ] && keep=(--keep-checkpoints)
 echo "ft_split: start $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)," \
      "$(basename "$model") limit ${limit}s ${resume[*]}" >>"$log"
 timer=()
@@ -47,7 +51,8 @@ rc=0
     --tokenizer paper --max-dev 50 --ctx "${CTX:-1024}" --epochs 1 \
     --train-tensors "${TENSORS:-last:4}" --lr "$lr" --lr-min "$lr_min" --warmup 0.03 \
     --max-examples "${MAX_EXAMPLES:-0}" --threads "${THREADS:-2}" \
-    --save-every "${SAVE_EVERY:-50}" --time-limit "$limit" --log-interval 60 \
+    --save-every "${SAVE_EVERY:-50}" --dev-every "${DEV_EVERY:-0}" "${keep[@]}" \
+    --time-limit "$limit" --log-interval 60 \
     --out-type q8_0 -o "$out/smollm2-ft.gguf" "${resume[@]}" \
     >>"$log" 2>&1 || rc=$?
 echo "ft_split: end $(date -u +%FT%TZ), rc $rc" >>"$log"

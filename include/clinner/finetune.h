@@ -136,6 +136,10 @@ typedef struct cl_finetune_params {
     uint32_t seed;           /* subset and order of examples (default 42) */
     int32_t threads;         /* 0: all cores */
     int32_t save_every;      /* also checkpoint every N steps (0: only after each epoch) */
+    bool keep_checkpoints;   /* keep every checkpoint's weights, not only the last */
+    int32_t dev_every;       /* also validate on dev every N steps (0: after each epoch);
+                              * a run's dev loss and label choices can swing between
+                              * checkpoints, so choose one on dev */
     bool resume;             /* continue from the checkpoint of the same run */
     int64_t mem_limit;       /* bytes training may use (0: MemAvailable of /proc/meminfo) */
     int32_t gpu_layers;      /* layers offloaded to a GPU backend (default 0: CPU; -1: all);

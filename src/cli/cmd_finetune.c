@@ -62,6 +62,10 @@ static void usage(FILE *fp)
             "  --seed N              subset and order (default %u)\n"
             "  --threads N           CPU threads (default: all)\n"
             "  --save-every N        also checkpoint every N steps (default: each epoch)\n"
+            "  --keep-checkpoints    keep every checkpoint (F32), not only the last\n"
+            "  --dev-every N         also validate on dev every N steps (default: each\n"
+            "                        epoch): with the two above, choose a checkpoint on\n"
+            "                        dev, the results can swing between them\n"
             "  --time-limit S        stop after the step that passes S seconds of training:\n"
             "                        checkpoint, dev loss and -o as after an epoch;\n"
             "                        --resume continues the run; Ctrl-C (SIGINT or\n"
@@ -208,6 +212,7 @@ int cmd_finetune(int argc, char **argv)
     double mem_gib = -1.0;
     const cli_opt opts[] = {
         CLI_FLAG("--resume", &p.resume),
+        CLI_FLAG("--keep-checkpoints", &p.keep_checkpoints),
         CLI_NOFLAG("--no-pack", &p.pack),
         CLI_FLAG("--verbose", &p.verbose),
         CLI_STRING("--model", &p.model_path),
@@ -237,6 +242,7 @@ int cmd_finetune(int argc, char **argv)
         CLI_NUMBER("--time-limit", &p.time_limit_s, 0.0),
         CLI_INTEGER("--gpu-layers", CLI_OPT_INT32, &p.gpu_layers, -1, 100000),
         CLI_INTEGER("--save-every", CLI_OPT_INT32, &p.save_every, 0, 100000000),
+        CLI_INTEGER("--dev-every", CLI_OPT_INT32, &p.dev_every, 0, 100000000),
     };
     int done = cli_parse_command("finetune", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
     if (done >= 0)

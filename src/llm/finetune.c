@@ -8,8 +8,8 @@
  * Checkpoints: after each epoch (and every save_every steps) the weights go
  * to "<out>.ckpt-<step>.gguf" and then "<out>.ckpt.json" (atomic) names it
  * with the run's fingerprint, epoch and step; the previous checkpoint file
- * is removed only after that.  A kill at any moment leaves a consistent
- * pair.  The final model is a hard link to the last checkpoint (no second
+ * is removed only after that (kept with keep_checkpoints, to choose one on
+ * dev afterwards).  A kill at any moment leaves a consistent pair.  The final model is a hard link to the last checkpoint (no second
  * copy of the weights); --resume with more --epochs continues from it.
  */
 #include <errno.h>
@@ -398,7 +398,7 @@ static char *beside(const char *out_path, const char *name)
 
 static cl_status ckpt_write(const char *out_path, const struct llama_model *model,
                             const char *meta_src, const char *chat_template, ckpt *c,
-                            int32_t epochs_known, cl_error *err)
+                            int32_t epochs_known, bool keep_old, cl_error *err)
 {
     const char *base = strrchr(out_path, '/');
     base = base ? base + 1 : out_path;
@@ -439,7 +439,7 @@ static cl_status ckpt_write(const char *out_path, const struct llama_model *mode
         free(text);
     }
     if (st == CL_OK) {
-        if (c->file && strcmp(c->file, name.data) != 0) {
+        if (c->file && strcmp(c->file, name.data) != 0 && !keep_old) {
             char *old = beside(out_path, c->file);
             if (old)
                 unlink(old);
@@ -861,12 +861,19 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                     break;
                 }
             }
+            if (p->dev_every > 0 && gstep % p->dev_every == 0 && s + 1 < tr.win.n &&
+                dv.win.n > 0) {
+                cl_ft_choices ch;
+                double d = eval_dev(&t, &dv.win, ep, gstep, t_start, &ch);
+                note(p, "dev validation after step %lld: loss %.4f", (long long)gstep, d);
+                note_choices(p, &ch);
+            }
             if (p->save_every > 0 && gstep % p->save_every == 0 && s + 1 < tr.win.n) {
                 ck.epoch = ep;
                 ck.step = s + 1;
                 ck.global_step = gstep;
                 if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep,
-                     err)) != CL_OK)
+                                     p->keep_checkpoints, err)) != CL_OK)
                     goto done;
                 note(p, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
                      ck.file);
@@ -891,7 +898,8 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
             ck.step = 0;
         }
         ck.global_step = gstep;
-        if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep + 1, err)) != CL_OK)
+        if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep + 1,
+                             p->keep_checkpoints, err)) != CL_OK)
             goto done;
         if (cut) {
             res->train_loss[ep < 64 ? ep : 63] = tl;

@@ -3,7 +3,8 @@
 # hand-made fixture (tests/fixtures/finetune): progress lines and a memory
 # estimate on stderr, the dev label choices, the loss goes down, a checkpoint after each epoch and
 # every --save-every steps, --resume continues (after a finished epoch,
-# after kill -9 in the middle of one, and after SIGTERM stopped one), a checkpoint of other options is
+# after kill -9 in the middle of one, and after SIGTERM stopped one),
+# --dev-every and --keep-checkpoints, a checkpoint of other options is
 # refused, and the result is tagged with forced decoding when the llama
 # backend of `clinner tag` is available.
 set -u
@@ -129,6 +130,20 @@ else
     [ "$rc" = 0 ] || fail "run exited $rc: $(tail -3 "$tmp/s.err")"
     echo "note: the run ended before SIGTERM could stop it"
 fi
+
+# --dev-every validates mid-epoch, --keep-checkpoints keeps each one
+rm -f "$tmp"/ft.gguf*
+"$B" finetune "${common[@]}" --epochs 1 --save-every 2 --dev-every 2 --keep-checkpoints \
+    2>"$tmp/d.err" || { cat "$tmp/d.err"; fail "--dev-every run exited $?"; }
+nwin=$(sed -n 's/.* in \([0-9]*\) windows, .*training loss.*/\1/p' "$tmp/d.err")
+[ "${nwin:-0}" -ge 5 ] || fail "the fixture has $nwin training windows, the test needs 5"
+grep -q 'dev validation after step 2: loss' "$tmp/d.err" || fail "no validation after step 2"
+grep -q 'dev validation after step 4: loss' "$tmp/d.err" || fail "no validation after step 4"
+[ "$(grep -c 'dev label choices right' "$tmp/d.err")" -ge 3 ] || fail "label choices not at each validation"
+for k in 2 4 $nwin; do
+    [ -s "$tmp/ft.gguf.ckpt-$k.gguf" ] || fail "checkpoint $k not kept: $(ls "$tmp")"
+done
+echo "--dev-every 2: validated at steps 2 and 4, checkpoints kept"
 
 # the result tags with forced decoding (when `clinner tag` has the llama backend)
 if "$B" tag --help 2>&1 | grep -q 'llama .*not available'; then
