@@ -34,6 +34,22 @@ static const char *stories_path(char *buf, size_t n)
     return buf;
 }
 
+/* Decode toks[0..n) as one sequence from position 0, logits everywhere. */
+static void decode_all(struct llama_context *ctx, const llama_token *toks, int32_t n)
+{
+    struct llama_batch bt = llama_batch_init(n, 0, 1);
+    for (int32_t i = 0; i < n; i++) {
+        bt.token[i] = toks[i];
+        bt.pos[i] = i;
+        bt.n_seq_id[i] = 1;
+        bt.seq_id[i][0] = 0;
+        bt.logits[i] = 1;
+    }
+    bt.n_tokens = n;
+    assert_int_equal(llama_decode(ctx, bt), 0);
+    llama_batch_free(bt);
+}
+
 static void test_schedule(void **state)
 {
     (void)state;
@@ -329,26 +345,14 @@ static void test_masked_loss(void **state)
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     struct llama_context *ic = llama_init_from_model(model, cp);
     assert_non_null(ic);
-    struct llama_batch batch = llama_batch_init(T, 0, 1);
-    for (int i = 0; i < T; i++) {
-        batch.token[i] = w.tokens[i];
-        batch.pos[i] = i;
-        batch.n_seq_id[i] = 1;
-        batch.seq_id[i][0] = 0;
-        batch.logits[i] = 1;
-    }
-    batch.n_tokens = T;
-    assert_int_equal(llama_decode(ic, batch), 0);
+    decode_all(ic, w.tokens, T);
     double sum = 0;
     int32_t argmax[256];
     cl_ft_choices want;
     memset(&want, 0, sizeof want);
     for (int i = 0; i < T; i++) {
         const float *lg = llama_get_logits_ith(ic, i);
-        argmax[i] = 0;
-        for (int v = 1; v < nv; v++)
-            if (lg[v] > lg[argmax[i]])
-                argmax[i] = v;
+        argmax[i] = cl_llm_first_max(lg, nv);
         if (w.choice[i] == 'O') {
             want.n[0]++;
             want.right[0] += argmax[i] == w.tokens[i + 1];
@@ -363,7 +367,6 @@ static void test_masked_loss(void **state)
         sum += -(lg[w.tokens[i + 1]] - mx - log(z));
     }
     double expected = sum / T;
-    llama_batch_free(batch);
     llama_free(ic);
 
     struct llama_context *tc = llama_init_from_model(model, cp);
@@ -706,31 +709,15 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
             ft_seq s;
             assert_int_equal(ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
             if (s.n >= 2 && s.n <= n_ctx + 1) {
-                int32_t n = s.n - 1; /* the last token is only a target */
                 llama_memory_clear(llama_get_memory(ctx), true);
-                struct llama_batch bt = llama_batch_init(n, 0, 1);
-                for (int32_t i = 0; i < n; i++) {
-                    bt.token[i] = s.toks[i];
-                    bt.pos[i] = i;
-                    bt.n_seq_id[i] = 1;
-                    bt.seq_id[i][0] = 0;
-                    bt.logits[i] = 1;
-                }
-                bt.n_tokens = n;
-                assert_int_equal(llama_decode(ctx, bt), 0);
+                decode_all(ctx, s.toks, s.n - 1); /* the last token is only a target */
                 for (int32_t i = 1; i < s.n; i++) {
                     int k = s.choice[i] == 'O' ? 0 : s.choice[i] == 'B' ? 1 : s.choice[i] == 'I' ? 2 : -1;
                     if (k < 0)
                         continue;
-                    const float *lg = llama_get_logits_ith(ctx, i - 1);
-                    int32_t best = 0;
-                    for (int32_t v = 1; v < nv; v++)
-                        if (lg[v] > lg[best])
-                            best = v;
                     out->n[k]++;
-                    out->right[k] += best == s.toks[i];
+                    out->right[k] += cl_llm_first_max(llama_get_logits_ith(ctx, i - 1), nv) == s.toks[i];
                 }
-                llama_batch_free(bt);
             }
             ft_seq_free(&s);
             cl_ft_example_free(&ex);

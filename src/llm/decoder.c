@@ -453,7 +453,7 @@ static void step_forced(cl_llm_engine *e, slot *s)
     }
 }
 
-static llama_token first_max(const float *lg, int32_t n)
+llama_token cl_llm_first_max(const float *lg, int32_t n)
 {
     int32_t best = 0;
     for (int32_t i = 1; i < n; i++)
@@ -470,7 +470,7 @@ static void step_grammar(cl_llm_engine *e, slot *s)
     int32_t nv = m->n_vocab;
     llama_token tok = -1;
     if (lg && !s->chain) {
-        llama_token best = first_max(lg, nv);
+        llama_token best = cl_llm_first_max(lg, nv);
         llama_token_data one = {best, lg[best], 0.0f};
         llama_token_data_array arr = {&one, 1, -1, false};
         llama_sampler_apply(s->grammar, &arr);

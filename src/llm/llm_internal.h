@@ -25,6 +25,10 @@ struct cl_llama_model {
     bool *is_eog;
 };
 
+/* The first token of highest logit among lg[0..n): greedy sampling's
+ * choice, and ggml_argmax's. */
+llama_token cl_llm_first_max(const float *lg, int32_t n);
+
 /* Build the piece table (once). */
 cl_status cl_llm_pieces(cl_llama_model *m, cl_error *err);
 
