@@ -9,8 +9,9 @@
  * to "<out>.ckpt-<step>.gguf" and then "<out>.ckpt.json" (atomic) names it
  * with the run's fingerprint, epoch and step; the previous checkpoint file
  * is removed only after that (kept with keep_checkpoints, to choose one on
- * dev afterwards).  A kill at any moment leaves a consistent pair.  The final model is a hard link to the last checkpoint (no second
- * copy of the weights); --resume with more --epochs continues from it.
+ * dev afterwards).  A kill at any moment leaves a consistent pair.  The
+ * final model is a hard link to the last checkpoint (no second copy of the
+ * weights); --resume with more --epochs continues from it.
  */
 #include <errno.h>
 #include <math.h>
@@ -481,6 +482,15 @@ static double run_window(trainer *t, const ft_windows *w, int32_t win, bool trai
     return loss * (double)w->n_ctx / (double)counted;
 }
 
+/* Whether the run stops here: its time limit passed, or p->stop asks;
+ * res says which. */
+static bool cut_short(const cl_finetune_params *p, double trained_s, cl_finetune_result *res)
+{
+    res->stopped_by_time = p->time_limit_s > 0 && trained_s >= p->time_limit_s;
+    res->stopped_by_request = !res->stopped_by_time && p->stop && p->stop(p->stop_ctx);
+    return res->stopped_by_time || res->stopped_by_request;
+}
+
 static void note_choices(const cl_finetune_params *p, const cl_ft_choices *c)
 {
     if (c->n[0] + c->n[1] + c->n[2] == 0)
@@ -853,13 +863,9 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 };
                 p->progress(p->progress_ctx, &pr);
             }
-            if (s + 1 < tr.win.n) {
-                res->stopped_by_time = p->time_limit_s > 0 && now - t_train >= p->time_limit_s;
-                res->stopped_by_request = !res->stopped_by_time && p->stop && p->stop(p->stop_ctx);
-                if ((cut = res->stopped_by_time || res->stopped_by_request)) {
-                    last_step = s + 1;
-                    break;
-                }
+            if (s + 1 < tr.win.n && (cut = cut_short(p, now - t_train, res))) {
+                last_step = s + 1;
+                break;
             }
             if (p->dev_every > 0 && gstep % p->dev_every == 0 && s + 1 < tr.win.n &&
                 dv.win.n > 0) {
@@ -912,15 +918,9 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
         } else {
             note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
                  p->epochs, tl, dl, cl_now() - t_ep, ck.file);
-            if (ep + 1 < p->epochs) {
-                res->stopped_by_time =
-                    p->time_limit_s > 0 && cl_now() - t_train >= p->time_limit_s;
-                res->stopped_by_request = !res->stopped_by_time && p->stop && p->stop(p->stop_ctx);
-                if ((cut = res->stopped_by_time || res->stopped_by_request))
-                    note(p, "%s: stopped after epoch %d/%d (--resume continues)",
-                         res->stopped_by_time ? "time limit" : "stop requested", ep + 1,
-                         p->epochs);
-            }
+            if (ep + 1 < p->epochs && (cut = cut_short(p, cl_now() - t_train, res)))
+                note(p, "%s: stopped after epoch %d/%d (--resume continues)",
+                     res->stopped_by_time ? "time limit" : "stop requested", ep + 1, p->epochs);
         }
     }
     res->steps_done = gstep;
