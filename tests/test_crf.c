@@ -602,6 +602,102 @@ static void dense_features_round_trip_and_train(void **state)
     cl_corpus_free(c);
 }
 
+/* Train on a table whose dimensions differ in scale by 10^6, once with
+ * --dense-scale rms and once raw on the same table pre-divided by each
+ * dimension's RMS: the same optimisation, so the weights must match once the
+ * RMS model's folded factors are accounted for, and both models must tag the
+ * same (each with the table it was trained on: the RMS model reads raw rows). */
+static void dense_rms_scale_is_folded_into_the_weights(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    enum { D = 3 };
+    double sum[D] = {0}, scale[D];
+    int64_t n = 0;
+    char *path[2] = {tmp_path("dense-raw.bin"), tmp_path("dense-pre.bin")};
+    for (int pass = 0; pass < 3; pass++) { /* 0: sums, 1: raw file, 2: pre-scaled file */
+        FILE *fp = NULL;
+        if (pass > 0) {
+            fp = fopen(path[pass - 1], "wb");
+            assert_non_null(fp);
+            assert_int_equal(cl_dense_write_header(fp, D, &err), CL_OK);
+        }
+        for (int32_t i = 0; i < c->ndocs; i++) {
+            cl_doc *d = c->docs[i];
+            float *rows = calloc((size_t)d->ntokens * D, sizeof *rows);
+            for (int32_t k = 0; k < d->ntokens; k++) {
+                rows[k * D] = strcmp(d->tags[k], "O") != 0 ? 1000.0f : 0.0f;
+                rows[k * D + 1] = 0.001f * (float)(k % 5);
+                rows[k * D + 2] = 7.0f;
+            }
+            for (int32_t j = 0; j < d->ntokens * D; j++) {
+                if (pass == 0)
+                    sum[j % D] += (double)rows[j] * rows[j];
+                else if (pass == 2)
+                    rows[j] = (float)(rows[j] * scale[j % D]);
+            }
+            if (pass == 0)
+                n += d->ntokens;
+            else
+                assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, D, rows, &err),
+                                 CL_OK);
+            free(rows);
+        }
+        if (pass == 0)
+            for (int k = 0; k < D; k++)
+                scale[k] = 1.0 / sqrt(sum[k] / (double)n);
+        else
+            fclose(fp);
+    }
+    cl_dense_table *raw, *pre;
+    assert_int_equal(cl_dense_read(path[0], &raw, &err), CL_OK);
+    assert_int_equal(cl_dense_read(path[1], &pre, &err), CL_OK);
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 40;
+    cl_crf_model *mr, *mp, *mraw;
+    p.dense = raw;
+    p.dense_scale = CL_CRF_DENSE_RMS;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &mr, &err), CL_OK);
+    p.dense_scale = CL_CRF_DENSE_RAW;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &mraw, &err), CL_OK);
+    p.dense = pre;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &mp, &err), CL_OK);
+    assert_int_equal(mr->dims.A, mp->dims.A);
+    assert_int_equal(mr->dims.D, D);
+    int64_t off = crf_dense_off(mr->dims);
+    for (int64_t i = 0; i < off; i++) /* attributes and transitions: the same run */
+        assert_true(mr->w[i] == mp->w[i]);
+    bool differs_from_raw = false;
+    for (int k = 0; k < D; k++)
+        for (int32_t y = 0; y < mr->dims.L; y++) {
+            double a = mr->w[off + k * mr->dims.L + y];
+            double b = mp->w[off + k * mr->dims.L + y] * scale[k];
+            assert_true(fabs(a - b) <= 1e-6 * fabs(b) + 1e-12);
+            differs_from_raw |= fabs(a - mraw->w[off + k * mr->dims.L + y]) > 1e-3 * fabs(a);
+        }
+    assert_true(differs_from_raw);
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        cl_doc *d = c->docs[i];
+        assert_int_equal(cl_crf_tag(mr, raw, d, 0, d->nsentences, &err), CL_OK);
+        char **tr = copy_tags(d);
+        assert_int_equal(cl_crf_tag(mp, pre, d, 0, d->nsentences, &err), CL_OK);
+        for (int32_t k = 0; k < d->ntokens; k++)
+            assert_string_equal(tr[k], d->tags[k]);
+        free_tags(tr, d->ntokens);
+    }
+    for (int f = 0; f < 2; f++) {
+        unlink(path[f]);
+        free(path[f]);
+    }
+    cl_crf_model_free(mr);
+    cl_crf_model_free(mp);
+    cl_crf_model_free(mraw);
+    cl_dense_free(raw);
+    cl_dense_free(pre);
+    cl_corpus_free(c);
+}
+
 static void document_words_are_frequent_content_words(void **state)
 {
     (void)state;
@@ -683,6 +779,7 @@ int main(void)
         cmocka_unit_test(training_is_deterministic),
         cmocka_unit_test(l1_gives_sparse_model),
         cmocka_unit_test(dense_features_round_trip_and_train),
+        cmocka_unit_test(dense_rms_scale_is_folded_into_the_weights),
         cmocka_unit_test(document_words_are_frequent_content_words),
         cmocka_unit_test(bad_training_arguments),
         cmocka_unit_test(progress_lines),

@@ -68,6 +68,14 @@ cl_status cl_dense_write_doc(FILE *fp, const char *doc_id, int32_t ntokens, int3
 
 /* ---- training ---- */
 
+/* How dense features enter training.  RMS divides each dimension by its root
+ * mean square over the training documents' tokens, so that one penalty (c1,
+ * c2) suits every dimension whatever its scale (LLM hidden states carry
+ * outlier dimensions thousands of times larger than the rest).  The factors
+ * are folded into the saved weights: tagging reads the same raw file either
+ * way. */
+typedef enum { CL_CRF_DENSE_RAW = 0, CL_CRF_DENSE_RMS = 1 } cl_crf_dense_scale;
+
 typedef struct cl_crf_progress {
     int iteration;      /* 1-based L-BFGS iteration just finished */
     int max_iter;
@@ -104,6 +112,7 @@ typedef struct cl_crf_train_params {
     int doc_words;      /* the document's top-k content words as features of every token */
     bool tune_o_bias;   /* with dev: pick the O-score offset with the best dev F1 */
     const cl_dense_table *dense; /* optional, borrowed; NULL: none */
+    cl_crf_dense_scale dense_scale; /* RAW (default) or RMS, see above */
     cl_crf_progress_fn progress; /* optional; called from the calling thread */
     void *progress_ud;
 } cl_crf_train_params;

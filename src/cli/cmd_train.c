@@ -50,6 +50,10 @@ static void usage(FILE *fp)
             "                      of every token (default %d; 0: none)\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
             "                      file kind must then be given to `clinner tag --dense`\n"
+            "  --dense-scale MODE  raw (default) or rms: divide each dense dimension by its\n"
+            "                      root mean square over the training tokens while\n"
+            "                      training (folded into the saved weights; tagging reads\n"
+            "                      the same raw file)\n"
             "  --progress MODE     auto, tty, lines or off (default auto: a live line on a\n"
             "                      terminal, plain lines otherwise)\n"
             "  -o, --output MODEL  model file (written atomically)\n"
@@ -117,7 +121,7 @@ int cmd_train(int argc, char **argv)
     }
     cl_crf_train_params p = cl_crf_train_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
-    const char *labels = "paper", *out = NULL, *dense_path = NULL;
+    const char *labels = "paper", *out = NULL, *dense_path = NULL, *dense_scale = NULL;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_NOFLAG("--no-o-bias", &p.tune_o_bias),
@@ -129,6 +133,7 @@ int cmd_train(int argc, char **argv)
         CLI_STRING("--labels", &labels),
         CLI_STRING2("--output", "-o", &out),
         CLI_STRING("--dense", &dense_path),
+        CLI_STRING("--dense-scale", &dense_scale),
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
         CLI_NUMBER("--c1", &p.c1, 0.0),
         CLI_NUMBER("--c2", &p.c2, 0.0),
@@ -146,6 +151,19 @@ int cmd_train(int argc, char **argv)
     if (!train_path || !out) {
         fprintf(stderr, "clinner train: --train and -o are required (see --help)\n");
         return 2;
+    }
+    if (dense_scale) {
+        if (!dense_path) {
+            fprintf(stderr, "clinner train: --dense-scale needs --dense\n");
+            return 2;
+        }
+        if (!strcmp(dense_scale, "rms")) {
+            p.dense_scale = CL_CRF_DENSE_RMS;
+        } else if (strcmp(dense_scale, "raw") != 0) {
+            fprintf(stderr, "clinner train: --dense-scale: '%s' is not raw or rms\n",
+                    dense_scale);
+            return 2;
+        }
     }
     cl_error err;
     cl_error_clear(&err);

@@ -75,6 +75,15 @@ void crf_work_init(crf_work *w, int32_t L);
 int crf_work_reserve(crf_work *w, int32_t T); /* 0 ok, -1 nomem */
 void crf_work_free(crf_work *w);
 
+/* ---- dense rows (dense.c) ---- */
+/* rms[k]: root mean square of dimension k over every token of the corpus's
+ * documents that the table has (0 when there are none). */
+cl_status crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms,
+                        cl_error *err);
+/* A copy of t with dimension k multiplied by scale[k] (rounded to float). */
+cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
+                           cl_error *err);
+
 /* ---- inference (infer.c) ---- */
 /* S[t*L + y] = sum of weights of token t's attributes (and dense row) for y. */
 void crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S);

@@ -7,6 +7,7 @@
  * are found through a dictionary of their ids.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,4 +175,59 @@ cl_status cl_dense_write_doc(FILE *fp, const char *doc_id, int32_t ntokens, int3
         return cl_error_set(err, CL_ERR_IO, "dense features: write error for %s: %s", doc_id,
                             strerror(errno));
     return CL_OK;
+}
+
+cl_status crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms,
+                        cl_error *err)
+{
+    (void)err;
+    int64_t n = 0;
+    for (int32_t k = 0; k < t->dim; k++)
+        rms[k] = 0.0;
+    for (int32_t i = 0; i < docs->ndocs; i++) { /* corpus order: a fixed summation order */
+        int32_t nt;
+        const float *r = cl_dense_find(t, docs->docs[i]->id, &nt);
+        if (!r)
+            continue;
+        for (int32_t j = 0; j < nt; j++)
+            for (int32_t k = 0; k < t->dim; k++) {
+                double v = r[(size_t)j * t->dim + k];
+                rms[k] += v * v;
+            }
+        n += nt;
+    }
+    for (int32_t k = 0; k < t->dim; k++)
+        rms[k] = n > 0 ? sqrt(rms[k] / (double)n) : 0.0;
+    return CL_OK;
+}
+
+cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
+                           cl_error *err)
+{
+    *out = NULL;
+    cl_dense_table *c = calloc(1, sizeof *c);
+    if (!c)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    crf_dict_init(&c->ids);
+    c->dim = t->dim;
+    int32_t nd = t->ids.n;
+    c->ntokens = malloc((size_t)(nd ? nd : 1) * sizeof *c->ntokens);
+    c->rows = calloc((size_t)(nd ? nd : 1), sizeof *c->rows);
+    if (!c->ntokens || !c->rows)
+        goto nomem;
+    for (int32_t i = 0; i < nd; i++) {
+        if (crf_dict_intern(&c->ids, t->ids.keys[i], t->ids.klen[i], NULL) != i)
+            goto nomem;
+        size_t m = (size_t)t->ntokens[i] * (size_t)t->dim;
+        c->ntokens[i] = t->ntokens[i];
+        if (!(c->rows[i] = malloc(m ? m * sizeof(float) : 1)))
+            goto nomem;
+        for (size_t j = 0; j < m; j++)
+            c->rows[i][j] = (float)(t->rows[i][j] * scale[j % (size_t)t->dim]);
+    }
+    *out = c;
+    return CL_OK;
+nomem:
+    cl_dense_free(c);
+    return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
 }

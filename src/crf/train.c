@@ -508,6 +508,8 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     tr.t0 = cl_now();
     tr.best_f1 = -1.0;
     cl_status st = CL_OK;
+    double *dense_scale = NULL;          /* RMS mode: 1 / rms per dimension */
+    cl_dense_table *scaled_dense = NULL; /* RMS mode: the table the trainer reads */
     int32_t *fold = calloc((size_t)train->ndocs, sizeof *fold);
     tr.m = crf_model_new(types, ntypes, err);
     if (!tr.m || !fold) {
@@ -543,6 +545,21 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     tr.dims.L = m->dims.L;
     tr.dims.D = p.dense ? cl_dense_dim(p.dense) : 0;
     m->dims.D = tr.dims.D;
+    if (p.dense && p.dense_scale == CL_CRF_DENSE_RMS) {
+        /* train on a scaled copy; the factors are folded into the weights at the end */
+        dense_scale = malloc((size_t)tr.dims.D * sizeof *dense_scale);
+        if (!dense_scale) {
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if ((st = crf_dense_rms(p.dense, train, dense_scale, err)) != CL_OK)
+            goto done;
+        for (int32_t k = 0; k < tr.dims.D; k++)
+            dense_scale[k] = dense_scale[k] > 0.0 ? 1.0 / dense_scale[k] : 1.0;
+        if ((st = crf_dense_scaled(p.dense, dense_scale, &scaled_dense, err)) != CL_OK)
+            goto done;
+        p.dense = scaled_dense;
+    }
     if ((st = build_train_seqs(&tr, train, fold, err)) != CL_OK)
         goto done;
     tr.dims.A = m->dims.A;
@@ -619,7 +636,11 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
             }
         }
     }
-    st = finish_model(&tr, tr.ndev > 0 ? tr.best : x, err);
+    double *wbest = tr.ndev > 0 ? tr.best : x;
+    for (int32_t k = 0; dense_scale && k < tr.dims.D; k++) /* back to the raw features' scale */
+        for (int32_t y = 0; y < tr.dims.L; y++)
+            wbest[crf_dense_off(tr.dims) + (int64_t)k * tr.dims.L + y] *= dense_scale[k];
+    st = finish_model(&tr, wbest, err);
     m->o_bias = o_bias;
     free(x);
     if (st == CL_OK && p.progress) {
@@ -634,6 +655,8 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     }
 done:
     free(fold);
+    free(dense_scale);
+    cl_dense_free(scaled_dense);
     free_seqs(tr.train, tr.ntrain);
     free_seqs(tr.dev, tr.ndev);
     if (tr.work)
