@@ -112,7 +112,7 @@ typedef struct cl_crf_train_params {
     int doc_words;      /* the document's top-k content words as features of every token */
     bool tune_o_bias;   /* with dev: pick the O-score offset with the best dev F1 */
     const cl_dense_table *dense; /* optional, borrowed; NULL: none */
-    cl_crf_dense_scale dense_scale; /* RAW (default) or RMS, see above */
+    cl_crf_dense_scale dense_scale; /* RMS (default) or RAW, see above */
     cl_crf_progress_fn progress; /* optional; called from the calling thread */
     void *progress_ud;
 } cl_crf_train_params;

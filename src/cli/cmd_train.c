@@ -50,10 +50,10 @@ static void usage(FILE *fp)
             "                      of every token (default %d; 0: none)\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
             "                      file kind must then be given to `clinner tag --dense`\n"
-            "  --dense-scale MODE  raw (default) or rms: divide each dense dimension by its\n"
-            "                      root mean square over the training tokens while\n"
-            "                      training (folded into the saved weights; tagging reads\n"
-            "                      the same raw file)\n"
+            "  --dense-scale MODE  rms (default): divide each dense dimension by its root\n"
+            "                      mean square over the training tokens while training\n"
+            "                      (folded into the saved weights: tagging reads the same\n"
+            "                      raw file); raw: use the values as they are\n"
             "  --progress MODE     auto, tty, lines or off (default auto: a live line on a\n"
             "                      terminal, plain lines otherwise)\n"
             "  -o, --output MODEL  model file (written atomically)\n"
@@ -157,9 +157,9 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "clinner train: --dense-scale needs --dense\n");
             return 2;
         }
-        if (!strcmp(dense_scale, "rms")) {
-            p.dense_scale = CL_CRF_DENSE_RMS;
-        } else if (strcmp(dense_scale, "raw") != 0) {
+        if (!strcmp(dense_scale, "raw")) {
+            p.dense_scale = CL_CRF_DENSE_RAW;
+        } else if (strcmp(dense_scale, "rms") != 0) {
             fprintf(stderr, "clinner train: --dense-scale: '%s' is not raw or rms\n",
                     dense_scale);
             return 2;

@@ -38,14 +38,18 @@ grep -q 'blocks 0..4' "$tmp/err" || fail "no clear layer message: $(cat "$tmp/er
 "$B" tag --backend crf --model "$tmp/m.crf" --dense "$tmp/dev.dense" --tokenizer paper --from brat \
     --to conll "$fx/dev" -o "$tmp/pred.conll" 2>"$tmp/err" || { cat "$tmp/err"; fail "tag --dense exited $?"; }
 [ -s "$tmp/pred.conll" ] || fail "no tags"
-# --dense-scale rms: another model from the same file, tagged from the same raw file
+# --dense-scale raw (the default is rms): another model from the same file,
+# tagged from the same file
 "$B" train crf --train "$fx/train" --tokenizer paper --dense "$tmp/train.dense" --max-iter 30 \
-    --dense-scale rms --progress off -o "$tmp/rms.crf" 2>"$tmp/err" ||
-    { cat "$tmp/err"; fail "--dense-scale rms exited $?"; }
-cmp -s "$tmp/m.crf" "$tmp/rms.crf" && fail "--dense-scale rms gave the raw model"
-"$B" tag --backend crf --model "$tmp/rms.crf" --dense "$tmp/dev.dense" --tokenizer paper --from brat \
-    --to conll "$fx/dev" -o "$tmp/rms.conll" 2>"$tmp/err" || { cat "$tmp/err"; fail "tag (rms) exited $?"; }
-[ "$(grep -c . "$tmp/rms.conll")" = "$(grep -c . "$tmp/pred.conll")" ] || fail "rms: token count differs"
+    --dense-scale raw --progress off -o "$tmp/raw.crf" 2>"$tmp/err" ||
+    { cat "$tmp/err"; fail "--dense-scale raw exited $?"; }
+cmp -s "$tmp/m.crf" "$tmp/raw.crf" && fail "--dense-scale raw gave the default (rms) model"
+"$B" train crf --train "$fx/train" --tokenizer paper --dense "$tmp/train.dense" --max-iter 30 \
+    --dense-scale rms --progress off -o "$tmp/rms2.crf" 2>/dev/null || fail "--dense-scale rms exited $?"
+cmp -s "$tmp/m.crf" "$tmp/rms2.crf" || fail "--dense-scale rms is not the default"
+"$B" tag --backend crf --model "$tmp/raw.crf" --dense "$tmp/dev.dense" --tokenizer paper --from brat \
+    --to conll "$fx/dev" -o "$tmp/raw.conll" 2>"$tmp/err" || { cat "$tmp/err"; fail "tag (raw) exited $?"; }
+[ "$(grep -c . "$tmp/raw.conll")" = "$(grep -c . "$tmp/pred.conll")" ] || fail "raw: token count differs"
 "$B" train crf --train "$fx/train" --dense "$tmp/train.dense" --dense-scale log -o "$tmp/x.crf" \
     2>"$tmp/err" && fail "--dense-scale log accepted"
 grep -q "'log' is not raw or rms" "$tmp/err" || { cat "$tmp/err"; fail "--dense-scale: unclear error"; }
