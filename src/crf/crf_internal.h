@@ -78,8 +78,7 @@ void crf_work_free(crf_work *w);
 /* ---- dense rows (dense.c) ---- */
 /* rms[k]: root mean square of dimension k over every token of the corpus's
  * documents that the table has (0 when there are none). */
-cl_status crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms,
-                        cl_error *err);
+void crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms);
 /* A copy of t with dimension k multiplied by scale[k] (rounded to float). */
 cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
                            cl_error *err);

@@ -177,10 +177,8 @@ cl_status cl_dense_write_doc(FILE *fp, const char *doc_id, int32_t ntokens, int3
     return CL_OK;
 }
 
-cl_status crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms,
-                        cl_error *err)
+void crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms)
 {
-    (void)err;
     int64_t n = 0;
     for (int32_t k = 0; k < t->dim; k++)
         rms[k] = 0.0;
@@ -198,7 +196,6 @@ cl_status crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *
     }
     for (int32_t k = 0; k < t->dim; k++)
         rms[k] = n > 0 ? sqrt(rms[k] / (double)n) : 0.0;
-    return CL_OK;
 }
 
 cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,

@@ -553,8 +553,7 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             goto done;
         }
-        if ((st = crf_dense_rms(p.dense, train, dense_scale, err)) != CL_OK)
-            goto done;
+        crf_dense_rms(p.dense, train, dense_scale);
         for (int32_t k = 0; k < tr.dims.D; k++)
             dense_scale[k] = dense_scale[k] > 0.0 ? 1.0 / dense_scale[k] : 1.0;
         if ((st = crf_dense_scaled(p.dense, dense_scale, &scaled_dense, err)) != CL_OK)
