@@ -594,6 +594,15 @@ static void dense_features_round_trip_and_train(void **state)
     cl_dense_table *t2;
     assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "truncated"));
+    /* so is a value that is not a finite number, named by document, token, dimension */
+    const float nan_value = NAN;
+    memcpy(data + n - 4, &nan_value, 4); /* the last value: last document, last token, dim 2 */
+    write_bytes(path, data, n);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    char want[64];
+    snprintf(want, sizeof want, "document 'b', token %d, dimension 2: nan is not",
+             c->docs[1]->ntokens - 1);
+    assert_non_null(strstr(err.msg, want));
     free(data);
     unlink(path);
     free(path);

@@ -128,6 +128,14 @@ cl_status cl_dense_read(const char *path, cl_dense_table **out, cl_error *err)
         for (size_t i = 0; i < (size_t)ntok * dim; i++) { /* little-endian on any host */
             uint32_t u = rd_u32(p + off + 4 * i);
             memcpy(&t->rows[k][i], &u, 4);
+            if (!isfinite(t->rows[k][i])) { /* one NaN would poison every weight */
+                st = cl_error_set(err, CL_ERR_PARSE,
+                                  "%s: document '%.*s', token %zu, dimension %zu: %g is not "
+                                  "a finite number",
+                                  path, (int)idlen, id, i / dim, i % dim,
+                                  (double)t->rows[k][i]);
+                goto fail;
+            }
         }
         off += bytes;
         continue;
