@@ -49,17 +49,17 @@ if [ "$scale" != none ]; then
     dense_train=(--dense "$td" --dense-scale "$scale")
     dense_tag=(--dense "$out/features-$layer-test.dense")
 fi
-t0=$(date +%s.%N)
+t0=$(date +%s)
 "$bin" train crf --train "$data/train" --dev "$data/dev" --tokenizer paper \
     --threads "${THREADS:-2}" "${dense_train[@]}" --progress lines -o "$out/$name.crf" \
     2>"$out/$name.log"
-t1=$(date +%s.%N)
+t1=$(date +%s)
 "$bin" tag --backend crf --model "$out/$name.crf" "${dense_tag[@]}" --from brat \
     --to paper-csv --tokenizer paper "$data/test" -o "$out/$name.csv" 2>>"$out/$name.log"
 "$bin" eval --gold "$gold" --gold-format paper-csv --pred "$out/$name.csv" \
     --pred-format paper-csv --json >"$out/$name.json"
 best=$(grep -o 'best dev F1 [0-9.]*[^,;]*' "$out/$name.log" | tail -1)
-python3 - "$out/$name.json" "$layer $scale" "$best" "$(echo "$t1 - $t0" | bc)" <<'EOF'
+python3 - "$out/$name.json" "$layer $scale" "$best" "$((t1 - t0))" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 a, m = r["average"], r["micro"]
