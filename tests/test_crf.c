@@ -480,6 +480,77 @@ static void bad_model_files_give_model_errors(void **state)
     cl_corpus_free(c);
 }
 
+/* Files a writer bug or a forger could make, checksum and all: a weight that
+ * is not a number, a transition weight that exp() would overflow, type names
+ * that are empty, repeated or hold a NUL.  Each is refused naming the part;
+ * large finite weights elsewhere load and tag with confidences in [0, 1]. */
+static void forged_weights_and_type_names_are_refused(void **state)
+{
+    (void)state;
+    cl_corpus *c = hand_corpus();
+    cl_error err;
+    cl_crf_model *m, *m2 = NULL;
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 5;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    char *path = tmp_path("forged.crf");
+    int64_t tr = crf_trans_off(m->dims);
+    const struct {
+        int64_t at;
+        float value;
+        const char *why; /* NULL: must load */
+    } cases[] = {
+        {0, NAN, "weight 0 is nan"},
+        {tr, INFINITY, "is inf"},
+        {tr + 1, 600.0f, "is 600"},
+        {tr + 2, -501.0f, "is -501"},
+        {tr + 3, 400.0f, NULL},
+        {1, 1e30f, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float keep = m->w[cases[i].at];
+        m->w[cases[i].at] = cases[i].value;
+        assert_int_equal(cl_crf_model_save(m, path, &err), CL_OK);
+        m->w[cases[i].at] = keep;
+        cl_status st = cl_crf_model_load(path, &m2, &err);
+        if (cases[i].why) {
+            assert_int_equal(st, CL_ERR_MODEL);
+            assert_null(m2);
+            assert_non_null(strstr(err.msg, path));
+            if (!strstr(err.msg, cases[i].why))
+                fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
+            continue;
+        }
+        assert_int_equal(st, CL_OK);
+        cl_corpus *c2 = hand_corpus();
+        tag_all(m2, c2);
+        for (int32_t d = 0; d < c2->ndocs; d++)
+            for (int32_t k = 0; k < c2->docs[d]->ntokens; k++) {
+                float conf = c2->docs[d]->tag_conf[k];
+                if (!(conf >= 0.0f && conf <= 1.0f + 1e-5f))
+                    fail_msg("case %zu: confidence %g", i, conf);
+            }
+        cl_corpus_free(c2);
+        cl_crf_model_free(m2);
+        m2 = NULL;
+    }
+    /* type names: repeated, empty, with a space */
+    const char *names[] = {NULL, "", "RARE DISEASE"};
+    char *first = m->types[0], *second = m->types[1];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        m->types[1] = (char *)(names[i] ? names[i] : first);
+        assert_int_equal(cl_crf_model_save(m, path, &err), CL_OK);
+        m->types[1] = second;
+        assert_int_equal(cl_crf_model_load(path, &m2, &err), CL_ERR_MODEL);
+        assert_non_null(strstr(err.msg, "entity type names"));
+    }
+    (void)first;
+    unlink(path);
+    free(path);
+    cl_crf_model_free(m);
+    cl_corpus_free(c);
+}
+
 static void training_is_deterministic(void **state)
 {
     (void)state;
@@ -785,6 +856,7 @@ int main(void)
         cmocka_unit_test(learns_hand_made_set_perfectly),
         cmocka_unit_test(saved_model_tags_identically),
         cmocka_unit_test(bad_model_files_give_model_errors),
+        cmocka_unit_test(forged_weights_and_type_names_are_refused),
         cmocka_unit_test(training_is_deterministic),
         cmocka_unit_test(l1_gives_sparse_model),
         cmocka_unit_test(dense_features_round_trip_and_train),

@@ -18,6 +18,8 @@
  * corrupt) is reported as CL_ERR_MODEL naming the file.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,7 @@
 #define MODEL_MAGIC "CLNRCRF"
 #define MODEL_VERSION 1u
 #define HEADER_BYTES 32
+#define CRF_MAX_TRANSITION 500.0
 
 /* ---- construction ---- */
 
@@ -288,10 +291,32 @@ static char *get_strdup(reader *r)
     const char *s = get_str(r, &n);
     if (!s)
         return NULL;
+    if (memchr(s, '\0', n)) { /* names and metadata are C strings */
+        r->bad = true;
+        return NULL;
+    }
     char *c = cl_strndup(s, n);
     if (!c)
         r->bad = true;
     return c;
+}
+
+/* Type names become labels ("B-" name) and BRAT types: non-empty, printable,
+ * no spaces, each once. */
+static bool valid_type_names(char *const *types, uint32_t ntypes)
+{
+    for (uint32_t t = 0; t < ntypes; t++) {
+        const unsigned char *c = (const unsigned char *)types[t];
+        if (!c || !*c)
+            return false;
+        for (; *c; c++)
+            if (*c <= ' ' || *c == 0x7f)
+                return false;
+        for (uint32_t u = 0; u < t; u++)
+            if (strcmp(types[u], types[t]) == 0)
+                return false;
+    }
+    return true;
 }
 
 static cl_status corrupt(cl_error *err, const char *path, const char *what)
@@ -359,7 +384,7 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
     }
     for (uint32_t t = 0; t < ntypes; t++)
         types[t] = get_strdup(&r);
-    if (r.bad) {
+    if (r.bad || !valid_type_names(types, ntypes)) {
         st = corrupt(err, path, "entity type names");
         goto done;
     }
@@ -448,6 +473,19 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
         float f;
         memcpy(&f, &u, 4);
         m->w[i] = f;
+    }
+    /* Tagging takes exp() of the transition weights as they are (see
+     * infer.c), so one beyond +-CRF_MAX_TRANSITION would turn every
+     * confidence into NaN; no trained model comes near it (L2 keeps them
+     * within a few units), and a NaN anywhere is a broken file. */
+    for (int64_t i = 0; i < nw; i++) {
+        bool trans = i >= crf_trans_off(m->dims) && i < crf_dense_off(m->dims);
+        if (!isfinite(m->w[i]) || (trans && fabs(m->w[i]) > CRF_MAX_TRANSITION)) {
+            char what[96];
+            snprintf(what, sizeof what, "weight %lld is %g", (long long)i, m->w[i]);
+            st = corrupt(err, path, what);
+            goto done;
+        }
     }
 done:
     if (types)
