@@ -3,6 +3,8 @@
  * chunking and the BM25 retriever. */
 #include "testutil.h"
 
+#include <math.h>
+
 #include "clinner/doc.h"
 #include "clinner/retrieve.h"
 #include "clinner/util.h"
@@ -145,6 +147,100 @@ static void bm25_file_round_trip_and_corruption(void **state)
     fclose(fp);
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
     assert_int_equal(cl_bm25_load("/nonexistent/ix.bin", 42, &back, &err), CL_ERR_IO);
+    free(data);
+    free(path);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Rewrite an index file with bytes changed, checksum recomputed. */
+static void write_forged(const char *path, const char *data, size_t n)
+{
+    char *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, data, n);
+    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, copy, n - 8);
+    memcpy(copy + n - 8, &sum, 8);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(copy, 1, n, fp), n);
+    fclose(fp);
+    free(copy);
+}
+
+static void put_i32(char *p, int32_t v) { memcpy(p, &v, 4); }
+
+/* Files that pass the checksum but could not come from cl_bm25_save (found
+ * by fuzz/fuzz_bm25.c): each is refused, since queries would return scores
+ * that are negative or not numbers, count a document twice, or allocate
+ * what the file cannot hold. */
+static void bm25_forged_files_are_refused(void **state)
+{
+    (void)state;
+    cl_error err;
+    char *dir = temp_dir();
+    char *path = cl_path_join(dir, "ix.bin");
+    cl_bm25 *ix = small_index();
+    assert_int_equal(cl_bm25_save(ix, path, 42, &err), CL_OK);
+    cl_bm25_free(ix);
+    char *data;
+    size_t n;
+    assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
+    /* layout of the small index: header to 56, 3 document lengths, terms
+     * a b c d e (4 + 1 bytes each) from 68, 6 starts from 93, 6 posting
+     * documents from 117, 6 frequencies from 141, checksum from 165 */
+    assert_int_equal(n, 173);
+    assert_memory_equal(data + 72, "a", 1);
+    assert_memory_equal(data + 77, "b", 1);
+    const struct {
+        size_t at;
+        int32_t value;
+        const char *why;
+    } cases[] = {
+        {77, 'a', "a vocabulary term is there twice"}, /* "b" -> "a" */
+        {64, -1, "negative document length"},
+        {117, 1, "postings out of order"}, /* a: documents 1, 1 */
+        {161, 2, "posting out of range"},  /* e in d2 (1 term) twice */
+        {44, INT32_MAX, "truncated vocabulary"}, /* the term count */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *copy = malloc(n);
+        assert_non_null(copy);
+        memcpy(copy, data, n);
+        if (cases[i].at == 77) {
+            copy[77] = 'a'; /* one byte: the term stays one letter long */
+        } else {
+            put_i32(copy + cases[i].at, cases[i].value);
+        }
+        write_forged(path, copy, n);
+        free(copy);
+        cl_bm25 *back = NULL;
+        assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
+        assert_null(back);
+        if (!strstr(err.msg, cases[i].why) || !strstr(err.msg, path))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
+    }
+    /* a term with a NUL byte, and k1 that is not a number */
+    char *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, data, n);
+    copy[82] = '\0';
+    write_forged(path, copy, n);
+    cl_bm25 *back = NULL;
+    assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "NUL byte"));
+    memcpy(copy, data, n);
+    double inf = INFINITY;
+    memcpy(copy + 24, &inf, 8);
+    write_forged(path, copy, n);
+    assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "bad parameters"));
+    /* unchanged, it still loads */
+    write_forged(path, data, n);
+    assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_OK);
+    check_small_scores(back);
+    cl_bm25_free(back);
+    free(copy);
     free(data);
     free(path);
     rm_rf(dir);
@@ -368,6 +464,7 @@ int main(void)
         cmocka_unit_test(bm25_scores_by_hand),
         cmocka_unit_test(bm25_ranking_ties_and_exclusion),
         cmocka_unit_test(bm25_file_round_trip_and_corruption),
+        cmocka_unit_test(bm25_forged_files_are_refused),
         cmocka_unit_test(bm25_cache_builds_once),
         cmocka_unit_test(terms_lowercase_and_drop_punctuation),
         cmocka_unit_test(kb_chunks_whole_sentences),

@@ -78,8 +78,8 @@ cl_bm25 *cl_bm25_new(const cl_bm25_params *params, cl_error *err)
         return NULL;
     }
     ix->p = params ? *params : cl_bm25_default_params();
-    if (!(ix->p.k1 >= 0) || !(ix->p.b >= 0 && ix->p.b <= 1)) {
-        cl_error_set(err, CL_ERR_ARG, "bm25: k1 must be >= 0 and b in [0, 1] (got %g, %g)",
+    if (!(ix->p.k1 >= 0 && ix->p.k1 <= 1000) || !(ix->p.b >= 0 && ix->p.b <= 1)) {
+        cl_error_set(err, CL_ERR_ARG, "bm25: k1 must be in [0, 1000] and b in [0, 1] (got %g, %g)",
                      ix->p.k1, ix->p.b);
         free(ix);
         return NULL;
@@ -133,6 +133,8 @@ static int32_t vocab_find(const cl_bm25 *ix, const char *s, size_t *slot)
     }
 }
 
+/* Rebuild the hash slots: -1 when out of memory, -2 when a term is there
+ * twice (only a loaded file can have that). */
 static int vocab_rehash(cl_bm25 *ix, size_t nslots)
 {
     int32_t *slots = malloc(nslots * sizeof *slots);
@@ -145,7 +147,8 @@ static int vocab_rehash(cl_bm25 *ix, size_t nslots)
     ix->nslots = nslots;
     for (int32_t id = 0; id < ix->nterms; id++) {
         size_t slot;
-        vocab_find(ix, ix->terms[id], &slot);
+        if (vocab_find(ix, ix->terms[id], &slot) >= 0)
+            return -2;
         ix->slots[slot] = id;
     }
     return 0;
@@ -485,6 +488,13 @@ cl_status cl_bm25_load(const char *path, uint64_t key, cl_bm25 **out, cl_error *
         why = "truncated document lengths";
         goto fail;
     }
+    /* each term takes at least its length (4 bytes) and its postings start
+     * (4 bytes): a count the file cannot hold is refused before it is
+     * allocated */
+    if ((size_t)nterms > (r.n - r.at) / 8) {
+        why = "truncated vocabulary";
+        goto fail;
+    }
     ix->terms = calloc(nterms ? (size_t)nterms : 1, sizeof *ix->terms);
     if (!ix->terms) {
         why = "out of memory";
@@ -495,6 +505,10 @@ cl_status cl_bm25_load(const char *path, uint64_t key, cl_bm25 **out, cl_error *
         uint32_t len;
         if (!take(&r, &len, 4) || len > r.n - r.at) {
             why = "truncated vocabulary";
+            goto fail;
+        }
+        if (memchr(r.p + r.at, '\0', len)) {
+            why = "vocabulary term with a NUL byte";
             goto fail;
         }
         ix->terms[t] = cl_strndup((const char *)r.p + r.at, len);
@@ -522,16 +536,34 @@ cl_status cl_bm25_load(const char *path, uint64_t key, cl_bm25 **out, cl_error *
             why = "inconsistent postings";
             goto fail;
         }
+    /* a term occurs in a document at most as often as the document has
+     * terms: that keeps every length >= 1 where a score is computed, so
+     * scores are finite and >= 0 */
+    for (int32_t d = 0; d < ndocs; d++)
+        if (ix->doc_len[d] < 0) {
+            why = "negative document length";
+            goto fail;
+        }
     for (int64_t i = 0; i < npost; i++)
-        if (ix->post_doc[i] < 0 || ix->post_doc[i] >= ndocs || ix->post_tf[i] <= 0) {
+        if (ix->post_doc[i] < 0 || ix->post_doc[i] >= ndocs || ix->post_tf[i] <= 0 ||
+            ix->post_tf[i] > ix->doc_len[ix->post_doc[i]]) {
             why = "posting out of range";
             goto fail;
         }
+    /* cl_bm25_score binary-searches a term's postings: documents ascending,
+     * each once */
+    for (int32_t t = 0; t < nterms; t++)
+        for (int32_t i = ix->start[t] + 1; i < ix->start[t + 1]; i++)
+            if (ix->post_doc[i] <= ix->post_doc[i - 1]) {
+                why = "postings out of order";
+                goto fail;
+            }
     size_t nslots = 1024;
     while (nslots < (size_t)nterms * 2 + 2)
         nslots *= 2;
-    if (vocab_rehash(ix, nslots) != 0) {
-        why = "out of memory";
+    int rehash = vocab_rehash(ix, nslots);
+    if (rehash != 0) {
+        why = rehash == -2 ? "a vocabulary term is there twice" : "out of memory";
         goto fail;
     }
     compute_avgdl(ix);
