@@ -325,6 +325,14 @@ typedef struct ckpt {
     double train_loss[64], dev_loss[64];
 } ckpt;
 
+/* A whole number in [0, max]: a hand-edited or damaged checkpoint must not
+ * reach the integer conversions below (undefined for NaN or out of range). */
+static bool count_item(const cJSON *v, double max)
+{
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
 static cl_status ckpt_read(const char *out_path, ckpt *c, bool *found, cl_error *err)
 {
     *found = false;
@@ -352,9 +360,9 @@ static cl_status ckpt_read(const char *out_path, ckpt *c, bool *found, cl_error 
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "step");
     const cJSON *gs = cJSON_GetObjectItemCaseSensitive(j, "global_step");
     const cJSON *fi = cJSON_GetObjectItemCaseSensitive(j, "file");
-    if (!cJSON_IsString(fp) || strlen(fp->valuestring) != 16 || !cJSON_IsNumber(ep) ||
-        !cJSON_IsNumber(sp) || !cJSON_IsNumber(gs) || !cJSON_IsString(fi) ||
-        strchr(fi->valuestring, '/')) {
+    if (!cJSON_IsString(fp) || strlen(fp->valuestring) != 16 || !count_item(ep, INT32_MAX) ||
+        !count_item(sp, 1e15) || !count_item(gs, 1e15) || !cJSON_IsString(fi) ||
+        !fi->valuestring[0] || strchr(fi->valuestring, '/') || strcmp(fi->valuestring, "..") == 0) {
         cJSON_Delete(j);
         st = cl_error_set(err, CL_ERR_PARSE, "%s: not a clinner finetune checkpoint", path.data);
         cl_buf_free(&path);
