@@ -105,15 +105,23 @@ static void rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The small index saved with key 42 in dir; returns the file's path. */
+static char *saved_small_index(const char *dir)
+{
+    cl_error err;
+    char *path = cl_path_join(dir, "ix.bin");
+    cl_bm25 *ix = small_index();
+    assert_int_equal(cl_bm25_save(ix, path, 42, &err), CL_OK);
+    cl_bm25_free(ix);
+    return path;
+}
+
 static void bm25_file_round_trip_and_corruption(void **state)
 {
     (void)state;
     cl_error err;
     char *dir = temp_dir();
-    char *path = cl_path_join(dir, "ix.bin");
-    cl_bm25 *ix = small_index();
-    assert_int_equal(cl_bm25_save(ix, path, 42, &err), CL_OK);
-    cl_bm25_free(ix);
+    char *path = saved_small_index(dir);
 
     cl_bm25 *back = NULL;
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_OK);
@@ -179,10 +187,7 @@ static void bm25_forged_files_are_refused(void **state)
     (void)state;
     cl_error err;
     char *dir = temp_dir();
-    char *path = cl_path_join(dir, "ix.bin");
-    cl_bm25 *ix = small_index();
-    assert_int_equal(cl_bm25_save(ix, path, 42, &err), CL_OK);
-    cl_bm25_free(ix);
+    char *path = saved_small_index(dir);
     char *data;
     size_t n;
     assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
