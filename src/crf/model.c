@@ -474,10 +474,10 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
         memcpy(&f, &u, 4);
         m->w[i] = f;
     }
-    /* Tagging takes exp() of the transition weights as they are (see
-     * infer.c), so one beyond +-CRF_MAX_TRANSITION would turn every
-     * confidence into NaN; no trained model comes near it (L2 keeps them
-     * within a few units), and a NaN anywhere is a broken file. */
+    /* Training and tagging take exp() of the transition weights as they are
+     * (infer.c), so one beyond +-CRF_MAX_TRANSITION would turn every
+     * confidence into NaN: no model trained here has one (those of RareDis
+     * are within a few units), and a NaN anywhere is a broken file. */
     for (int64_t i = 0; i < nw; i++) {
         bool trans = i >= crf_trans_off(m->dims) && i < crf_dense_off(m->dims);
         if (!isfinite(m->w[i]) || (trans && fabs(m->w[i]) > CRF_MAX_TRANSITION)) {
