@@ -271,9 +271,11 @@ static cl_status apply_reply(openai *o, cl_doc *doc, job *j, cl_error *err)
     if (usage) {
         cJSON *pt = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
         cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-        if (cJSON_IsNumber(pt))
+        /* counts from the server, only summed for the summary: anything
+         * but a plausible count is ignored (casting 1e300 is undefined) */
+        if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 1e12)
             o->stats.prompt_tokens += (int64_t)pt->valuedouble;
-        if (cJSON_IsNumber(ct))
+        if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 1e12)
             o->stats.generated_tokens += (int64_t)ct->valuedouble;
     }
     const char *text = cJSON_IsString(content) ? content->valuestring : "";
