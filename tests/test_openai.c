@@ -26,6 +26,7 @@ typedef enum reply_mode {
     REPLY_CONTEXT,     /* 400: longer than the context */
     REPLY_BAD_REQUEST, /* 400 echoing the key */
     REPLY_GARBAGE,     /* 200 with a body that is not a completion */
+    REPLY_ODD_USAGE,   /* aligned, but token counts of 1e300 and -5 */
 } reply_mode;
 
 typedef struct fake {
@@ -93,8 +94,8 @@ static char *completion(const char *req, reply_mode mode)
     cJSON_AddStringToObject(c0, "finish_reason", "stop");
     cJSON_AddItemToArray(choices, c0);
     cJSON *u = cJSON_AddObjectToObject(r, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", 10);
-    cJSON_AddNumberToObject(u, "completion_tokens", 5);
+    cJSON_AddNumberToObject(u, "prompt_tokens", mode == REPLY_ODD_USAGE ? 1e300 : 10);
+    cJSON_AddNumberToObject(u, "completion_tokens", mode == REPLY_ODD_USAGE ? -5 : 5);
     char *out = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
     cl_buf_free(&ans);
@@ -513,6 +514,14 @@ static void misaligned_context_and_bad_replies(void **state)
     assert_int_equal(st.skipped, 4);
     assert_non_null(strstr(book.all, "context size"));
     assert_string_equal(d->tags[0], "O");
+    /* token counts no server could mean are left out of the summary */
+    f->mode = REPLY_ODD_USAGE;
+    cl_tagger_stats before = st;
+    assert_int_equal(cl_tagger_tag_doc(&t, d, &err), CL_OK);
+    cl_tagger_get_stats(&t, &st);
+    assert_int_equal(st.prompt_tokens, before.prompt_tokens);
+    assert_int_equal(st.generated_tokens, before.generated_tokens);
+    assert_int_equal(st.sentences, before.sentences + 2);
     /* a 200 that is not a completion */
     f->mode = REPLY_GARBAGE;
     assert_int_equal(cl_tagger_tag_doc(&t, d, &err), CL_ERR_NET);
