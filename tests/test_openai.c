@@ -27,6 +27,7 @@ typedef enum reply_mode {
     REPLY_BAD_REQUEST, /* 400 echoing the key */
     REPLY_GARBAGE,     /* 200 with a body that is not a completion */
     REPLY_ODD_USAGE,   /* aligned, but token counts of 1e300 and -5 */
+    REPLY_HUGE,        /* 200 with a 20 MiB body */
 } reply_mode;
 
 typedef struct fake {
@@ -159,6 +160,15 @@ static void serve_one(fake *f, int c)
         respond(c, 400, msg);
     } else if (mode == REPLY_GARBAGE) {
         respond(c, 200, "{\"hello\":1}");
+    } else if (mode == REPLY_HUGE) {
+        size_t big = 20u << 20;
+        char *body = malloc(big + 1);
+        if (body) {
+            memset(body, ' ', big);
+            body[big] = '\0';
+            respond(c, 200, body);
+            free(body);
+        }
     } else {
         char *body = completion(req.data + body_at, mode);
         respond(c, 200, body);
@@ -526,6 +536,12 @@ static void misaligned_context_and_bad_replies(void **state)
     f->mode = REPLY_GARBAGE;
     assert_int_equal(cl_tagger_tag_doc(&t, d, &err), CL_ERR_NET);
     assert_non_null(strstr(err.msg, "not a chat completion"));
+    /* a reply too large for any completion: cut off, said so, not retried */
+    f->mode = REPLY_HUGE;
+    int before_requests = f->requests;
+    assert_int_equal(cl_tagger_tag_doc(&t, d, &err), CL_ERR_NET);
+    assert_non_null(strstr(err.msg, "passed 16 MiB and was cut off"));
+    assert_true(f->requests - before_requests <= 2); /* the sentences in flight, once each */
     cl_tagger_free(&t);
     cl_doc_free(d);
     cl_prompt_builder_free(b);

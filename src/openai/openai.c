@@ -36,6 +36,7 @@ typedef struct job {
     double not_before;
     CURL *easy;
     bool active, done;
+    bool too_big; /* the reply passed MAX_REPLY_BYTES and was cut off */
     cl_buf resp;
     long retry_after; /* seconds from a Retry-After header, or -1 */
     char errbuf[CURL_ERROR_SIZE];
@@ -100,9 +101,18 @@ static void logf_(openai *o, const char *fmt, ...)
 
 /* ---- requests ---- */
 
+/* A chat completion for one sentence is a few kilobytes; a server sending
+ * more (a misrouted download, an endless stream) is cut off, not buffered
+ * until memory runs out. */
+#define MAX_REPLY_BYTES (16u << 20)
+
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
     job *j = ctx;
+    if (j->resp.len + size * n > MAX_REPLY_BYTES) {
+        j->too_big = true;
+        return 0; /* makes curl fail the transfer */
+    }
     if (cl_buf_append(&j->resp, data, size * n) != 0)
         return 0; /* makes curl fail the transfer */
     return size * n;
@@ -198,6 +208,7 @@ static cl_status start_job(openai *o, job *j, cl_error *err)
     curl_easy_reset(e);
     cl_buf_reset(&j->resp);
     j->retry_after = -1;
+    j->too_big = false;
     j->errbuf[0] = '\0';
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -345,6 +356,11 @@ static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_erro
     const char *id = doc->id ? doc->id : "?";
     char why[512];
     bool retry = false;
+    if (j->too_big)
+        return cl_error_set(err, CL_ERR_NET,
+                            "%s: sentence %d: the server's reply passed %u MiB and was cut off "
+                            "(a chat completion for one sentence is a few KiB)",
+                            o->url, j->sent, MAX_REPLY_BYTES >> 20);
     if (rc != CURLE_OK) {
         snprintf(why, sizeof why, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
         if (!retryable_curl(rc))
