@@ -41,13 +41,14 @@ void cl_terms_free(char **terms, int32_t n);
 typedef struct cl_bm25 cl_bm25;
 
 typedef struct cl_bm25_params {
-    double k1; /* term-frequency saturation, default 1.2 */
-    double b;  /* length normalisation, default 0.75 */
+    double k1; /* term-frequency saturation, default 1.2; 0 to 1000 */
+    double b;  /* length normalisation, default 0.75; 0 to 1 */
 } cl_bm25_params;
 
 cl_bm25_params cl_bm25_default_params(void);
 
-/* A new empty index; add documents with cl_bm25_add, then cl_bm25_finish. */
+/* A new empty index (NULL and CL_ERR_ARG for parameters out of range); add
+ * documents with cl_bm25_add, then cl_bm25_finish. */
 cl_bm25 *cl_bm25_new(const cl_bm25_params *params, cl_error *err);
 void cl_bm25_free(cl_bm25 *ix);
 
