@@ -333,6 +333,29 @@ static bool count_item(const cJSON *v, double max)
            v->valuedouble == floor(v->valuedouble);
 }
 
+/* The first field of a checkpoint's JSON that is missing or wrong, or NULL
+ * when every field the resume needs is sound. */
+static const char *ckpt_bad_field(const cJSON *j)
+{
+    if (!j)
+        return "not JSON";
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(j, "file");
+    if (!cJSON_IsString(fp) || strlen(fp->valuestring) != 16)
+        return "field fingerprint";
+    if (!count_item(cJSON_GetObjectItemCaseSensitive(j, "epoch"), INT32_MAX))
+        return "field epoch";
+    if (!count_item(cJSON_GetObjectItemCaseSensitive(j, "step"), 1e15))
+        return "field step";
+    if (!count_item(cJSON_GetObjectItemCaseSensitive(j, "global_step"), 1e15))
+        return "field global_step";
+    /* a file name beside the output, nothing that leaves its folder */
+    if (!cJSON_IsString(fi) || !fi->valuestring[0] || strchr(fi->valuestring, '/') ||
+        strcmp(fi->valuestring, "..") == 0)
+        return "field file";
+    return NULL;
+}
+
 static cl_status ckpt_read(const char *out_path, ckpt *c, bool *found, cl_error *err)
 {
     *found = false;
@@ -360,11 +383,11 @@ static cl_status ckpt_read(const char *out_path, ckpt *c, bool *found, cl_error 
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "step");
     const cJSON *gs = cJSON_GetObjectItemCaseSensitive(j, "global_step");
     const cJSON *fi = cJSON_GetObjectItemCaseSensitive(j, "file");
-    if (!cJSON_IsString(fp) || strlen(fp->valuestring) != 16 || !count_item(ep, INT32_MAX) ||
-        !count_item(sp, 1e15) || !count_item(gs, 1e15) || !cJSON_IsString(fi) ||
-        !fi->valuestring[0] || strchr(fi->valuestring, '/') || strcmp(fi->valuestring, "..") == 0) {
+    const char *bad = ckpt_bad_field(j);
+    if (bad) {
         cJSON_Delete(j);
-        st = cl_error_set(err, CL_ERR_PARSE, "%s: not a clinner finetune checkpoint", path.data);
+        st = cl_error_set(err, CL_ERR_PARSE, "%s: not a clinner finetune checkpoint (%s)",
+                          path.data, bad);
         cl_buf_free(&path);
         return st;
     }

@@ -66,20 +66,27 @@ ls "$tmp"/ft.gguf.ckpt-*.gguf | wc -l | grep -qx 1 || fail "old checkpoints left
 # other options: the checkpoint is refused
 "$B" finetune "${common[@]}" --epochs 4 --resume --lr 1e-3 2>"$tmp/err" && fail "foreign checkpoint used"
 grep -q 'checkpoint is of another run' "$tmp/err" || fail "no clear message: $(cat "$tmp/err")"
-# a damaged checkpoint file: refused by name, and the model is left as it was
+# a damaged checkpoint file: refused naming the file and the field, and the
+# model is left as it was (each line: the sed edit, then what the error names)
 cp "$tmp/ft.gguf.ckpt.json" "$tmp/ckpt.good"
 cp "$tmp/ft.gguf" "$tmp/model.good"
-for bad in 's/"step":\t[0-9]*/"step":\t-3/' 's/"global_step":\t[0-9]*/"global_step":\t1e300/' \
-           's/"epoch":\t[0-9]*/"epoch":\t1.5/' 's/"file":\t"[^"]*"/"file":\t".."/' 's/{/[/'; do
+while IFS='|' read -r bad what; do
     sed "$bad" "$tmp/ckpt.good" >"$tmp/ft.gguf.ckpt.json"
     cmp -s "$tmp/ft.gguf.ckpt.json" "$tmp/ckpt.good" && fail "sed '$bad' changed nothing"
     "$B" finetune "${common[@]}" --epochs 4 --resume 2>"$tmp/err" && fail "damaged checkpoint ($bad) used"
-    grep -q 'ft.gguf.ckpt.json: not a clinner finetune checkpoint' "$tmp/err" ||
+    grep -qF "ft.gguf.ckpt.json: not a clinner finetune checkpoint ($what)" "$tmp/err" ||
         fail "damaged checkpoint ($bad): $(cat "$tmp/err")"
     cmp -s "$tmp/ft.gguf" "$tmp/model.good" || fail "damaged checkpoint ($bad): the model changed"
-done
+done <<'EDITS'
+s/"step":\t[0-9]*/"step":\t-3/|field step
+s/"global_step":\t[0-9]*/"global_step":\t1e300/|field global_step
+s/"epoch":\t[0-9]*/"epoch":\t1.5/|field epoch
+s/"file":\t"[^"]*"/"file":\t".."/|field file
+s/"fingerprint":\t"[^"]*"/"fingerprint":\t"abc"/|field fingerprint
+s/{/[/|not JSON
+EDITS
 cp "$tmp/ckpt.good" "$tmp/ft.gguf.ckpt.json"
-echo "damaged checkpoints: refused by name"
+echo "damaged checkpoints: refused, naming the file and the field"
 
 # --time-limit: stops after the first step that passes it, with a checkpoint
 # and an output model; --resume (without the limit) finishes the run
