@@ -491,7 +491,8 @@ static void bad_model_files_give_model_errors(void **state)
 
 /* Files a writer bug or a forger could make, checksum and all: a weight that
  * is not a number, a transition weight that exp() would overflow, type names
- * that are empty, repeated or hold a NUL.  Each is refused naming the part;
+ * that are repeated, empty or hold a space (a NUL cannot be saved through
+ * the model; fuzz_crf_model covers it).  Each is refused naming the part;
  * large finite weights elsewhere load and tag with confidences in [0, 1]. */
 static void forged_weights_and_type_names_are_refused(void **state)
 {
