@@ -16,12 +16,17 @@
 #   bench/gpu_runs.sh stash OUTDIR   only keep the pieces carried this time
 #   bench/gpu_runs.sh main OUTDIR    reassemble SmolLM2, then the runs; stops
 #                                    itself after $BUDGET seconds (default 540)
-#   bench/gpu_runs.sh ft OUTDIR      reassemble SmolLM2, fine-tune it on the
-#                                    whole training split for $FT_TIME seconds
-#                                    (default 360), save it as Q8_0, tag the
-#                                    test split with it until $BUDGET; the
-#                                    model comes back in 15 MiB pieces: the
-#                                    first 3 with this call (OUTDIR/ft.gguf.NN)
+#   bench/gpu_runs.sh ft OUTDIR      reassemble SmolLM2; the decoding benchmark
+#                                    alone on the GPU (BENCH_MODES, default
+#                                    "forced free"); one fine-tune per learning
+#                                    rate of FT_LRS (default 3e-5), side by
+#                                    side, on the whole training split for
+#                                    $FT_TIME seconds (default 360), saved as
+#                                    Q8_0; the one with the lowest dev loss
+#                                    tags the test split, then dev, until
+#                                    $BUDGET.  With FT_SEND=1 that model comes
+#                                    back in 15 MiB pieces: the first 3 with
+#                                    this call (OUTDIR/ft.gguf.NN)
 #   bench/gpu_runs.sh fetch OUTDIR K the next 4 pieces (K = 1, 2, ...): call it
 #                                    at once, the machine is given back when idle
 # `bench/gpu_pack.sh` prepares the carried folders.  Back here:
@@ -129,26 +134,78 @@ echo "|---|---|---|---|---|" >>"$out/summary.md"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >"$out/gpu.txt"
 
 if [ "$stage" = ft ]; then
-    # the whole epoch is about 3.3 M positions at 8-9 k tokens/s on an H200
-    t0=$(date +%s)
-    "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper \
-        --ctx 2048 --epochs 1 --lr "${FT_LR:-3e-5}" --lr-min 3e-6 --warmup 0.03 \
-        --train-tensors all --gpu-layers -1 --time-limit "${FT_TIME:-360}" --max-dev 100 \
-        --threads 4 --log-interval 15 --cache-dir "$dev/f32" --out-type q8_0 \
-        -o "$dev/smollm2-ft.gguf" >"$out/finetune.log" 2>&1
-    echo "finetune exited $? after $(($(date +%s) - t0)) s"
-    grep -E 'memory estimate|time limit|epoch|dev loss|wrote' "$out/finetune.log" | tail -n 8
-    mkdir -p "$dev/ftparts"
-    split -b 15M -d -a 2 "$dev/smollm2-ft.gguf" "$dev/ftparts/ft.gguf."
-    (cd "$dev" && sha256sum smollm2-ft.gguf | sed 's/smollm2-ft.gguf/ft.gguf/') >"$final/ft.gguf.sha256"
-    cp "$dev"/ftparts/ft.gguf.0[0-2] "$final/"
-    timeout "$(until_end 30)" "$bin" tag --model "$dev/smollm2-ft.gguf" --strategy zero-shot \
-        --decode forced --threads 4 --parallel 16 --progress lines --from paper-csv \
+    # 0. the decoding benchmark alone on the GPU, before anything else runs
+    #    there (BENCH_MODES="" skips it)
+    bench_modes=${BENCH_MODES-forced free}
+    if [ -n "$bench_modes" ]; then
+        echo "== bench ($bench_modes) $(date +%T)"
+        CLINNER_BIN=$bin MODEL=$M DOCS=12 STRATEGY=few-shot MODES="$bench_modes" THREADS=4 \
+            timeout "${BENCH_TIME:-80}" "$root/bench/llm_decode.sh" "$out/bench" >"$out/bench.md" \
+            2>"$out/bench.err"
+        cat "$out/bench.md"
+    fi
+    # the F32 conversion once (not three times at once), and the dev loss of
+    # the model as it comes (--epochs 0: validation only, nothing written)
+    echo "== dev loss before fine-tuning $(date +%T)"
+    "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper --epochs 0 \
+        --ctx "${FT_CTX:-2048}" --max-dev "${FT_MAX_DEV:-100}" --gpu-layers -1 --threads 4 \
+        --cache-dir "$dev/f32" -o "$dev/ft0.gguf" >"$out/finetune0.log" 2>&1
+    tail -n 2 "$out/finetune0.log"
+    # 1. one fine-tune per learning rate of FT_LRS, side by side (a 135M
+    #    model leaves the GPU mostly idle: 8-9 k tokens/s each on an H200
+    #    beside nine tagging runs on 2026-11-27); the whole epoch is about
+    #    2.9 M positions, so FT_TIME stops each one part of the way
+    echo "== finetune $(date +%T)"
+    t0=$(date +%s) i=0
+    for lr in ${FT_LRS:-3e-5}; do
+        i=$((i + 1))
+        (
+            # shellcheck disable=SC2086 # FT_EXTRA is a word list
+            "$bin" finetune --model "$M" --train "$D/train" --dev "$D/dev" --tokenizer paper \
+                --ctx "${FT_CTX:-2048}" --epochs 1 --lr "$lr" --lr-min "$(awk -v x="$lr" 'BEGIN { print x / 10 }')" \
+                --warmup 0.03 --train-tensors all --gpu-layers -1 --time-limit "${FT_TIME:-360}" \
+                --max-dev "${FT_MAX_DEV:-100}" --threads 4 --log-interval 15 --cache-dir "$dev/f32" \
+                --out-type q8_0 ${FT_EXTRA:-} -o "$dev/ft$i.gguf" >"$out/finetune$i.log" 2>&1
+            echo "finetune $i (lr $lr) exited $? after $(($(date +%s) - t0)) s"
+        ) &
+    done
+    wait
+    # 2. the model with the lowest dev loss (labels, 100 dev sentences) tags
+    #    the test split alone; the test split chooses nothing
+    best= bestloss=
+    for f in "$out"/finetune[0-9]*.log; do
+        grep -E 'memory estimate|time limit|dev loss|wrote|label choices|tokens/s' "$f" | tail -n 6 | sed "s|^|$(basename "$f"): |"
+        l=$(sed -n 's/.*dev loss \([0-9.]*\).*/\1/p' "$f" | tail -n 1)
+        k=$(basename "$f" .log); k=${k#finetune}
+        [ -n "$l" ] && [ -f "$dev/ft$k.gguf" ] || continue
+        if [ -z "$best" ] || awk -v a="$l" -v b="$bestloss" 'BEGIN { exit !(a < b) }'; then
+            best=$k bestloss=$l
+        fi
+    done
+    [ -n "$best" ] || { echo "no fine-tuned model"; (cd "$out" && tar czf "$final/results.tgz" .); exit 1; }
+    echo "== chosen on dev: finetune$best (dev loss $bestloss); tagging the test split $(date +%T)"
+    echo "$best $bestloss" >"$out/chosen.txt"
+    timeout "$(until_end 25)" "$bin" tag --model "$dev/ft$best.gguf" --strategy zero-shot \
+        --decode forced --threads 4 --parallel "${FT_PARALLEL:-32}" --progress lines --from paper-csv \
         --to paper-lines "$P/test_combined_IOB_data.csv" -o "$out/ft-zero-shot-forced.lines" \
         2>"$out/ft-zero-shot-forced.log"
     score ft-zero-shot-forced "$out/ft-zero-shot-forced.lines" "$out/ft-zero-shot-forced.log"
+    # 3. with time left, the dev split too (a prefix when stopped)
+    if [ "$(left)" -gt 40 ]; then
+        timeout "$(until_end 20)" "$bin" tag --model "$dev/ft$best.gguf" --strategy zero-shot \
+            --decode forced --threads 4 --parallel "${FT_PARALLEL:-32}" --progress lines --from paper-csv \
+            --to paper-lines "$P/dev_combined_IOB_data.csv" -o "$out/ft-dev.lines" 2>"$out/ft-dev.log"
+        CLINNER_BIN=$bin "$root/bench/score_run.sh" ft-dev "$out/ft-dev.lines" "$out/ft-dev.log" \
+            "$P/dev_combined_IOB_data.csv" >>"$out/summary.md" 2>>"$out/score.err"
+    fi
     cat "$out/summary.md"
     cp "$out/summary.md" "$final/"
+    if [ "${FT_SEND:-0}" = 1 ]; then # the model back in 15 MiB pieces (see fetch)
+        mkdir -p "$dev/ftparts"
+        split -b 15M -d -a 2 "$dev/ft$best.gguf" "$dev/ftparts/ft.gguf."
+        (cd "$dev" && sha256sum "ft$best.gguf" | sed "s/ft$best.gguf/ft.gguf/") >"$final/ft.gguf.sha256"
+        cp "$dev"/ftparts/ft.gguf.0[0-2] "$final/"
+    fi
     (cd "$out" && tar czf "$final/results.tgz" . && ls -la "$final")
     exit 0
 fi
