@@ -142,9 +142,15 @@ ctxrun=(tag --backend llama --model "$model" --strategy zero-shot --decode force
         --progress off --from brat --to paper-lines --tokenizer paper "$in" -o "$out")
 "$CLINNER_BIN" "${ctxrun[@]}" --threads 1 --ctx 2048 2>/dev/null &
 pid=$!
+# run it in 5 ms slices and look at the journal only while it is stopped, so
+# the kill lands after its first sentence and before its last (a sentence
+# takes longer than a slice)
+kill -STOP "$pid" 2>/dev/null
 for _ in $(seq 4000); do
     grep -q '^S ' "$out.clinner-run/journal" 2>/dev/null && break
+    kill -CONT "$pid" 2>/dev/null || break
     sleep 0.005
+    kill -STOP "$pid" 2>/dev/null || break
 done
 kill -9 "$pid" 2>/dev/null
 { wait "$pid"; } 2>/dev/null
