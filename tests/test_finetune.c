@@ -162,24 +162,30 @@ static void test_pack(void **state)
     assert_int_equal(w.tokens[5], 2); /* padding */
 
     /* label choices: token i's mark lands on position i - 1 (which predicts
-     * it) and counts as right when the prediction there is that token */
-    uint8_t cha[5] = {0, 0, 'B', 'I', 0}, chb[4] = {0, 'O', 0, 'I'};
+     * it) and counts as right when the prediction there is that token; the
+     * whole label is right when its later tokens ('+') are right too */
+    uint8_t cha[5] = {0, 0, 'B', FT_LABEL_MORE, 'I'}, chb[4] = {0, 'O', FT_LABEL_MORE, 'I'};
     ft_seq seqs3[2] = {{a, ca, 5, cha}, {b, cb, 4, chb}};
     assert_int_equal(ft_windows_pack(&w, 8, seqs3, NULL, 2, true, 2, &skipped, &err), CL_OK);
     assert_int_equal(w.n, 1);
-    uint8_t wantc[8] = {0, 'B', 'I', 0, 0, 'O', 0, 'I'};
+    uint8_t wantc[8] = {0, 'B', FT_LABEL_MORE, 'I', 0, 'O', FT_LABEL_MORE, 'I'};
     assert_memory_equal(w.choice, wantc, 8);
-    /* predictions: right at 1 (11), wrong at 2, right at 5 (20), wrong at 7 */
-    int32_t pred[8] = {10, 11, 99, 0, 0, 20, 0, 21};
+    /* B at 1: right (11), its next token wrong at 2 (99, not 12); I at 3:
+     * right (13), nothing after it; O at 5: right (20) and at 6 (21); I at
+     * 7: wrong (21, not 22) */
+    int32_t pred[8] = {10, 11, 99, 13, 0, 20, 21, 21};
     cl_ft_choices got;
     memset(&got, 0, sizeof got);
     ft_window_choices(&w, 0, pred, &got);
     assert_int_equal(got.n[0], 1);
     assert_int_equal(got.right[0], 1);
+    assert_int_equal(got.whole[0], 1);
     assert_int_equal(got.n[1], 1);
     assert_int_equal(got.right[1], 1);
+    assert_int_equal(got.whole[1], 0);
     assert_int_equal(got.n[2], 2);
-    assert_int_equal(got.right[2], 0);
+    assert_int_equal(got.right[2], 1);
+    assert_int_equal(got.whole[2], 1);
     ft_windows_free(&w);
 }
 
@@ -258,15 +264,29 @@ static void test_render(void **state)
     assert_string_equal(spelled.data, all.data);
     /* each line's label start is known, and marked on the token it starts in */
     assert_int_equal(ex.nlines, 7);
+    /* and its later tokens marked FT_LABEL_MORE: together they spell the
+     * label (after the separator's space, before the newline) */
     int32_t marks = 0;
     for (int32_t i = 0; i < s.n; i++)
-        if (s.choice[i]) {
+        if (s.choice[i] && s.choice[i] != FT_LABEL_MORE) {
             assert_true(marks < 7);
             assert_int_equal(ex.text[ex.label_at[marks]], want[marks][0]);
             assert_int_equal(s.choice[i], want[marks][0]);
             int32_t k = llama_token_to_piece(m->vocab, s.toks[i], piece, sizeof piece, 0, true);
             assert_true(k > 0);
             assert_non_null(memchr(piece, want[marks][0], (size_t)k));
+            cl_buf label;
+            cl_buf_init(&label);
+            for (int32_t j = i; j < s.n && (j == i || s.choice[j] == FT_LABEL_MORE); j++) {
+                k = llama_token_to_piece(m->vocab, s.toks[j], piece, sizeof piece, 0, true);
+                assert_true(k > 0);
+                for (int32_t q = 0; q < k; q++)
+                    if (piece[q] != ' ' && piece[q] != '\n')
+                        cl_buf_putc(&label, piece[q]);
+            }
+            assert_int_equal(label.len, strlen(want[marks]) - 1);
+            assert_memory_equal(label.data, want[marks], label.len);
+            cl_buf_free(&label);
             marks++;
         }
     assert_int_equal(marks, 7);
@@ -679,7 +699,8 @@ static void test_memory_estimate(void **state)
 /* Fine-tune stories260K for a few steps on the hand-made fixture, then load
  * the result as the llama backend does and tag with forced decoding. */
 /* The label choices of cl_ft_choices computed the plain way: each example
- * alone through llama_decode, the first highest logit before each label. */
+ * alone through llama_decode, the first highest logit before each label
+ * token.  Also checks the marks: a label's tokens spell one label. */
 static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n_ctx,
                            cl_ft_choices *out)
 {
@@ -716,7 +737,31 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
                     if (k < 0)
                         continue;
                     out->n[k]++;
-                    out->right[k] += cl_llm_first_max(llama_get_logits_ith(ctx, i - 1), nv) == s.toks[i];
+                    bool first = cl_llm_first_max(llama_get_logits_ith(ctx, i - 1), nv) == s.toks[i];
+                    bool all = first;
+                    char spelt[64] = "";
+                    int32_t j = i;
+                    do {
+                        char piece[32];
+                        int32_t len = llama_token_to_piece(m->vocab, s.toks[j], piece,
+                                                           sizeof piece - 1, 0, true);
+                        assert_true(len > 0 && strlen(spelt) + (size_t)len < sizeof spelt);
+                        strncat(spelt, piece, (size_t)len);
+                        if (j > i)
+                            all = all && cl_llm_first_max(llama_get_logits_ith(ctx, j - 1), nv) ==
+                                             s.toks[j];
+                        j++;
+                    } while (j < s.n && s.choice[j] == FT_LABEL_MORE);
+                    /* the label and nothing of the next line ("B-SIGN" after
+                     * the separator's space; a token may hold ": B") */
+                    const char *lab = strpbrk(spelt, "OBI");
+                    assert_non_null(lab);
+                    assert_true(!strcmp(lab, "O") || ((lab[0] == 'B' || lab[0] == 'I') &&
+                                                      lab[1] == '-' && strlen(lab) > 2 &&
+                                                      strspn(lab + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+                                                          strlen(lab + 2)));
+                    out->right[k] += first;
+                    out->whole[k] += all;
                 }
             }
             ft_seq_free(&s);
@@ -820,6 +865,8 @@ static void test_finetune_then_tag(void **state)
     for (int k = 0; k < 3; k++) {
         assert_int_equal(rv.dev_choices.n[k], want.n[k]);
         assert_true(llabs(rv.dev_choices.right[k] - want.right[k]) <= 1);
+        assert_true(llabs(rv.dev_choices.whole[k] - want.whole[k]) <= 1);
+        assert_true(rv.dev_choices.whole[k] <= rv.dev_choices.right[k]);
     }
 
     /* a window that cannot hold any example is refused clearly */

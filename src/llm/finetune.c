@@ -526,13 +526,17 @@ static void note_choices(const cl_finetune_params *p, const cl_ft_choices *c)
 {
     if (c->n[0] + c->n[1] + c->n[2] == 0)
         return;
-    double pct[3];
-    for (int k = 0; k < 3; k++)
+    double pct[3], whole[3];
+    for (int k = 0; k < 3; k++) {
         pct[k] = c->n[k] ? 100.0 * (double)c->right[k] / (double)c->n[k] : 0;
+        whole[k] = c->n[k] ? 100.0 * (double)c->whole[k] / (double)c->n[k] : 0;
+    }
     note(p, "dev label choices right (greedy first label token after the gold lines): "
-            "O %lld/%lld (%.1f%%), B- %lld/%lld (%.1f%%), I- %lld/%lld (%.1f%%)",
+            "O %lld/%lld (%.1f%%), B- %lld/%lld (%.1f%%), I- %lld/%lld (%.1f%%); "
+            "whole label, type too: O %.1f%%, B- %.1f%%, I- %.1f%%",
          (long long)c->right[0], (long long)c->n[0], pct[0], (long long)c->right[1],
-         (long long)c->n[1], pct[1], (long long)c->right[2], (long long)c->n[2], pct[2]);
+         (long long)c->n[1], pct[1], (long long)c->right[2], (long long)c->n[2], pct[2], whole[0],
+         whole[1], whole[2]);
 }
 
 /* Mean loss per counted position over the dev windows (no update), and

@@ -8,6 +8,8 @@
  * tokens that spell the labels.  Examples are then packed whole into fixed
  * training windows.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,8 +237,15 @@ cl_status ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_examp
         size_t at = ex->label_at[k];
         while (i < out->n && ends[i] <= at)
             i++;
-        if (i < out->n)
-            out->choice[i] = (uint8_t)ex->text[at];
+        if (i >= out->n)
+            break;
+        out->choice[i] = (uint8_t)ex->text[at];
+        /* the label's other tokens: it is letters and '-' ("B-SIGN") */
+        size_t end = at;
+        while (isalpha((unsigned char)ex->text[end]) || ex->text[end] == '-')
+            end++;
+        for (int32_t j = i + 1; j < out->n && ends[j - 1] < end; j++)
+            out->choice[j] = FT_LABEL_MORE;
     }
     free(ends);
     return CL_OK;
@@ -345,6 +354,10 @@ void ft_window_choices(const ft_windows *w, int32_t win, const int32_t *pred, cl
         if (k < 0)
             continue;
         c->n[k]++;
-        c->right[k] += pred[i] == t[i + 1];
+        bool first = pred[i] == t[i + 1], all = first;
+        for (size_t j = i + 1; j < W && ch[j] == FT_LABEL_MORE; j++)
+            all = all && pred[j] == t[j + 1];
+        c->right[k] += first;
+        c->whole[k] += all;
     }
 }

@@ -35,7 +35,10 @@ cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, si
 /* A tokenized example: counted[i] tells whether predicting toks[i] from
  * toks[0..i) counts in the loss (counted[0] is always false); choice[i]
  * (NULL: none) is the first byte of the label ('O', 'B', 'I') when toks[i]
- * is the token where an answer line's label starts, else 0. */
+ * is the token where an answer line's label starts, FT_LABEL_MORE when it
+ * is a later token of that label (the type: "-RARE", "DISEASE"), else 0. */
+#define FT_LABEL_MORE '+'
+
 typedef struct ft_seq {
     llama_token *toks;
     uint8_t *counted;

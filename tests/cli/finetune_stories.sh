@@ -47,6 +47,8 @@ choices=$(grep 'dev label choices right' "$tmp/e1.err") || fail "no dev label ch
 ntok=$("$B" convert --from brat --to paper-csv --tokenizer paper "$fx/dev" -o - | tail -n +2 | wc -l)
 nch=$(echo "$choices" | grep -o '/[0-9]*' | tr -d / | awk '{ s += $1 } END { print s }')
 [ "$nch" = "$ntok" ] || fail "label choices over $nch lines, dev has $ntok tokens: $choices"
+echo "$choices" | grep -q 'whole label, type too: O [0-9.]*%, B- [0-9.]*%, I- [0-9.]*%$' ||
+    fail "no whole-label share: $choices"
 first=$(sed -n 's/.*first loss \([0-9.]*\).*/\1/p' "$tmp/e1.err")
 dev1=$(sed -n 's/^epoch 1\/1  dev .* loss \([0-9.]*\) .*/\1/p' "$tmp/e1.err")
 
