@@ -26,7 +26,11 @@
 #                                    tags the test split, then dev, until
 #                                    $BUDGET.  With FT_SEND=1 that model comes
 #                                    back in 15 MiB pieces: the first 3 with
-#                                    this call (OUTDIR/ft.gguf.NN)
+#                                    this call (OUTDIR/ft.gguf.NN).  Also
+#                                    FT_CTX (2048), FT_MAX_DEV (100),
+#                                    FT_EXTRA (more finetune options),
+#                                    FT_PARALLEL (32), BENCH_TIME (80): small
+#                                    values let it be tried on a CPU build
 #   bench/gpu_runs.sh fetch OUTDIR K the next 4 pieces (K = 1, 2, ...): call it
 #                                    at once, the machine is given back when idle
 # `bench/gpu_pack.sh` prepares the carried folders.  Back here:
