@@ -66,6 +66,7 @@ static void fake_stats(void *self, cl_tagger_stats *out)
     out->misaligned = f->misaligned;
     out->model_rounds = f->calls;
     out->cached_prompt_tokens = 2 * f->tokens;
+    out->model_usec = 1000 * f->calls;
 }
 
 static const cl_tagger_ops fake_ops = {
@@ -340,8 +341,8 @@ static void brat_output_resumes(void **state)
 /* Counters of an interrupted run, summed over its sessions, equal an
  * uninterrupted run's, also when the journal lost the last T line. */
 /* Rewrite a journal's counter lines ("T ... ~sum") as clinner wrote them
- * before their last counter existed: that counter dropped, sums redone. */
-static void drop_last_counter(const char *journal)
+ * before their last `drop` counters existed: those dropped, sums redone. */
+static void drop_last_counters(const char *journal, int drop)
 {
     cl_error err;
     char *data;
@@ -353,9 +354,10 @@ static void drop_last_counter(const char *journal)
     for (char *l = data, *nl; (nl = memchr(l, '\n', (size_t)(data + n - l))); l = nl + 1) {
         *nl = '\0';
         if (strncmp(l, "T ", 2) == 0) {
-            *strrchr(l, '~') = '\0';       /* "T ... c11 c12 " */
+            *strrchr(l, '~') = '\0';       /* "T ... c11 c12 c13 " */
             l[strlen(l) - 1] = '\0';
-            *strrchr(l, ' ') = '\0';       /* "T ... c11" */
+            for (int k = 0; k < drop; k++)
+                *strrchr(l, ' ') = '\0'; /* "T ... c11 c12", "T ... c11" */
             fprintf(f, "%s ~%016llx\n", l,
                     (unsigned long long)cl_fnv1a64(CL_FNV64_INIT, l, strlen(l)));
             changed++;
@@ -412,29 +414,37 @@ static void counters_survive_resume(void **state)
         assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
         assert_int_equal(sum.stats.model_rounds, ref.stats.model_rounds);
         assert_int_equal(sum.stats.cached_prompt_tokens, ref.stats.cached_prompt_tokens);
+        assert_int_equal(sum.stats.model_usec, ref.stats.model_usec);
         assert_true(sum.total_seconds >= sum.seconds);
         /* the sentences whose T line was lost were tagged again */
         if (lose_t)
             assert_true(tagged > tagged0);
         tagged0 = tagged;
     }
-    /* counters written before cached_prompt_tokens existed (one fewer):
-     * read, that counter restarting from 0 */
-    snprintf(out, sizeof out, "%s/eleven.jsonl", dir);
-    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 6, false, 1, "a", &sum, NULL, &err),
-                     CL_ERR_NET);
-    char *wd11 = cl_run_work_dir(out);
-    char *jp11 = cl_path_join(wd11, "journal");
-    drop_last_counter(jp11);
-    free(jp11);
-    free(wd11);
-    assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 1, "a", &sum, NULL, &err), CL_OK);
-    assert_true(same_file(rpath, out));
-    assert_false(sum.counters_partial);
-    assert_int_equal(sum.stats.tokens, ref.stats.tokens);
-    assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
-    assert_true(sum.stats.cached_prompt_tokens > 0 &&
-                sum.stats.cached_prompt_tokens < ref.stats.cached_prompt_tokens);
+    /* counters written before model_usec (12) or also cached_prompt_tokens
+     * (11) existed: read, those counters restarting from 0 */
+    for (int drop = 1; drop <= 2; drop++) {
+        snprintf(out, sizeof out, "%s/drop%d.jsonl", dir, drop);
+        assert_int_equal(run_once(CL_FORMAT_JSONL, out, 6, false, 1, "a", &sum, NULL, &err),
+                         CL_ERR_NET);
+        char *wdd = cl_run_work_dir(out);
+        char *jpd = cl_path_join(wdd, "journal");
+        drop_last_counters(jpd, drop);
+        free(jpd);
+        free(wdd);
+        assert_int_equal(run_once(CL_FORMAT_JSONL, out, 0, true, 1, "a", &sum, NULL, &err),
+                         CL_OK);
+        assert_true(same_file(rpath, out));
+        assert_false(sum.counters_partial);
+        assert_int_equal(sum.stats.tokens, ref.stats.tokens);
+        assert_int_equal(sum.stats.misaligned, ref.stats.misaligned);
+        assert_true(sum.stats.model_usec > 0 && sum.stats.model_usec < ref.stats.model_usec);
+        if (drop == 1)
+            assert_int_equal(sum.stats.cached_prompt_tokens, ref.stats.cached_prompt_tokens);
+        else
+            assert_true(sum.stats.cached_prompt_tokens > 0 &&
+                        sum.stats.cached_prompt_tokens < ref.stats.cached_prompt_tokens);
+    }
     /* a journal without counters (threaded runs', older clinner's): restored
      * at its D lines, and the summary says the counters are this session's */
     snprintf(out, sizeof out, "%s/old.jsonl", dir);
@@ -606,6 +616,12 @@ static void summary_line(void **state)
                                 "the checkpoint) in 1.2 s (10.5 s in all sessions); prompt "
                                 "tokens 1000 (600 from the cache), generated tokens "
                                 "300; misaligned sentences 2; retried requests 3");
+    cl_buf_free(&b);
+    s.stats.model_rounds = 40;
+    s.stats.model_usec = 2345678;
+    cl_buf_init(&b);
+    assert_int_equal(cl_run_format_summary(&s, &b), CL_OK);
+    assert_non_null(strstr(b.data, "; model rounds 40 in 2.3 s; retried"));
     cl_buf_free(&b);
 }
 

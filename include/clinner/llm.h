@@ -136,7 +136,7 @@ typedef struct cl_llama_stats {
     int64_t draft_tokens;    /* forced: guessed tokens decoded */
     int64_t draft_rejected;  /* forced: of these, dropped (the model chose otherwise) */
     int64_t decode_calls;    /* llama_decode calls */
-    double decode_seconds;   /* time spent in llama_decode */
+    double decode_seconds;   /* time spent in llama_decode, the device's work included */
     double seconds;          /* time spent in tag() */
 } cl_llama_stats;
 

@@ -30,6 +30,8 @@ typedef struct cl_tagger_stats {
     int64_t draft_rejected;   /* of these, dropped because the model chose otherwise */
     int64_t cached_prompt_tokens; /* local LLM: of prompt_tokens, those read from the KV
                                    * cache of the shared prefix instead of decoded again */
+    int64_t model_usec;       /* local LLM: microseconds in llama_decode (the device's
+                               * work included); the rest of a run is on the host */
 } cl_tagger_stats;
 
 /* Where a backend reports what the user should know but is not an error

@@ -331,6 +331,7 @@ static void tagger_stats(void *self, cl_tagger_stats *out)
     cl_llama_stats ls;
     cl_llm_engine_stats(t->e, &ls);
     out->model_rounds = ls.decode_calls;
+    out->model_usec = (int64_t)(ls.decode_seconds * 1e6 + 0.5);
     out->draft_tokens = ls.draft_tokens;
     out->draft_rejected = ls.draft_rejected;
 }

@@ -301,15 +301,17 @@ static char *header_payload(const run *r)
 
 /* ---- counters across sessions ---- */
 
-#define NSTATS 12
-/* The counters in a fixed order, for T lines and sums.  The last one came
- * later: a checkpoint written before it has NSTATS - 1 counters. */
+#define NSTATS 13
+/* The counters in a fixed order, for T lines and sums.  The last two came
+ * later: a checkpoint written before them has 11 or 12 counters. */
+#define NSTATS_OLDEST 11
 static int64_t *stats_field(cl_tagger_stats *s, int i)
 {
     int64_t *f[NSTATS] = {&s->sentences,    &s->tokens,         &s->prompt_tokens,
                           &s->generated_tokens, &s->misaligned, &s->invalid_labels,
                           &s->skipped,      &s->retries,        &s->model_rounds,
-                          &s->draft_tokens, &s->draft_rejected, &s->cached_prompt_tokens};
+                          &s->draft_tokens, &s->draft_rejected, &s->cached_prompt_tokens,
+                          &s->model_usec};
     return f[i];
 }
 
@@ -349,7 +351,7 @@ static cl_status parse_stats(run *r, const char *rest, const char *where, cl_err
     memset(&st, 0, sizeof st);
     bool ok = journaled >= 0 && secs >= 0;
     for (int i = 0; i < NSTATS && ok; i++) {
-        if (i == NSTATS - 1 && *end == '\0')
+        if (i >= NSTATS_OLDEST && *end == '\0')
             break; /* an older checkpoint */
         const char *p = end;
         *stats_field(&st, i) = strtoll(p, &end, 10);
@@ -1107,6 +1109,8 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
         bad = cl_buf_printf(out, "; misaligned sentences %lld", (long long)t->misaligned);
     if (!bad && t->model_rounds)
         bad = cl_buf_printf(out, "; model rounds %lld", (long long)t->model_rounds);
+    if (!bad && t->model_rounds && t->model_usec)
+        bad = cl_buf_printf(out, " in %.1f s", (double)t->model_usec / 1e6);
     if (!bad && t->draft_tokens)
         bad = cl_buf_printf(out, " (guessed tokens %lld, %lld rejected)",
                             (long long)t->draft_tokens, (long long)t->draft_rejected);
