@@ -539,6 +539,97 @@ static void test_chat_format(void **state)
     cl_prompt_free(&pr);
 }
 
+static int cmp_token(const void *a, const void *b)
+{
+    llama_token x = *(const llama_token *)a, y = *(const llama_token *)b;
+    return (x > y) - (x < y);
+}
+
+/* The walk of the piece table finds exactly the tokens cl_fsm_allows
+ * accepts (the grammar sampler's rules) in every state along an answer,
+ * and cl_fsm_greedy picks the first max among them, ties included. */
+static void check_allowed_walk(const char *path)
+{
+    cl_error err;
+    cl_llama_model *m = cl_llama_model_load(path, false, &err);
+    assert_non_null(m);
+    assert_int_equal(cl_llm_pieces(m, &err), CL_OK);
+    cl_label_set ls;
+    assert_int_equal(cl_label_set_init(&ls, NULL, 0, &err), CL_OK);
+    const char *toks[] = {"Fever", "a:b", "\xc3\xa9t\xc3\xa9", "ACTH", "(", "deficiency", "."};
+    const char *labs[] = {"B-SIGN", "I-SIGN", "O", "B-RAREDISEASE", "I-RAREDISEASE",
+                          "I-RAREDISEASE", "O"};
+    cl_fsm_sentence s;
+    assert_int_equal(cl_fsm_sentence_init(&s, &ls, toks, NULL, 7, &err), CL_OK);
+    cl_buf ans;
+    cl_buf_init(&ans);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(cl_buf_printf(&ans, "%s : %s\n", toks[i], labs[i]), 0);
+    int32_t nv = m->n_vocab;
+    llama_token *walked = malloc((size_t)nv * sizeof *walked);
+    llama_token *brute = malloc((size_t)nv * sizeof *brute);
+    float *lg = malloc((size_t)nv * sizeof *lg);
+    assert_true(walked && brute && lg);
+    uint32_t rng = 12345;
+    int choices = 0;
+    cl_fsm f;
+    cl_fsm_start(&f);
+    for (size_t at = 0; at <= ans.len; at++) {
+        int32_t nb = 0;
+        for (llama_token t = 0; t < nv; t++)
+            if (cl_fsm_allows(m, &s, &f, t))
+                brute[nb++] = t;
+        int32_t nw = cl_fsm_allowed(m, &s, &f, walked, nv);
+        assert_int_equal(nw, nb);
+        qsort(walked, (size_t)nw, sizeof *walked, cmp_token);
+        assert_memory_equal(walked, brute, (size_t)nb * sizeof *brute);
+        assert_true(nb >= 1);
+        if (nb > 1)
+            choices++;
+        for (int trial = 0; trial < 4; trial++) {
+            /* few distinct values, so ties happen; trial 0 favours an
+             * allowed token, the others usually a refused one */
+            for (int32_t t = 0; t < nv; t++) {
+                rng = rng * 1664525u + 1013904223u;
+                lg[t] = (float)(rng >> 29);
+            }
+            if (trial == 0)
+                lg[brute[nb - 1]] = 9.0f;
+            llama_token want = -1;
+            for (int32_t i = 0; i < nb; i++)
+                if (want < 0 || lg[brute[i]] > lg[want])
+                    want = brute[i];
+            assert_int_equal(cl_fsm_greedy(m, &s, &f, lg), want);
+        }
+        if (at < ans.len)
+            assert_true(cl_fsm_advance(&s, &f, ans.data + at, 1, NULL));
+    }
+    assert_true(cl_fsm_done(&s, &f));
+    /* many states offer more than one token (tokenizations, labels) */
+    assert_true(choices > (int)ans.len / 4);
+    free(walked);
+    free(brute);
+    free(lg);
+    cl_buf_free(&ans);
+    cl_fsm_sentence_free(&s);
+    cl_label_set_free(&ls);
+    cl_llama_model_free(m);
+}
+
+static void test_allowed_walk_stories(void **state)
+{
+    (void)state;
+    REQUIRE_MODEL(model, "stories260K.gguf");
+    check_allowed_walk(model);
+}
+
+static void test_allowed_walk_smollm2(void **state)
+{
+    (void)state;
+    REQUIRE_MODEL(model, CL_LLAMA_DEFAULT_MODEL_FILE);
+    check_allowed_walk(model);
+}
+
 /* SmolLM2 on real dev sentences: forced == greedy grammar, label for label. */
 static void test_smollm2_forced_equals_grammar(void **state)
 {
@@ -644,6 +735,8 @@ int main(void)
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_fsm),
         cmocka_unit_test(test_chat_format),
+        cmocka_unit_test(test_allowed_walk_stories),
+        cmocka_unit_test(test_allowed_walk_smollm2),
         cmocka_unit_test(test_stories_forced_equals_grammar),
         cmocka_unit_test(test_stories_rag_shared_instruction),
         cmocka_unit_test(test_embed_retriever),

@@ -161,21 +161,111 @@ bool cl_fsm_allows(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_f
     return cl_fsm_advance(s, &g, m->pieces[tok], (size_t)m->piece_len[tok], NULL);
 }
 
+/* A walk of the piece table along the bytes the answer may take next:
+ * it visits every allowed token once, either to pick the greedy one or to
+ * list them. */
+typedef struct piece_walk {
+    const cl_llama_model *m;
+    const cl_fsm_sentence *s;
+    const float *logits; /* greedy; NULL: list into out */
+    llama_token best;
+    llama_token *out;
+    int32_t cap, n;
+} piece_walk;
+
+static void visit(piece_walk *w, llama_token t)
+{
+    if (w->logits) {
+        /* highest logit, the lowest id among equals: greedy's first max */
+        if (w->best < 0 || w->logits[t] > w->logits[w->best] ||
+            (w->logits[t] == w->logits[w->best] && t < w->best))
+            w->best = t;
+        return;
+    }
+    if (w->n < w->cap)
+        w->out[w->n] = t;
+    w->n++;
+}
+
+/* First index in [lo, hi) whose piece has byte d >= c; all pieces there
+ * are longer than d bytes and sorted by byte d. */
+static int32_t first_byte_at_least(const cl_piece_ref *r, int32_t lo, int32_t hi, size_t d,
+                                   unsigned c)
+{
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if ((unsigned char)r[mid].piece[d] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The pieces in [lo, hi) all start with the d bytes that took the answer
+ * to state g. */
+static void walk_from(piece_walk *w, const cl_fsm *g, int32_t lo, int32_t hi, size_t d)
+{
+    const cl_piece_ref *r = w->m->by_piece;
+    const cl_fsm_sentence *s = w->s;
+    /* pieces of exactly d bytes sort first: each is one allowed token */
+    for (; lo < hi && (size_t)r[lo].len == d; lo++)
+        visit(w, r[lo].id);
+    if (lo >= hi || g->line >= s->n)
+        return;
+    unsigned char next[64];
+    int nnext = 0;
+    if (g->phase == 0) {
+        next[nnext++] = (unsigned char)s->fixed[g->line][g->k];
+    } else {
+        for (int32_t l = 0; l < s->ls->nlabels; l++) {
+            if (!(g->mask >> l & 1) || (size_t)g->k >= s->lab_len[l])
+                continue;
+            unsigned char c = (unsigned char)s->lab[l][g->k];
+            int i = 0;
+            while (i < nnext && next[i] != c)
+                i++;
+            if (i == nnext)
+                next[nnext++] = c;
+        }
+    }
+    for (int i = 0; i < nnext; i++) {
+        int32_t a = first_byte_at_least(r, lo, hi, d, next[i]);
+        int32_t b = first_byte_at_least(r, a, hi, d, (unsigned)next[i] + 1);
+        if (a == b)
+            continue;
+        cl_fsm h = *g;
+        char c = (char)next[i];
+        if (cl_fsm_advance(s, &h, &c, 1, NULL))
+            walk_from(w, &h, a, b, d + 1);
+    }
+}
+
+static void walk_allowed(piece_walk *w, const cl_fsm *f)
+{
+    if (cl_fsm_done(w->s, f)) {
+        /* only an end-of-generation token; no piece continues the answer */
+        for (int32_t i = 0; i < w->m->n_eog; i++)
+            visit(w, w->m->eog[i]);
+        return;
+    }
+    walk_from(w, f, 0, w->m->n_by_piece, 0);
+}
+
 llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
                           const float *logits)
 {
-    int32_t nv = m->n_vocab;
-    int32_t best = 0;
-    for (int32_t i = 1; i < nv; i++)
-        if (logits[i] > logits[best])
-            best = i;
-    if (cl_fsm_allows(m, s, f, best))
-        return best;
-    best = -1;
-    for (int32_t i = 0; i < nv; i++)
-        if ((best < 0 || logits[i] > logits[best]) && cl_fsm_allows(m, s, f, i))
-            best = i;
-    return best;
+    piece_walk w = {m, s, logits, -1, NULL, 0, 0};
+    walk_allowed(&w, f);
+    return w.best;
+}
+
+int32_t cl_fsm_allowed(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
+                       llama_token *out, int32_t cap)
+{
+    piece_walk w = {m, s, NULL, -1, out, cap, 0};
+    walk_allowed(&w, f);
+    return w.n;
 }
 
 cl_status cl_fsm_guess_text(const cl_fsm_sentence *s, const cl_fsm *f, size_t max_bytes,

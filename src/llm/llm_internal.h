@@ -10,6 +10,13 @@
 
 #include "clinner/llm.h"
 
+/* A token's piece, for the table sorted by piece bytes. */
+typedef struct cl_piece_ref {
+    const char *piece;
+    int32_t len;
+    llama_token id;
+} cl_piece_ref;
+
 struct cl_llama_model {
     struct llama_model *model;
     const struct llama_vocab *vocab;
@@ -23,6 +30,15 @@ struct cl_llama_model {
     char **pieces;
     int32_t *piece_len;
     bool *is_eog;
+    /* The tokens an answer can use (piece non-empty, not starting with a
+     * NUL byte, not end-of-generation), sorted by piece bytes, a piece
+     * before its extensions: the tokens that continue an answer are found
+     * by walking the answer's next bytes through this table instead of
+     * testing the whole vocabulary.  Same first use as pieces. */
+    cl_piece_ref *by_piece;
+    int32_t n_by_piece;
+    llama_token *eog; /* the end-of-generation tokens */
+    int32_t n_eog;
 };
 
 /* The first token of highest logit among lg[0..n): greedy sampling's
@@ -89,9 +105,15 @@ bool cl_fsm_advance(const cl_fsm_sentence *s, cl_fsm *f, const char *b, size_t n
 bool cl_fsm_allows(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
                    llama_token tok);
 /* Greedy choice under the grammar: the first token of highest logit among
- * those allowed (-1 when none is). */
+ * those allowed (-1 when none is).  Only the allowed tokens are looked at
+ * (a walk of the piece table along the answer's possible next bytes), so
+ * the cost does not grow with the vocabulary. */
 llama_token cl_fsm_greedy(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
                           const float *logits);
+/* The tokens allowed in state f, the set cl_fsm_allows accepts: up to cap
+ * written to out (in piece order); returns how many there are. */
+int32_t cl_fsm_allowed(const cl_llama_model *m, const cl_fsm_sentence *s, const cl_fsm *f,
+                       llama_token *out, int32_t cap);
 /* The answer's bytes from f up to the next choice (where labels still
  * possible differ), without the spaces just before it (a tokenizer joins
  * them to the next word); at most about max_bytes.  With spec_after (NULL:

@@ -137,6 +137,8 @@ void cl_llama_model_free(cl_llama_model *m)
     free(m->pieces);
     free(m->piece_len);
     free(m->is_eog);
+    free(m->by_piece);
+    free(m->eog);
     if (m->model)
         llama_model_free(m->model);
     free(m->path);
@@ -176,6 +178,19 @@ cl_status cl_llama_model_set_template(cl_llama_model *m, const char *tmpl, cl_er
     return CL_OK;
 }
 
+/* Piece order: bytes (unsigned), a piece before its extensions, then id. */
+static int by_piece_cmp(const void *a, const void *b)
+{
+    const cl_piece_ref *x = a, *y = b;
+    int32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->piece, y->piece, (size_t)n);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 cl_status cl_llm_pieces(cl_llama_model *m, cl_error *err)
 {
     if (m->pieces)
@@ -184,7 +199,9 @@ cl_status cl_llm_pieces(cl_llama_model *m, cl_error *err)
     char **pieces = calloc((size_t)nv, sizeof *pieces);
     int32_t *lens = calloc((size_t)nv, sizeof *lens);
     bool *eog = calloc((size_t)nv, sizeof *eog);
-    if (!pieces || !lens || !eog)
+    cl_piece_ref *sorted = calloc((size_t)nv + 1, sizeof *sorted);
+    llama_token *eog_ids = calloc((size_t)nv + 1, sizeof *eog_ids);
+    if (!pieces || !lens || !eog || !sorted || !eog_ids)
         goto nomem;
     char buf[256];
     for (int32_t i = 0; i < nv; i++) {
@@ -211,14 +228,28 @@ cl_status cl_llm_pieces(cl_llama_model *m, cl_error *err)
         lens[i] = n;
         eog[i] = llama_vocab_is_eog(m->vocab, i);
     }
+    int32_t ns = 0, ne = 0;
+    for (int32_t i = 0; i < nv; i++) {
+        if (eog[i])
+            eog_ids[ne++] = i;
+        else if (lens[i] > 0 && pieces[i][0] != '\0')
+            sorted[ns++] = (cl_piece_ref){pieces[i], lens[i], i};
+    }
+    qsort(sorted, (size_t)ns, sizeof *sorted, by_piece_cmp);
     m->pieces = pieces;
     m->piece_len = lens;
     m->is_eog = eog;
+    m->by_piece = sorted;
+    m->n_by_piece = ns;
+    m->eog = eog_ids;
+    m->n_eog = ne;
     return CL_OK;
 nomem:
     free(pieces);
     free(lens);
     free(eog);
+    free(sorted);
+    free(eog_ids);
     return cl_error_set(err, CL_ERR_NOMEM, "out of memory (token table)");
 }
 
