@@ -35,6 +35,9 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# programs run by hand for docs/BENCHMARKS.md (the bench/*.sh scripts use the
+# CLI); built with the tests so that they keep compiling
+BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all test test-unit test-asan setup demo clean fuzz bench
 all: $(BUILD)/clinner
@@ -60,7 +63,12 @@ $(BUILD)/tests/test_cli_opts: tests/test_cli_opts.c tests/testutil.h $(CLI_TESTE
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
-tests-build: $(BUILD)/clinner $(TEST_BINS)
+tests-build: $(BUILD)/clinner $(TEST_BINS) $(BENCH_BINS)
+
+bench: $(BENCH_BINS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libclinner.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libclinner.a $(LDLIBS)
 
 setup:
 	scripts/setup.sh
