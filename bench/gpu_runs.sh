@@ -22,7 +22,9 @@
 #                                    rate of FT_LRS (default 3e-5), side by
 #                                    side, on the whole training split for
 #                                    $FT_TIME seconds (default 360), saved as
-#                                    Q8_0; the one with the lowest dev loss
+#                                    Q8_0; the one chosen on dev (FT_CHOOSE:
+#                                    whole = most whole labels right, the
+#                                    default, or loss = lowest dev loss)
 #                                    tags the test split, then dev, until
 #                                    $BUDGET.  With FT_SEND=1 that model comes
 #                                    back in 15 MiB pieces: the first 3 with
@@ -174,21 +176,34 @@ if [ "$stage" = ft ]; then
         ) &
     done
     wait
-    # 2. the model with the lowest dev loss (labels, 100 dev sentences) tags
-    #    the test split alone; the test split chooses nothing
-    best= bestloss=
+    # 2. the model chosen on dev (100 sentences) tags the test split alone;
+    #    the test split chooses nothing.  FT_CHOOSE=whole (default): the
+    #    highest mean share of B- and I- labels right whole, type included
+    #    (the dev loss breaks ties and stands in where the share is
+    #    missing); FT_CHOOSE=loss: the lowest dev loss (labels), which on
+    #    2026-11-28 favoured a model that found entities and mistyped them
+    best= bestkey=
     for f in "$out"/finetune[0-9]*.log; do
         grep -E 'memory estimate|time limit|dev loss|wrote|label choices|tokens/s' "$f" | tail -n 6 | sed "s|^|$(basename "$f"): |"
         l=$(sed -n 's/.*dev loss \([0-9.]*\).*/\1/p' "$f" | tail -n 1)
+        w=$(sed -n 's/.*whole label, type too: O [0-9.]*%, B- \([0-9.]*\)%, I- \([0-9.]*\)%.*/\1 \2/p' "$f" |
+            tail -n 1 | awk '{ print ($1 + $2) / 2 }')
         k=$(basename "$f" .log); k=${k#finetune}
         [ -n "$l" ] && [ -f "$dev/ft$k.gguf" ] || continue
-        if [ -z "$best" ] || awk -v a="$l" -v b="$bestloss" 'BEGIN { exit !(a < b) }'; then
-            best=$k bestloss=$l
+        # one key, larger is better: the share first, then minus the loss
+        if [ "${FT_CHOOSE:-whole}" = whole ] && [ -n "$w" ]; then
+            key=$(awk -v w="$w" -v l="$l" 'BEGIN { printf "%.6f", w * 1000 - l }')
+        else
+            key=$(awk -v l="$l" 'BEGIN { printf "%.6f", -l }')
+        fi
+        echo "finetune$k: dev loss $l, whole-label share (B-, I- mean) ${w:-?}%"
+        if [ -z "$best" ] || awk -v a="$key" -v b="$bestkey" 'BEGIN { exit !(a > b) }'; then
+            best=$k bestkey=$key bestloss=$l bestwhole=${w:-?}
         fi
     done
     [ -n "$best" ] || { echo "no fine-tuned model"; (cd "$out" && tar czf "$final/results.tgz" .); exit 1; }
-    echo "== chosen on dev: finetune$best (dev loss $bestloss); tagging the test split $(date +%T)"
-    echo "$best $bestloss" >"$out/chosen.txt"
+    echo "== chosen on dev (${FT_CHOOSE:-whole}): finetune$best (dev loss $bestloss, whole labels $bestwhole%); tagging the test split $(date +%T)"
+    echo "$best $bestloss $bestwhole" >"$out/chosen.txt"
     timeout "$(until_end 25)" "$bin" tag --model "$dev/ft$best.gguf" --strategy zero-shot \
         --decode forced --threads 4 --parallel "${FT_PARALLEL:-32}" --progress lines --from paper-csv \
         --to paper-lines "$P/test_combined_IOB_data.csv" -o "$out/ft-zero-shot-forced.lines" \
