@@ -7,15 +7,7 @@
 # folder itself reads as BRAT (each .ann's text column is checked against
 # its .txt) with all five entity types.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || model=
-[ -n "$model" ] || { echo "SKIP: stories260K not fetched (scripts/fetch-models.sh)"; exit 77; }
-"$CLINNER_BIN" tag --help | grep -q 'llama .*not available' &&
-    { echo "SKIP: built without llama.cpp"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 needed"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../cli_stories.sh" python3
 
 "$CLINNER_BIN" stats "$root/examples/demo-train" >"$tmp/stats" 2>&1 ||
     { rc=$?; cat "$tmp/stats"; fail "stats exited $rc"; }

@@ -4,14 +4,7 @@
 # --kb folder; the run succeeds, the answer is aligned, and the passage
 # vectors are cached (a second run reads them back and gives the same output).
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
-model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || model=
-[ -n "$model" ] || { echo "SKIP: stories260K not fetched (scripts/fetch-models.sh)"; exit 77; }
-"$CLINNER_BIN" tag --help | grep -q 'llama .*not available' &&
-    { echo "SKIP: built without llama.cpp"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../cli_stories.sh"
 mkdir -p "$tmp/kb" "$tmp/cache"
 echo "Fabry disease is a rare disorder. Patients have pain and rash." >"$tmp/kb/fabry.txt"
 echo "The cat sat on the mat. The dog ran in the park." >"$tmp/kb/pets.txt"

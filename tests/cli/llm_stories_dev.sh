@@ -12,16 +12,8 @@
 set -u
 shared=${CLINNER_SHARED:-}
 dev="$shared/data/raredis/dev"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || model=
 [ -d "$dev" ] || { echo "SKIP: $dev not found (set CLINNER_SHARED)"; exit 77; }
-[ -n "$model" ] || { echo "SKIP: stories260K not fetched (scripts/fetch-models.sh)"; exit 77; }
-"$CLINNER_BIN" tag --help | grep -q 'llama .*not available' &&
-    { echo "SKIP: built without llama.cpp"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 needed"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../cli_stories.sh" python3
 
 in="$dev"
 if [ "${CLINNER_LLM_FULL:-0}" != 1 ]; then
