@@ -86,6 +86,11 @@ int main(int argc, char **argv)
             cl_fsm_start(&f);
             for (size_t at = 0; at < n; at++) {
                 llama_token w = cl_fsm_greedy(m, &s, &f, lg);
+                if (w < 0) {
+                    /* a vocabulary that cannot spell the answer */
+                    fprintf(stderr, "fsm_greedy: no token continues the answer at byte %zu\n", at);
+                    return 1;
+                }
                 float keep = lg[w];
                 if (allowed_first)
                     lg[w] = 2.0f; /* above every random logit */
