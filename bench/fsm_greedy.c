@@ -42,6 +42,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int rounds = argc == 3 ? atoi(argv[2]) : 20;
+    if (rounds < 1) {
+        fprintf(stderr, "fsm_greedy: ROUNDS must be a positive number (got '%s')\n", argv[2]);
+        return 2;
+    }
     cl_error err;
     cl_llm_init_backend(false);
     cl_llama_model *m = cl_llama_model_load(argv[1], false, &err);
@@ -52,6 +56,7 @@ int main(int argc, char **argv)
     double t0 = cl_now();
     if (cl_llm_pieces(m, &err) != CL_OK) {
         fprintf(stderr, "fsm_greedy: %s\n", err.msg);
+        cl_llama_model_free(m);
         return 1;
     }
     printf("%s: %d tokens; piece tables built in %.3f s\n", argv[1], m->n_vocab,
@@ -61,18 +66,27 @@ int main(int argc, char **argv)
     const char *toks[] = {"Fever", "and", "rash", "are", "common", "in", "Fabry", "disease", "."};
     const char *labs[] = {"B-SIGN", "O", "B-SIGN", "O", "O", "O", "B-RAREDISEASE",
                           "I-RAREDISEASE", "O"};
-    if (cl_label_set_init(&ls, NULL, 0, &err) != CL_OK ||
-        cl_fsm_sentence_init(&s, &ls, toks, NULL, 9, &err) != CL_OK) {
+    if (cl_label_set_init(&ls, NULL, 0, &err) != CL_OK) {
         fprintf(stderr, "fsm_greedy: %s\n", err.msg);
+        cl_llama_model_free(m);
         return 1;
     }
+    if (cl_fsm_sentence_init(&s, &ls, toks, NULL, 9, &err) != CL_OK) {
+        fprintf(stderr, "fsm_greedy: %s\n", err.msg);
+        cl_label_set_free(&ls);
+        cl_llama_model_free(m);
+        return 1;
+    }
+    int rc = 1; /* until every row has been compared */
     char ans[512];
     size_t n = 0;
     for (int i = 0; i < 9; i++)
         n += (size_t)snprintf(ans + n, sizeof ans - n, "%s : %s\n", toks[i], labs[i]);
     float *lg = malloc((size_t)m->n_vocab * sizeof *lg);
-    if (!lg)
-        return 1;
+    if (!lg) {
+        fprintf(stderr, "fsm_greedy: out of memory\n");
+        goto done;
+    }
     uint32_t r = 1;
     for (int32_t i = 0; i < m->n_vocab; i++) {
         r = r * 1664525u + 1013904223u;
@@ -89,7 +103,7 @@ int main(int argc, char **argv)
                 if (w < 0) {
                     /* a vocabulary that cannot spell the answer */
                     fprintf(stderr, "fsm_greedy: no token continues the answer at byte %zu\n", at);
-                    return 1;
+                    goto done;
                 }
                 float keep = lg[w];
                 if (allowed_first)
@@ -103,7 +117,7 @@ int main(int argc, char **argv)
                 if (x != y) {
                     fprintf(stderr, "fsm_greedy: the methods differ at byte %zu: %d vs %d\n", at,
                             x, y);
-                    return 1;
+                    goto done;
                 }
                 t_scan += b - a;
                 t_walk += c - b;
@@ -116,11 +130,13 @@ int main(int argc, char **argv)
                allowed_first ? "allowed" : "refused", rows, t_scan / (double)rows * 1e6,
                t_walk / (double)rows * 1e6);
     }
+    rc = 0;
+done:
     free(lg);
     cl_fsm_sentence_free(&s);
     cl_label_set_free(&ls);
     cl_llama_model_free(m);
-    return 0;
+    return rc;
 }
 #else
 int main(void)
