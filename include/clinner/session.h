@@ -1,0 +1,144 @@
+/*
+ * session.h - a tagging session: everything one tagging backend needs, opened
+ * from one plain config and freed in one call.
+ *
+ * This is the library's front door for tagging.  `clinner tag`, `clinner
+ * serve`, the Spark integration and any C program do the same three steps:
+ *
+ *     cl_tag_config cfg = cl_tag_config_default();   // crf + shipped model
+ *     cfg.backend = "llama";                          // (optional changes)
+ *     cl_tag_session *s;
+ *     if (cl_tag_session_open(&cfg, &s, &err) != CL_OK) ...
+ *     cl_tag_session_tag_doc(s, doc, &err);           // doc: text, or tokens
+ *     cl_tag_session_free(s);
+ *
+ * The session owns the backend's model, its dense table, the prompt builder,
+ * the training examples and the retriever, and frees them in the right
+ * order.  It decides what the strategy needs (training split, knowledge
+ * base, BM25 or embedding retrieval), where default files live (the shipped
+ * model, the training split, the cache folder) and the canonical form of the
+ * config that a resumed run must match.
+ *
+ * Threads: cl_tag_session_tag_doc may be called from several threads at once
+ * when cl_tag_session_reentrant() says so (crf, encoder); otherwise callers
+ * serialise (llama, openai keep per-call state).
+ */
+#ifndef CLINNER_SESSION_H
+#define CLINNER_SESSION_H
+
+#include "clinner/corpus.h"
+#include "clinner/run.h"
+#include "clinner/tagger.h"
+#include "clinner/tokenize.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The model file `clinner tag` uses when no model is given: a CRF trained
+ * by `make models` on the RareDis training split, shipped under models/ and
+ * installed under share/clinner/. */
+#define CL_DEFAULT_CRF_MODEL "raredis-crf.model"
+
+typedef struct cl_tag_config {
+    const char *backend;       /* "crf" (default), "llama", "openai", "encoder" */
+    const char *model;         /* model file (crf, llama, encoder) or the server's model name
+                                * (openai); NULL: the backend's default (crf: the shipped
+                                * model; llama: SmolLM2-135M-Instruct in the cache) */
+    const char *dense;         /* crf: dense features of the input (NULL: none) */
+    const char *tokenizer;     /* "paper" or "clinical"; NULL: the model's own, else clinical */
+
+    /* LLM backends (llama, openai) */
+    const char *strategy;      /* zero-shot (default), few-shot, knn-shot, rag */
+    const char *decode;        /* forced (default; llama), grammar, free */
+    const char *speculate;     /* llama, forced: auto (default), on, off */
+    const char *train_dir;     /* examples for few-/knn-shot, rag's default knowledge base
+                                * (NULL: $CLINNER_SHARED/data/raredis/train or ../shared) */
+    const char *kb_dir;        /* rag: folder of .txt articles (NULL: the training texts) */
+    const char *embed_model;   /* llama, rag: rank passages by this GGUF's embeddings */
+    const char *chat_template; /* llama: chat format instead of the model's own */
+    const char *api_base;      /* openai: server URL (NULL: the default) */
+    const char *api_key_env;   /* openai: variable holding the key (NULL: OPENAI_API_KEY) */
+    int32_t shots;             /* few-/knn-shot examples (default 5) */
+    int32_t rag_k;             /* rag passages per prompt (default 2) */
+    int32_t parallel;          /* sentences decoded together (llama) / requests in flight
+                                * (openai); 0: the backend's default */
+    int32_t max_tokens;        /* answer length limit (0: enough for every line) */
+    int32_t retries;           /* openai: retries on 429, 5xx, connection errors (5) */
+    int32_t ctx_tokens;        /* llama: context size (0: default) */
+    int64_t seed;              /* sampling seed (-1: not set) */
+    double temperature;        /* sampling temperature (0) */
+    double timeout_s;          /* openai: seconds per request (300) */
+
+    /* every backend */
+    const char *cache_dir;     /* index and model cache (NULL: $CLINNER_CACHE, else
+                                * ~/.cache/clinner) */
+    int32_t threads;           /* crf, encoder: documents tagged at once; llama: CPU threads
+                                * (0: the backend's default) */
+    bool verbose;              /* llama: pass llama.cpp's own log through */
+    cl_log_fn log;             /* notes for the user (a retried request, a busy CPU); may be
+                                * NULL */
+    void *log_ctx;
+} cl_tag_config;
+
+/* A config with every field at its default (crf backend, shipped model). */
+cl_tag_config cl_tag_config_default(void);
+
+typedef struct cl_tag_session cl_tag_session;
+
+/* Open the backend cfg names with everything it needs.  Fails with a message
+ * that names the field at fault ("model: ...", "strategy: ..."). */
+cl_status cl_tag_session_open(const cl_tag_config *cfg, cl_tag_session **out, cl_error *err);
+void cl_tag_session_free(cl_tag_session *s);
+
+/* The backend's name ("crf", ...), the model actually loaded (a path, or the
+ * server's model name) and the tokenizer the session uses for text. */
+const char *cl_tag_session_backend(const cl_tag_session *s);
+const char *cl_tag_session_model(const cl_tag_session *s);
+cl_tokenizer_kind cl_tag_session_tokenizer(const cl_tag_session *s);
+
+/* The entity types the backend can output (NULL-terminated, session-owned). */
+const char *const *cl_tag_session_types(const cl_tag_session *s);
+
+/* Whether tag_doc may run on several documents at once from several threads. */
+bool cl_tag_session_reentrant(const cl_tag_session *s);
+
+/* Bring a document into token form the session's way (see cl_doc_prepare in
+ * doc.h): tokenize when it has no tokens, one sentence when it has tokens but
+ * no breaks, tags all O.  Gold entities are kept as they are. */
+cl_status cl_tag_session_prepare_doc(const cl_tag_session *s, cl_doc *doc, cl_error *err);
+
+/* Prepare doc, tag every sentence, and set its entities to those its tags
+ * spell (with confidences where the backend has them). */
+cl_status cl_tag_session_tag_doc(cl_tag_session *s, cl_doc *doc, cl_error *err);
+
+/* The canonical text of the options that shape the output (backend, model,
+ * tokenizer, strategy, ...): a resumed run must have the same.  Session-owned. */
+const char *cl_tag_session_fingerprint(const cl_tag_session *s);
+
+/* The backend's tagger and its preferred sentences per tag() call, for the
+ * batch runner (run.h); the session keeps ownership. */
+cl_tagger *cl_tag_session_tagger(cl_tag_session *s);
+int32_t cl_tag_session_batch(const cl_tag_session *s);
+
+/* Run the batch runner over c with this session: p's fingerprint, batch and
+ * threads are filled from the session when left 0 / NULL. */
+cl_status cl_tag_session_run(cl_tag_session *s, cl_corpus *c, const cl_run_params *p,
+                             cl_run_summary *sum, cl_error *err);
+
+/* Where a default file lives.  cl_default_model_path: the first of
+ * $CLINNER_MODELS/NAME, <dir of the running program>/../models/NAME (a build
+ * tree), <dir>/../share/clinner/NAME (an install), CL_DATADIR/NAME (the
+ * install prefix compiled in); caller frees, NULL when none exists. */
+char *cl_default_model_path(const char *name);
+/* The cache folder: $CLINNER_CACHE, else ~/.cache/clinner (caller frees). */
+char *cl_default_cache_dir(void);
+/* The RareDis split `name` ("train", "dev", "test") from $CLINNER_SHARED/data/
+ * raredis, else ../shared beside the build tree or the working directory;
+ * caller frees, NULL when absent. */
+char *cl_default_raredis_split(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
