@@ -22,13 +22,13 @@ LLAMA_PREFIX ?= $(shell scripts/setup-llama.sh --prefix 2>/dev/null)
 ifneq ($(strip $(LLAMA_PREFIX)),)
   LLAMA_CFLAGS  = -DCL_HAVE_LLAMA=1 -I$(LLAMA_PREFIX)/include
   LLAMA_LDLIBS  = $(shell cat $(LLAMA_PREFIX)/ldflags.txt 2>/dev/null)
-  LLAMA_SRCS    = $(wildcard src/llm/*.c)
+  LLAMA_SRCS    = $(wildcard src/llm/*.c) $(wildcard src/encoder/*.c)
 endif
 
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(LLAMA_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS     = $(LLAMA_LDLIBS) $(LDLIBS_BASE) $(EXTRA_LDLIBS)
 
-LIB_SRCS  = $(filter-out src/cli/% src/llm/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
+LIB_SRCS  = $(filter-out src/cli/% src/llm/% src/encoder/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 TEST_SRCS = $(wildcard tests/test_*.c)
 
