@@ -108,7 +108,7 @@ const char *const *cl_encoder_labels(const cl_encoder *e);
 
 /* Hidden states of the last layer for one sequence of ids (the caller adds
  * [CLS]/[SEP]): out has n * hidden floats.  exact_gelu: the erf GELU of
- * BERT (true) or the sigmoid form silu(1.702x)/1.702 the trainer uses. */
+ * BERT (true) or the tanh form the trainer uses. */
 cl_status cl_encoder_hidden(const cl_encoder *e, const int32_t *ids, int32_t n, bool exact_gelu,
                             int32_t threads, float *out, cl_error *err);
 
