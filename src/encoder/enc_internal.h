@@ -50,6 +50,13 @@ typedef struct enc_graph_opts {
     bool exact_gelu; /* erf GELU (else the tanh form); ignored with train_ops */
 } enc_graph_opts;
 
+/* The graph's LayerNorm and GELU (exposed for the gradient tests). */
+struct ggml_tensor *enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+                                   struct ggml_tensor *g, struct ggml_tensor *b, float eps,
+                                   bool train_ops);
+struct ggml_tensor *enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
+                             const enc_graph_opts *o);
+
 /* Output: logits [nlabels, ngather] when ngather > 0 (needs the head), else
  * hidden states [hidden, T*B]. */
 struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
@@ -95,6 +102,12 @@ void enc_sentence_pieces_free(enc_sentence_pieces *sp);
  * [n][nlabels]: writes n label indices. */
 void enc_viterbi_bio(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
                      int32_t *out);
+
+/* Labels (indices into e->labels) and their probabilities (conf may be
+ * NULL) of every token of sentences [sb, se), indexed from the first
+ * sentence's first token. */
+cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                      int32_t threads, int32_t *labels, float *conf, cl_error *err);
 
 /* Run a forward graph on the CPU (threads) and return the output's floats
  * (caller frees). */

@@ -7,7 +7,7 @@
  * the given positions (each word's first piece), the classifier's logits.
  *
  * ggml has no backward pass for GGML_OP_NORM or GELU, so for training the
- * graph writes LayerNorm as rms_norm(x - mean(x)) * g + b (the same function)
+ * graph writes LayerNorm as rms_norm(x - sum_rows(x)/n) * g + b (the same function)
  * and GELU in its tanh form through exp and softplus (within 1e-3 of the erf
  * form; a tagger trained with it is run with it).  Inference of a base model
  * uses ggml_norm and erf GELU.
@@ -18,13 +18,14 @@
 
 #include "encoder/enc_internal.h"
 
-static struct ggml_tensor *layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
-                                      struct ggml_tensor *g, struct ggml_tensor *b, float eps,
-                                      bool train_ops)
+struct ggml_tensor *enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+                                   struct ggml_tensor *g, struct ggml_tensor *b, float eps,
+                                   bool train_ops)
 {
     struct ggml_tensor *y;
     if (train_ops) {
-        struct ggml_tensor *mu = ggml_mean(ctx, x);
+        /* ggml_mean's backward handles a whole-tensor mean only: rows via sum_rows */
+        struct ggml_tensor *mu = ggml_scale(ctx, ggml_sum_rows(ctx, x), 1.0f / (float)x->ne[0]);
         y = ggml_rms_norm(ctx, ggml_sub(ctx, x, ggml_repeat(ctx, mu, x)), eps);
     } else {
         y = ggml_norm(ctx, x, eps);
@@ -35,8 +36,8 @@ static struct ggml_tensor *layer_norm(struct ggml_context *ctx, struct ggml_tens
 /* GELU: erf form (BERT's own), or the tanh form written with ops that have
  * a backward pass: 0.5 x (1 + tanh(u)) = x sigmoid(2u) = x exp(-softplus(-2u)),
  * u = sqrt(2/pi) (x + 0.044715 x^3). */
-static struct ggml_tensor *gelu(struct ggml_context *ctx, struct ggml_tensor *x,
-                                const enc_graph_opts *o)
+struct ggml_tensor *enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
+                             const enc_graph_opts *o)
 {
     if (!o->train_ops && o->exact_gelu)
         return ggml_gelu_erf(ctx, x);
@@ -92,14 +93,14 @@ struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int
     struct ggml_tensor *x = ggml_add(ctx, ggml_get_rows(ctx, e->wemb, in->ids),
                                      ggml_get_rows(ctx, e->pemb, in->pos));
     x = ggml_add(ctx, x, ggml_view_1d(ctx, e->temb, c->hidden, 0));
-    x = layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
+    x = enc_layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
     for (int l = 0; l < c->layers; l++) {
         const enc_layer *L = &e->layers[l];
         struct ggml_tensor *a = attention(ctx, e, L, x, in->mask, T, B);
-        x = layer_norm(ctx, ggml_add(ctx, x, a), L->ln1_g, L->ln1_b, c->eps, o->train_ops);
-        struct ggml_tensor *f = gelu(ctx, linear(ctx, L->ff1_w, L->ff1_b, x), o);
+        x = enc_layer_norm(ctx, ggml_add(ctx, x, a), L->ln1_g, L->ln1_b, c->eps, o->train_ops);
+        struct ggml_tensor *f = enc_gelu(ctx, linear(ctx, L->ff1_w, L->ff1_b, x), o);
         f = linear(ctx, L->ff2_w, L->ff2_b, f);
-        x = layer_norm(ctx, ggml_add(ctx, x, f), L->ln2_g, L->ln2_b, c->eps, o->train_ops);
+        x = enc_layer_norm(ctx, ggml_add(ctx, x, f), L->ln2_g, L->ln2_b, c->eps, o->train_ops);
     }
     if (ngather <= 0 || !e->cls_w)
         return x;
@@ -108,6 +109,15 @@ struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int
     ggml_set_input(in->gather);
     struct ggml_tensor *h = ggml_get_rows(ctx, x, in->gather); /* [d, n] */
     return linear(ctx, e->cls_w, e->cls_b, h);
+}
+
+/* Tensors of a context with its own memory have no backend buffer. */
+static void set_data(struct ggml_tensor *t, const void *src, size_t n)
+{
+    if (t->buffer)
+        ggml_backend_tensor_set(t, src, 0, n);
+    else
+        memcpy(t->data, src, n);
 }
 
 void enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
@@ -126,11 +136,11 @@ void enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_
             pid[i] = t < lens[b] ? ids[i] : e->pad_id;
             mask[i] = t < lens[b] ? 0.0f : -INFINITY;
         }
-    ggml_backend_tensor_set(in->ids, pid, 0, n * sizeof *pid);
-    ggml_backend_tensor_set(in->pos, pos, 0, n * sizeof *pos);
-    ggml_backend_tensor_set(in->mask, mask, 0, n * sizeof *mask);
+    set_data(in->ids, pid, n * sizeof *pid);
+    set_data(in->pos, pos, n * sizeof *pos);
+    set_data(in->mask, mask, n * sizeof *mask);
     if (in->gather && ngather > 0)
-        ggml_backend_tensor_set(in->gather, gather, 0, (size_t)ngather * sizeof *gather);
+        set_data(in->gather, gather, (size_t)ngather * sizeof *gather);
     free(pos);
     free(pid);
     free(mask);
