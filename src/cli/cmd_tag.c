@@ -21,6 +21,9 @@
 #include "cli/commands.h"
 #include "cli/tag_llm.h"
 #include "clinner/crf.h"
+#if CL_HAVE_LLAMA
+#include "clinner/encoder.h"
+#endif
 #ifdef CL_HAVE_LLAMA
 #include "clinner/llm.h"
 #endif
@@ -199,6 +202,28 @@ static cl_status open_llama(tag_ctx *ctx, cl_error *err)
 #define OPEN_LLAMA NULL
 #endif
 
+#if CL_HAVE_LLAMA
+/* ---- encoder (a model from `clinner train encoder`; encoder.h) ---- */
+static cl_status open_encoder(tag_ctx *ctx, cl_error *err)
+{
+    if (!ctx->model_path)
+        return cl_error_set(err, CL_ERR_ARG, "--backend encoder needs --model MODEL");
+    cl_status st = cl_encoder_tagger_open(ctx->model_path,
+                                          ctx->threads > 0 ? (int32_t)ctx->threads : 2,
+                                          &ctx->tagger, err);
+    if (st == CL_OK) { /* the model's word tokenizer, freed with the run */
+        ctx->res = cl_encoder_model_tokenizer(ctx->model_path, err);
+        ctx->res_free = free;
+        ctx->default_tokenizer = ctx->res;
+        ctx->batch = ctx->batch > 0 ? ctx->batch : 64;
+    }
+    return st;
+}
+#define OPEN_ENCODER open_encoder
+#else
+#define OPEN_ENCODER NULL
+#endif
+
 static const struct backend {
     const char *name;
     cl_status (*open)(tag_ctx *ctx, cl_error *err); /* NULL: not in this build */
@@ -209,6 +234,8 @@ static const struct backend {
     {"llama", OPEN_LLAMA, false, "a local GGUF model through llama.cpp (default model:\n"
      "                                SmolLM2-135M-Instruct from scripts/fetch-models.sh)"},
     {"openai", open_openai, false, "an OpenAI-compatible chat-completions server"},
+    {"encoder", OPEN_ENCODER, false, "a transformer trained with `clinner train encoder`\n"
+     "                                (--model MODEL; --threads: CPU threads)"},
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
