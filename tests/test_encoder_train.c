@@ -245,7 +245,7 @@ static void test_grad_whole_model(void **state)
     enc_graph_opts o = {.train_ops = true};
     enc_inputs in;
     struct ggml_tensor *logits = enc_build(c.ctx, e, T, B, 7, &o, &in);
-    enc_set_inputs(&in, e, T, B, ids, lens, gather, 7);
+    assert_int_equal(enc_set_inputs(&in, e, T, B, ids, lens, gather, 7, &err), CL_OK);
     struct ggml_tensor *lab = ggml_new_tensor_2d(c.ctx, GGML_TYPE_F32, 3, 7);
     const int gold[] = {0, 0, 1, 0, 1, 2, 0};
     memset(lab->data, 0, ggml_nbytes(lab));

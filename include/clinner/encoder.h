@@ -131,7 +131,8 @@ typedef void (*cl_enc_progress_fn)(void *ctx, const cl_enc_progress *p);
 
 typedef struct cl_encoder_train_params {
     const char *base;       /* base encoder (folder or safetensors) */
-    const char *out_path;   /* final model; checkpoint "<out>.ckpt" + "<out>.ckpt.json" */
+    const char *out_path;   /* final model (the best dev epoch's, written when it is
+                             * reached); checkpoint "<out>.ckpt" (weights + counters) */
     const char *tokenizer;  /* recorded for `clinner tag` (the word tokenizer's name) */
     const char *const *types; /* entity types (NULL: the paper's five) */
     int32_t ntypes;
@@ -146,7 +147,9 @@ typedef struct cl_encoder_train_params {
     int32_t threads;        /* default 2 */
     int32_t save_every;     /* checkpoint every N steps as well as after each epoch
                              * (default 200; 0: after epochs only) */
-    bool resume;            /* continue from out_path's checkpoint */
+    bool resume;            /* continue from out_path's checkpoint; AdamW's moments are not
+                             * in it (ggml-opt keeps them private): they restart from zero
+                             * and the rate warms up again over 20 steps */
     int32_t max_sentences;  /* 0: all; else the first N training sentences (tests) */
     bool f16;               /* write the final model's matrices as F16 */
     cl_enc_progress_fn progress;

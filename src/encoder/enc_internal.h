@@ -65,9 +65,9 @@ struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int
 
 /* Fill in's tensors from host arrays (ids / lens per sequence; positions
  * and mask follow; pad ids are 0). */
-void enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
-                    const int32_t *ids, const int32_t *lens, const int32_t *gather,
-                    int32_t ngather);
+cl_status enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
+                         const int32_t *ids, const int32_t *lens, const int32_t *gather,
+                         int32_t ngather, cl_error *err);
 
 /* Make (or remake) the classifier for labels, initialised N(0, 0.02) from
  * seed, bias 0. */

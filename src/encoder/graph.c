@@ -120,15 +120,19 @@ static void set_data(struct ggml_tensor *t, const void *src, size_t n)
         memcpy(t->data, src, n);
 }
 
-void enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
-                    const int32_t *ids, const int32_t *lens, const int32_t *gather,
-                    int32_t ngather)
+cl_status enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
+                         const int32_t *ids, const int32_t *lens, const int32_t *gather,
+                         int32_t ngather, cl_error *err)
 {
     size_t n = (size_t)T * (size_t)B;
     int32_t *pos = malloc(n * sizeof *pos), *pid = malloc(n * sizeof *pid);
     float *mask = malloc(n * sizeof *mask);
-    if (!pos || !pid || !mask)
-        abort(); /* a few KB; enc_forward/train check bigger allocations first */
+    if (!pos || !pid || !mask) {
+        free(pos);
+        free(pid);
+        free(mask);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
     for (int32_t b = 0; b < B; b++)
         for (int32_t t = 0; t < T; t++) {
             size_t i = (size_t)b * (size_t)T + (size_t)t;
@@ -144,6 +148,7 @@ void enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_
     free(pos);
     free(pid);
     free(mask);
+    return CL_OK;
 }
 
 #define ENC_GRAPH_NODES 4096
@@ -169,18 +174,17 @@ cl_status enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *
         ggml_set_output(y);
         struct ggml_cgraph *gf = ggml_new_graph_custom(ctx, ENC_GRAPH_NODES, false);
         ggml_build_forward_expand(gf, y);
-        if (!ggml_gallocr_alloc_graph(ga, gf)) {
+        if (!ggml_gallocr_alloc_graph(ga, gf))
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory (encoder compute buffer)");
-        } else {
-            enc_set_inputs(&in, e, T, B, ids, lens, gather, ngather);
-            ggml_backend_cpu_set_n_threads(be, threads > 0 ? threads : 1);
-            if (ggml_backend_graph_compute(be, gf) != GGML_STATUS_SUCCESS)
-                st = cl_error_set(err, CL_ERR_INTERNAL, "encoder: graph computation failed");
-            else if (!(*out = malloc(ggml_nbytes(y))))
-                st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            else
-                ggml_backend_tensor_get(y, *out, 0, ggml_nbytes(y));
-        }
+        if (st == CL_OK)
+            st = enc_set_inputs(&in, e, T, B, ids, lens, gather, ngather, err);
+        ggml_backend_cpu_set_n_threads(be, threads > 0 ? threads : 1);
+        if (st == CL_OK && ggml_backend_graph_compute(be, gf) != GGML_STATUS_SUCCESS)
+            st = cl_error_set(err, CL_ERR_INTERNAL, "encoder: graph computation failed");
+        if (st == CL_OK && !(*out = malloc(ggml_nbytes(y))))
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        if (st == CL_OK)
+            ggml_backend_tensor_get(y, *out, 0, ggml_nbytes(y));
     }
     if (ga)
         ggml_gallocr_free(ga);

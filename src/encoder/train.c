@@ -314,7 +314,12 @@ static cl_status train_step(trainer *t, ggml_opt_context_t opt, const batch_buf 
     /* Non-static graphs accumulate gradients in place even with opt_period 1,
      * and ggml_opt resets them only for opt_period > 1: zero them here. */
     ggml_opt_reset(opt, false);
-    enc_set_inputs(&in, t->e, bb->T, bb->B, bb->ids, bb->lens, bb->gather, bb->ng);
+    cl_status st = enc_set_inputs(&in, t->e, bb->T, bb->B, bb->ids, bb->lens, bb->gather,
+                                  bb->ng, err);
+    if (st != CL_OK) {
+        ggml_free(ctx);
+        return st;
+    }
     struct ggml_tensor *labels = ggml_opt_labels(opt);
     ggml_backend_tensor_set(labels, bb->onehot, 0, ggml_nbytes(labels));
     struct ggml_tensor *lt = ggml_opt_loss(opt);
