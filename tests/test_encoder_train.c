@@ -420,6 +420,29 @@ static void test_toy_task_learns(void **state)
     double acc = tag_accuracy(out, dev);
     fprintf(stderr, "toy task: dev token accuracy of the saved model %.4f\n", acc);
     assert_true(acc > 0.95);
+    /* F16 and Q8_0 copies: smaller, and tag (nearly) as well */
+    const char *types[] = {"f16", "q8_0"};
+    struct stat s32, sq;
+    assert_int_equal(stat(out, &s32), 0);
+    for (int i = 0; i < 2; i++) {
+        char conv[600];
+        cl_enc_wtype wt;
+        snprintf(conv, sizeof conv, "%s.%s", out, types[i]);
+        assert_int_equal(cl_enc_wtype_from_name(types[i], &wt, &err), CL_OK);
+        assert_int_equal(cl_encoder_convert(out, conv, wt, &err), CL_OK);
+        assert_int_equal(stat(conv, &sq), 0);
+        double qa = tag_accuracy(conv, dev);
+        fprintf(stderr, "toy task: %s model %lld bytes (F32 %lld), token accuracy %.4f\n",
+                types[i], (long long)sq.st_size, (long long)s32.st_size, qa);
+        assert_true(sq.st_size < s32.st_size);
+        assert_true(qa > acc - 0.02);
+    }
+    /* a Q8_0 model cannot be turned back into F32 */
+    char back[600];
+    snprintf(back, sizeof back, "%s.back", out);
+    char q8[600];
+    snprintf(q8, sizeof q8, "%s.q8_0", out);
+    assert_int_equal(cl_encoder_convert(q8, back, CL_ENC_F32, &err), CL_ERR_ARG);
     /* the same seed and threads: the same model, byte for byte */
     p.out_path = out2;
     assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);

@@ -112,6 +112,24 @@ const char *const *cl_encoder_labels(const cl_encoder *e);
 cl_status cl_encoder_hidden(const cl_encoder *e, const int32_t *ids, int32_t n, bool exact_gelu,
                             int32_t threads, float *out, cl_error *err);
 
+/* Weight types of a saved tagger: F32; F16 matrices (half the size); Q8_0
+ * for the large matrices (word embeddings, attention, feed-forward: about a
+ * quarter of the size, kept quantized in memory, so tagging multiplies in
+ * 8 bits) with the other matrices F16. */
+typedef enum cl_enc_wtype {
+    CL_ENC_F32 = 0,
+    CL_ENC_F16,
+    CL_ENC_Q8_0,
+} cl_enc_wtype;
+
+/* "f32", "f16", "q8_0" -> type. */
+cl_status cl_enc_wtype_from_name(const char *name, cl_enc_wtype *out, cl_error *err);
+
+/* Rewrite an F32 / F16 tagger file with other weight types (out written
+ * atomically). */
+cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_wtype type,
+                             cl_error *err);
+
 /* ---- fine-tuning ---- */
 
 typedef struct cl_enc_progress {
@@ -151,7 +169,7 @@ typedef struct cl_encoder_train_params {
                              * in it (ggml-opt keeps them private): they restart from zero
                              * and the rate warms up again over 20 steps */
     int32_t max_sentences;  /* 0: all; else the first N training sentences (tests) */
-    bool f16;               /* write the final model's matrices as F16 */
+    cl_enc_wtype out_type;  /* weights of the final model (default F32; checkpoints F32) */
     cl_enc_progress_fn progress;
     void *progress_ctx;
     cl_log_fn log;

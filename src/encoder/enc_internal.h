@@ -76,7 +76,7 @@ cl_status enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels
 
 /* Save every weight, the head and metadata (extra: key/value pairs,
  * NULL-terminated) as one safetensors file. */
-cl_status enc_save(const cl_encoder *e, const char *path, bool f16, const char *const *extra,
+cl_status enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type, const char *const *extra,
                    cl_error *err);
 
 /* Pieces of a sentence's words, each word's first piece position

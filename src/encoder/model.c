@@ -70,6 +70,7 @@ typedef struct tensor_spec {
     struct ggml_tensor **slot;
     char name[128];
     int64_t ne0, ne1; /* ggml order; ne1 = 1 for vectors */
+    bool big;         /* a large matrix: Q8_0 in a q8_0 file */
 } tensor_spec;
 
 static int specs_of(cl_encoder *e, tensor_spec *s)
@@ -82,6 +83,8 @@ static int specs_of(cl_encoder *e, tensor_spec *s)
         snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);         \
         s[n].ne0 = (ne0_);                                          \
         s[n].ne1 = (ne1_);                                          \
+        s[n].big = (ne1_) > 512 || ((ne1_) > 1 && (slot_) != &e->pemb && \
+                                    (slot_) != &e->temb);           \
         n++;                                                        \
     } while (0)
     SPEC(&e->wemb, c->hidden, c->vocab, "embeddings.word_embeddings.weight");
@@ -113,9 +116,7 @@ static int specs_of(cl_encoder *e, tensor_spec *s)
     return n;
 }
 
-/* Copy a safetensors tensor (F32 or F16, shape [ne1, ne0] or [ne0]) into t. */
-static cl_status load_tensor(const cl_st_file *f, const char *path, const char *name,
-                             struct ggml_tensor *t, cl_error *err)
+static const cl_st_tensor *find_st(const cl_st_file *f, const char *name)
 {
     const cl_st_tensor *st = cl_st_find(f, name);
     char alt[160];
@@ -123,8 +124,24 @@ static cl_status load_tensor(const cl_st_file *f, const char *path, const char *
         snprintf(alt, sizeof alt, "bert.%s", name);
         st = cl_st_find(f, alt);
     }
+    return st;
+}
+
+/* Copy a safetensors tensor (F32 or F16, shape [ne1, ne0] or [ne0]; U8:
+ * Q8_0 blocks of a [ne1, ne0] matrix) into t. */
+static cl_status load_tensor(const cl_st_file *f, const char *path, const char *name,
+                             struct ggml_tensor *t, cl_error *err)
+{
+    const cl_st_tensor *st = find_st(f, name);
     if (!st)
         return cl_error_set(err, CL_ERR_MODEL, "%s: no tensor '%s'", path, name);
+    if (t->type == GGML_TYPE_Q8_0) {
+        if (st->nbytes != ggml_nbytes(t))
+            return cl_error_set(err, CL_ERR_MODEL, "%s: tensor '%s': %zu bytes, Q8_0 needs %zu",
+                                path, name, st->nbytes, ggml_nbytes(t));
+        ggml_backend_tensor_set(t, cl_st_data(f, st), 0, st->nbytes);
+        return CL_OK;
+    }
     int64_t want = ggml_nelements(t), have = 1;
     for (int i = 0; i < st->ndim; i++)
         have *= st->shape[i];
@@ -151,16 +168,19 @@ static cl_status load_tensor(const cl_st_file *f, const char *path, const char *
     return CL_OK;
 }
 
-static cl_status alloc_weights(cl_encoder *e, tensor_spec *specs, int n, cl_error *err)
+static cl_status alloc_weights(cl_encoder *e, tensor_spec *specs, int n, const cl_st_file *f,
+                               cl_error *err)
 {
     struct ggml_init_params ip = {(size_t)(n + 8) * ggml_tensor_overhead(), NULL, true};
     if (!(e->ctx = ggml_init(ip)))
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory (ggml context)");
     for (int i = 0; i < n; i++) {
+        const cl_st_tensor *st = find_st(f, specs[i].name);
+        bool q8 = st && !strcmp(st->dtype, "U8") && specs[i].ne1 > 1 && specs[i].ne0 % 32 == 0;
         *specs[i].slot = specs[i].ne1 == 1
                              ? ggml_new_tensor_1d(e->ctx, GGML_TYPE_F32, specs[i].ne0)
-                             : ggml_new_tensor_2d(e->ctx, GGML_TYPE_F32, specs[i].ne0,
-                                                  specs[i].ne1);
+                             : ggml_new_tensor_2d(e->ctx, q8 ? GGML_TYPE_Q8_0 : GGML_TYPE_F32,
+                                                  specs[i].ne0, specs[i].ne1);
         ggml_set_name(*specs[i].slot, specs[i].name);
     }
     e->buf = ggml_backend_alloc_ctx_tensors_from_buft(e->ctx, ggml_backend_cpu_buffer_type());
@@ -235,7 +255,7 @@ static cl_status load_all(cl_encoder *e, const cl_st_file *f, const char *path, 
     if (!specs)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     int n = specs_of(e, specs);
-    cl_status st = alloc_weights(e, specs, n, err);
+    cl_status st = alloc_weights(e, specs, n, f, err);
     for (int i = 0; i < n && st == CL_OK; i++)
         st = load_tensor(f, path, specs[i].name, *specs[i].slot, err);
     free(specs);
@@ -406,8 +426,86 @@ static cl_status save_meta(const cl_encoder *e, cl_st_writer *w, const char *con
     return st;
 }
 
-cl_status enc_save(const cl_encoder *e, const char *path, bool f16, const char *const *extra,
-                   cl_error *err)
+/* One tensor in the file's type: kept Q8_0 as it is; big matrices to Q8_0
+ * (q8_0), other matrices to F16 (f16, q8_0); vectors F32. */
+static cl_status save_tensor(cl_st_writer *w, const tensor_spec *sp, cl_enc_wtype type,
+                             void **buf, cl_error *err)
+{
+    struct ggml_tensor *t = *sp->slot;
+    int64_t ne = ggml_nelements(t), shape[2] = {sp->ne1, sp->ne0};
+    if (sp->ne1 == 1) {
+        float *f = *buf = malloc((size_t)ne * sizeof *f);
+        if (!f)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        ggml_backend_tensor_get(t, f, 0, (size_t)ne * sizeof *f);
+        return cl_st_writer_add(w, sp->name, "F32", 1, shape + 1, f, (size_t)ne * 4, err);
+    }
+    if (t->type == GGML_TYPE_Q8_0 && type != CL_ENC_Q8_0)
+        return cl_error_set(err, CL_ERR_ARG, "tensor '%s' is Q8_0: convert from an F32 model",
+                            sp->name);
+    bool q8 = type == CL_ENC_Q8_0 && sp->big && sp->ne0 % 32 == 0;
+    size_t qbytes = ggml_row_size(GGML_TYPE_Q8_0, sp->ne0) * (size_t)sp->ne1;
+    if (t->type == GGML_TYPE_Q8_0) {
+        if (!(*buf = malloc(ggml_nbytes(t))))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        ggml_backend_tensor_get(t, *buf, 0, ggml_nbytes(t));
+        int64_t n1 = (int64_t)ggml_nbytes(t);
+        return cl_st_writer_add(w, sp->name, "U8", 1, &n1, *buf, ggml_nbytes(t), err);
+    }
+    float *f = malloc((size_t)ne * sizeof *f);
+    if (!f)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    ggml_backend_tensor_get(t, f, 0, (size_t)ne * sizeof *f);
+    if (type == CL_ENC_F32) {
+        *buf = f;
+        return cl_st_writer_add(w, sp->name, "F32", 2, shape, f, (size_t)ne * 4, err);
+    }
+    *buf = malloc(q8 ? qbytes : (size_t)ne * sizeof(ggml_fp16_t));
+    if (!*buf) {
+        free(f);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    cl_status st;
+    if (q8) {
+        ggml_quantize_chunk(GGML_TYPE_Q8_0, f, *buf, 0, sp->ne1, sp->ne0, NULL);
+        int64_t n1 = (int64_t)qbytes;
+        st = cl_st_writer_add(w, sp->name, "U8", 1, &n1, *buf, qbytes, err);
+    } else {
+        ggml_fp32_to_fp16_row(f, *buf, ne);
+        st = cl_st_writer_add(w, sp->name, "F16", 2, shape, *buf, (size_t)ne * 2, err);
+    }
+    free(f);
+    return st;
+}
+
+cl_status cl_enc_wtype_from_name(const char *name, cl_enc_wtype *out, cl_error *err)
+{
+    static const char *const names[] = {"f32", "f16", "q8_0"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (cl_enc_wtype)i;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "weight type '%s' is not f32, f16 or q8_0", name);
+}
+
+cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_wtype type,
+                             cl_error *err)
+{
+    cl_encoder *e;
+    cl_status st = cl_encoder_open(in_path, &e, err);
+    if (st != CL_OK)
+        return st;
+    if (!e->labels)
+        st = cl_error_set(err, CL_ERR_MODEL, "%s: a base encoder, not a tagger", in_path);
+    if (st == CL_OK)
+        st = enc_save(e, out_path, type, NULL, err);
+    cl_encoder_free(e);
+    return st;
+}
+
+cl_status enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
+                   const char *const *extra, cl_error *err)
 {
     if (!e->cls_w)
         return cl_error_set(err, CL_ERR_INTERNAL, "encoder: no classifier to save");
@@ -427,28 +525,8 @@ cl_status enc_save(const cl_encoder *e, const char *path, bool f16, const char *
         specs[n].ne0 = e->nlabels;
         specs[n++].ne1 = 1;
     }
-    for (int i = 0; i < n && st == CL_OK; i++) {
-        struct ggml_tensor *t = *specs[i].slot;
-        int64_t ne = ggml_nelements(t);
-        bool half = f16 && specs[i].ne1 > 1;
-        float *f = malloc((size_t)ne * sizeof *f);
-        if (!f || !(bufs[i] = half ? malloc((size_t)ne * sizeof(ggml_fp16_t)) : (void *)f)) {
-            free(f);
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            break;
-        }
-        ggml_backend_tensor_get(t, f, 0, (size_t)ne * sizeof *f);
-        if (half) {
-            ggml_fp32_to_fp16_row(f, bufs[i], ne);
-            free(f);
-        }
-        int64_t shape[2] = {specs[i].ne1, specs[i].ne0};
-        st = specs[i].ne1 > 1
-                 ? cl_st_writer_add(w, specs[i].name, half ? "F16" : "F32", 2, shape, bufs[i],
-                                    (size_t)ne * (half ? 2 : 4), err)
-                 : cl_st_writer_add(w, specs[i].name, "F32", 1, shape + 1, bufs[i],
-                                    (size_t)ne * 4, err);
-    }
+    for (int i = 0; i < n && st == CL_OK; i++)
+        st = save_tensor(w, &specs[i], type, &bufs[i], err);
     if (st == CL_OK)
         st = save_meta(e, w, extra, err);
     if (st == CL_OK)

@@ -417,7 +417,7 @@ static cl_status save_checkpoint(const trainer *t, const run_state *rs, const ch
     const char *extra[] = {"clinner.ckpt.fingerprint", fp, "clinner.ckpt.epoch", ep,
                            "clinner.ckpt.batch_done", bd, "clinner.ckpt.global_step", gs,
                            "clinner.ckpt.best_f1", bf, "clinner.ckpt.best_epoch", be, NULL};
-    return enc_save(t->e, path, false, extra, err);
+    return enc_save(t->e, path, CL_ENC_F32, extra, err);
 }
 
 static cl_status load_checkpoint(trainer *t, run_state *rs, const char *path, cl_error *err)
@@ -551,11 +551,11 @@ static cl_status end_epoch(trainer *t, run_state *rs, const cl_corpus *dev, doub
         if (f1 > rs->best_f1) {
             rs->best_f1 = f1;
             rs->best_epoch = rs->epoch + 1;
-            st = enc_save(t->e, p->out_path, p->f16, NULL, err);
+            st = enc_save(t->e, p->out_path, p->out_type, NULL, err);
         }
     } else {
         rs->best_epoch = rs->epoch + 1;
-        st = enc_save(t->e, p->out_path, p->f16, NULL, err);
+        st = enc_save(t->e, p->out_path, p->out_type, NULL, err);
     }
     cl_enc_progress pr;
     report(t, rs, false, t0, pieces, f1, &pr);
@@ -671,6 +671,8 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
 
 static cl_status check_params(const cl_encoder_train_params *p, cl_error *err)
 {
+    if (p->out_type < CL_ENC_F32 || p->out_type > CL_ENC_Q8_0)
+        return cl_error_set(err, CL_ERR_ARG, "out_type: unknown weight type");
     if (!p->base || !p->out_path)
         return cl_error_set(err, CL_ERR_ARG, "base and out_path are required");
     if (p->epochs < 1 || p->batch < 1 || p->max_pieces < 8 || p->threads < 1 || p->lr <= 0 ||

@@ -2,7 +2,7 @@
 # clinner train encoder on a toy paper-csv corpus written here (disease and
 # symptom words in filler sentences), killed with SIGKILL after its first
 # checkpoint, then --resume: the run finishes, the model tags, its labels are
-# valid BIO, and --help works.  Needs the base encoder
+# valid BIO, a Q8_0 copy (--convert) tags too.  Needs the base encoder
 # (scripts/fetch-encoder.sh) and a build with llama.cpp; skips otherwise.
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
@@ -59,4 +59,10 @@ awk -F, 'NR > 1 { if ($2 ~ /^I-/ && (prev_s != $4 || (prev != "B-" substr($2, 3)
                   prev = $2; prev_s = $4 } END { exit bad }' "$tmp/pred.csv" || fail "invalid BIO"
 "$CLINNER_BIN" eval --gold "$tmp/dev.csv" --gold-format paper-csv --pred "$tmp/pred.csv" \
     --pred-format paper-csv >/dev/null || fail "eval of the tagged file"
+# an 8-bit copy tags the same file
+"$CLINNER_BIN" train encoder --convert "$tmp/toy.enc" --out-type q8_0 -o "$tmp/toy.q8" 2>/dev/null ||
+    fail "--convert: exit $?"
+[ "$(stat -c %s "$tmp/toy.q8")" -lt "$(stat -c %s "$tmp/toy.enc")" ] || fail "q8_0 is not smaller"
+"$CLINNER_BIN" tag --backend encoder --model "$tmp/toy.q8" --from paper-csv --to paper-csv \
+    --progress off "$tmp/dev.csv" -o "$tmp/pred8.csv" || fail "tag q8_0: exit $?"
 echo "ok"
