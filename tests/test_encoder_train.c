@@ -417,6 +417,9 @@ static void test_toy_task_learns(void **state)
     fprintf(stderr, "toy task: best dev F1 %.4f at epoch %d of %d, %lld steps, %.1f s\n",
             r.best_dev_f1, r.best_epoch, r.epochs_done, (long long)r.steps, r.seconds);
     assert_true(r.best_dev_f1 > 0.9);
+    /* O's offset is tuned on dev after training: never worse there */
+    fprintf(stderr, "toy task: O offset %.2f, dev F1 %.4f\n", r.o_bias, r.tuned_dev_f1);
+    assert_true(r.tuned_dev_f1 >= r.best_dev_f1 - 1e-9);
     double acc = tag_accuracy(out, dev);
     fprintf(stderr, "toy task: dev token accuracy of the saved model %.4f\n", acc);
     assert_true(acc > 0.95);

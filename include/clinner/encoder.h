@@ -170,6 +170,7 @@ typedef struct cl_encoder_train_params {
                              * and the rate warms up again over 20 steps */
     int32_t max_sentences;  /* 0: all; else the first N training sentences (tests) */
     cl_enc_wtype out_type;  /* weights of the final model (default F32; checkpoints F32) */
+    bool no_o_bias;         /* do not tune O's offset on dev after training */
     cl_enc_progress_fn progress;
     void *progress_ctx;
     cl_log_fn log;
@@ -189,6 +190,8 @@ typedef struct cl_encoder_train_result {
     double seconds;
     int64_t mem_estimate;    /* bytes: weights + gradients + moments + compute buffer */
     bool stopped;
+    double o_bias;           /* O's offset tuned on dev (0: not tuned) */
+    double tuned_dev_f1;     /* dev average F1 with it (-1: not tuned) */
 } cl_encoder_train_result;
 
 /* Fine-tune for token classification on train (tokenized, doc->tags gold)
@@ -196,6 +199,14 @@ typedef struct cl_encoder_train_result {
  * last epoch). */
 cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *train,
                            const cl_corpus *dev, cl_encoder_train_result *res, cl_error *err);
+
+/* Tune the offset subtracted from O's log-probability before Viterbi (a
+ * trade of precision for recall, as the CRF's O bias) on dev: 0, 0.25, ..., 4;
+ * writes in_path's model with the best offset to out_path (may be the
+ * same).  f1_before / f1_after: dev average F1 at offset 0 / the best. */
+cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int32_t threads,
+                                 const char *out_path, cl_enc_wtype type, double *bias,
+                                 double *f1_before, double *f1_after, cl_error *err);
 
 /* ---- tagging ---- */
 

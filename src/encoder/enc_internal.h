@@ -34,6 +34,7 @@ struct cl_encoder {
     int32_t nlabels;
     char *tokenizer; /* word tokenizer recorded at training, or NULL */
     bool tanh_gelu; /* trained with the tanh form of GELU */
+    float o_bias;   /* subtracted from O's log-probability before Viterbi (tuned on dev) */
     int32_t cls_id, sep_id, pad_id;
 };
 
@@ -102,6 +103,19 @@ void enc_sentence_pieces_free(enc_sentence_pieces *sp);
  * [n][nlabels]: writes n label indices. */
 void enc_viterbi_bio(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
                      int32_t *out);
+
+/* Log-probabilities [token][label] of sentences [sb, se) (indexed from the
+ * first sentence's first token); a word without pieces gets O. */
+cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                    int32_t threads, float *lp, cl_error *err);
+/* Viterbi labels of those sentences from lp with O's score lowered by
+ * o_bias; conf (may be NULL) from the unbiased probabilities. */
+cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                     const float *lp, float o_bias, int32_t *labels, float *conf, cl_error *err);
+/* Average F1 over the label set's types on dev (gold doc->tags), from
+ * each document's log-probabilities lps[d] (NULL: computed here). */
+cl_status enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
+                     int32_t threads, double *f1, cl_error *err);
 
 /* Labels (indices into e->labels) and their probabilities (conf may be
  * NULL) of every token of sentences [sb, se), indexed from the first

@@ -227,6 +227,8 @@ static cl_status open_tagger_meta(cl_encoder *e, const cl_st_file *f, const char
     if (st == CL_OK && tok && !(e->tokenizer = strdup(tok)))
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     e->tanh_gelu = gelu && !strcmp(gelu, "tanh");
+    const char *ob = cl_st_meta(f, "clinner.o_bias");
+    e->o_bias = ob ? strtof(ob, NULL) : 0.0f;
     return st;
 }
 
@@ -418,6 +420,10 @@ static cl_status save_meta(const cl_encoder *e, cl_st_writer *w, const char *con
         st = cl_st_writer_meta(w, "clinner.gelu", e->tanh_gelu ? "tanh" : "erf", err);
     if (st == CL_OK && e->tokenizer)
         st = cl_st_writer_meta(w, "clinner.tokenizer", e->tokenizer, err);
+    char ob[32];
+    snprintf(ob, sizeof ob, "%.9g", (double)e->o_bias);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.o_bias", ob, err);
     for (int i = 0; extra && extra[i] && extra[i + 1] && st == CL_OK; i += 2)
         st = cl_st_writer_meta(w, extra[i], extra[i + 1], err);
     free(cfg);

@@ -231,8 +231,8 @@ static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_
 
 /* Log-probabilities [word][label] of sentences [sb, se) of doc; a word with
  * no pieces gets O. */
-static cl_status score_sentences(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
-                                 int32_t threads, float *lp, cl_error *err)
+cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                    int32_t threads, float *lp, cl_error *err)
 {
     const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
     int32_t nw = doc->sentences[se - 1].tok_end - base;
@@ -271,6 +271,32 @@ static cl_status score_sentences(const cl_encoder *e, const cl_doc *doc, int32_t
     return st;
 }
 
+cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                     const float *lp, float o_bias, int32_t *labels, float *conf, cl_error *err)
+{
+    const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
+    int32_t maxn = 0;
+    for (int32_t s = sb; s < se; s++) {
+        int32_t n = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        maxn = n > maxn ? n : maxn;
+    }
+    float *tmp = malloc(((size_t)maxn + 1) * (size_t)L * sizeof *tmp);
+    if (!tmp)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t s = sb; s < se; s++) {
+        int32_t t0 = doc->sentences[s].tok_begin - base;
+        int32_t n = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        memcpy(tmp, lp + (size_t)t0 * L, (size_t)n * (size_t)L * sizeof *tmp);
+        for (int32_t t = 0; t < n; t++)
+            tmp[(size_t)t * L] -= o_bias; /* label 0 is O */
+        enc_viterbi_bio((const char *const *)e->labels, L, tmp, n, labels + t0);
+        for (int32_t t = t0; conf && t < t0 + n; t++)
+            conf[t] = expf(lp[(size_t)t * L + labels[t]]);
+    }
+    free(tmp);
+    return CL_OK;
+}
+
 cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                       int32_t threads, int32_t *labels, float *conf, cl_error *err)
 {
@@ -281,14 +307,9 @@ cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_
     float *lp = malloc(((size_t)nw + 1) * (size_t)L * sizeof *lp);
     if (!lp)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = score_sentences(e, doc, sb, se, threads, lp, err);
-    for (int32_t s = sb; s < se && st == CL_OK; s++) {
-        int32_t t0 = doc->sentences[s].tok_begin - base, n = doc->sentences[s].tok_end -
-                                                            doc->sentences[s].tok_begin;
-        enc_viterbi_bio((const char *const *)e->labels, L, lp + (size_t)t0 * L, n, labels + t0);
-        for (int32_t t = t0; conf && t < t0 + n; t++)
-            conf[t] = expf(lp[(size_t)t * L + labels[t]]);
-    }
+    cl_status st = enc_score(e, doc, sb, se, threads, lp, err);
+    if (st == CL_OK)
+        st = enc_decode(e, doc, sb, se, lp, e->o_bias, labels, conf, err);
     free(lp);
     return st;
 }

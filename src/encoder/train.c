@@ -335,8 +335,59 @@ static cl_status train_step(trainer *t, ggml_opt_context_t opt, const batch_buf 
     return CL_OK;
 }
 
-/* Average F1 (the paper's, over the label set's types) of the model on dev. */
-static cl_status dev_f1(const trainer *t, const cl_corpus *dev, double *f1, cl_error *err)
+/* Mean F1 over the model's types (the paper's average when they are its
+ * five) of a scorer's result. */
+static double types_f1(const cl_encoder *e, const cl_eval_result *r)
+{
+    double sum = 0;
+    int32_t n = 0;
+    for (int32_t l = 1; l < e->nlabels; l++)
+        if (!strncmp(e->labels[l], "B-", 2)) {
+            const cl_type_score *ts = cl_eval_result_type(r, e->labels[l] + 2);
+            sum += ts ? ts->prf.f1 : 0.0;
+            n++;
+        }
+    return n ? sum / n : 0.0;
+}
+
+static cl_status score_doc(const cl_encoder *e, const cl_doc *doc, const float *lp, float o_bias,
+                           cl_scorer *sc, cl_error *err)
+{
+    int32_t *lab = malloc(((size_t)doc->ntokens + 1) * sizeof *lab);
+    const char **pred = malloc(((size_t)doc->ntokens + 1) * sizeof *pred);
+    cl_status st = lab && pred ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = enc_decode(e, doc, 0, doc->nsentences, lp, o_bias, lab, NULL, err);
+    int32_t base = doc->sentences[0].tok_begin;
+    for (int32_t s = 0; s < doc->nsentences && st == CL_OK; s++) {
+        const cl_sentence *se = &doc->sentences[s];
+        for (int32_t i = se->tok_begin; i < se->tok_end; i++)
+            pred[i - base] = e->labels[lab[i - base]];
+        st = cl_scorer_add(sc, (const char *const *)doc->tags + se->tok_begin,
+                           pred + (se->tok_begin - base), se->tok_end - se->tok_begin, NULL, err);
+    }
+    free(lab);
+    free(pred);
+    return st;
+}
+
+static float *doc_scores(const cl_encoder *e, const cl_doc *doc, int32_t threads, cl_error *err)
+{
+    int32_t nw = doc->sentences[doc->nsentences - 1].tok_end - doc->sentences[0].tok_begin;
+    float *lp = malloc(((size_t)nw + 1) * (size_t)e->nlabels * sizeof *lp);
+    if (!lp) {
+        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (enc_score(e, doc, 0, doc->nsentences, threads, lp, err) != CL_OK) {
+        free(lp);
+        return NULL;
+    }
+    return lp;
+}
+
+cl_status enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
+                     int32_t threads, double *f1, cl_error *err)
 {
     cl_eval_params ep = cl_eval_default_params();
     cl_scorer *sc = cl_scorer_new(&ep, err);
@@ -347,40 +398,65 @@ static cl_status dev_f1(const trainer *t, const cl_corpus *dev, double *f1, cl_e
         const cl_doc *doc = dev->docs[d];
         if (doc->nsentences == 0 || !doc->tags)
             continue;
-        int32_t *lab = malloc(((size_t)doc->ntokens + 1) * sizeof *lab);
-        const char **pred = malloc(((size_t)doc->ntokens + 1) * sizeof *pred);
-        if (!lab || !pred)
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        if (st == CL_OK)
-            st = enc_predict(t->e, doc, 0, doc->nsentences, t->p->threads, lab, NULL, err);
-        int32_t base = doc->sentences[0].tok_begin;
-        for (int32_t s = 0; s < doc->nsentences && st == CL_OK; s++) {
-            const cl_sentence *se = &doc->sentences[s];
-            for (int32_t i = se->tok_begin; i < se->tok_end; i++)
-                pred[i - base] = t->e->labels[lab[i - base]];
-            st = cl_scorer_add(sc, (const char *const *)doc->tags + se->tok_begin,
-                               pred + (se->tok_begin - base), se->tok_end - se->tok_begin, NULL,
-                               err);
-        }
-        free(lab);
-        free(pred);
+        float *own = lps ? NULL : doc_scores(e, doc, threads, err);
+        const float *lp = lps ? lps[d] : own;
+        st = lp ? score_doc(e, doc, lp, o_bias, sc, err) : (err ? err->code : CL_ERR_NOMEM);
+        free(own);
     }
     cl_eval_result r;
     memset(&r, 0, sizeof r);
     if (st == CL_OK && (st = cl_scorer_result(sc, &r, err)) == CL_OK) {
-        /* mean over the model's types (the paper's average when they are its five) */
-        double sum = 0;
-        int32_t n = 0;
-        for (int32_t l = 1; l < t->e->nlabels; l++)
-            if (!strncmp(t->e->labels[l], "B-", 2)) {
-                const cl_type_score *ts = cl_eval_result_type(&r, t->e->labels[l] + 2);
-                sum += ts ? ts->prf.f1 : 0.0;
-                n++;
-            }
-        *f1 = n ? sum / n : 0.0;
+        *f1 = types_f1(e, &r);
         cl_eval_result_free(&r);
     }
     cl_scorer_free(sc);
+    return st;
+}
+
+static cl_status dev_f1(const trainer *t, const cl_corpus *dev, double *f1, cl_error *err)
+{
+    return enc_dev_f1(t->e, dev, NULL, 0.0f, t->p->threads, f1, err);
+}
+
+cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int32_t threads,
+                                 const char *out_path, cl_enc_wtype type, double *bias,
+                                 double *f1_before, double *f1_after, cl_error *err)
+{
+    cl_encoder *e;
+    cl_status st = cl_encoder_open(in_path, &e, err);
+    if (st != CL_OK)
+        return st;
+    float **lps = calloc((size_t)dev->ndocs + 1, sizeof *lps);
+    if (!e->labels)
+        st = cl_error_set(err, CL_ERR_MODEL, "%s: a base encoder, not a tagger", in_path);
+    else if (!lps)
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t d = 0; d < dev->ndocs && st == CL_OK; d++)
+        if (dev->docs[d]->nsentences > 0 && dev->docs[d]->tags &&
+            !(lps[d] = doc_scores(e, dev->docs[d], threads, err)))
+            st = err ? err->code : CL_ERR_NOMEM;
+    double best = -1, best_b = 0;
+    for (int i = 0; i <= 16 && st == CL_OK; i++) { /* O's offset 0, 0.25, ..., 4 */
+        double f1;
+        if ((st = enc_dev_f1(e, dev, lps, 0.25f * (float)i, threads, &f1, err)) != CL_OK)
+            break;
+        if (i == 0)
+            *f1_before = f1;
+        if (f1 > best + 1e-9) {
+            best = f1;
+            best_b = 0.25 * i;
+        }
+    }
+    if (st == CL_OK) {
+        e->o_bias = (float)best_b;
+        *bias = best_b;
+        *f1_after = best;
+        st = enc_save(e, out_path, type, NULL, err);
+    }
+    for (int32_t d = 0; lps && d < dev->ndocs; d++)
+        free(lps[d]);
+    free(lps);
+    cl_encoder_free(e);
     return st;
 }
 
@@ -734,6 +810,15 @@ cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *tr
     }
     if (st == CL_OK)
         st = run_epochs(&t, opt, &rs, dev, ckpt, res, err);
+    res->tuned_dev_f1 = -1;
+    if (st == CL_OK && dev && !res->stopped && !p->no_o_bias) {
+        double before;
+        st = cl_encoder_tune_o_bias(p->out_path, dev, p->threads, p->out_path, p->out_type,
+                                    &res->o_bias, &before, &res->tuned_dev_f1, err);
+        if (st == CL_OK)
+            log_msg(p, "O offset tuned on dev: %.2f (dev F1 %.4f -> %.4f)", res->o_bias, before,
+                    res->tuned_dev_f1);
+    }
     res->best_epoch = rs.best_epoch;
     res->best_dev_f1 = dev ? rs.best_f1 : -1;
     res->steps = t.global_step;
