@@ -3,6 +3,7 @@
 #   1. Debian packages (installed with apt-get when missing; needs root)
 #   2. llama.cpp built from the pinned llama-cpp-python sdist (scripts/setup-llama.sh)
 #   3. the pinned GGUF models (scripts/fetch-models.sh)
+#   4. the medical term list for `train crf --vocab` (scripts/setup-vocab.sh; optional)
 # and checks the shipped models/*.model against models/SHA256SUMS (before 2).
 # Downloads are cached in ${CLINNER_CACHE:-~/.cache/clinner}, outside the clone.
 # CLINNER_SKIP_LLAMA=1 stops after step 1 (the library then builds without
@@ -55,3 +56,7 @@ done
 [ "${CLINNER_SKIP_LLAMA:-0}" = 1 ] && exit 0
 "$here/setup-llama.sh"
 "$here/fetch-models.sh"
+# 4. the medical term list (HPO, Orphanet, OMIM) for `clinner train crf
+#    --vocab`; optional, so a failure (offline) is only a warning
+"$here/setup-vocab.sh" >/dev/null ||
+    echo "setup: warning: no medical term list (scripts/setup-vocab.sh failed); only 'train crf --vocab' needs it" >&2

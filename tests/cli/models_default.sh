@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The model shipped in models/ (issue 20, point 2): it matches the sha256
-# recorded in models/SHA256SUMS (what scripts/setup.sh checks), it holds no
+# recorded in models/SHA256SUMS, and scripts/setup.sh refuses a changed
+# copy with a message naming it; it holds no
 # text beyond feature strings (attribute strings without spaces, gazetteer
 # entries of at most 8 tokens: annotated entity mentions), it tags piped raw
 # text ("Fabry disease" is a RAREDISEASE), and, with the corpus, the test
@@ -21,6 +22,18 @@ trap 'rm -rf "$tmp"' EXIT
 grep -q ' raredis-crf.model$' "$root/models/SHA256SUMS" || fail "raredis-crf.model not in SHA256SUMS"
 size=$(stat -c %s "$m")
 [ "$size" -lt 25000000 ] || fail "model is $size bytes, over 25 MB"
+
+# ---- setup.sh refuses a model that does not match (on a copy; packages only) ----
+mkdir -p "$tmp/su/scripts" "$tmp/su/models"
+cp "$root/scripts/setup.sh" "$tmp/su/scripts/"
+cp "$m" "$root/models/SHA256SUMS" "$tmp/su/models/"
+CLINNER_SKIP_LLAMA=1 bash "$tmp/su/scripts/setup.sh" >/dev/null 2>"$tmp/su.err" ||
+    fail "setup.sh refused the shipped model: $(cat "$tmp/su.err")"
+printf 'x' >>"$tmp/su/models/raredis-crf.model"
+CLINNER_SKIP_LLAMA=1 bash "$tmp/su/scripts/setup.sh" >/dev/null 2>"$tmp/su.err" &&
+    fail "setup.sh accepted a changed model"
+grep -q "models/raredis-crf.model has sha256 .* but models/SHA256SUMS records $(cut -d' ' -f1 "$root/models/SHA256SUMS")" "$tmp/su.err" ||
+    fail "setup.sh message: $(cat "$tmp/su.err")"
 
 # ---- no text beyond feature strings (file layout: src/crf/model.c) ----
 python3 - "$m" <<'PY' || fail "model strings"
