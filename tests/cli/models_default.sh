@@ -75,6 +75,12 @@ ents = [(e["text"], e["type"]) for e in d["entities"]]
 sys.exit(0 if ("Fabry disease", "RAREDISEASE") in ents else 1)' "$tmp/fabry.jsonl" ||
     fail "'Fabry disease' is not a RAREDISEASE: $(cat "$tmp/fabry.jsonl")"
 
+# the default tagger (no option) is this model, found beside the build tree
+echo "Fabry disease is a rare inherited disorder that causes burning pain in the hands and feet." |
+    CLINNER_MODELS= "$CLINNER_BIN" tag --progress off >"$tmp/default.jsonl" 2>"$tmp/default.err" ||
+    fail "default tag exited $?: $(cat "$tmp/default.err")"
+cmp -s "$tmp/default.jsonl" "$tmp/fabry.jsonl" || fail "the default tagger's output differs: $(cat "$tmp/default.jsonl")"
+
 # ---- the test split, with the corpus ----
 data="${CLINNER_SHARED:-$root/../shared}/data/raredis"
 if [ -d "$data/test" ] && [ -z "${CLINNER_SANITIZER:-}" ]; then
