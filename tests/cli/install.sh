@@ -13,6 +13,8 @@
 #     (pkg-config --static), tags the issue's sentence with the default CRF
 #     model found through the compiled-in data folder: at least one entity
 #     (skipped, the rest still checked, until models/raredis-crf.model exists)
+#   - README's C example compiles against the installed headers (and, with
+#     the model, links and prints an entity)
 #   - make uninstall leaves the prefix empty; DESTDIR staging works the same
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
@@ -97,6 +99,14 @@ cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags clinner) "$tmp/version.c
 readelf -d "$tmp/version" | grep -q "NEEDED.*libclinner.so.$major" || fail "not linked to libclinner.so.$major"
 echo "ok: a C file including <clinner/clinner.h> builds with pkg-config's flags and runs"
 
+# README's example compiles against the installed headers as it is printed
+awk '/^## Build, install, and use it from C/ {sec=1} sec && /^```c$/ {on=1; next}
+     on && /^```$/ {exit} on {print}' "$root/README.md" >"$tmp/readme.c"
+[ -s "$tmp/readme.c" ] || fail "no C example in README's 'Build, install, and use it from C'"
+cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags clinner) -c "$tmp/readme.c" -o "$tmp/readme.o" \
+    2>"$tmp/cc.log" || { cat "$tmp/cc.log"; fail "README's C example does not compile"; }
+echo "ok: README's C example compiles against the installed headers"
+
 model=$root/models/raredis-crf.model
 if [ ! -f "$model" ]; then
     skip_demo="the default model models/raredis-crf.model does not exist yet (make models)"
@@ -124,6 +134,12 @@ if [ -z "${skip_demo:-}" ]; then
             fail "($kind) no entity"
     done
     cmp -s "$tmp/out_shared" "$tmp/out_static" || fail "shared and static programs disagree"
+    cc "$tmp/readme.o" -o "$tmp/readme" $(pkg-config --libs clinner) || fail "README's example does not link"
+    (cd "$tmp" && LD_LIBRARY_PATH=$p/lib ./readme) >"$tmp/out_readme" 2>&1 ||
+        { cat "$tmp/out_readme"; fail "README's example exited non-zero"; }
+    grep -Eq '^(DISEASE|RAREDISEASE|SKINRAREDISEASE|SIGN|SYMPTOM) [0-9]+-[0-9]+$' "$tmp/out_readme" ||
+        { cat "$tmp/out_readme"; fail "README's example printed no entity"; }
+    sed 's/^/  README example: /' "$tmp/out_readme"
     echo "ok: install_demo.c tags with the installed model, against libclinner.so and libclinner.a"
 else
     echo "note: install_demo.c not run: $skip_demo"
