@@ -10,7 +10,7 @@
 #   - a C file including <clinner/clinner.h> compiles and links with
 #     `pkg-config --cflags --libs clinner` (shared) and runs
 #   - tests/install_demo.c, built the same way and once against libclinner.a
-#     (pkg-config --static), tags the sentence with the default CRF
+#     (with clinner.pc's Libs.private and Requires.private), tags the sentence with the default CRF
 #     model found through the compiled-in data folder: at least one entity
 #     (skipped, the rest still checked, until models/raredis-crf.model exists)
 #   - README's C example compiles against the installed headers (and, with
@@ -28,6 +28,7 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 b=$tmp/build p=$tmp/prefix
+mkdir -p "$tmp/bin"   # the programs built here: no models/ or share/clinner/ beside them
 unset CLINNER_MODELS DESTDIR
 version=$(cat "$root/VERSION")
 major=${version%%.*} minor=${version#*.}; minor=${minor%%.*}
@@ -116,16 +117,20 @@ fi
 if [ -z "${skip_demo:-}" ]; then
     # shared, then static (libclinner.a with the private flags: llama.cpp, cjson, ...)
     cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags clinner) "$root/tests/install_demo.c" \
-        -o "$tmp/demo_shared" $(pkg-config --libs clinner) 2>"$tmp/cc.log" ||
+        -o "$tmp/bin/demo_shared" $(pkg-config --libs clinner) 2>"$tmp/cc.log" ||
         { cat "$tmp/cc.log"; fail "install_demo.c did not build against libclinner.so"; }
-    static_libs=$(pkg-config --static --libs clinner)
+    # libclinner.a + clinner.pc's Libs.private (llama.cpp) + its Requires.private
+    # linked dynamically (`pkg-config --static` would also want libcurl's own
+    # static dependencies, which Debian's libcurl4-openssl-dev does not pull in)
+    private=$(sed -n 's/^Libs.private: //p' "$p/lib/pkgconfig/clinner.pc")
+    requires=$(sed -n 's/^Requires.private: //p' "$p/lib/pkgconfig/clinner.pc")
     cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags clinner) "$root/tests/install_demo.c" \
-        -o "$tmp/demo_static" "$p/lib/libclinner.a" ${static_libs//-lclinner/} 2>"$tmp/cc.log" ||
+        -o "$tmp/bin/demo_static" "$p/lib/libclinner.a" $private $(pkg-config --libs $requires) 2>"$tmp/cc.log" ||
         { cat "$tmp/cc.log"; fail "install_demo.c did not build against libclinner.a"; }
-    readelf -d "$tmp/demo_static" | grep -q 'NEEDED.*libclinner' && fail "the static demo needs libclinner.so"
+    readelf -d "$tmp/bin/demo_static" | grep -q 'NEEDED.*libclinner' && fail "the static demo needs libclinner.so"
     for kind in shared static; do
         # run from a folder with no models/ beside it: the model must come from the prefix
-        (cd "$tmp" && LD_LIBRARY_PATH=$p/lib "./demo_$kind") >"$tmp/out_$kind" 2>"$tmp/err_$kind" ||
+        (cd "$tmp" && LD_LIBRARY_PATH=$p/lib "./bin/demo_$kind") >"$tmp/out_$kind" 2>"$tmp/err_$kind" ||
             { cat "$tmp/err_$kind"; fail "install_demo ($kind) exited non-zero"; }
         sed "s/^/  $kind: /" "$tmp/out_$kind"
         grep -q "^model	$p/share/clinner/raredis-crf.model\$" "$tmp/out_$kind" ||
@@ -134,8 +139,8 @@ if [ -z "${skip_demo:-}" ]; then
             fail "($kind) no entity"
     done
     cmp -s "$tmp/out_shared" "$tmp/out_static" || fail "shared and static programs disagree"
-    cc "$tmp/readme.o" -o "$tmp/readme" $(pkg-config --libs clinner) || fail "README's example does not link"
-    (cd "$tmp" && LD_LIBRARY_PATH=$p/lib ./readme) >"$tmp/out_readme" 2>&1 ||
+    cc "$tmp/readme.o" -o "$tmp/bin/readme" $(pkg-config --libs clinner) || fail "README's example does not link"
+    (cd "$tmp" && LD_LIBRARY_PATH=$p/lib ./bin/readme) >"$tmp/out_readme" 2>&1 ||
         { cat "$tmp/out_readme"; fail "README's example exited non-zero"; }
     grep -Eq '^(DISEASE|RAREDISEASE|SKINRAREDISEASE|SIGN|SYMPTOM) [0-9]+-[0-9]+$' "$tmp/out_readme" ||
         { cat "$tmp/out_readme"; fail "README's example printed no entity"; }
