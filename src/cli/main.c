@@ -2,9 +2,11 @@
  * main.c - clinner's entry point: dispatches to a sub-command, and says with
  * --version what this binary was built with (the Makefile passes
  * CL_BUILD_INFO: the llama.cpp build and CPU or CUDA, or without llama.cpp;
- * the other libraries report their own versions at run time).
+ * the other libraries report their own versions at run time; and where the
+ * default tagger's model was found).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -14,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "clinner/common.h"
+#include "clinner/session.h"
 
 typedef struct command {
     const char *name;
@@ -42,6 +45,9 @@ static void print_version(void)
     printf("libraries: libcurl %s, utf8proc %s, cJSON %s, libmicrohttpd %s\n",
            curl_version_info(CURLVERSION_NOW)->version, utf8proc_version(), cJSON_Version(),
            MHD_get_version());
+    char *model = cl_default_model_path(CL_DEFAULT_CRF_MODEL);
+    printf("default model: %s\n", model ? model : "not found (" CL_DEFAULT_CRF_MODEL "; make models)");
+    free(model);
 }
 
 static void usage(FILE *fp)

@@ -139,6 +139,8 @@ if [ -z "${skip_demo:-}" ]; then
             fail "($kind) no entity"
     done
     cmp -s "$tmp/out_shared" "$tmp/out_static" || fail "shared and static programs disagree"
+    "$p/bin/clinner" --version | grep -q "^default model: $p/share/clinner/raredis-crf.model\$" ||
+        fail "the installed clinner does not find the installed model"
     cc "$tmp/readme.o" -o "$tmp/bin/readme" $(pkg-config --libs clinner) || fail "README's example does not link"
     (cd "$tmp" && LD_LIBRARY_PATH=$p/lib ./bin/readme) >"$tmp/out_readme" 2>&1 ||
         { cat "$tmp/out_readme"; fail "README's example exited non-zero"; }
