@@ -11,6 +11,7 @@
  * document, checkpoint and --resume, progress, summary) is cl_run_tag
  * (run.h); the LLM backends share their options through tag_llm.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,12 @@ static void log_line(void *arg, const char *msg)
         cl_progress_message(ctx->bar, "clinner tag: %s", msg);
     else
         fprintf(stderr, "clinner tag: %s\n", msg);
+}
+
+/* Streaming input (stdout output): each document prepared as it is read. */
+static cl_status prepare_input(void *in, cl_doc *doc, cl_error *err)
+{
+    return cli_prepare_doc(doc, in, err);
 }
 
 /* The run's tokenizer for backends without a preference of their own. */
@@ -284,6 +291,12 @@ static void usage(FILE *fp)
             "  --verbose           llama: show llama.cpp's own log\n"
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
+            "  --shard K/N         tag only shard K of N (0 <= K < N): the documents whose\n"
+            "                      id's FNV-1a-64 hash mod N is K; `clinner merge` joins them\n"
+            "  --on-error MODE     fail (default) or skip: a malformed input record is\n"
+            "                      reported on stderr (and in --rejects FILE) and skipped\n"
+            "                      (jsonl, conll, paper-csv and text input). With OUT '-'\n"
+            "                      documents are read, tagged and written one at a time\n"
             "  --answers FILE      llama, openai: every sentence's raw model answer as\n"
             "                      JSONL (doc, sentence, tokens, answer, lines read,\n"
             "                      misaligned, invalid_labels), resumed with the output\n"
@@ -300,7 +313,8 @@ static void usage(FILE *fp)
 int cmd_tag(int argc, char **argv)
 {
     const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
-    const char *input = NULL, *answers = NULL;
+    const char *input = NULL, *answers = NULL, *shard = NULL, *on_error = "fail";
+    const char *rejects = NULL;
     bool resume = false;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     tag_ctx ctx;
@@ -324,6 +338,9 @@ int cmd_tag(int argc, char **argv)
         CLI_FLAG("--verbose", &ctx.verbose),
         CLI_STRING("--embed-model", &ctx.embed_model),
         CLI_STRING("--chat-template", &ctx.chat_template),
+        CLI_STRING("--shard", &shard),
+        CLI_STRING("--on-error", &on_error),
+        CLI_STRING("--rejects", &rejects),
     };
     cli_opt opts[CLI_NOPTS(own) + LLM_OPTS_MAX];
     memcpy(opts, own, sizeof own);
@@ -365,6 +382,17 @@ int cmd_tag(int argc, char **argv)
     int rc = 1;
     cl_corpus *c = NULL;
     cl_progress *bar = NULL;
+    cl_stream_params sp = cl_stream_default_params();
+    bool stream = !strcmp(out, "-") && from_fmt != CL_FORMAT_BRAT;
+    FILE *fin = NULL, *frej = NULL;
+    cl_doc_reader *reader = NULL;
+    cl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    if ((shard && cl_shard_parse(shard, &sp.shard_k, &sp.shard_n, &err) != CL_OK) ||
+        cl_on_error_from_name(on_error, &sp.on_error, &err) != CL_OK) {
+        fprintf(stderr, "clinner tag: %s\n", err.msg);
+        return 2;
+    }
     ctx.tok_name = tok_name;
     if (be->open(&ctx, &err) != CL_OK)
         goto done;
@@ -374,7 +402,39 @@ int cmd_tag(int argc, char **argv)
     if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK)
         goto done;
     cli_input in = {.path = input, .format = from_fmt, .tokenizer = tok};
-    if (cli_read_corpus(&in, &c, &err) != CL_OK)
+    sp.prepare = prepare_input;
+    sp.prepare_ctx = &in;
+    sp.log = log_line;
+    sp.log_ctx = &ctx;
+    if (rejects && !(frej = fopen(rejects, "w"))) {
+        cl_error_set(&err, CL_ERR_IO, "%s: cannot create: %s", rejects, strerror(errno));
+        goto done;
+    }
+    sp.rejects = frej;
+    if (stream || sp.on_error == CL_ON_ERROR_SKIP) {
+        if (!(fin = strcmp(input, "-") ? fopen(input, "rb") : stdin)) {
+            cl_error_set(&err, CL_ERR_IO, "%s: cannot open: %s", input, strerror(errno));
+            goto done;
+        }
+        if (cl_doc_reader_open(fin, from_fmt, strcmp(input, "-") ? input : "stdin", &reader,
+                               &err) != CL_OK)
+            goto done;
+    }
+    if (stream) { /* documents read, tagged and written one at a time */
+        ctx.bar = bar = cl_progress_new(stderr, "tagging", "sentences", 0, pmode);
+        sp.format = to_fmt;
+        sp.entities_from_tags = true;
+        sp.batch = ctx.batch > 0 ? ctx.batch : 8;
+        sp.threads = be->parallel ? (ctx.threads > 0 ? (int32_t)ctx.threads : 1) : 1;
+        sp.progress = bar;
+        if (cl_run_stream(&ctx.tagger, reader, &sp, &sum, &err) != CL_OK)
+            goto done;
+        goto summary;
+    }
+    if (!(c = reader ? cl_corpus_new() : NULL) && reader)
+        goto done;
+    if (reader ? cl_run_read_all(reader, &sp, c, &sum, &err) != CL_OK
+               : cli_read_corpus(&in, &c, &err) != CL_OK)
         goto done;
     bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), pmode);
     ctx.bar = bar;
@@ -407,11 +467,16 @@ int cmd_tag(int argc, char **argv)
     rp.progress = bar;
     rp.log = log_line;
     rp.log_ctx = &ctx;
-    cl_run_summary sum;
+    rp.shard_k = sp.shard_k;
+    rp.shard_n = sp.shard_n;
+    cl_run_summary got = sum;
     cl_status rst = cl_run_tag(&ctx.tagger, c, &rp, &sum, &err);
+    sum.rejected = reader ? got.rejected : 0;
+    sum.other_shards += reader ? got.other_shards : 0;
     cl_buf_free(&fp);
     if (rst != CL_OK)
         goto done;
+summary:;
     cl_buf line;
     cl_buf_init(&line);
     if (pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
@@ -423,6 +488,13 @@ done:
         fprintf(stderr, "clinner tag: %s\n", err.msg);
     ctx.bar = NULL;
     cl_progress_free(bar);
+    cl_doc_reader_free(reader);
+    if (fin && fin != stdin)
+        fclose(fin);
+    if (frej && fclose(frej) != 0 && rc == 0) {
+        fprintf(stderr, "clinner tag: %s: write error\n", rejects);
+        rc = 1;
+    }
     cl_corpus_free(c);
     cl_tagger_free(&ctx.tagger);
     if (ctx.res_free)

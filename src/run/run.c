@@ -499,6 +499,19 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     cl_status st = check_params(&r, err);
     if (st != CL_OK)
         return st;
+    cl_corpus shard = {NULL, 0, 0}; /* a view: the documents of this shard */
+    if (r.p.shard_n > 1) {
+        if (r.p.shard_k < 0 || r.p.shard_k >= r.p.shard_n)
+            return cl_error_set(err, CL_ERR_ARG, "shard_k: %d is not in 0..%d", r.p.shard_k,
+                                r.p.shard_n - 1);
+        if (!(shard.docs = malloc(((size_t)c->ndocs + 1) * sizeof *shard.docs)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        for (int32_t d = 0; d < c->ndocs; d++)
+            if (cl_shard_of(c->docs[d]->id, r.p.shard_n) == r.p.shard_k)
+                shard.docs[shard.ndocs++] = c->docs[d];
+        sum->other_shards = c->ndocs - shard.ndocs;
+        r.c = c = &shard;
+    }
     r.gen_units = t->ops->stats != NULL;
     for (int32_t d = 0; d < c->ndocs; d++) {
         sum->documents++;
@@ -532,6 +545,7 @@ cl_status cl_run_tag(cl_tagger *t, cl_corpus *c, const cl_run_params *params, cl
     /* restored sentences that no T line covers (journals of threaded runs) */
     sum->counters_partial = r.resumed > 0 && r.base_journaled < r.journaled - r.tagged;
     free_state(&r);
+    free(shard.docs);
     return st;
 }
 
@@ -572,5 +586,10 @@ cl_status cl_run_format_summary(const cl_run_summary *s, cl_buf *out)
         bad = cl_buf_printf(out, "; skipped sentences %lld", (long long)t->skipped);
     if (!bad && t->retries)
         bad = cl_buf_printf(out, "; retried requests %lld", (long long)t->retries);
+    if (!bad && s->rejected)
+        bad = cl_buf_printf(out, "; skipped malformed records %lld", (long long)s->rejected);
+    if (!bad && s->other_shards)
+        bad = cl_buf_printf(out, "; documents of other shards %lld",
+                            (long long)s->other_shards);
     return bad ? CL_ERR_NOMEM : CL_OK;
 }
