@@ -481,6 +481,10 @@ summary:;
     cl_buf_init(&line);
     if (pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
         fprintf(stderr, "clinner tag: %s\n", line.data);
+    cl_buf_reset(&line); /* a fleet: how many requests each server took */
+    if (pmode != CL_PROGRESS_OFF && ctx.llm.api_base && strchr(ctx.llm.api_base, ',') &&
+        cl_openai_server_summary(&ctx.tagger, &line) == CL_OK && line.len)
+        fprintf(stderr, "clinner tag: %s\n", line.data);
     cl_buf_free(&line);
     rc = 0;
 done:
