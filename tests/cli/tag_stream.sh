@@ -34,7 +34,7 @@ trap cleanup EXIT
 model="$root/models/raredis-crf.model"
 if [ ! -f "$model" ]; then
     model="$tmp/crf.model"
-    "$B" train crf --train "$train_split" --max-iter 5 --progress off -o "$model" \
+    "$B" train crf --train "$train_split" --max-iter 15 --progress off -o "$model" \
         >/dev/null 2>"$tmp/train.err" || { cat "$tmp/train.err"; fail "train exited $?"; }
 fi
 tag=("$B" tag --backend crf --model "$model" --progress off)
