@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_io.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/run.h"
@@ -60,7 +59,7 @@ int cmd_merge(int argc, char **argv)
         return pr == CLI_HELP ? 0 : 2;
     cl_error err;
     cl_error_clear(&err);
-    cl_format in_fmt = cli_guess_format(input), fmt;
+    cl_format in_fmt = cl_format_guess(input), fmt;
     if (!input || a.npositional < 1) {
         fprintf(stderr, "clinner merge: needs --input INPUT and the shard outputs (try --help)\n");
         return 2;
