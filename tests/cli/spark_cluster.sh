@@ -13,25 +13,20 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 B="$CLINNER_BIN"
 [ -n "${CLINNER_SANITIZER:-}" ] && skip "not under the sanitizers (the JVMs are slow enough)"
 command -v java >/dev/null || skip "no Java runtime (scripts/setup-spark.sh installs one)"
-py=${CLINNER_SPARK_PYTHON:-${CLINNER_CACHE:-$HOME/.cache/clinner}/spark/venv/bin/python}
-[ -x "$py" ] || py=python3
-"$py" -c 'import pyspark' 2>/dev/null || skip "no PySpark for $py (scripts/setup-spark.sh installs it)"
+. "$root/integrations/spark/local_cluster.sh"
+py=$(spark_python) || skip "no PySpark (scripts/setup-spark.sh installs it, or set CLINNER_SPARK_PYTHON)"
 test_split="${CLINNER_SHARED:-$root/../shared}/data/raredis/test"
 train_split="${CLINNER_SHARED:-$root/../shared}/data/raredis/train"
 [ -d "$test_split" ] || skip "no RareDis test split at $test_split"
-spark_home=$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
-export SPARK_HOME="$spark_home" PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py"
-export SPARK_LOCAL_IP=127.0.0.1 SPARK_LOG_DIR=
+export PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py"
 tmp=$(mktemp -d)
-pids=()
+spark_pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${spark_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # the model and the single-process reference runs
 model="$root/models/raredis-crf.model"
 if [ ! -f "$model" ]; then
@@ -63,31 +58,13 @@ EOF
 chmod +x "$tmp/clinner-slow"
 
 # the cluster
-mport=$(free_port)
-master="spark://127.0.0.1:$mport"
-"$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.master.Master --host 127.0.0.1 \
-    --port "$mport" --webui-port "$(free_port)" >"$tmp/master.log" 2>&1 &
-pids+=($!)
-for w in 1 2; do
-    mkdir "$tmp/work$w"
-    "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 \
-        --cores 1 --memory 1g --work-dir "$tmp/work$w" --webui-port "$(free_port)" \
-        "$master" >"$tmp/worker$w.log" 2>&1 &
-    pids+=($!)
-    wpid[$w]=$!
-done
-for _ in $(seq 600); do
-    [ "$(grep -c "Successfully registered with master" "$tmp"/worker*.log 2>/dev/null |
-         awk -F: '{s+=$2} END {print s+0}')" -ge 2 ] && break
-    sleep 0.1
-done
-grep -q "Successfully registered" "$tmp/worker2.log" ||
-    { tail -20 "$tmp/master.log" "$tmp"/worker*.log; fail "the cluster did not come up"; }
+spark_local_cluster "$tmp" 2 || fail "the cluster did not come up"
+master=$spark_master
 echo "cluster up: master $master, two workers"
 
 "$py" "$root/integrations/spark/test_spark_cluster.py" "$master" "$tmp/clinner-slow" "$model" \
     "$tmp/test.jsonl" "$tmp/ref.jsonl" "$tmp/plain.jsonl" "$tmp/plain.ref.jsonl" \
-    "$tmp/markers" "${wpid[2]}" 2>"$tmp/driver.err" ||
+    "$tmp/markers" "${spark_worker_pid[2]}" 2>"$tmp/driver.err" ||
     { grep -v '^[[:space:]]*at \|^[[:space:]]*\.\.\. [0-9]* more' "$tmp/driver.err" | tail -40
       fail "the Spark job failed"; }
 grep -q "Lost executor\|lost\|Removing executor" "$tmp/driver.err" "$tmp/master.log" &&
