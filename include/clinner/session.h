@@ -132,6 +132,14 @@ bool cl_tag_backend_available(const char *name);
 cl_status cl_tag_session_run(cl_tag_session *s, cl_corpus *c, const cl_run_params *p,
                              cl_run_summary *sum, cl_error *err);
 
+/* The streaming runner (run.h, cl_run_stream) with this session: each
+ * document prepared the session's way (unless p->prepare is set), p's
+ * batch and threads from the session. */
+cl_status cl_tag_session_stream(cl_tag_session *s, cl_doc_reader *in, const cl_stream_params *p,
+                                cl_run_summary *sum, cl_error *err);
+/* cl_tag_session_prepare_doc as a cl_prepare_fn (session: the session). */
+cl_status cl_tag_session_prepare_fn(void *session, cl_doc *doc, cl_error *err);
+
 /* Where a default file lives.  cl_default_model_path: the first of
  * $CLINNER_MODELS/NAME, <dir of the running program>/../models/NAME (a build
  * tree), <dir>/../share/clinner/NAME (an install), CL_DATADIR/NAME (the

@@ -7,6 +7,7 @@
  * refuses those that mean nothing to the chosen backend, reads the input
  * and prints the summary.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,12 @@ static void usage(FILE *fp)
             "  --resume            continue an interrupted run of the same command (-o OUT;\n"
             "                      a checkpoint made with other options is refused)\n"
             "  --progress MODE     auto, tty, lines or off (default auto)\n"
+            "  --shard K/N         tag only shard K of N: the documents whose id's FNV-1a-64\n"
+            "                      hash mod N is K (`clinner merge` joins the shards)\n"
+            "  --on-error MODE     fail (default) or skip: a malformed input record is\n"
+            "                      reported on stderr (and in --rejects FILE) and skipped\n"
+            "                      (jsonl, conll, paper-csv, text input)\n"
+            "  With OUT '-' (stdout) documents are read, tagged and written one at a time.\n"
             "  -h, --help          show this help\n"
             "LLM backends (llama, openai):\n"
             "  --strategy NAME     zero-shot (default), few-shot (the paper's 5 examples),\n"
@@ -115,7 +122,8 @@ static void usage(FILE *fp)
             "  auto|on|off (forced: guess labels, checked in the same batch; auto: on a GPU),\n"
             "  --embed-model GGUF (rag: rank passages by its embeddings), --chat-template T\n"
             "  (a template name llama.cpp knows, or plain), --verbose (llama.cpp's log)\n"
-            "openai: --api-base URL (default " CL_OPENAI_DEFAULT_API_BASE "), --api-key-env\n"
+            "openai: --api-base URL (default " CL_OPENAI_DEFAULT_API_BASE "; a fleet:\n"
+            "  URL1,URL2,...: least-loaded healthy server, failover), --api-key-env\n"
             "  VAR (default OPENAI_API_KEY; never printed), --retries N (5), --timeout S (300)\n"
             "\n"
             "the paper's protocol on the test split:\n"
@@ -126,12 +134,13 @@ static void usage(FILE *fp)
 typedef struct tag_args {
     cl_tag_config cfg;
     const char *from, *to, *out, *input, *answers;
+    const char *shard, *on_error, *rejects;
     long threads, ctx, seed, shots, parallel, max_tokens, retries, rag_k;
     bool resume;
     cl_progress_mode pmode;
 } tag_args;
 
-#define TAG_NOPTS 31
+#define TAG_NOPTS 34
 static size_t tag_options(tag_args *a, cli_opt *out)
 {
     cl_tag_config *c = &a->cfg;
@@ -157,6 +166,8 @@ static size_t tag_options(tag_args *a, cli_opt *out)
         CLI_INTEGER("--retries", CLI_OPT_LONG, &a->retries, 0, 100),
         CLI_INTEGER("--rag-k", CLI_OPT_LONG, &a->rag_k, 1, 100),
         CLI_NUMBER("--temp", &c->temperature, 0.0), CLI_NUMBER("--timeout", &c->timeout_s, 0.001),
+        CLI_STRING("--shard", &a->shard), CLI_STRING("--on-error", &a->on_error),
+        CLI_STRING("--rejects", &a->rejects),
     };
     _Static_assert(CLI_NOPTS(t) == TAG_NOPTS, "TAG_NOPTS");
     memcpy(out, t, sizeof t);
@@ -179,6 +190,29 @@ static void finish_config(tag_args *a, cl_progress **bar)
     c->log_ctx = bar;
 }
 
+/* --shard, --on-error and --rejects into sp; the input as a document
+ * reader when they or a streamed run (OUT '-') need one. */
+static cl_status stream_setup(tag_args *a, cl_format from_fmt, cl_tag_session *s,
+                              cl_stream_params *sp, FILE **fin, FILE **frej,
+                              cl_doc_reader **reader, cl_error *err)
+{
+    *sp = cl_stream_default_params();
+    sp->prepare = cl_tag_session_prepare_fn;
+    sp->prepare_ctx = s;
+    if ((a->shard && cl_shard_parse(a->shard, &sp->shard_k, &sp->shard_n, err) != CL_OK) ||
+        cl_on_error_from_name(a->on_error ? a->on_error : "fail", &sp->on_error, err) != CL_OK)
+        return CL_ERR_ARG;
+    if (a->rejects && !(sp->rejects = *frej = fopen(a->rejects, "w")))
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", a->rejects, strerror(errno));
+    bool stream = !strcmp(a->out, "-") && from_fmt != CL_FORMAT_BRAT;
+    if (!stream && sp->on_error != CL_ON_ERROR_SKIP)
+        return CL_OK;
+    const char *name = strcmp(a->input, "-") ? a->input : "stdin";
+    if (!(*fin = strcmp(a->input, "-") ? fopen(a->input, "rb") : stdin))
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", a->input, strerror(errno));
+    return cl_doc_reader_open(*fin, from_fmt, name, reader, err);
+}
+
 static int tag_run(tag_args *a, cl_error *err)
 {
     cl_progress *bar = NULL;
@@ -192,12 +226,28 @@ static int tag_run(tag_args *a, cl_error *err)
     cl_buf fp;
     cl_buf_init(&fp);
     int rc = 1;
-    if (cl_tag_session_open(&a->cfg, &s, err) != CL_OK)
+    FILE *fin = NULL, *frej = NULL;
+    cl_doc_reader *reader = NULL;
+    cl_stream_params sp;
+    cl_run_summary sum, got;
+    memset(&got, 0, sizeof got);
+    if (cl_tag_session_open(&a->cfg, &s, err) != CL_OK ||
+        stream_setup(a, from_fmt, s, &sp, &fin, &frej, &reader, err) != CL_OK)
         goto done;
+    if (reader && !strcmp(a->out, "-")) { /* read, tag and write one document at a time */
+        bar = cl_progress_new(stderr, "tagging", "sentences", 0, a->pmode);
+        sp.format = to_fmt;
+        sp.entities_from_tags = true;
+        sp.progress = bar;
+        if (cl_tag_session_stream(s, reader, &sp, &sum, err) != CL_OK)
+            goto done;
+        goto summary;
+    }
     cl_prepare_params pp = cl_prepare_default_params();
     pp.tokenizer = cl_tag_session_tokenizer(s);
     pp.gold_tags = false;
-    if (cl_corpus_load(a->input, from_fmt, &pp, &c, err) != CL_OK)
+    if (reader ? !(c = cl_corpus_new()) || cl_run_read_all(reader, &sp, c, &got, err) != CL_OK
+               : cl_corpus_load(a->input, from_fmt, &pp, &c, err) != CL_OK)
         goto done;
     bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), a->pmode);
     /* the input and output formats shape the output too */
@@ -211,15 +261,28 @@ static int tag_run(tag_args *a, cl_error *err)
     rp.answers_path = a->answers;
     rp.fingerprint = fp.data;
     rp.progress = bar;
-    cl_run_summary sum;
+    rp.shard_k = sp.shard_k;
+    rp.shard_n = sp.shard_n;
     if (cl_tag_session_run(s, c, &rp, &sum, err) != CL_OK)
         goto done;
+    sum.rejected = got.rejected;
+    sum.other_shards += got.other_shards;
+summary:;
     cl_buf line;
     cl_buf_init(&line);
     if (a->pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
         fprintf(stderr, "clinner tag: %s\n", line.data);
+    cl_buf_reset(&line); /* a fleet: how many requests each server took */
+    if (a->pmode != CL_PROGRESS_OFF && a->cfg.api_base && strchr(a->cfg.api_base, ',') &&
+        cl_openai_server_summary(cl_tag_session_tagger(s), &line) == CL_OK && line.len)
+        fprintf(stderr, "clinner tag: %s\n", line.data);
     cl_buf_free(&line);
     rc = 0;
+    if (frej && fclose(frej) != 0) {
+        cl_error_set(err, CL_ERR_IO, "%s: write error", a->rejects);
+        rc = 1;
+    }
+    frej = NULL;
 done:
     cl_buf_free(&fp);
     cl_progress *b = bar;
@@ -227,6 +290,11 @@ done:
     cl_progress_free(b);
     cl_corpus_free(c);
     cl_tag_session_free(s);
+    cl_doc_reader_free(reader);
+    if (fin && fin != stdin)
+        fclose(fin);
+    if (frej)
+        fclose(frej);
     return rc;
 }
 

@@ -374,3 +374,25 @@ cl_status cl_tag_session_run(cl_tag_session *s, cl_corpus *c, const cl_run_param
     }
     return cl_run_tag(&s->tagger, c, &rp, sum, err);
 }
+
+cl_status cl_tag_session_prepare_fn(void *session, cl_doc *doc, cl_error *err)
+{
+    return cl_tag_session_prepare_doc(session, doc, err);
+}
+
+cl_status cl_tag_session_stream(cl_tag_session *s, cl_doc_reader *in, const cl_stream_params *p,
+                                cl_run_summary *sum, cl_error *err)
+{
+    cl_stream_params sp = *p;
+    if (!sp.prepare) {
+        sp.prepare = cl_tag_session_prepare_fn;
+        sp.prepare_ctx = s;
+    }
+    sp.batch = s->batch > 0 ? s->batch : 8;
+    sp.threads = s->threads;
+    if (!sp.log) {
+        sp.log = s->log;
+        sp.log_ctx = s->log_ctx;
+    }
+    return cl_run_stream(&s->tagger, in, &sp, sum, err);
+}
