@@ -16,7 +16,7 @@ OPT      ?= -O2
 CFLAGS_BASE = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -g -Iinclude -Isrc -pthread
 CFLAGS  ?= $(OPT)
-LDLIBS_BASE = -lcjson -lutf8proc -lcurl -lm -pthread
+LDLIBS_BASE = -lcjson -lutf8proc -lcurl -lmicrohttpd -lm -pthread
 
 LLAMA_PREFIX ?= $(shell scripts/setup-llama.sh --prefix 2>/dev/null)
 ifneq ($(strip $(LLAMA_PREFIX)),)
@@ -34,6 +34,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # programs run by hand for docs/BENCHMARKS.md (the bench/*.sh scripts use the
 # CLI); built with the tests so that they keep compiling
@@ -50,8 +51,19 @@ $(BUILD)/libclinner.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/clinner: $(CLI_OBJS) $(BUILD)/libclinner.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libclinner.a $(LDLIBS)
+$(BUILD)/clinner: $(CLI_OBJS) $(WEB_OBJ) $(BUILD)/libclinner.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(WEB_OBJ) $(BUILD)/libclinner.a $(LDLIBS)
+
+# the web page of `clinner serve`, compiled in as a byte array (od: coreutils)
+$(BUILD)/gen/web_page.c: web/index.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from web/index.html by the Makefile; do not edit */'; \
+	  echo '#include "cli/web_page.h"'; echo 'const unsigned char cl_web_page[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00};'; \
+	  echo 'const size_t cl_web_page_len = sizeof cl_web_page - 1;'; } > $@.tmp && mv $@.tmp $@
+$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)

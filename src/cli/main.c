@@ -21,6 +21,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a supervised tagger (crf)"},
     {"finetune", cmd_finetune, "instruction fine-tune a local GGUF model"},
     {"features", cmd_features, "export LLM hidden states as per-token features"},
+    {"serve", cmd_serve, "serve a tagger over HTTP (JSON API, web page, metrics)"},
 };
 
 static void usage(FILE *fp)
