@@ -63,8 +63,6 @@ static cl_status add_document(cl_corpus *c, const cJSON *text, const cJSON *id,
     } else {
         return field_error(err, CL_ERR_ARG, field, "expected a string or an integer");
     }
-    /* cJSON ends a string at an escaped NUL (\u0000); a text holding one
-     * could not be written back, so it is refused rather than cut. */
     const char *t = text->valuestring;
     snprintf(field, sizeof field, "%stext", prefix);
     cl_error derr;
@@ -161,6 +159,25 @@ static cl_status read_body(const cJSON *root, int32_t max_docs, cl_tag_request *
     return read_documents(out->docs, docs, max_docs, err);
 }
 
+/* The offset of a NUL in the body, raw or escaped (\u0000 after an odd
+ * number of backslashes), or n.  cJSON would end the string there and
+ * tag a cut text; documents cannot hold NUL, so such bodies are refused. */
+static size_t find_nul(const char *b, size_t n)
+{
+    const char *z = memchr(b, '\0', n);
+    size_t raw = z ? (size_t)(z - b) : n;
+    for (size_t i = 1; i + 5 <= raw; i++) {
+        if (b[i] != 'u' || strncmp(b + i + 1, "0000", 4) != 0)
+            continue;
+        size_t k = 0;
+        while (k < i && b[i - 1 - k] == '\\')
+            k++;
+        if (k % 2 == 1)
+            return i - 1;
+    }
+    return raw;
+}
+
 cl_status cl_tag_request_parse(const char *body, size_t n, int32_t max_docs,
                                cl_tag_request *out, cl_error *err)
 {
@@ -168,6 +185,11 @@ cl_status cl_tag_request_parse(const char *body, size_t n, int32_t max_docs,
     size_t bad = 0;
     if (!cl_utf8_valid(body, n, &bad))
         return cl_error_set(err, CL_ERR_UTF8, "invalid UTF-8 at byte %zu of the body", bad);
+    size_t nul = find_nul(body, n);
+    if (nul < n)
+        return cl_error_set(err, CL_ERR_PARSE,
+                            "a NUL character at byte %zu of the body (texts cannot hold one)",
+                            nul);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, n, &end, false);
     if (!root) {

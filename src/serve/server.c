@@ -349,14 +349,32 @@ static bool authorized(const cl_server *srv, struct MHD_Connection *c)
     return diff == 0;
 }
 
-/* The first call of a request: everything that can be decided before the
- * body is read. */
-static enum MHD_Result route_first(struct MHD_Connection *c, reqctx *r, bool *wait_body)
+/* The first call of a request: a tagging request that cannot succeed is
+ * refused before its body is read (the connection is then closed). */
+static enum MHD_Result route_first(struct MHD_Connection *c, reqctx *r)
+{
+    cl_server *srv = r->srv;
+    if (strcmp(r->path, "/v1/tag") || strcmp(r->method, "POST"))
+        return MHD_YES;
+    if (!authorized(srv, c))
+        return answer_error(c, r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required",
+                            MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"clinner\"");
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
+        r->too_large = true;
+        return handle_tag(c, r);
+    }
+    return MHD_YES;
+}
+
+/* The last call of a request, its body read: answer it.  (Answering GETs
+ * here rather than on the first call keeps their connections alive.) */
+static enum MHD_Result route(struct MHD_Connection *c, reqctx *r)
 {
     cl_server *srv = r->srv;
     const char *m = r->method, *p = r->path;
     bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
-    *wait_body = false;
     if (!strcmp(m, "OPTIONS") && srv->cors_origin) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (!resp)
@@ -378,14 +396,7 @@ static enum MHD_Result route_first(struct MHD_Connection *c, reqctx *r, bool *wa
         if (strcmp(m, "POST"))
             return answer_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST on /v1/tag",
                                 MHD_HTTP_HEADER_ALLOW, "POST");
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
-            r->too_large = true;
-            return handle_tag(c, r);
-        }
-        *wait_body = true;
-        return MHD_YES;
+        return handle_tag(c, r);
     }
     bool known = !strcmp(p, "/") || !strcmp(p, "/index.html") || !strcmp(p, "/healthz") ||
                  !strcmp(p, "/metrics") || !strcmp(p, "/v1/models");
@@ -427,10 +438,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         pthread_mutex_lock(&srv->mu);
         srv->m.in_flight++;
         pthread_mutex_unlock(&srv->mu);
-        bool wait_body;
-        return route_first(c, r, &wait_body);
+        return route_first(c, r);
     }
     if (*upload_size > 0) {
+        if (strcmp(r->path, "/v1/tag")) { /* a body nobody reads: skip it */
+            *upload_size = 0;
+            return MHD_YES;
+        }
         if (!r->too_large && r->body.len + *upload_size > srv->cfg.max_body) {
             r->too_large = true;
             cl_buf_free(&r->body);
@@ -442,7 +456,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (r->status != 0) /* answered on the first call */
         return MHD_YES;
-    return handle_tag(c, r);
+    return route(c, r);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
