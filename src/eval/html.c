@@ -71,9 +71,9 @@ static int svg_bars(cl_buf *o, const bars *b)
 {
     const int bw = b->nseries > 3 ? 14 : 22, left = 44, top = 64, h = 200; /* room above a bar for its value */
     int gap = 18, gw = b->nseries * bw + gap;
-    if (gw < 112) { /* room for the longest type name under its group */
-        gap += 112 - gw;
-        gw = 112;
+    if (gw < 96) { /* room for the longest type name under its group */
+        gap += 96 - gw;
+        gw = 96;
     }
     int width = left + b->ngroups * gw + 20, height = top + h + 30 + 18 * b->nseries;
     double max = 1.0;
