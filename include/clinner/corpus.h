@@ -39,6 +39,10 @@ typedef enum cl_format {
 
 cl_status cl_format_from_name(const char *name, cl_format *out, cl_error *err);
 const char *cl_format_name(cl_format fmt);
+/* The format of a path when none is given: brat for a directory, a .ann, or
+ * a .txt with a .ann beside it; by extension .csv paper-csv, .conll/.tsv
+ * conll, .jsonl/.json jsonl; else (and for "-") text. */
+cl_format cl_format_guess(const char *path);
 /* Whether the format carries tokens (paper-csv, conll, jsonl, paper-lines). */
 bool cl_format_has_tokens(cl_format fmt);
 

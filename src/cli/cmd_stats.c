@@ -40,33 +40,6 @@ static void usage(FILE *fp)
             "  -h, --help         show this help\n");
 }
 
-/* Format implied by a path's shape. */
-static int guess_format(const char *path, cl_format *out)
-{
-    size_t n = strlen(path);
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (cl_is_dir(path)) {
-        *out = CL_FORMAT_BRAT;
-        return 0;
-    }
-    if (!dot || (slash && dot < slash) || n == 0)
-        return -1;
-    static const struct {
-        const char *ext;
-        cl_format fmt;
-    } exts[] = {
-        {".txt", CL_FORMAT_BRAT},   {".ann", CL_FORMAT_BRAT},     {".csv", CL_FORMAT_PAPER_CSV},
-        {".conll", CL_FORMAT_CONLL}, {".jsonl", CL_FORMAT_JSONL},
-    };
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (!strcmp(dot, exts[i].ext)) {
-            *out = exts[i].fmt;
-            return 0;
-        }
-    return -1;
-}
-
 static double rate(int64_t a, int64_t b)
 {
     return b > 0 ? (double)a / (double)b : 0.0;
@@ -192,42 +165,27 @@ int cmd_stats(int argc, char **argv)
     cl_bio_stats bio;
     memset(&bio, 0, sizeof bio);
     for (int i = 0; i < npaths; i++) {
-        cl_format f = fmt;
-        if (!format_name && guess_format(paths[i], &f) != 0) {
-            fprintf(stderr, "clinner stats: %s: cannot tell the format from the name; give "
-                            "--format\n",
-                    paths[i]);
-            rc = 2;
-            goto done;
-        }
+        cl_format f = format_name ? fmt : cl_format_guess(paths[i]);
         int32_t first = c->ndocs;
         if (cl_corpus_read(c, f, paths[i], &err) != CL_OK) {
             fprintf(stderr, "clinner stats: %s\n", err.msg);
             goto done;
         }
         any_token_format |= cl_format_has_tokens(f);
-        for (int32_t d = first; d < c->ndocs; d++) {
-            cl_doc *doc = c->docs[d];
-            /* token formats carry entities as tags: count what they decode to */
-            if (doc->tags && doc->nentities == 0 && cl_bio_to_entities(doc, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
+        /* token formats carry entities as tags: count what they decode to;
+         * with a tokenizer, brat's entities are projected and the losses
+         * counted */
+        cl_prepare_params pp = cl_prepare_default_params();
+        pp.tokenizer = tok;
+        pp.tokenize = tokenizer_name != NULL;
+        pp.entities_from_tags = true;
+        pp.bio_stats = f == CL_FORMAT_BRAT ? &bio : NULL;
+        any_brat |= f == CL_FORMAT_BRAT && tokenizer_name;
+        for (int32_t d = first; d < c->ndocs; d++)
+            if (cl_doc_prepare(c->docs[d], &pp, &err) != CL_OK) {
+                fprintf(stderr, "clinner stats: %s\n", err.msg);
                 goto done;
             }
-            if (!tokenizer_name)
-                continue;
-            if (doc->ntokens == 0 && cl_tokenize_doc(doc, tok, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
-                goto done;
-            }
-            if (f != CL_FORMAT_BRAT)
-                continue;
-            any_brat = true;
-            cl_bio_policy policy = tok == CL_TOKENIZER_PAPER ? CL_BIO_PAPER : CL_BIO_CLINICAL;
-            if (cl_bio_from_entities(doc, policy, NULL, 0, &bio, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
-                goto done;
-            }
-        }
     }
     if (cl_corpus_stats_compute(c, &st, &err) != CL_OK) {
         fprintf(stderr, "clinner stats: %s\n", err.msg);

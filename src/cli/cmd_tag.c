@@ -1,250 +1,62 @@
 /*
- * cmd_tag.c - `clinner tag`: label documents with a tagging backend.
+ * cmd_tag.c - `clinner tag`: options -> cl_tag_config -> a tagging session
+ * (session.h) -> the batch runner (run.h).
  *
- * Input and output go through cli_io.c (the same formats and tokenizers as
- * `clinner convert`); the backend is picked from a table of names, each
- * entry knowing how to build a cl_tagger (tagger.h) from the options.  A
- * new backend is one function and one row in `backends`.  Backends whose
- * tag() may run concurrently on different documents (the CRF) are marked
- * parallel and get --threads worker threads; output order is the input
- * order either way.  The run itself (sentence batches, output document by
- * document, checkpoint and --resume, progress, summary) is cl_run_tag
- * (run.h); the LLM backends share their options through tag_llm.c.
+ * Everything a backend needs (models, examples, retrievers, default files,
+ * the resume fingerprint) is the library's; this file parses options,
+ * refuses those that mean nothing to the chosen backend, reads the input
+ * and prints the summary.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cli/cli_io.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
-#include "cli/tag_llm.h"
-#include "clinner/crf.h"
-#ifdef CL_HAVE_LLAMA
-#include "clinner/llm.h"
-#endif
 #include "clinner/openai.h"
 #include "clinner/progress.h"
-#include "clinner/run.h"
-#include "clinner/tagger.h"
+#include "clinner/session.h"
 #include "clinner/util.h"
 
-/* Options and what the chosen backend set up. */
-typedef struct tag_ctx {
-    const char *model_path;
-    const char *dense_path;
-    cl_tagger tagger;
-    const char *default_tokenizer; /* the backend's preference, or NULL */
-    void *res;                     /* backend resources, freed after the tagger */
-    void (*res_free)(void *res);
-    const char *tok_name;          /* --tokenizer, or NULL */
-    llm_opts llm;                  /* options of the LLM backends */
-    llm_prompt prompt;             /* their prompt set-up (llm_prompt_open) */
-    int32_t batch;                 /* sentences per tag() call (default 8) */
-    cl_progress *bar;              /* set once the input is read */
-    long threads;                  /* --threads when given, else 0 */
-    long ctx_tokens;               /* --ctx (llama; 0: default) */
-    bool verbose;                  /* --verbose (llama's own log) */
-    const char *embed_model;       /* --embed-model (llama rag retrieval) */
-    const char *chat_template;     /* --chat-template (llama; NULL: the model's) */
-} tag_ctx;
-
-/* Backends report retries and skipped sentences here. */
+/* Notes from the backends go above the progress bar. */
 static void log_line(void *arg, const char *msg)
 {
-    tag_ctx *ctx = arg;
-    if (ctx->bar)
-        cl_progress_message(ctx->bar, "clinner tag: %s", msg);
+    cl_progress **bar = arg;
+    if (*bar)
+        cl_progress_message(*bar, "clinner tag: %s", msg);
     else
         fprintf(stderr, "clinner tag: %s\n", msg);
 }
-
-/* The run's tokenizer for backends without a preference of their own. */
-static cl_status llm_tokenizer(const tag_ctx *ctx, cl_tokenizer_kind *tok, cl_error *err)
-{
-    *tok = CL_TOKENIZER_CLINICAL;
-    return ctx->tok_name ? cl_tokenizer_from_name(ctx->tok_name, tok, err) : CL_OK;
-}
-
-/* ---- crf ---- */
-
-typedef struct crf_res {
-    cl_crf_model *model;
-    cl_dense_table *dense;
-} crf_res;
-
-static void crf_res_free(void *p)
-{
-    crf_res *r = p;
-    if (!r)
-        return;
-    cl_crf_model_free(r->model);
-    cl_dense_free(r->dense);
-    free(r);
-}
-
-static cl_status open_crf(tag_ctx *ctx, cl_error *err)
-{
-    if (!ctx->model_path)
-        return cl_error_set(err, CL_ERR_ARG, "--backend crf needs --model MODEL");
-    crf_res *r = calloc(1, sizeof *r);
-    if (!r)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    ctx->res = r;
-    ctx->res_free = crf_res_free;
-    cl_status st = cl_crf_model_load(ctx->model_path, &r->model, err);
-    if (st == CL_OK && ctx->dense_path)
-        st = cl_dense_read(ctx->dense_path, &r->dense, err);
-    if (st == CL_OK)
-        st = cl_crf_tagger_new_dense(r->model, r->dense, &ctx->tagger, err);
-    if (st == CL_OK)
-        ctx->default_tokenizer = cl_crf_model_get_meta(r->model, "tokenizer");
-    return st;
-}
-
-/* ---- openai ---- */
-
-static cl_status open_openai(tag_ctx *ctx, cl_error *err)
-{
-    cl_tokenizer_kind tok;
-    cl_status st = llm_tokenizer(ctx, &tok, err);
-    if (st == CL_OK)
-        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
-    if (st != CL_OK)
-        return st;
-    cl_openai_params p = cl_openai_default_params();
-    if (ctx->llm.api_base)
-        p.api_base = ctx->llm.api_base;
-    p.model = ctx->model_path; /* --model: the model name on the server */
-    p.api_key_env = ctx->llm.api_key_env;
-    p.temperature = ctx->llm.temp;
-    p.seed = ctx->llm.seed;
-    p.max_tokens = (int32_t)ctx->llm.max_tokens;
-    p.decode = ctx->prompt.decode;
-    p.timeout_s = ctx->llm.timeout;
-    p.retries = (int32_t)ctx->llm.retries;
-    p.parallel = ctx->llm.parallel > 0 ? (int32_t)ctx->llm.parallel : 1;
-    p.log = log_line;
-    p.log_ctx = ctx;
-    ctx->batch = p.parallel * 2 > 8 ? p.parallel * 2 : 8;
-    return cl_openai_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
-}
-
-/* ---- llama ---- */
-
-#ifdef CL_HAVE_LLAMA
-static cl_status make_embed_retriever(void *arg, cl_kb *kb, cl_retriever *out, cl_error *err)
-{
-    tag_ctx *ctx = arg;
-    cl_llama_embed_params ep = cl_llama_embed_default_params();
-    ep.model_path = ctx->embed_model;
-    ep.n_threads = (int32_t)ctx->threads;
-    ep.cache_dir = ctx->prompt.cache_dir ? ctx->prompt.cache_dir : ctx->llm.cache_dir;
-    ep.verbose = ctx->verbose;
-    return cl_llama_embed_retriever_new(&ep, kb, out, err);
-}
-
-static cl_status open_llama(tag_ctx *ctx, cl_error *err)
-{
-    cl_tokenizer_kind tok;
-    if (ctx->embed_model) {
-        ctx->llm.make_retriever = make_embed_retriever;
-        ctx->llm.make_retriever_ctx = ctx;
-    }
-    cl_status st = llm_tokenizer(ctx, &tok, err);
-    if (st == CL_OK)
-        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
-    if (st != CL_OK)
-        return st;
-    cl_llama_params p = cl_llama_default_params();
-    p.model_path = ctx->model_path; /* NULL: the default model */
-    if (ctx->ctx_tokens > 0)
-        p.n_ctx = (int32_t)ctx->ctx_tokens;
-    p.n_threads = (int32_t)ctx->threads;
-    if (ctx->llm.seed >= 0)
-        p.seed = (uint32_t)ctx->llm.seed;
-    p.temperature = (float)ctx->llm.temp;
-    p.decode = ctx->prompt.decode;
-    if (!strcmp(ctx->llm.speculate, "on"))
-        p.speculate = 1;
-    else if (!strcmp(ctx->llm.speculate, "off"))
-        p.speculate = 0;
-    else if (strcmp(ctx->llm.speculate, "auto"))
-        return cl_error_set(err, CL_ERR_ARG, "--speculate: '%s' is not auto, on or off",
-                            ctx->llm.speculate);
-    p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
-    if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
-        p.n_parallel = (int32_t)ctx->llm.parallel;
-    p.chat_template = ctx->chat_template;
-    double load;
-    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (getloadavg(&load, 1) == 1 && cli_threads_oversubscribed(load, ncpu, p.n_threads)) {
-        char note[256];
-        snprintf(note, sizeof note,
-                 "the CPUs are busy (load %.1f on %d): llama.cpp's threads spin while they "
-                 "wait for each other, so fewer --threads (1 when all are busy) can be many "
-                 "times faster",
-                 load, ncpu);
-        log_line(ctx, note);
-    }
-    p.verbose = ctx->verbose;
-    p.log = log_line;
-    p.log_ctx = ctx;
-    ctx->batch = p.n_parallel * 4;
-    return cl_llama_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
-}
-#define OPEN_LLAMA open_llama
-#else
-#define OPEN_LLAMA NULL
-#endif
-
-static const struct backend {
-    const char *name;
-    cl_status (*open)(tag_ctx *ctx, cl_error *err); /* NULL: not in this build */
-    bool parallel;                                  /* tag() is reentrant */
-    const char *help;
-} backends[] = {
-    {"crf", open_crf, true, "a CRF trained with `clinner train crf` (--model MODEL)"},
-    {"llama", OPEN_LLAMA, false, "a local GGUF model through llama.cpp (default model:\n"
-     "                                SmolLM2-135M-Instruct from scripts/fetch-models.sh)"},
-    {"openai", open_openai, false, "an OpenAI-compatible chat-completions server"},
-};
-#define NBACKENDS (sizeof backends / sizeof backends[0])
 
 /* Options that mean nothing to a backend are refused, not ignored: a user
  * who passes --strategy to the CRF tagger has misunderstood something. */
 static bool refuse_foreign_options(const char *backend, const cli_opt *opts, const bool *given,
                                    size_t nopts)
 {
-    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate", NULL};
+    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate",
+                                             "--embed-model", "--verbose", NULL};
     static const char *const openai_only[] = {"--api-base", "--api-key-env", "--retries",
                                               "--timeout", NULL};
     static const char *const llm_only[] = {
-        "--strategy", "--decode", "--kb",         "--train", "--shots",  "--parallel", "--max-tokens",
-        "--seed",     "--rag-k",  "--temp",       "--cache-dir", "--embed-model", "--answers", NULL};
+        "--strategy", "--decode", "--kb",   "--train",     "--shots",     "--parallel",
+        "--max-tokens", "--seed", "--rag-k", "--temp", "--cache-dir", "--answers", NULL};
     static const char *const crf_only[] = {"--dense", NULL};
     const char *o;
     bool llama = !strcmp(backend, "llama"), openai = !strcmp(backend, "openai");
-    if (strcmp(backend, "crf") != 0 && (o = cli_first_given(opts, given, nopts, crf_only))) {
+    if (strcmp(backend, "crf") != 0 && (o = cli_first_given(opts, given, nopts, crf_only)))
         fprintf(stderr, "clinner tag: %s is for the crf backend, not %s\n", o, backend);
-        return true;
-    }
-    if (!llama && (o = cli_first_given(opts, given, nopts, llama_only))) {
+    else if (!llama && (o = cli_first_given(opts, given, nopts, llama_only)))
         fprintf(stderr, "clinner tag: %s is for the llama backend (the %s backend %s)\n", o,
                 backend, openai ? "leaves it to the server" : "has no prompts");
-        return true;
-    }
-    if (!openai && (o = cli_first_given(opts, given, nopts, openai_only))) {
+    else if (!openai && (o = cli_first_given(opts, given, nopts, openai_only)))
         fprintf(stderr, "clinner tag: %s is for the openai backend, not %s\n", o, backend);
-        return true;
-    }
-    if (!llama && !openai && (o = cli_first_given(opts, given, nopts, llm_only))) {
+    else if (!llama && !openai && (o = cli_first_given(opts, given, nopts, llm_only)))
         fprintf(stderr, "clinner tag: %s is for the LLM backends (llama, openai), not %s\n", o,
                 backend);
-        return true;
-    }
-    return false;
+    else
+        return false;
+    return true;
 }
 
 static void usage(FILE *fp)
@@ -253,180 +65,217 @@ static void usage(FILE *fp)
             "usage: clinner tag [--backend NAME] [OPTIONS] [INPUT|-] [-o OUT]\n"
             "\n"
             "Label every token of INPUT and write the labels (and the entities they form).\n"
+            "With no option, text on stdin is tagged by the shipped CRF model.\n"
             "\n"
-            "  --backend NAME      tagging backend (default llama):\n");
-    for (size_t i = 0; i < NBACKENDS; i++)
-        fprintf(fp, "                        %-7s %s%s\n", backends[i].name, backends[i].help,
-                backends[i].open ? "" : " (not available in this build)");
+            "  --backend NAME      crf (default: the shipped model, " CL_DEFAULT_CRF_MODEL "),\n"
+            "                      llama (a local GGUF model; default SmolLM2-135M-Instruct),\n"
+            "                      openai (an OpenAI-compatible server)");
+    for (int32_t i = 0; cl_tag_backend_name(i); i++)
+        if (!cl_tag_backend_available(cl_tag_backend_name(i)))
+            fprintf(fp, " (%s is not available in this build)", cl_tag_backend_name(i));
     fprintf(fp,
+            "\n"
             "  --model PATH        model file (crf, llama); model name (openai)\n"
-            "  --dense FILE        dense features of INPUT, for a CRF trained with --dense\n"
+            "  --dense FILE        crf: dense features of INPUT, for a model trained with them\n"
             "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: brat for a\n"
             "                      directory, else from the extension; '-' is text)\n"
-            "  --to FORMAT         jsonl (default: entities with offsets, types and\n"
-            "                      confidences, plus per-token labels), brat, conll,\n"
+            "  --to FORMAT         jsonl (default: entities with code-point offsets, types\n"
+            "                      and confidences, plus per-token labels), brat, conll,\n"
             "                      paper-csv or paper-lines\n"
-            "  --tokenizer NAME    paper or clinical (default: the one the model was trained\n"
-            "                      with, else clinical)\n"
-            "  --threads N         documents tagged in parallel (crf; default 1); CPU\n"
-            "                      threads (llama; default: all; forced decoding gives\n"
-            "                      grammar decoding's labels exactly with --threads 1;\n"
-            "                      on cores busy with other work use fewer: llama.cpp's\n"
-            "                      threads spin while they wait for each other)\n"
-            "  --ctx N             llama: tokens a sentence may use, prompt and answer\n"
-            "                      (default 4096); --parallel N: sentences decoded together\n"
-            "                      (default 4)\n"
-            "  --embed-model GGUF  llama, rag: rank passages by embeddings from this model\n"
-            "  --chat-template T   llama: chat format to use instead of the model's own: a\n"
-            "                      name llama.cpp knows (chatml, gemma, llama3, ...) or\n"
-            "                      plain (### System: / ### User: / ### Assistant:, what\n"
-            "                      a model without a template gets)\n"
-            "  --verbose           llama: show llama.cpp's own log\n"
-            "  --progress MODE     auto, tty, lines or off (default auto)\n"
+            "  --tokenizer NAME    paper or clinical (default: the model's, else clinical)\n"
+            "  --threads N         documents tagged in parallel (crf; default 1); CPU threads\n"
+            "                      (llama; default all; with 1, forced decoding gives grammar\n"
+            "                      decoding's labels exactly; on busy cores use fewer)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
-            "  --answers FILE      llama, openai: every sentence's raw model answer as\n"
-            "                      JSONL (doc, sentence, tokens, answer, lines read,\n"
-            "                      misaligned, invalid_labels), resumed with the output\n"
+            "  --resume            continue an interrupted run of the same command (-o OUT;\n"
+            "                      a checkpoint made with other options is refused)\n"
+            "  --progress MODE     auto, tty, lines or off (default auto)\n"
             "  -h, --help          show this help\n"
-            "\n");
-    llm_opts_usage(fp);
-    fprintf(fp,
+            "LLM backends (llama, openai):\n"
+            "  --strategy NAME     zero-shot (default), few-shot (the paper's 5 examples),\n"
+            "                      knn-shot (the most similar training sentences, BM25) or\n"
+            "                      rag (knowledge-base passages, BM25)\n"
+            "  --decode MODE       forced (llama's default: feed the tokens, choose only the\n"
+            "                      labels; never misaligned), grammar (GBNF: one line per\n"
+            "                      token) or free (the paper's: parse the answer, align by\n"
+            "                      position; openai's default)\n"
+            "  --shots K           examples for few-shot / knn-shot (default 5)\n"
+            "  --train DIR         training split for examples (default\n"
+            "                      $CLINNER_SHARED/data/raredis/train)\n"
+            "  --kb DIR            folder of .txt articles for rag (default: the training texts)\n"
+            "  --rag-k N           passages per prompt (default 2)\n"
+            "  --temp T, --seed N  sampling temperature (default 0) and seed\n"
+            "  --max-tokens N      answer length limit (default: enough for every line)\n"
+            "  --parallel N        sentences decoded together (llama, default 4); requests in\n"
+            "                      flight (openai, default 1)\n"
+            "  --cache-dir DIR     index cache (default $CLINNER_CACHE or ~/.cache/clinner)\n"
+            "  --answers FILE      every sentence's raw model answer as JSONL, resumed with\n"
+            "                      the output\n"
+            "llama: --ctx N (tokens a sentence may use, default 4096), --speculate\n"
+            "  auto|on|off (forced: guess labels, checked in the same batch; auto: on a GPU),\n"
+            "  --embed-model GGUF (rag: rank passages by its embeddings), --chat-template T\n"
+            "  (a template name llama.cpp knows, or plain), --verbose (llama.cpp's log)\n"
+            "openai: --api-base URL (default " CL_OPENAI_DEFAULT_API_BASE "), --api-key-env\n"
+            "  VAR (default OPENAI_API_KEY; never printed), --retries N (5), --timeout S (300)\n"
             "\n"
             "the paper's protocol on the test split:\n"
-            "  clinner tag --backend crf --model raredis-paper.crf --from brat --to paper-csv \\\n"
-            "      --tokenizer paper raredis/test -o pred.csv\n");
+            "  clinner tag --tokenizer paper --from brat --to paper-csv raredis/test -o pred.csv\n");
 }
 
-int cmd_tag(int argc, char **argv)
-{
-    const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
-    const char *input = NULL, *answers = NULL;
-    bool resume = false;
-    cl_progress_mode pmode = CL_PROGRESS_AUTO;
-    tag_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    llm_opts_init(&ctx.llm);
-    cl_error err;
-    cl_error_clear(&err);
-    const cli_opt own[] = {
-        CLI_STRING("--backend", &backend),
-        CLI_STRING("--model", &ctx.model_path),
-        CLI_STRING("--dense", &ctx.dense_path),
-        CLI_STRING("--from", &from),
-        CLI_STRING("--to", &to),
-        CLI_STRING("--tokenizer", &tok_name),
-        CLI_PARSER("--progress", &pmode, cli_opt_progress),
-        CLI_STRING2("--output", "-o", &out),
-        CLI_FLAG("--resume", &resume),
-        CLI_STRING("--answers", &answers),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &ctx.threads, 1, 64),
-        CLI_INTEGER("--ctx", CLI_OPT_LONG, &ctx.ctx_tokens, 64, 1 << 20),
-        CLI_FLAG("--verbose", &ctx.verbose),
-        CLI_STRING("--embed-model", &ctx.embed_model),
-        CLI_STRING("--chat-template", &ctx.chat_template),
-    };
-    cli_opt opts[CLI_NOPTS(own) + LLM_OPTS_MAX];
-    memcpy(opts, own, sizeof own);
-    size_t nopts = CLI_NOPTS(own);
-    nopts += llm_opts_table(&ctx.llm, opts + nopts);
-    bool given[CLI_NOPTS(own) + LLM_OPTS_MAX];
-    int done = cli_parse_command_given("tag", usage, opts, nopts, &input, argc, argv, 1, given);
-    if (done >= 0)
-        return done;
-    if (!backend)
-        backend = "llama"; /* `echo TEXT | clinner tag` just works */
-    if (!input)
-        input = "-";
-    const struct backend *be = NULL;
-    for (size_t i = 0; i < NBACKENDS; i++)
-        if (!strcmp(backend, backends[i].name))
-            be = &backends[i];
-    if (!be) {
-        fprintf(stderr, "clinner tag: unknown backend '%s' (valid:", backend);
-        for (size_t i = 0; i < NBACKENDS; i++)
-            fprintf(stderr, " %s", backends[i].name);
-        fprintf(stderr, ")\n");
-        return 2;
-    }
-    if (!be->open) {
-        fprintf(stderr, "clinner tag: backend '%s' is not available in this build\n",
-                be->name);
-        return 2;
-    }
-    if (refuse_foreign_options(be->name, opts, given, nopts))
-        return 2;
-    cl_format from_fmt = cli_guess_format(input), to_fmt;
-    if ((from && cl_format_from_name(from, &from_fmt, &err) != CL_OK) ||
-        cl_format_from_name(to, &to_fmt, &err) != CL_OK) {
-        fprintf(stderr, "clinner tag: %s\n", err.msg);
-        return 2;
-    }
+/* The command's options, writing into cfg and the run's own fields. */
+typedef struct tag_args {
+    cl_tag_config cfg;
+    const char *from, *to, *out, *input, *answers;
+    long threads, ctx, seed, shots, parallel, max_tokens, retries, rag_k;
+    bool resume;
+    cl_progress_mode pmode;
+} tag_args;
 
-    int rc = 1;
-    cl_corpus *c = NULL;
+#define TAG_NOPTS 31
+static size_t tag_options(tag_args *a, cli_opt *out)
+{
+    cl_tag_config *c = &a->cfg;
+    const cli_opt t[] = {
+        CLI_STRING("--backend", &c->backend), CLI_STRING("--model", &c->model),
+        CLI_STRING("--dense", &c->dense), CLI_STRING("--from", &a->from),
+        CLI_STRING("--to", &a->to), CLI_STRING("--tokenizer", &c->tokenizer),
+        CLI_PARSER("--progress", &a->pmode, cli_opt_progress),
+        CLI_STRING2("--output", "-o", &a->out), CLI_FLAG("--resume", &a->resume),
+        CLI_STRING("--answers", &a->answers),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &a->threads, 1, 64),
+        CLI_INTEGER("--ctx", CLI_OPT_LONG, &a->ctx, 64, 1 << 20),
+        CLI_FLAG("--verbose", &c->verbose), CLI_STRING("--embed-model", &c->embed_model),
+        CLI_STRING("--chat-template", &c->chat_template),
+        CLI_STRING("--strategy", &c->strategy), CLI_STRING("--decode", &c->decode),
+        CLI_STRING("--speculate", &c->speculate), CLI_STRING("--kb", &c->kb_dir),
+        CLI_STRING("--train", &c->train_dir), CLI_STRING("--api-base", &c->api_base),
+        CLI_STRING("--api-key-env", &c->api_key_env), CLI_STRING("--cache-dir", &c->cache_dir),
+        CLI_INTEGER("--shots", CLI_OPT_LONG, &a->shots, 1, 1000),
+        CLI_INTEGER("--parallel", CLI_OPT_LONG, &a->parallel, 1, 256),
+        CLI_INTEGER("--max-tokens", CLI_OPT_LONG, &a->max_tokens, 0, 1000000),
+        CLI_INTEGER("--seed", CLI_OPT_LONG, &a->seed, 0, LONG_MAX),
+        CLI_INTEGER("--retries", CLI_OPT_LONG, &a->retries, 0, 100),
+        CLI_INTEGER("--rag-k", CLI_OPT_LONG, &a->rag_k, 1, 100),
+        CLI_NUMBER("--temp", &c->temperature, 0.0), CLI_NUMBER("--timeout", &c->timeout_s, 0.001),
+    };
+    _Static_assert(CLI_NOPTS(t) == TAG_NOPTS, "TAG_NOPTS");
+    memcpy(out, t, sizeof t);
+    return CLI_NOPTS(t);
+}
+
+/* Integer options are parsed as long; the config holds narrower fields. */
+static void finish_config(tag_args *a, cl_progress **bar)
+{
+    cl_tag_config *c = &a->cfg;
+    c->threads = (int32_t)a->threads;
+    c->ctx_tokens = (int32_t)a->ctx;
+    c->seed = a->seed;
+    c->shots = (int32_t)a->shots;
+    c->parallel = (int32_t)a->parallel;
+    c->max_tokens = (int32_t)a->max_tokens;
+    c->retries = (int32_t)a->retries;
+    c->rag_k = (int32_t)a->rag_k;
+    c->log = log_line;
+    c->log_ctx = bar;
+}
+
+static int tag_run(tag_args *a, cl_error *err)
+{
     cl_progress *bar = NULL;
-    ctx.tok_name = tok_name;
-    if (be->open(&ctx, &err) != CL_OK)
-        goto done;
-    cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
-    if (!tok_name)
-        tok_name = ctx.default_tokenizer ? ctx.default_tokenizer : "clinical";
-    if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK)
-        goto done;
-    cli_input in = {.path = input, .format = from_fmt, .tokenizer = tok};
-    if (cli_read_corpus(&in, &c, &err) != CL_OK)
-        goto done;
-    bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), pmode);
-    ctx.bar = bar;
-    /* the options that shape the output: --resume refuses a checkpoint
-     * made with others */
+    finish_config(a, &bar);
+    cl_format from_fmt = cl_format_guess(a->input), to_fmt;
+    if ((a->from && cl_format_from_name(a->from, &from_fmt, err) != CL_OK) ||
+        cl_format_from_name(a->to, &to_fmt, err) != CL_OK)
+        return 2;
+    cl_tag_session *s = NULL;
+    cl_corpus *c = NULL;
     cl_buf fp;
     cl_buf_init(&fp);
-    cl_buf_printf(&fp, "backend=%s model=%s dense=%s from=%s to=%s tokenizer=%s",
-                  be->name, ctx.model_path ? ctx.model_path : "",
-                  ctx.dense_path ? ctx.dense_path : "", cl_format_name(from_fmt),
-                  cl_format_name(to_fmt), cl_tokenizer_name(tok));
-    if (ctx.prompt.builder)
-        llm_opts_fingerprint(&ctx.llm, &fp);
-    if (ctx.chat_template) /* only when given: older checkpoints still match */
-        cl_buf_printf(&fp, " chat=%s", ctx.chat_template);
-    if (ctx.ctx_tokens > 0) /* decides which sentences are skipped as too long; same rule */
-        cl_buf_printf(&fp, " ctx=%ld", ctx.ctx_tokens);
-    /* llama.cpp's CPU arithmetic depends on the thread count (decoder.c) */
-    if (ctx.threads > 0 && !strcmp(be->name, "llama"))
-        cl_buf_printf(&fp, " threads=%ld", ctx.threads);
+    int rc = 1;
+    if (cl_tag_session_open(&a->cfg, &s, err) != CL_OK)
+        goto done;
+    cl_prepare_params pp = cl_prepare_default_params();
+    pp.tokenizer = cl_tag_session_tokenizer(s);
+    pp.gold_tags = false;
+    if (cl_corpus_load(a->input, from_fmt, &pp, &c, err) != CL_OK)
+        goto done;
+    bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), a->pmode);
+    /* the input and output formats shape the output too */
+    cl_buf_printf(&fp, "%s from=%s to=%s", cl_tag_session_fingerprint(s),
+                  cl_format_name(from_fmt), cl_format_name(to_fmt));
     cl_run_params rp = cl_run_default_params();
     rp.format = to_fmt;
-    rp.out_path = out;
+    rp.out_path = a->out;
     rp.entities_from_tags = true;
-    rp.resume = resume;
-    rp.answers_path = answers;
+    rp.resume = a->resume;
+    rp.answers_path = a->answers;
     rp.fingerprint = fp.data;
-    rp.batch = ctx.batch > 0 ? ctx.batch : 8;
-    rp.threads = be->parallel ? (ctx.threads > 0 ? (int32_t)ctx.threads : 1) : 1;
     rp.progress = bar;
-    rp.log = log_line;
-    rp.log_ctx = &ctx;
     cl_run_summary sum;
-    cl_status rst = cl_run_tag(&ctx.tagger, c, &rp, &sum, &err);
-    cl_buf_free(&fp);
-    if (rst != CL_OK)
+    if (cl_tag_session_run(s, c, &rp, &sum, err) != CL_OK)
         goto done;
     cl_buf line;
     cl_buf_init(&line);
-    if (pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
+    if (a->pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
         fprintf(stderr, "clinner tag: %s\n", line.data);
     cl_buf_free(&line);
     rc = 0;
 done:
-    if (rc)
-        fprintf(stderr, "clinner tag: %s\n", err.msg);
-    ctx.bar = NULL;
-    cl_progress_free(bar);
+    cl_buf_free(&fp);
+    cl_progress *b = bar;
+    bar = NULL; /* the log callback must not see a freed bar */
+    cl_progress_free(b);
     cl_corpus_free(c);
-    cl_tagger_free(&ctx.tagger);
-    if (ctx.res_free)
-        ctx.res_free(ctx.res);
-    llm_prompt_close(&ctx.prompt);
+    cl_tag_session_free(s);
+    return rc;
+}
+
+/* Library messages name the config field ("decode: ..."); a user of this
+ * command knows it as an option. */
+static void print_error(const char *msg)
+{
+    static const char *const fields[][2] = {
+        {"backend", "--backend"}, {"model", "--model"},       {"tokenizer", "--tokenizer"},
+        {"strategy", "--strategy"}, {"decode", "--decode"},   {"speculate", "--speculate"},
+        {"train_dir", "--train"}, {"kb_dir", "--kb"},         {"dense", "--dense"},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        size_t n = strlen(fields[i][0]);
+        if (!strncmp(msg, fields[i][0], n) && msg[n] == ':') {
+            fprintf(stderr, "clinner tag: %s%s\n", fields[i][1], msg + n);
+            return;
+        }
+    }
+    fprintf(stderr, "clinner tag: %s\n", msg);
+}
+
+int cmd_tag(int argc, char **argv)
+{
+    tag_args a;
+    memset(&a, 0, sizeof a);
+    a.cfg = cl_tag_config_default();
+    a.to = "jsonl";
+    a.out = "-";
+    a.seed = -1;
+    a.shots = a.cfg.shots;
+    a.retries = a.cfg.retries;
+    a.rag_k = a.cfg.rag_k;
+    a.pmode = CL_PROGRESS_AUTO;
+    a.cfg.strategy = NULL; /* NULL: the session's default, and a way to see if given */
+    cli_opt opts[TAG_NOPTS];
+    bool given[TAG_NOPTS];
+    size_t nopts = tag_options(&a, opts);
+    int done = cli_parse_command_given("tag", usage, opts, nopts, &a.input, argc, argv, 1, given);
+    if (done >= 0)
+        return done;
+    if (!a.input)
+        a.input = "-";
+    if (refuse_foreign_options(a.cfg.backend, opts, given, nopts))
+        return 2;
+    cl_error err;
+    cl_error_clear(&err);
+    int rc = tag_run(&a, &err);
+    if (rc)
+        print_error(err.msg);
     return rc;
 }

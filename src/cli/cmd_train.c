@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_io.h"
+#include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/crf.h"
@@ -168,7 +168,7 @@ int cmd_train(int argc, char **argv)
     cl_error err;
     cl_error_clear(&err);
     cl_tokenizer_kind tok;
-    cl_format fmt = cli_guess_format(train_path);
+    cl_format fmt = cl_format_guess(train_path);
     if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
         cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK ||
         (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
@@ -176,7 +176,8 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
-    cli_input in = {.format = fmt, .tokenizer = tok};
+    cl_prepare_params in = cl_prepare_default_params();
+    in.tokenizer = tok;
     if (p.labels == CL_CRF_LABELS_PAPER) {
         in.types = cl_paper_types;
         in.ntypes = CL_NUM_PAPER_TYPES;
@@ -189,14 +190,9 @@ int cmd_train(int argc, char **argv)
     cl_crf_model *m = NULL;
     int rc = 1;
     double t0 = cl_now();
-    in.path = train_path;
-    if (cli_read_corpus(&in, &train, &err) != CL_OK)
+    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK ||
+        (dev_path && cl_corpus_load(dev_path, fmt, &in, &dev, &err) != CL_OK))
         goto done;
-    if (dev_path) {
-        in.path = dev_path;
-        if (cli_read_corpus(&in, &dev, &err) != CL_OK)
-            goto done;
-    }
     if (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK)
         goto done;
     fprintf(stderr,

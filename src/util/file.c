@@ -145,6 +145,25 @@ bool cl_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool cl_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *cl_default_cache_dir(const char *sub)
+{
+    const char *c = getenv("CLINNER_CACHE"), *home = getenv("HOME");
+    char *root = c && *c ? cl_strdup(c)
+                 : home && *home ? cl_path_join(home, ".cache/clinner")
+                                 : NULL;
+    if (!root || !sub)
+        return root;
+    char *p = cl_path_join(root, sub);
+    free(root);
+    return p;
+}
+
 cl_status cl_mkdir_p(const char *path, cl_error *err)
 {
     char *p = cl_strdup(path);
@@ -175,4 +194,12 @@ double cl_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool cl_threads_oversubscribed(double load, int ncpu, int nthreads)
+{
+    if (nthreads <= 0)
+        nthreads = ncpu;
+    /* a CPU counts as free when less than half of it is in use */
+    return nthreads > 1 && load + nthreads > ncpu + 0.5;
 }
