@@ -64,7 +64,12 @@ static void usage(FILE *fp)
             "  -h, --help            show this help\n"
             "\n"
             "tagger (as in `clinner tag`):\n"
-            "  --backend NAME        crf (default), llama, openai or encoder\n"
+            "  --backend NAME        crf (default), llama or openai");
+    for (int32_t i = 0; cl_tag_backend_name(i); i++)
+        if (!cl_tag_backend_available(cl_tag_backend_name(i)))
+            fprintf(fp, " (%s is not available in this build)", cl_tag_backend_name(i));
+    fprintf(fp,
+            "\n"
             "  --model PATH          model file (default for crf: the shipped\n"
             "                        raredis-crf.model); model name (openai)\n"
             "  --dense FILE          crf: dense features\n"
@@ -194,7 +199,7 @@ static int run_server(serve_opts *o, cl_tag_session **sess, cl_server **srv)
             "clinner serve: listening on http://%s%s%s:%d (backend %s, model %s, %d tagging "
             "thread%s%s)\n",
             strchr(o->sc.host, ':') ? "[" : "", o->sc.host, strchr(o->sc.host, ':') ? "]" : "",
-            cl_server_port(*srv), cl_tag_session_backend(*sess), model ? model : "(default)",
+            cl_server_port(*srv), cl_tag_session_backend(*sess), model && *model ? model : "(default)",
             cl_tag_session_reentrant(*sess) ? o->sc.workers : 1,
             (cl_tag_session_reentrant(*sess) ? o->sc.workers : 1) == 1 ? "" : "s",
             o->sc.api_key ? ", bearer key required" : "");
