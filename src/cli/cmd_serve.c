@@ -191,7 +191,11 @@ static int run_server(serve_opts *o, cl_tag_session **sess, cl_server **srv)
     free(scores);
     o->sc.scores_json = NULL;
     if (st != CL_OK) {
-        fprintf(stderr, "clinner serve: %s\n", err.msg);
+        if (st == CL_ERR_PARSE && scores) /* the only thing parsed: the scores */
+            fprintf(stderr, "clinner serve: --scores: %s is not a JSON object\n",
+                    o->scores ? o->scores : "MODEL.scores.json");
+        else
+            fprintf(stderr, "clinner serve: %s\n", err.msg);
         return 1;
     }
     const char *model = cl_tag_session_model(*sess);

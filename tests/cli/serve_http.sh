@@ -172,6 +172,20 @@ grep -qF "$CLINNER_TEST_SERVE_KEY" "$tmp/server.log" && fail "the key is in the 
 curl -s -o /dev/null --max-time 2 "$base/healthz" && fail "still accepting after SIGTERM"
 echo "key 401/200, CORS, 503 + Retry-After, SIGTERM finished the request in flight, exit 0"
 
+# ---- test scores shown by /v1/models: --scores, else MODEL.scores.json ----
+printf '{"average": {"f1": 0.25}}' >"$tmp/fx.crf.scores.json"
+start_server --model "$tmp/fx.crf"
+curl -s "$base/v1/models" | python3 -c "
+import json, sys
+assert json.load(sys.stdin)['models'][0]['test_scores'] == {'average': {'f1': 0.25}}" ||
+    fail "MODEL.scores.json not shown"
+stop_server
+printf '[1]' >"$tmp/bad-scores.json"
+"$B" serve --port 0 --model "$tmp/fx.crf" --scores "$tmp/bad-scores.json" 2>"$tmp/bs.err" &&
+    fail "a --scores file that is not an object accepted"
+grep -q -- '--scores: .*bad-scores.json is not a JSON object' "$tmp/bs.err" || fail "message: $(cat "$tmp/bs.err")"
+rm "$tmp/fx.crf.scores.json"
+
 # ---- the time limit ----
 start_server --model "$tmp/fx.crf" --threads 1 --request-timeout 0.2
 code=$(curl -s -o "$tmp/to.json" -w '%{http_code}' "$base/v1/tag" --data-binary @"$tmp/slow.json")
