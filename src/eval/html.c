@@ -384,50 +384,48 @@ static size_t type_len(const char *s, const cl_eval_result *r)
     return best;
 }
 
-static int open_run(cl_buf *o, bool g, bool p)
-{
-    if (!g && !p)
-        return 0;
-    return cl_buf_printf(o, "<span class=\"%s\">", g && p ? "g p" : g ? "g" : "p");
-}
-
 /* The scorer's marked sentence as HTML: runs inside gold spans get class g,
- * inside predicted spans class p; each span's type follows its end. */
+ * inside predicted spans class p; each span's type follows its end.  A
+ * run's <span> opens only when it has text. */
 static int marked_sentence(cl_buf *o, const char *s, const cl_eval_result *r)
 {
-    bool g = false, p = false;
+    bool g = false, p = false, open = false;
     int rc = 0;
     size_t i = 0, n = strlen(s);
     while (i < n && rc == 0) {
         bool gopen = !strncmp(s + i, "[[", 2), popen = !strncmp(s + i, "{{", 2);
         bool gclose = !strncmp(s + i, "]]", 2), pclose = !strncmp(s + i, "}}", 2);
         if ((gopen && !g) || (popen && !p) || (gclose && g) || (pclose && p)) {
-            if (g || p)
+            if (open)
                 rc |= cl_buf_puts(o, "</span>");
+            open = false;
             i += 2;
             if (gopen || popen) {
                 g |= gopen;
                 p |= popen;
-            } else {
-                size_t k = type_len(s + i, r);
-                rc |= cl_buf_printf(o, "<sup class=\"%s\">", gclose ? "gt" : "pt");
-                rc |= esc(o, s + i, k);
-                rc |= cl_buf_puts(o, "</sup>");
-                i += k;
-                g &= !gclose;
-                p &= !pclose;
+                continue;
             }
-            rc |= open_run(o, g, p);
+            size_t k = type_len(s + i, r);
+            rc |= cl_buf_printf(o, "<sup class=\"%s\">", gclose ? "gt" : "pt");
+            rc |= esc(o, s + i, k);
+            rc |= cl_buf_puts(o, "</sup>");
+            i += k;
+            g &= !gclose;
+            p &= !pclose;
             continue;
         }
         size_t j = i + 1;
         while (j < n && strncmp(s + j, "[[", 2) && strncmp(s + j, "{{", 2) &&
                strncmp(s + j, "]]", 2) && strncmp(s + j, "}}", 2))
             j++;
+        if (!open && (g || p)) {
+            rc |= cl_buf_printf(o, "<span class=\"%s\">", g && p ? "g p" : g ? "g" : "p");
+            open = true;
+        }
         rc |= esc(o, s + i, j - i);
         i = j;
     }
-    if (g || p)
+    if (open)
         rc |= cl_buf_puts(o, "</span>");
     return rc;
 }
