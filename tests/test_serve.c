@@ -235,12 +235,44 @@ static void test_eval_html(void **state)
     cl_eval_result_free(&res);
 }
 
+/* A config error names the field at fault (checked before anything starts). */
+static void start_bad(cl_serve_config c, const char *want)
+{
+    cl_server *srv = (cl_server *)1;
+    cl_error err;
+    cl_error_clear(&err);
+    assert_int_not_equal(cl_server_start(&c, NULL, &srv, &err), CL_OK);
+    assert_null(srv);
+    if (!strstr(err.msg, want))
+        fail_msg("got '%s', want '%s'", err.msg, want);
+}
+
+static void test_server_config(void **state)
+{
+    (void)state;
+    cl_serve_config d = cl_serve_config_default(), c;
+    assert_string_equal(d.host, "127.0.0.1");
+    assert_null(d.api_key);
+    assert_null(d.cors_origin); /* CORS off by default */
+    c = d, c.port = 70000, start_bad(c, "port: 70000 is not in [0, 65535]");
+    c = d, c.workers = 0, start_bad(c, "workers: 0");
+    c = d, c.queue = 0, start_bad(c, "queue: 0");
+    c = d, c.max_docs = 0, start_bad(c, "max_docs: 0");
+    c = d, c.max_body = 1, start_bad(c, "max_body");
+    c = d, c.request_timeout_s = -1, start_bad(c, "timeouts");
+    c = d, c.api_key = "", start_bad(c, "api_key: empty");
+    start_bad(d, "session: none given");
+    cl_server_free(NULL);
+    assert_int_equal(cl_server_shutdown(NULL, 1), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_text),     cmocka_unit_test(test_request_documents),
         cmocka_unit_test(test_request_errors),   cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_eval_confusion),   cmocka_unit_test(test_eval_html),
+        cmocka_unit_test(test_server_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
