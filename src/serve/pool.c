@@ -1,12 +1,18 @@
 /*
  * pool.c - the tagging workers of `clinner serve` and their bounded queue.
  *
- * A connection thread admits its request as a job (or is refused when
- * `queue` jobs are already admitted: the server answers 503), then waits
- * for the job's documents.  Workers take documents one at a time from the
- * oldest job that still has some, so a request with many documents is
- * tagged by all workers at once while other requests' documents queue
- * behind it in arrival order.  Each document is tagged through the session
+ * A connection thread admits its request body as a job (or is refused when
+ * `queue` jobs are already admitted: the server answers 503), then waits.
+ * A worker parses the body (cl_tag_request_parse) and puts the job's
+ * documents at the head of the queue; workers then take documents one at a
+ * time from the oldest job that still has some, so a request with many
+ * documents is tagged by all workers at once while other requests'
+ * documents queue behind it in arrival order.  Parsing here rather than in
+ * the connection threads keeps the allocations that depend on the input in
+ * the few worker threads: with one thread per connection, glibc's
+ * per-thread caches of freed blocks would otherwise fill in every
+ * connection thread, and the resident size would climb for thousands of
+ * requests before it settled.  Each document is tagged through the session
  * (serialised by a mutex when the session is not reentrant) and written as
  * its JSONL line with the corpus writer (cl_doc_write), the very bytes
  * `clinner tag --to jsonl` writes.
@@ -27,6 +33,7 @@
 
 static void job_free(serve_job *j)
 {
+    free(j->body);
     for (int32_t i = 0; i < j->ndocs; i++)
         free(j->lines[i]);
     free(j->lines);
@@ -71,7 +78,70 @@ static cl_status tag_document(cl_server *srv, serve_job *j, int32_t i, char **li
         free(*line);
         *line = NULL;
     }
+    /* the document is freed here, by the thread that filled it: a block
+     * freed by another thread stays in that thread's cache, and the
+     * connection threads would keep them by the thousand */
+    cl_doc_free(doc);
+    j->req.docs->docs[i] = NULL;
     return st;
+}
+
+/* Take j (unparsed, at the head of the pending list) off the list, parse
+ * its body, and put it back at the head with its documents, or mark it
+ * refused (srv->mu held on entry and exit). */
+static void parse_job(cl_server *srv, serve_job *j)
+{
+    srv->pending_head = j->next; /* the list's reference is the worker's now */
+    if (!srv->pending_head)
+        srv->pending_tail = NULL;
+    j->next = NULL;
+    char *body = j->body;
+    size_t len = j->body_len;
+    j->body = NULL;
+    bool cancelled = j->cancelled;
+    pthread_mutex_unlock(&srv->mu);
+
+    cl_tag_request req;
+    memset(&req, 0, sizeof req);
+    cl_error err;
+    cl_error_clear(&err);
+    cl_status st = cancelled ? cl_error_set(&err, CL_ERR_ARG, "cancelled")
+                             : cl_tag_request_parse(body ? body : "", len, srv->cfg.max_docs,
+                                                    &req, &err);
+    free(body);
+    char **lines = NULL;
+    size_t *lens = NULL;
+    if (st == CL_OK) {
+        lines = calloc((size_t)req.docs->ndocs, sizeof *lines);
+        lens = calloc((size_t)req.docs->ndocs, sizeof *lens);
+        if (!lines || !lens)
+            st = cl_error_set(&err, CL_ERR_NOMEM, "out of memory");
+    }
+
+    pthread_mutex_lock(&srv->mu);
+    j->parsed = true;
+    if (st != CL_OK) {
+        cl_tag_request_free(&req);
+        free(lines);
+        free(lens);
+        j->bad_request = st != CL_ERR_NOMEM;
+        j->st = st;
+        j->err = err;
+        pthread_cond_broadcast(&j->cv);
+        job_unref_locked(j);
+        return;
+    }
+    j->req = req;
+    j->ndocs = req.docs->ndocs;
+    j->lines = lines;
+    j->lens = lens;
+    srv->m.queue_documents += j->ndocs;
+    j->next = srv->pending_head; /* first in line: it has waited its turn */
+    srv->pending_head = j;
+    if (!srv->pending_tail)
+        srv->pending_tail = j;
+    pthread_cond_broadcast(&srv->work_cv);
+    pthread_cond_broadcast(&j->cv);
 }
 
 static void *worker_main(void *arg)
@@ -84,6 +154,10 @@ static void *worker_main(void *arg)
         if (srv->stopping)
             break;
         serve_job *j = srv->pending_head;
+        if (!j->parsed) {
+            parse_job(srv, j);
+            continue;
+        }
         int32_t i = j->next_doc++;
         srv->m.queue_documents--;
         j->refs++;
@@ -102,7 +176,13 @@ static void *worker_main(void *arg)
         int64_t ntok = 0;
         cl_error err;
         cl_error_clear(&err);
-        cl_status st = skip ? CL_OK : tag_document(srv, j, i, &line, &len, &ntok, &err);
+        cl_status st = CL_OK;
+        if (!skip) {
+            st = tag_document(srv, j, i, &line, &len, &ntok, &err);
+        } else {
+            cl_doc_free(j->req.docs->docs[i]); /* see tag_document */
+            j->req.docs->docs[i] = NULL;
+        }
 
         pthread_mutex_lock(&srv->mu);
         if (!skip && st == CL_OK) {
@@ -166,14 +246,11 @@ void serve_pool_stop(cl_server *srv)
     pthread_mutex_unlock(&srv->mu);
 }
 
-static serve_job *job_new(cl_tag_request *req)
+static serve_job *job_new(char *body, size_t len)
 {
     serve_job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
-    j->ndocs = req->docs->ndocs;
-    j->lines = calloc((size_t)j->ndocs, sizeof *j->lines);
-    j->lens = calloc((size_t)j->ndocs, sizeof *j->lens);
     pthread_condattr_t ca;
     bool cv_ok = pthread_condattr_init(&ca) == 0;
     if (cv_ok) {
@@ -181,21 +258,17 @@ static serve_job *job_new(cl_tag_request *req)
         cv_ok = pthread_cond_init(&j->cv, &ca) == 0;
         pthread_condattr_destroy(&ca);
     }
-    if (!j->lines || !j->lens || !cv_ok) {
-        free(j->lines);
-        free(j->lens);
-        if (cv_ok)
-            pthread_cond_destroy(&j->cv);
+    if (!cv_ok) {
         free(j);
         return NULL;
     }
-    j->req = *req;
-    memset(req, 0, sizeof *req);
+    j->body = body;
+    j->body_len = len;
     j->refs = 2; /* the connection's and the pending list's */
     return j;
 }
 
-serve_job *serve_job_submit(cl_server *srv, cl_tag_request *req, bool *busy)
+serve_job *serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy)
 {
     *busy = false;
     pthread_mutex_lock(&srv->mu);
@@ -203,28 +276,35 @@ serve_job *serve_job_submit(cl_server *srv, cl_tag_request *req, bool *busy)
         *busy = true;
         srv->m.rejected_busy++;
         pthread_mutex_unlock(&srv->mu);
+        free(body);
         return NULL;
     }
-    serve_job *j = job_new(req);
+    serve_job *j = job_new(body, len);
     if (j) {
         srv->m.queue_requests++;
-        srv->m.queue_documents += j->ndocs;
         if (srv->pending_tail)
             srv->pending_tail->next = j;
         else
             srv->pending_head = j;
         srv->pending_tail = j;
         pthread_cond_broadcast(&srv->work_cv);
+    } else {
+        free(body);
     }
     pthread_mutex_unlock(&srv->mu);
     return j;
 }
 
-/* The first of [0, upto) not done yet, or upto (srv->mu held). */
+/* Whether j is parsed and documents [0, upto) are done (-1: all), or it
+ * failed (srv->mu held). */
 static bool job_ready(const serve_job *j, int32_t upto)
 {
-    if (j->st != CL_OK || j->ndone == j->ndocs)
+    if (j->st != CL_OK)
         return true;
+    if (!j->parsed)
+        return false;
+    if (upto < 0 || upto > j->ndocs || j->ndone == j->ndocs)
+        return j->ndone == j->ndocs;
     for (int32_t i = 0; i < upto; i++)
         if (!j->lines[i])
             return false;

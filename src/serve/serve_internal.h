@@ -34,11 +34,16 @@ void serve_metrics_request(serve_metrics *m, int status, double seconds);
 /* Prometheus text exposition of m, appended to out; -1 on out of memory. */
 int serve_metrics_format(const serve_metrics *m, cl_buf *out);
 
-/* One admitted tagging request: its documents, tagged by the workers in
- * any order, and each one's JSONL line once done. */
+/* One admitted tagging request: its body, parsed by a worker into
+ * documents, which the workers tag in any order, and each one's JSONL line
+ * once done. */
 typedef struct serve_job {
-    struct serve_job *next; /* in the pending list while documents wait */
-    int refs;               /* the connection's, and one per worker on it */
+    struct serve_job *next; /* in the pending list while its body or documents wait */
+    int refs;               /* the connection's, the pending list's, one per worker on it */
+    char *body;             /* until parsed */
+    size_t body_len;
+    bool parsed;            /* req, ndocs, lines and lens are set */
+    bool bad_request;       /* the body was refused (st, err say why) */
     cl_tag_request req;
     int32_t ndocs, next_doc, ndone;
     char **lines; /* ndocs JSONL lines (with their newline), NULL until done */
@@ -73,13 +78,15 @@ struct cl_server {
 /* pool.c: the tagging workers and their queue. */
 cl_status serve_pool_start(cl_server *srv, cl_error *err);
 void serve_pool_stop(cl_server *srv);
-/* Admit a request (its documents are queued for the workers; the job takes
- * req over).  NULL when the queue is full (*busy) or out of memory. */
-serve_job *serve_job_submit(cl_server *srv, cl_tag_request *req, bool *busy);
+/* Admit a request body (malloc'ed, taken over: freed in any case): a worker
+ * parses it, then its documents are queued for the workers.  NULL when the
+ * queue is full (*busy) or out of memory. */
+serve_job *serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy);
 typedef enum serve_wait { SERVE_DONE = 0, SERVE_TIMEOUT, SERVE_ABORTED } serve_wait;
-/* Wait until documents [0, upto) of j are done, or j failed, or the
- * monotonic time deadline (cl_now() seconds; 0: none) passes, or the server
- * shuts down without grace. */
+/* Wait until j's body is parsed and documents [0, upto) are done (upto 0:
+ * parsed only; -1: every document), or j failed, or the monotonic time
+ * deadline (cl_now() seconds; 0: none) passes, or the server shuts down
+ * without grace. */
 serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline);
 /* The connection is done with j: documents not started are dropped and the
  * request leaves the queue. */

@@ -113,12 +113,16 @@ static void add_common_headers(cl_server *srv, struct MHD_Response *resp, const 
     }
 }
 
-/* Queue data (copied) as the answer with status and content type. */
-static enum MHD_Result answer(struct MHD_Connection *c, reqctx *r, int status, const char *type,
-                              const char *data, size_t n, const char *hname, const char *hval)
+/* Queue data as the answer with status and content type: copied, or, when
+ * owned, taken over (malloc'ed; freed by libmicrohttpd, also on failure). */
+static enum MHD_Result answer_data(struct MHD_Connection *c, reqctx *r, int status,
+                                   const char *type, const char *data, size_t n, bool owned,
+                                   const char *hname, const char *hval)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        n, (void *)data, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    if (!resp && owned)
+        free((void *)data);
     if (!resp)
         return MHD_NO;
     add_common_headers(r->srv, resp, type);
@@ -129,6 +133,12 @@ static enum MHD_Result answer(struct MHD_Connection *c, reqctx *r, int status, c
     r->status = status;
     r->bytes = n;
     return ok;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, reqctx *r, int status, const char *type,
+                              const char *data, size_t n, const char *hname, const char *hval)
+{
+    return answer_data(c, r, status, type, data, n, false, hname, hval);
 }
 
 /* {"error": msg} with status (and one extra header). */
@@ -183,11 +193,13 @@ static enum MHD_Result answer_array(struct MHD_Connection *c, reqctx *r, serve_j
     }
     if (rc == 0)
         rc = cl_buf_puts(&b, "]\n");
-    enum MHD_Result ok =
-        rc == 0 ? answer(c, r, MHD_HTTP_OK, "application/json", b.data, b.len, NULL, NULL)
-                : answer_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory", NULL, NULL);
-    cl_buf_free(&b);
-    return ok;
+    if (rc != 0) {
+        cl_buf_free(&b);
+        return answer_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory", NULL, NULL);
+    }
+    size_t n = b.len;
+    return answer_data(c, r, MHD_HTTP_OK, "application/json", cl_buf_detach(&b), n, true, NULL,
+                       NULL);
 }
 
 /* Content reader of an NDJSON answer: each document's line once it and
@@ -271,22 +283,11 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
                  srv->cfg.max_body);
         return answer_error(c, r, HTTP_TOO_LARGE, msg, NULL, NULL);
     }
-    cl_tag_request req;
-    cl_error err;
-    cl_error_clear(&err);
-    cl_status st = cl_tag_request_parse(r->body.data ? r->body.data : "", r->body.len,
-                                        srv->cfg.max_docs, &req, &err);
-    cl_buf_free(&r->body);
-    if (st != CL_OK)
-        return answer_error(c, r,
-                            st == CL_ERR_RANGE     ? HTTP_TOO_LARGE
-                            : st == CL_ERR_NOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE
-                                                 : MHD_HTTP_BAD_REQUEST,
-                            err.msg, NULL, NULL);
+    size_t len = r->body.len;
+    char *body = cl_buf_detach(&r->body); /* the job's now; a worker parses it */
     bool busy;
-    r->job = serve_job_submit(srv, &req, &busy);
+    r->job = serve_job_submit(srv, body, len, &busy);
     if (!r->job) {
-        cl_tag_request_free(&req);
         char after[32];
         snprintf(after, sizeof after, "%.0f", ceil(srv->cfg.retry_after_s));
         return answer_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -295,9 +296,14 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
                             busy ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, busy ? after : NULL);
     }
     r->deadline = srv->cfg.request_timeout_s > 0 ? r->t0 + srv->cfg.request_timeout_s : 0;
-    if (wants_ndjson(c))
+    serve_wait w = serve_job_wait(srv, r->job, 0, r->deadline); /* parsed */
+    if (w == SERVE_DONE && r->job->bad_request)
+        return answer_error(c, r, r->job->st == CL_ERR_RANGE ? HTTP_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
+                            r->job->err.msg, NULL, NULL);
+    if (w == SERVE_DONE && r->job->st == CL_OK && wants_ndjson(c))
         return answer_stream(c, r);
-    serve_wait w = serve_job_wait(srv, r->job, r->job->ndocs, r->deadline);
+    if (w == SERVE_DONE)
+        w = serve_job_wait(srv, r->job, -1, r->deadline);
     if (w == SERVE_TIMEOUT) {
         pthread_mutex_lock(&srv->mu);
         srv->m.timeouts++;
