@@ -123,7 +123,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 PUBLIC_HEADERS = $(wildcard include/clinner/*.h)
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out src/llm/%,$(LIB_SRCS)))
+SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out src/llm/% src/encoder/%,$(LIB_SRCS)))
 PIC_OBJS  = $(SO_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
