@@ -146,7 +146,7 @@ $(BUILD)/pic/%.o: %.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(PIC_CFLAGS) $(FILE_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
--include $(wildcard $(BUILD)/obj/src/*/*.d $(BUILD)/pic/src/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include $(wildcard $(BUILD)/obj/src/*/*.d $(BUILD)/pic/src/*/*.d $(BUILD)/tests/.*.d $(BUILD)/bench/.*.d)
 
 $(BUILD)/libclinner.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -173,20 +173,20 @@ shared: $(BUILD)/$(SOFILE)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
 # the CLI's option parser is tested on its own, outside the library
 CLI_TESTED = $(BUILD)/obj/src/cli/cli_opts.o
 $(BUILD)/tests/test_cli_opts: tests/test_cli_opts.c tests/testutil.h $(CLI_TESTED) $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
 tests-build: $(BUILD)/clinner $(TEST_BINS) $(BENCH_BINS)
 
 bench: $(BENCH_BINS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS)
 
 # ------------------------------------------------------------ set-up, tests, demo
 # The set-up itself runs while the configuration is made (above), so that
