@@ -44,6 +44,8 @@ typedef struct cl_eval_params {
     cl_eval_match match; /* default CL_MATCH_EXACT (span level only) */
     bool errors;         /* collect the error breakdown (default false) */
     int max_examples;    /* examples kept per error class (default 3, at most 3) */
+    const char *gold_name; /* file names that messages give (NULL: just "gold", */
+    const char *pred_name; /* "predictions") */
 } cl_eval_params;
 
 cl_eval_params cl_eval_default_params(void);
@@ -108,7 +110,6 @@ typedef struct cl_eval_result {
      * the gold's, and their differing lines: position-only alignment scores
      * them all the same, so they are the misalignments it cannot see */
     int64_t text_mismatch, text_mismatch_tokens;
-    int64_t invalid_labels;        /* strict mode: labels read as O (not O/B-X/I-X) */
     int64_t missing_docs;          /* span level: gold documents without prediction */
     bool has_errors;
     cl_eval_errors errors;
@@ -179,7 +180,8 @@ bool cl_eval_align(const char *const *pred, int32_t npred, int32_t ngold, const 
  * sentence's tokens must agree.  Sentences are the paper's units: a
  * document's last sentence not ending on ".", "?" or "!" runs on into the
  * next document's first (brat2iob's Sentence_Num_Global, which the paper
- * grouped by). */
+ * grouped by).  Errors name the side, document, sentence and token; in
+ * strict mode a label that is not O, B-X or I-X is an error (seqeval raises). */
 cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
                           const cl_eval_params *params, cl_eval_result *out, cl_error *err);
 /* Token level against LLM output: block i is aligned to the gold's sentence

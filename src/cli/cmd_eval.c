@@ -42,8 +42,26 @@ static void usage(FILE *fp)
             "  -h, --help           show this help\n"
             "\n"
             "Token level needs a token format for gold; two token formats must have the\n"
-            "same sentences and tokens.  'average' is the paper's: the mean over DISEASE,\n"
-            "RAREDISEASE, SKINRAREDISEASE, SIGN and SYMPTOM.\n"
+            "same sentences and tokens, in the same documents.  'average' is the paper's:\n"
+            "the mean over DISEASE, RAREDISEASE, SKINRAREDISEASE, SIGN and SYMPTOM.\n"
+            "\n"
+            "Sentence units (token level, as the paper's brat2iob grouping): a document\n"
+            "whose last sentence does not end in '.', '?' or '!' runs on into the next\n"
+            "document's first sentence, and the two are scored as one sentence; LLM\n"
+            "output (paper-lines) has one block per such unit.\n"
+            "\n"
+            "Labels: default mode reads them as seqeval's default does (conlleval): the\n"
+            "first character is the tag and the type follows the first '-' (B-Sign is\n"
+            "type Sign); I- after O or another type starts an entity; E-X ends the entity\n"
+            "at that token and S-X is a one-token entity (IOBES); any other tag letter\n"
+            "('X-SIGN', or 'None': tag N, type 'one') starts an entity when its type is\n"
+            "not the previous label's and continues it otherwise.\n"
+            "Strict mode (seqeval's mode='strict', scheme=IOB2): an entity is B-X followed\n"
+            "by I-X of the same type, a lone I-X is nothing, and a label that is not O,\n"
+            "B-X or I-X (E-X, S-X, anything else) is an error naming the file, document,\n"
+            "sentence, token and label, as seqeval raises on it.\n"
+            "Empty labels read as O.  A UTF-8 byte-order mark at the start of a\n"
+            "paper-csv, conll or jsonl file is skipped.\n"
             "\n"
             "example (the paper's few-shot GPT-4 row):\n"
             "  clinner eval --gold test_combined_IOB_data.csv --gold-format paper-csv \\\n"
@@ -79,6 +97,8 @@ int cmd_eval(int argc, char **argv)
     cl_error_clear(&err);
     cl_eval_params params = cl_eval_default_params();
     params.errors = errors;
+    params.gold_name = gold;
+    params.pred_name = strcmp(pred, "-") ? pred : "stdin";
     cl_format gf, pf;
     if (cl_format_from_name(gold_fmt, &gf, &err) != CL_OK ||
         cl_format_from_name(pred_fmt, &pf, &err) != CL_OK ||
@@ -129,7 +149,8 @@ int cmd_eval(int argc, char **argv)
         cl_status st = span_level ? cl_eval_span_corpora(g, p, &params, &res, &err)
                                   : cl_eval_corpora(g, p, &params, &res, &err);
         if (st != CL_OK) {
-            cl_error_prefix(&err, "%s: ", pred);
+            if (span_level) /* (token-level messages name both files) */
+                cl_error_prefix(&err, "%s: ", pred);
             goto fail;
         }
     }
