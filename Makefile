@@ -79,7 +79,7 @@ endif
 ifneq ($(strip $(CFG_LLAMA_PREFIX)),)
   LLAMA_CFLAGS  = -DCL_HAVE_LLAMA=1 -I$(CFG_LLAMA_PREFIX)/include
   LLAMA_LDLIBS  = $(CFG_LLAMA_LDFLAGS)
-  LLAMA_SRCS    = $(wildcard src/llm/*.c)
+  LLAMA_SRCS    = $(wildcard src/llm/*.c) $(wildcard src/encoder/*.c)
 endif
 BUILD_INFO = $(or $(CFG_LLAMA_INFO),without llama.cpp)
 # The shared library has llama.cpp inside only when its static libraries are
@@ -117,7 +117,7 @@ config:
 	@echo "install: PREFIX=$(PREFIX) (models from $(DATADIR))"
 
 # ------------------------------------------------------------ sources
-LIB_SRCS  = $(filter-out src/cli/% src/llm/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
+LIB_SRCS  = $(filter-out src/cli/% src/llm/% src/encoder/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 TEST_SRCS = $(wildcard tests/test_*.c)
 PUBLIC_HEADERS = $(wildcard include/clinner/*.h)
@@ -126,6 +126,7 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out src/llm/%,$(LIB_SRCS)))
 PIC_OBJS  = $(SO_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # programs run by hand for docs/BENCHMARKS.md (the bench/*.sh scripts use the
 # CLI); built with the tests so that they keep compiling
@@ -152,8 +153,19 @@ $(BUILD)/libclinner.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/clinner: $(CLI_OBJS) $(BUILD)/libclinner.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libclinner.a $(LDLIBS)
+$(BUILD)/clinner: $(CLI_OBJS) $(WEB_OBJ) $(BUILD)/libclinner.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(WEB_OBJ) $(BUILD)/libclinner.a $(LDLIBS)
+
+# the web page of `clinner serve`, compiled in as a byte array (od: coreutils)
+$(BUILD)/gen/web_page.c: web/index.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from web/index.html by the Makefile; do not edit */'; \
+	  echo '#include "cli/web_page.h"'; echo 'const unsigned char cl_web_page[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00};'; \
+	  echo 'const size_t cl_web_page_len = sizeof cl_web_page - 1;'; } > $@.tmp && mv $@.tmp $@
+$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The shared library exports only what include/clinner/*.h declares (cl_*
 # functions and data); everything else, llama.cpp included, stays local.

@@ -32,5 +32,6 @@
 #include "clinner/openai.h"
 #include "clinner/run.h"
 #include "clinner/session.h"
+#include "clinner/serve.h"
 
 #endif

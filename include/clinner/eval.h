@@ -89,10 +89,20 @@ typedef struct cl_eval_example {
     int64_t unit;   /* sentence index (token level), document index (span level) */
 } cl_eval_example;
 
+/* One cell of the type confusion: how many predictions of type pred were
+ * classed against a gold entity of type gold (the one their class names);
+ * gold "" is a false positive, pred "" a false negative. */
+typedef struct cl_eval_confusion_cell {
+    char *gold, *pred;
+    int64_t count;
+} cl_eval_confusion_cell;
+
 typedef struct cl_eval_errors {
     int64_t count[CL_ERRC_COUNT];
     cl_eval_example examples[CL_ERRC_COUNT][CL_EVAL_MAX_EXAMPLES];
     int nexamples[CL_ERRC_COUNT];
+    cl_eval_confusion_cell *confusion; /* the non-zero cells, in order of first sight */
+    int32_t nconfusion, cap_confusion;
 } cl_eval_errors;
 
 /* Short name of an error class ("boundary", "false_negative", ...). */
@@ -204,6 +214,15 @@ cl_status cl_eval_format_table(const cl_eval_result *r, cl_buf *out, cl_error *e
 /* One JSON object: per_type, average, micro, macro, weighted,
  * misaligned_sentences (when known), errors (when collected). */
 cl_status cl_eval_format_json(const cl_eval_result *r, cl_buf *out, cl_error *err);
+/* A self-contained HTML page (inline CSS and SVG, no scripts) comparing n
+ * results side by side, names[i] naming results[i]: per-type precision,
+ * recall and F1 as bar charts with the paper's average, the error breakdown
+ * as a chart, a type confusion matrix per result, and the error examples
+ * (results scored with errors) with gold and predicted spans highlighted.
+ * title (may be NULL) heads the page; gold names the gold data. */
+cl_status cl_eval_format_html(const cl_eval_result *const *results, const char *const *names,
+                              int n, const char *title, const char *gold, cl_buf *out,
+                              cl_error *err);
 
 #ifdef __cplusplus
 }
