@@ -123,7 +123,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 PUBLIC_HEADERS = $(wildcard include/clinner/*.h)
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out src/llm/%,$(LIB_SRCS)))
+SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out $(LLAMA_SRCS),$(LIB_SRCS)))
 PIC_OBJS  = $(SO_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
@@ -163,7 +163,7 @@ $(BUILD)/gen/web_page.c: web/index.html
 	  echo '#include "cli/web_page.h"'; echo 'const unsigned char cl_web_page[] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00};'; \
 	  echo 'const size_t cl_web_page_len = sizeof cl_web_page - 1;'; } > $@.tmp && mv $@.tmp $@
-$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h
+$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
