@@ -123,7 +123,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 PUBLIC_HEADERS = $(wildcard include/clinner/*.h)
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out src/llm/% src/encoder/%,$(LIB_SRCS)))
+SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out $(LLAMA_SRCS),$(LIB_SRCS)))
 PIC_OBJS  = $(SO_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
@@ -147,7 +147,7 @@ $(BUILD)/pic/%.o: %.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(PIC_CFLAGS) $(FILE_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
--include $(wildcard $(BUILD)/obj/src/*/*.d $(BUILD)/pic/src/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include $(wildcard $(BUILD)/obj/src/*/*.d $(BUILD)/pic/src/*/*.d $(BUILD)/tests/.*.d $(BUILD)/bench/.*.d)
 
 $(BUILD)/libclinner.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -163,7 +163,7 @@ $(BUILD)/gen/web_page.c: web/index.html
 	  echo '#include "cli/web_page.h"'; echo 'const unsigned char cl_web_page[] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00};'; \
 	  echo 'const size_t cl_web_page_len = sizeof cl_web_page - 1;'; } > $@.tmp && mv $@.tmp $@
-$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h
+$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -185,20 +185,20 @@ shared: $(BUILD)/$(SOFILE)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
 # the CLI's option parser is tested on its own, outside the library
 CLI_TESTED = $(BUILD)/obj/src/cli/cli_opts.o
 $(BUILD)/tests/test_cli_opts: tests/test_cli_opts.c tests/testutil.h $(CLI_TESTED) $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
 tests-build: $(BUILD)/clinner $(TEST_BINS) $(BENCH_BINS)
 
 bench: $(BENCH_BINS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS)
 
 # ------------------------------------------------------------ set-up, tests, demo
 # The set-up itself runs while the configuration is made (above), so that

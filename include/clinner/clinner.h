@@ -5,11 +5,11 @@
  *
  *     #include <clinner/clinner.h>      // cc prog.c $(pkg-config --cflags --libs clinner)
  *
- * The local LLM functions (llm.h, finetune.h, features.h) are declared
- * whatever the build, but a library built without llama.cpp does not have
- * them (`clinner --version` says how it was built), and neither
- * has the tagging session's "llama" backend.  cl_version() (in
- * common.h) is the version of the library actually linked.
+ * The functions that need llama.cpp (llm.h, finetune.h, features.h,
+ * encoder.h) are declared whatever the build, but a library built without
+ * llama.cpp does not have them (`clinner --version` says how it was built),
+ * nor the tagging session's "llama" and "encoder" backends.  cl_version()
+ * (in common.h) is the version of the library actually linked.
  */
 #ifndef CLINNER_CLINNER_H
 #define CLINNER_CLINNER_H
@@ -29,6 +29,7 @@
 #include "clinner/llm.h"
 #include "clinner/features.h"
 #include "clinner/finetune.h"
+#include "clinner/encoder.h"
 #include "clinner/openai.h"
 #include "clinner/run.h"
 #include "clinner/session.h"
