@@ -20,8 +20,8 @@
  * config that a resumed run must match.
  *
  * Threads: cl_tag_session_tag_doc may be called from several threads at once
- * when cl_tag_session_reentrant() says so (crf, encoder); otherwise callers
- * serialise (llama, openai keep per-call state).
+ * when cl_tag_session_reentrant() says so (crf); otherwise callers serialise
+ * (llama, openai and encoder keep per-call state).
  */
 #ifndef CLINNER_SESSION_H
 #define CLINNER_SESSION_H
@@ -73,7 +73,7 @@ typedef struct cl_tag_config {
     /* every backend */
     const char *cache_dir;     /* index and model cache (NULL: $CLINNER_CACHE, else
                                 * ~/.cache/clinner) */
-    int32_t threads;           /* crf, encoder: documents tagged at once; llama: CPU threads
+    int32_t threads;           /* crf: documents tagged at once; llama, encoder: CPU threads
                                 * (0: the backend's default) */
     bool verbose;              /* llama: pass llama.cpp's own log through */
     cl_log_fn log;             /* notes for the user (a retried request, a busy CPU); may be
@@ -131,6 +131,14 @@ bool cl_tag_backend_available(const char *name);
  * is the fingerprint when p's is NULL. */
 cl_status cl_tag_session_run(cl_tag_session *s, cl_corpus *c, const cl_run_params *p,
                              cl_run_summary *sum, cl_error *err);
+
+/* The streaming runner (run.h, cl_run_stream) with this session: each
+ * document prepared the session's way (unless p->prepare is set), p's
+ * batch and threads from the session. */
+cl_status cl_tag_session_stream(cl_tag_session *s, cl_doc_reader *in, const cl_stream_params *p,
+                                cl_run_summary *sum, cl_error *err);
+/* cl_tag_session_prepare_doc as a cl_prepare_fn (session: the session). */
+cl_status cl_tag_session_prepare_fn(void *session, cl_doc *doc, cl_error *err);
 
 /* Where a default file lives.  cl_default_model_path: the first of
  * $CLINNER_MODELS/NAME, <dir of the running program>/../models/NAME (a build

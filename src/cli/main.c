@@ -32,6 +32,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a supervised tagger (crf)"},
     {"finetune", cmd_finetune, "instruction fine-tune a local GGUF model"},
     {"features", cmd_features, "export LLM hidden states as per-token features"},
+    {"merge", cmd_merge, "join the outputs of `tag --shard K/N` in input order"},
     {"serve", cmd_serve, "serve a tagger over HTTP (JSON API, web page, metrics)"},
 };
 

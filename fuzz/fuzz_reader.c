@@ -1,0 +1,68 @@
+/*
+ * fuzz_reader.c - libFuzzer target for the streaming document reader
+ * (corpus.h, cl_doc_reader) against the whole-file parsers: the first byte
+ * picks jsonl or conll, the rest is the input.  The reader must never
+ * crash, must always end, and must hand out every record once (a document
+ * or a rejection); whatever the whole-file parser accepts, the reader must
+ * hand out as the same documents without rejecting anything.
+ *
+ *   scripts/build-fuzzers.sh --run 60 fuzz_reader
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clinner/corpus.h"
+#include "corpus/formats.h"
+#include "fuzz_roundtrip.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    cl_format fmt = data[0] & 1 ? CL_FORMAT_CONLL : CL_FORMAT_JSONL;
+    const char *in = (const char *)data + 1;
+    size_t n = size - 1;
+    cl_error err;
+    cl_corpus *whole = cl_corpus_new();
+    cl_status wst = fmt == CL_FORMAT_CONLL ? cl_conll_parse(whole, in, n, "in", &err)
+                                           : cl_jsonl_parse(whole, in, n, "in", &err);
+    FILE *fp = n ? fmemopen((void *)in, n, "r") : fopen("/dev/null", "r");
+    cl_doc_reader *r;
+    if (!fp || cl_doc_reader_open(fp, fmt, "in", &r, &err) != CL_OK)
+        abort();
+    cl_corpus *streamed = cl_corpus_new();
+    int rejected = 0;
+    for (size_t calls = 0;; calls++) {
+        if (calls > 2 * n + 4) {
+            fprintf(stderr, "the reader does not end\n");
+            abort();
+        }
+        cl_doc *doc;
+        cl_status st = cl_doc_reader_next(r, &doc, &err);
+        if (st != CL_OK) {
+            if (!cl_doc_reader_rejected(r, NULL))
+                break; /* the stream itself failed */
+            rejected++;
+            continue;
+        }
+        if (!doc)
+            break;
+        if (cl_corpus_add(streamed, doc, &err) != CL_OK)
+            abort();
+    }
+    if (wst == CL_OK) {
+        if (rejected) {
+            fprintf(stderr, "the reader rejected what the parser accepts\n");
+            abort();
+        }
+        same_docs(whole, streamed);
+    }
+    cl_doc_reader_free(r);
+    fclose(fp);
+    cl_corpus_free(whole);
+    cl_corpus_free(streamed);
+    return 0;
+}
