@@ -64,7 +64,6 @@ static void usage(FILE *fp)
             "                        test_scores (default: MODEL.scores.json when present)\n"
             "  -h, --help            show this help\n"
             "\n"
-            "\n"
             "tagger (as in `clinner tag`; the server's --threads sets the CRF's):\n");
     cli_session_usage(fp, "--openai-key-env");
 }

@@ -343,6 +343,17 @@ serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double dea
     return w;
 }
 
+cl_status serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err)
+{
+    pthread_mutex_lock(&srv->mu);
+    cl_status st = j->st;
+    *bad_request = j->bad_request;
+    if (st != CL_OK)
+        *err = j->err;
+    pthread_mutex_unlock(&srv->mu);
+    return st;
+}
+
 void serve_job_finish(cl_server *srv, serve_job *j)
 {
     if (!j)

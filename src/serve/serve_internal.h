@@ -88,6 +88,9 @@ typedef enum serve_wait { SERVE_DONE = 0, SERVE_TIMEOUT, SERVE_ABORTED } serve_w
  * deadline (cl_now() seconds; 0: none) passes, or the server shuts down
  * without grace. */
 serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline);
+/* j's state under the lock: its first failure (CL_OK: none; then *err is
+ * a copy of the message) and whether that was a refused body. */
+cl_status serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err);
 /* The connection is done with j: documents not started are dropped and the
  * request leaves the queue. */
 void serve_job_finish(cl_server *srv, serve_job *j);

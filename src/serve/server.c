@@ -215,7 +215,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     const char *line = NULL;
     size_t len = 0;
     char msg[CL_ERROR_MSG_MAX + 64];
-    if (w == SERVE_DONE && j->st == CL_OK) {
+    bool bad;
+    cl_error jerr;
+    cl_status jst = serve_job_state(r->srv, j, &bad, &jerr);
+    if (w == SERVE_DONE && jst == CL_OK) {
         line = j->lines[r->next_doc];
         len = j->lens[r->next_doc];
     } else {
@@ -223,7 +226,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         cJSON *o = cJSON_CreateObject();
         const char *why = w == SERVE_TIMEOUT   ? "the request ran past the time limit"
                           : w == SERVE_ABORTED ? "the server is shutting down"
-                                               : j->err.msg;
+                                               : jerr.msg;
         char *s = o && cJSON_AddStringToObject(o, "error", why) ? cJSON_PrintUnformatted(o)
                                                                 : NULL;
         snprintf(msg, sizeof msg, "%s\n", s ? s : "{\"error\":\"out of memory\"}");
@@ -297,10 +300,13 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
     }
     r->deadline = srv->cfg.request_timeout_s > 0 ? r->t0 + srv->cfg.request_timeout_s : 0;
     serve_wait w = serve_job_wait(srv, r->job, 0, r->deadline); /* parsed */
-    if (w == SERVE_DONE && r->job->bad_request)
-        return answer_error(c, r, r->job->st == CL_ERR_RANGE ? HTTP_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
-                            r->job->err.msg, NULL, NULL);
-    if (w == SERVE_DONE && r->job->st == CL_OK && wants_ndjson(c))
+    bool bad = false;
+    cl_error jerr;
+    cl_status jst = serve_job_state(srv, r->job, &bad, &jerr);
+    if (w == SERVE_DONE && bad)
+        return answer_error(c, r, jst == CL_ERR_RANGE ? HTTP_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
+                            jerr.msg, NULL, NULL);
+    if (w == SERVE_DONE && jst == CL_OK && wants_ndjson(c))
         return answer_stream(c, r);
     if (w == SERVE_DONE)
         w = serve_job_wait(srv, r->job, -1, r->deadline);
@@ -316,8 +322,8 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
     if (w == SERVE_ABORTED)
         return answer_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down",
                             NULL, NULL);
-    if (r->job->st != CL_OK)
-        return answer_error(c, r, status_of_tag_error(r->job->st), r->job->err.msg, NULL, NULL);
+    if ((jst = serve_job_state(srv, r->job, &bad, &jerr)) != CL_OK)
+        return answer_error(c, r, status_of_tag_error(jst), jerr.msg, NULL, NULL);
     return answer_array(c, r, r->job);
 }
 

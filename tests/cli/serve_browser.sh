@@ -4,7 +4,7 @@
 # page tags the text on load, and the DOM Chromium dumps must hold one
 # <mark data-type= data-start= data-end=> per entity fragment the API
 # returns for that text, each around exactly the characters its code-point
-# offsets name (the text has an accent and an emoji, which JavaScript
+# offsets name, with the entity's confidence for the hover (the text has an accent and an emoji, which JavaScript
 # counts as two UTF-16 units).  Then the DOM of a `clinner eval --html`
 # report comparing two predictions holds its charts, the paper average and
 # highlighted examples.  Skips when chromium is absent.
@@ -48,6 +48,11 @@ for m in p.marks:
     s, e = int(m["data-start"]), int(m["data-end"])
     assert m["inner"] == text[s:e], (m, text[s:e])
 assert ("RAREDISEASE", 8, 21) in got, got      # "Fabry disease" after 8 code points
+conf = {(e["type"], f[0]): "%.2f" % e["confidence"] for e in api["entities"] for f in e["fragments"]}
+for m in p.marks:                              # what the hover shows
+    assert m["data-confidence"] == conf[(m["data-type"], int(m["data-start"]))], m
+n = len(api["entities"])
+assert "1 document, %d entities" % n in dom, "no summary line for %d entities" % n
 types = {m["data-type"] for m in p.marks}
 for t in types:
     assert 'data-legend="%s"' % t in dom, "no legend chip for " + t
