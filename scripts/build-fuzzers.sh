@@ -22,7 +22,7 @@ out=${FUZZ_BUILD:-build-fuzz}
 command -v "$CC" >/dev/null || { echo "build-fuzzers: $CC not found (install clang)" >&2; exit 1; }
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -fno-omit-frame-pointer
        -Iinclude -Isrc -pthread -fsanitize=address,undefined -fno-sanitize-recover=undefined)
-libs=(-lcjson -lutf8proc -lcurl -lm -pthread)
+libs=(-lcjson -lutf8proc -lcurl -lmicrohttpd -lm -pthread)
 
 mkdir -p "$out/obj"
 objs=()

@@ -101,6 +101,12 @@ cl_status cl_doc_prepare(cl_doc *doc, const cl_prepare_params *p, cl_error *err)
 cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_params *p,
                          cl_corpus **out, cl_error *err);
 
+/* Write st (and, when bio is not NULL, the projection's losses under the
+ * tokenizer's policy) to fp as an aligned table or as JSON (clinner stats).
+ * have_tokens: the corpus was tokenized (sentences and tokens are shown). */
+cl_status cl_corpus_report(FILE *fp, bool json, const cl_corpus_stats *st, bool have_tokens,
+                           const cl_bio_stats *bio, const char *tokenizer, cl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -101,42 +101,16 @@ typedef struct ui {
     bool tty;
 } ui;
 
-static void fmt_time(double s, char *buf, size_t n)
-{
-    if (s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 90)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 5400)
-        snprintf(buf, n, "%.0fm%02.0fs", s / 60 - 0.5 < 0 ? 0 : (double)(long)(s / 60),
-                 s - 60 * (double)(long)(s / 60));
-    else
-        snprintf(buf, n, "%.1fh", s / 3600);
-}
-
 static void on_progress(void *ctx, const cl_ft_progress *p)
 {
     ui *u = ctx;
     double now = cl_now();
-    bool last = p->step == p->nsteps;
-    if (!last && u->interval > 0 && now - u->last < u->interval)
+    if (p->step != p->nsteps && u->interval > 0 && now - u->last < u->interval)
         return;
     u->last = now;
-    char eta[32], el[32];
-    fmt_time(p->eta_s, eta, sizeof eta);
-    fmt_time(p->elapsed_s, el, sizeof el);
-    if (p->train)
-        fprintf(stderr,
-                "epoch %d/%d  step %lld/%lld  loss %.4f (last %.4f)  lr %.3g  %.0f tokens/s  "
-                "elapsed %s  ETA %s\n",
-                p->epoch, p->epochs, (long long)p->step, (long long)p->nsteps, p->loss,
-                p->last_loss, p->lr, p->tokens_per_s, el, eta);
-    else if (last && p->epochs == 0)
-        fprintf(stderr, "validation  dev %lld windows  loss %.4f  %.0f tokens/s\n",
-                (long long)p->nsteps, p->loss, p->tokens_per_s);
-    else if (last)
-        fprintf(stderr, "epoch %d/%d  dev %lld windows  loss %.4f  %.0f tokens/s\n", p->epoch,
-                p->epochs, (long long)p->nsteps, p->loss, p->tokens_per_s);
+    char line[512];
+    if (cl_ft_progress_line(p, line, sizeof line))
+        fprintf(stderr, "%s\n", line);
 }
 
 static void on_log(void *ctx, const char *msg)

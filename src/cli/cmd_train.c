@@ -48,6 +48,9 @@ static void usage(FILE *fp)
             "                      precision for recall; default: tuned when --dev is given)\n"
             "  --doc-words K       the document's K most frequent content words as features\n"
             "                      of every token (default %d; 0: none)\n"
+            "  --vocab FILE        medical terms as features: \"CATEGORY<TAB>term\" lines\n"
+            "                      (scripts/setup-vocab.sh builds one from HPO/Orphanet/OMIM\n"
+            "                      into the cache); the terms are stored in the model\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
             "                      file kind must then be given to `clinner tag --dense`\n"
             "  --dense-scale MODE  rms (default): divide each dense dimension by its root\n"
@@ -133,6 +136,7 @@ int cmd_train(int argc, char **argv)
         CLI_STRING("--labels", &labels),
         CLI_STRING2("--output", "-o", &out),
         CLI_STRING("--dense", &dense_path),
+        CLI_STRING("--vocab", &p.vocab_path),
         CLI_STRING("--dense-scale", &dense_scale),
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
         CLI_NUMBER("--c1", &p.c1, 0.0),
@@ -176,6 +180,7 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
+    p.vocab_tokenizer = tok;
     cl_prepare_params in = cl_prepare_default_params();
     in.tokenizer = tok;
     if (p.labels == CL_CRF_LABELS_PAPER) {

@@ -238,7 +238,8 @@ cl_status cl_conll_read(cl_corpus *c, const char *path, cl_error *err)
     cl_status st = cl_read_input(path, &data, &n, err);
     if (st != CL_OK)
         return st;
-    st = cl_conll_parse(c, data, n, strcmp(path, "-") == 0 ? "stdin" : path, err);
+    size_t bom = n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
+    st = cl_conll_parse(c, data + bom, n - bom, strcmp(path, "-") == 0 ? "stdin" : path, err);
     free(data);
     return st;
 }

@@ -24,6 +24,11 @@ cl_status cl_read_file(const char *path, char **out, size_t *len, cl_error *err)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(fp);
+        return cl_error_set(err, CL_ERR_IO, "%s: is a directory, not a file", path);
+    }
     cl_buf b;
     cl_buf_init(&b);
     char chunk[65536];
@@ -35,11 +40,11 @@ cl_status cl_read_file(const char *path, char **out, size_t *len, cl_error *err)
             return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", path);
         }
     }
-    int failed = ferror(fp);
+    int failed = ferror(fp), why = errno;
     fclose(fp);
     if (failed) {
         cl_buf_free(&b);
-        return cl_error_set(err, CL_ERR_IO, "%s: read error", path);
+        return cl_error_set(err, CL_ERR_IO, "%s: read error: %s", path, strerror(why));
     }
     if (len)
         *len = b.len;
