@@ -20,8 +20,8 @@
  * config that a resumed run must match.
  *
  * Threads: cl_tag_session_tag_doc may be called from several threads at once
- * when cl_tag_session_reentrant() says so (crf, encoder); otherwise callers
- * serialise (llama, openai keep per-call state).
+ * when cl_tag_session_reentrant() says so (crf); otherwise callers serialise
+ * (llama, openai and encoder keep per-call state).
  */
 #ifndef CLINNER_SESSION_H
 #define CLINNER_SESSION_H
@@ -73,7 +73,7 @@ typedef struct cl_tag_config {
     /* every backend */
     const char *cache_dir;     /* index and model cache (NULL: $CLINNER_CACHE, else
                                 * ~/.cache/clinner) */
-    int32_t threads;           /* crf, encoder: documents tagged at once; llama: CPU threads
+    int32_t threads;           /* crf: documents tagged at once; llama, encoder: CPU threads
                                 * (0: the backend's default) */
     bool verbose;              /* llama: pass llama.cpp's own log through */
     cl_log_fn log;             /* notes for the user (a retried request, a busy CPU); may be

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli_opts.h"
+#include "cli/cli_session.h"
 #include "cli/commands.h"
 #include "cli/web_page.h"
 #include "clinner/serve.h"
@@ -63,28 +64,9 @@ static void usage(FILE *fp)
             "                        test_scores (default: MODEL.scores.json when present)\n"
             "  -h, --help            show this help\n"
             "\n"
-            "tagger (as in `clinner tag`):\n"
-            "  --backend NAME        crf (default), llama or openai");
-    for (int32_t i = 0; cl_tag_backend_name(i); i++)
-        if (!cl_tag_backend_available(cl_tag_backend_name(i)))
-            fprintf(fp, " (%s is not available in this build)", cl_tag_backend_name(i));
-    fprintf(fp,
             "\n"
-            "  --model PATH          model file (default for crf: the shipped\n"
-            "                        raredis-crf.model); model name (openai)\n"
-            "  --dense FILE          crf: dense features\n"
-            "  --tokenizer NAME      paper or clinical (default: the model's own)\n"
-            "  --strategy, --shots, --decode, --speculate, --train, --kb, --rag-k,\n"
-            "  --embed-model, --chat-template, --ctx, --parallel, --max-tokens, --seed,\n"
-            "  --temp, --cache-dir, --verbose: as in `clinner tag --help`\n"
-            "  --api-base URL        openai: server URL\n"
-            "  --openai-key-env VAR  openai: variable holding the backend's key (default\n"
-            "                        OPENAI_API_KEY; --api-key-env is the server's own key)\n"
-            "  --retries N, --timeout S: openai, as in `clinner tag`\n"
-            "\n"
-            "example:\n"
-            "  clinner serve --port 8080 --threads 4 &\n"
-            "  curl -s localhost:8080/v1/tag -d '{\"text\": \"Fabry disease causes pain.\"}'\n");
+            "tagger (as in `clinner tag`; the server's --threads sets the CRF's):\n");
+    cli_session_usage(fp, "--openai-key-env");
 }
 
 /* Access log and notes: one line on stderr with a UTC time. */
@@ -121,18 +103,19 @@ static char *read_scores(const char *path, const char *model, cl_error *err, boo
 
 typedef struct serve_opts {
     cl_serve_config sc;
-    cl_tag_config tc;
-    long threads, seed, max_body;
+    cli_session_opts so;
+    long max_body;
     double grace;
     const char *api_key_env, *scores;
 } serve_opts;
 
+#define SERVE_OWN_NOPTS 13
 static int parse_options(serve_opts *o, int argc, char **argv)
 {
-    const cli_opt opts[] = {
+    const cli_opt own[] = {
         CLI_STRING("--host", &o->sc.host),
         CLI_INTEGER("--port", CLI_OPT_INT, &o->sc.port, 0, 65535),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &o->threads, 1, 256),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &o->so.threads, 1, 256),
         CLI_INTEGER("--queue", CLI_OPT_INT32, &o->sc.queue, 1, 1000000),
         CLI_INTEGER("--max-body", CLI_OPT_LONG, &o->max_body, 2, LONG_MAX),
         CLI_INTEGER("--max-docs", CLI_OPT_INT32, &o->sc.max_docs, 1, 10000000),
@@ -143,32 +126,16 @@ static int parse_options(serve_opts *o, int argc, char **argv)
         CLI_STRING("--api-key-env", &o->api_key_env),
         CLI_STRING("--cors", &o->sc.cors_origin),
         CLI_STRING("--scores", &o->scores),
-        CLI_STRING("--backend", &o->tc.backend),
-        CLI_STRING("--model", &o->tc.model),
-        CLI_STRING("--dense", &o->tc.dense),
-        CLI_STRING("--tokenizer", &o->tc.tokenizer),
-        CLI_STRING("--strategy", &o->tc.strategy),
-        CLI_STRING("--decode", &o->tc.decode),
-        CLI_STRING("--speculate", &o->tc.speculate),
-        CLI_STRING("--train", &o->tc.train_dir),
-        CLI_STRING("--kb", &o->tc.kb_dir),
-        CLI_STRING("--embed-model", &o->tc.embed_model),
-        CLI_STRING("--chat-template", &o->tc.chat_template),
-        CLI_STRING("--api-base", &o->tc.api_base),
-        CLI_STRING("--openai-key-env", &o->tc.api_key_env),
-        CLI_STRING("--cache-dir", &o->tc.cache_dir),
-        CLI_INTEGER("--shots", CLI_OPT_INT32, &o->tc.shots, 1, 1000),
-        CLI_INTEGER("--rag-k", CLI_OPT_INT32, &o->tc.rag_k, 1, 100),
-        CLI_INTEGER("--parallel", CLI_OPT_INT32, &o->tc.parallel, 1, 256),
-        CLI_INTEGER("--max-tokens", CLI_OPT_INT32, &o->tc.max_tokens, 0, 1000000),
-        CLI_INTEGER("--retries", CLI_OPT_INT32, &o->tc.retries, 0, 100),
-        CLI_INTEGER("--ctx", CLI_OPT_INT32, &o->tc.ctx_tokens, 64, 1 << 20),
-        CLI_INTEGER("--seed", CLI_OPT_LONG, &o->seed, 0, LONG_MAX),
-        CLI_NUMBER("--temp", &o->tc.temperature, 0.0),
-        CLI_NUMBER("--timeout", &o->tc.timeout_s, 0.001),
-        CLI_FLAG("--verbose", &o->tc.verbose),
     };
-    return cli_parse_command("serve", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
+    _Static_assert(CLI_NOPTS(own) == SERVE_OWN_NOPTS, "SERVE_OWN_NOPTS");
+    cli_opt opts[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
+    bool given[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
+    memcpy(opts, own, sizeof own);
+    size_t n = CLI_NOPTS(own) + cli_session_options(&o->so, "--openai-key-env", opts + CLI_NOPTS(own));
+    int done = cli_parse_command_given("serve", usage, opts, n, NULL, argc, argv, 1, given);
+    if (done < 0 && cli_session_refuse_foreign("serve", &o->so, opts, given, n))
+        return 2;
+    return done;
 }
 
 /* Open the session and start the server; print where it listens. */
@@ -176,8 +143,8 @@ static int run_server(serve_opts *o, cl_tag_session **sess, cl_server **srv)
 {
     cl_error err;
     cl_error_clear(&err);
-    if (cl_tag_session_open(&o->tc, sess, &err) != CL_OK) {
-        fprintf(stderr, "clinner serve: %s\n", err.msg);
+    if (cl_tag_session_open(&o->so.cfg, sess, &err) != CL_OK) {
+        cli_session_error("serve", err.msg);
         return 1;
     }
     bool failed;
@@ -215,18 +182,17 @@ int cmd_serve(int argc, char **argv)
     serve_opts o;
     memset(&o, 0, sizeof o);
     o.sc = cl_serve_config_default();
-    o.tc = cl_tag_config_default();
-    o.seed = -1;
+    cli_session_init(&o.so);
     o.max_body = (long)o.sc.max_body;
     o.grace = 30;
     int done = parse_options(&o, argc, argv);
     if (done >= 0)
         return done;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    o.sc.workers = (int32_t)(o.threads > 0 ? o.threads : ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
-    o.tc.threads = (int32_t)o.threads; /* 0: the backend's default */
-    o.tc.seed = o.seed;
-    o.tc.log = log_line;
+    long threads = o.so.threads;
+    o.sc.workers = (int32_t)(threads > 0 ? threads : ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
+    cli_session_finish(&o.so); /* threads 0: the backend's default */
+    o.so.cfg.log = log_line;
     o.sc.max_body = (size_t)o.max_body;
     o.sc.page = (const char *)cl_web_page;
     o.sc.page_len = cl_web_page_len;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/cli_session.h"
 #include "cli/commands.h"
 #include "clinner/openai.h"
 #include "clinner/progress.h"
@@ -30,36 +31,6 @@ static void log_line(void *arg, const char *msg)
         fprintf(stderr, "clinner tag: %s\n", msg);
 }
 
-/* Options that mean nothing to a backend are refused, not ignored: a user
- * who passes --strategy to the CRF tagger has misunderstood something. */
-static bool refuse_foreign_options(const char *backend, const cli_opt *opts, const bool *given,
-                                   size_t nopts)
-{
-    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate",
-                                             "--embed-model", "--verbose", NULL};
-    static const char *const openai_only[] = {"--api-base", "--api-key-env", "--retries",
-                                              "--timeout", NULL};
-    static const char *const llm_only[] = {
-        "--strategy", "--decode", "--kb",   "--train",     "--shots",     "--parallel",
-        "--max-tokens", "--seed", "--rag-k", "--temp", "--cache-dir", "--answers", NULL};
-    static const char *const crf_only[] = {"--dense", NULL};
-    const char *o;
-    bool llama = !strcmp(backend, "llama"), openai = !strcmp(backend, "openai");
-    if (strcmp(backend, "crf") != 0 && (o = cli_first_given(opts, given, nopts, crf_only)))
-        fprintf(stderr, "clinner tag: %s is for the crf backend, not %s\n", o, backend);
-    else if (!llama && (o = cli_first_given(opts, given, nopts, llama_only)))
-        fprintf(stderr, "clinner tag: %s is for the llama backend (the %s backend %s)\n", o,
-                backend, openai ? "leaves it to the server" : "has no prompts");
-    else if (!openai && (o = cli_first_given(opts, given, nopts, openai_only)))
-        fprintf(stderr, "clinner tag: %s is for the openai backend, not %s\n", o, backend);
-    else if (!llama && !openai && (o = cli_first_given(opts, given, nopts, llm_only)))
-        fprintf(stderr, "clinner tag: %s is for the LLM backends (llama, openai), not %s\n", o,
-                backend);
-    else
-        return false;
-    return true;
-}
-
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -68,22 +39,11 @@ static void usage(FILE *fp)
             "Label every token of INPUT and write the labels (and the entities they form).\n"
             "With no option, text on stdin is tagged by the shipped CRF model.\n"
             "\n"
-            "  --backend NAME      crf (default: the shipped model, " CL_DEFAULT_CRF_MODEL "),\n"
-            "                      llama (a local GGUF model; default SmolLM2-135M-Instruct),\n"
-            "                      openai (an OpenAI-compatible server)");
-    for (int32_t i = 0; cl_tag_backend_name(i); i++)
-        if (!cl_tag_backend_available(cl_tag_backend_name(i)))
-            fprintf(fp, " (%s is not available in this build)", cl_tag_backend_name(i));
-    fprintf(fp,
-            "\n"
-            "  --model PATH        model file (crf, llama); model name (openai)\n"
-            "  --dense FILE        crf: dense features of INPUT, for a model trained with them\n"
             "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: brat for a\n"
             "                      directory, else from the extension; '-' is text)\n"
             "  --to FORMAT         jsonl (default: entities with code-point offsets, types\n"
             "                      and confidences, plus per-token labels), brat, conll,\n"
             "                      paper-csv or paper-lines\n"
-            "  --tokenizer NAME    paper or clinical (default: the model's, else clinical)\n"
             "  --threads N         documents tagged in parallel (crf; default 1); CPU threads\n"
             "                      (llama; default all; with 1, forced decoding gives grammar\n"
             "                      decoding's labels exactly; on busy cores use fewer)\n"
@@ -98,96 +58,40 @@ static void usage(FILE *fp)
             "                      (jsonl, conll, paper-csv, text input)\n"
             "  With OUT '-' (stdout) documents are read, tagged and written one at a time.\n"
             "  -h, --help          show this help\n"
-            "LLM backends (llama, openai):\n"
-            "  --strategy NAME     zero-shot (default), few-shot (the paper's 5 examples),\n"
-            "                      knn-shot (the most similar training sentences, BM25) or\n"
-            "                      rag (knowledge-base passages, BM25)\n"
-            "  --decode MODE       forced (llama's default: feed the tokens, choose only the\n"
-            "                      labels; never misaligned), grammar (GBNF: one line per\n"
-            "                      token) or free (the paper's: parse the answer, align by\n"
-            "                      position; openai's default)\n"
-            "  --shots K           examples for few-shot / knn-shot (default 5)\n"
-            "  --train DIR         training split for examples (default\n"
-            "                      $CLINNER_SHARED/data/raredis/train)\n"
-            "  --kb DIR            folder of .txt articles for rag (default: the training texts)\n"
-            "  --rag-k N           passages per prompt (default 2)\n"
-            "  --temp T, --seed N  sampling temperature (default 0) and seed\n"
-            "  --max-tokens N      answer length limit (default: enough for every line)\n"
-            "  --parallel N        sentences decoded together (llama, default 4); requests in\n"
-            "                      flight (openai, default 1)\n"
-            "  --cache-dir DIR     index cache (default $CLINNER_CACHE or ~/.cache/clinner)\n"
-            "  --answers FILE      every sentence's raw model answer as JSONL, resumed with\n"
-            "                      the output\n"
-            "llama: --ctx N (tokens a sentence may use, default 4096), --speculate\n"
-            "  auto|on|off (forced: guess labels, checked in the same batch; auto: on a GPU),\n"
-            "  --embed-model GGUF (rag: rank passages by its embeddings), --chat-template T\n"
-            "  (a template name llama.cpp knows, or plain), --verbose (llama.cpp's log)\n"
-            "openai: --api-base URL (default " CL_OPENAI_DEFAULT_API_BASE "; a fleet:\n"
-            "  URL1,URL2,...: least-loaded healthy server, failover), --api-key-env\n"
-            "  VAR (default OPENAI_API_KEY; never printed), --retries N (5), --timeout S (300)\n"
+            "  --answers FILE      LLM backends: every sentence's raw model answer as JSONL,\n"
+            "                      resumed with the output\n");
+    cli_session_usage(fp, "--api-key-env");
+    fprintf(fp,
             "\n"
             "the paper's protocol on the test split:\n"
             "  clinner tag --tokenizer paper --from brat --to paper-csv raredis/test -o pred.csv\n");
 }
 
-/* The command's options, writing into cfg and the run's own fields. */
+/* The command's options: the session's (cli_session.h) and the run's. */
 typedef struct tag_args {
-    cl_tag_config cfg;
+    cli_session_opts so;
     const char *from, *to, *out, *input, *answers;
     const char *shard, *on_error, *rejects;
-    long threads, ctx, seed, shots, parallel, max_tokens, retries, rag_k;
     bool resume;
     cl_progress_mode pmode;
 } tag_args;
 
-#define TAG_NOPTS 34
+#define TAG_OWN_NOPTS 10
+#define TAG_NOPTS (CLI_SESSION_NOPTS + TAG_OWN_NOPTS)
 static size_t tag_options(tag_args *a, cli_opt *out)
 {
-    cl_tag_config *c = &a->cfg;
     const cli_opt t[] = {
-        CLI_STRING("--backend", &c->backend), CLI_STRING("--model", &c->model),
-        CLI_STRING("--dense", &c->dense), CLI_STRING("--from", &a->from),
-        CLI_STRING("--to", &a->to), CLI_STRING("--tokenizer", &c->tokenizer),
+        CLI_STRING("--from", &a->from), CLI_STRING("--to", &a->to),
         CLI_PARSER("--progress", &a->pmode, cli_opt_progress),
         CLI_STRING2("--output", "-o", &a->out), CLI_FLAG("--resume", &a->resume),
         CLI_STRING("--answers", &a->answers),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &a->threads, 1, 64),
-        CLI_INTEGER("--ctx", CLI_OPT_LONG, &a->ctx, 64, 1 << 20),
-        CLI_FLAG("--verbose", &c->verbose), CLI_STRING("--embed-model", &c->embed_model),
-        CLI_STRING("--chat-template", &c->chat_template),
-        CLI_STRING("--strategy", &c->strategy), CLI_STRING("--decode", &c->decode),
-        CLI_STRING("--speculate", &c->speculate), CLI_STRING("--kb", &c->kb_dir),
-        CLI_STRING("--train", &c->train_dir), CLI_STRING("--api-base", &c->api_base),
-        CLI_STRING("--api-key-env", &c->api_key_env), CLI_STRING("--cache-dir", &c->cache_dir),
-        CLI_INTEGER("--shots", CLI_OPT_LONG, &a->shots, 1, 1000),
-        CLI_INTEGER("--parallel", CLI_OPT_LONG, &a->parallel, 1, 256),
-        CLI_INTEGER("--max-tokens", CLI_OPT_LONG, &a->max_tokens, 0, 1000000),
-        CLI_INTEGER("--seed", CLI_OPT_LONG, &a->seed, 0, LONG_MAX),
-        CLI_INTEGER("--retries", CLI_OPT_LONG, &a->retries, 0, 100),
-        CLI_INTEGER("--rag-k", CLI_OPT_LONG, &a->rag_k, 1, 100),
-        CLI_NUMBER("--temp", &c->temperature, 0.0), CLI_NUMBER("--timeout", &c->timeout_s, 0.001),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &a->so.threads, 1, 64),
         CLI_STRING("--shard", &a->shard), CLI_STRING("--on-error", &a->on_error),
         CLI_STRING("--rejects", &a->rejects),
     };
-    _Static_assert(CLI_NOPTS(t) == TAG_NOPTS, "TAG_NOPTS");
+    _Static_assert(CLI_NOPTS(t) == TAG_OWN_NOPTS, "TAG_OWN_NOPTS");
     memcpy(out, t, sizeof t);
-    return CLI_NOPTS(t);
-}
-
-/* Integer options are parsed as long; the config holds narrower fields. */
-static void finish_config(tag_args *a, cl_progress **bar)
-{
-    cl_tag_config *c = &a->cfg;
-    c->threads = (int32_t)a->threads;
-    c->ctx_tokens = (int32_t)a->ctx;
-    c->seed = a->seed;
-    c->shots = (int32_t)a->shots;
-    c->parallel = (int32_t)a->parallel;
-    c->max_tokens = (int32_t)a->max_tokens;
-    c->retries = (int32_t)a->retries;
-    c->rag_k = (int32_t)a->rag_k;
-    c->log = log_line;
-    c->log_ctx = bar;
+    return CLI_NOPTS(t) + cli_session_options(&a->so, "--api-key-env", out + CLI_NOPTS(t));
 }
 
 /* --shard, --on-error and --rejects into sp; the input as a document
@@ -216,7 +120,9 @@ static cl_status stream_setup(tag_args *a, cl_format from_fmt, cl_tag_session *s
 static int tag_run(tag_args *a, cl_error *err)
 {
     cl_progress *bar = NULL;
-    finish_config(a, &bar);
+    cli_session_finish(&a->so);
+    a->so.cfg.log = log_line;
+    a->so.cfg.log_ctx = &bar;
     cl_format from_fmt = cl_format_guess(a->input), to_fmt;
     if ((a->from && cl_format_from_name(a->from, &from_fmt, err) != CL_OK) ||
         cl_format_from_name(a->to, &to_fmt, err) != CL_OK)
@@ -231,7 +137,7 @@ static int tag_run(tag_args *a, cl_error *err)
     cl_stream_params sp;
     cl_run_summary sum, got;
     memset(&got, 0, sizeof got);
-    if (cl_tag_session_open(&a->cfg, &s, err) != CL_OK ||
+    if (cl_tag_session_open(&a->so.cfg, &s, err) != CL_OK ||
         stream_setup(a, from_fmt, s, &sp, &fin, &frej, &reader, err) != CL_OK)
         goto done;
     if (reader && !strcmp(a->out, "-")) { /* read, tag and write one document at a time */
@@ -273,7 +179,7 @@ summary:;
     if (a->pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
         fprintf(stderr, "clinner tag: %s\n", line.data);
     cl_buf_reset(&line); /* a fleet: how many requests each server took */
-    if (a->pmode != CL_PROGRESS_OFF && a->cfg.api_base && strchr(a->cfg.api_base, ',') &&
+    if (a->pmode != CL_PROGRESS_OFF && a->so.cfg.api_base && strchr(a->so.cfg.api_base, ',') &&
         cl_openai_server_summary(cl_tag_session_tagger(s), &line) == CL_OK && line.len)
         fprintf(stderr, "clinner tag: %s\n", line.data);
     cl_buf_free(&line);
@@ -298,38 +204,14 @@ done:
     return rc;
 }
 
-/* Library messages name the config field ("decode: ..."); a user of this
- * command knows it as an option. */
-static void print_error(const char *msg)
-{
-    static const char *const fields[][2] = {
-        {"backend", "--backend"}, {"model", "--model"},       {"tokenizer", "--tokenizer"},
-        {"strategy", "--strategy"}, {"decode", "--decode"},   {"speculate", "--speculate"},
-        {"train_dir", "--train"}, {"kb_dir", "--kb"},         {"dense", "--dense"},
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        size_t n = strlen(fields[i][0]);
-        if (!strncmp(msg, fields[i][0], n) && msg[n] == ':') {
-            fprintf(stderr, "clinner tag: %s%s\n", fields[i][1], msg + n);
-            return;
-        }
-    }
-    fprintf(stderr, "clinner tag: %s\n", msg);
-}
-
 int cmd_tag(int argc, char **argv)
 {
     tag_args a;
     memset(&a, 0, sizeof a);
-    a.cfg = cl_tag_config_default();
+    cli_session_init(&a.so);
     a.to = "jsonl";
     a.out = "-";
-    a.seed = -1;
-    a.shots = a.cfg.shots;
-    a.retries = a.cfg.retries;
-    a.rag_k = a.cfg.rag_k;
     a.pmode = CL_PROGRESS_AUTO;
-    a.cfg.strategy = NULL; /* NULL: the session's default, and a way to see if given */
     cli_opt opts[TAG_NOPTS];
     bool given[TAG_NOPTS];
     size_t nopts = tag_options(&a, opts);
@@ -338,12 +220,12 @@ int cmd_tag(int argc, char **argv)
         return done;
     if (!a.input)
         a.input = "-";
-    if (refuse_foreign_options(a.cfg.backend, opts, given, nopts))
+    if (cli_session_refuse_foreign("tag", &a.so, opts, given, nopts))
         return 2;
     cl_error err;
     cl_error_clear(&err);
     int rc = tag_run(&a, &err);
     if (rc)
-        print_error(err.msg);
+        cli_session_error("tag", err.msg);
     return rc;
 }

@@ -118,8 +118,11 @@ int cmd_train(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "encoder"))
+        return cmd_train_encoder(argc, argv);
     if (argc < 2 || strcmp(argv[1], "crf") != 0) {
-        fprintf(stderr, "clinner train: the only trainer is 'crf' (clinner train crf --help)\n");
+        fprintf(stderr, "clinner train: the trainers are 'crf' and 'encoder' (clinner train crf "
+                        "--help, clinner train encoder --help)\n");
         return 2;
     }
     cl_crf_train_params p = cl_crf_train_default_params();

@@ -10,6 +10,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_train_encoder(int argc, char **argv); /* cmd_train_encoder.c */
 int cmd_finetune(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_merge(int argc, char **argv);

@@ -14,6 +14,7 @@
 
 #include "clinner/crf.h"
 #ifdef CL_HAVE_LLAMA
+#include "clinner/encoder.h"
 #include "clinner/llm.h"
 #endif
 #include "clinner/openai.h"
@@ -220,15 +221,37 @@ static cl_status open_llama(cl_tag_session *s, const cl_tag_config *cfg, cl_erro
     return cl_llama_tagger_new(&p, s->prompt.builder, &s->tagger, err);
 }
 #define OPEN_LLAMA open_llama
+
+/* ---- encoder (a model from `clinner train encoder`; encoder.h) ---- */
+
+static cl_status open_encoder(cl_tag_session *s, const cl_tag_config *cfg, cl_error *err)
+{
+    if (!cfg->model)
+        return cl_error_set(err, CL_ERR_ARG,
+                            "model: the encoder backend needs a model from `clinner train "
+                            "encoder`");
+    s->model = cl_strdup(cfg->model);
+    cl_status st = cl_encoder_tagger_open(s->model, cfg->threads > 0 ? cfg->threads : 2,
+                                          &s->tagger, err);
+    if (st != CL_OK)
+        return st;
+    char *tok = cl_encoder_model_tokenizer(s->model, err); /* the words it was trained on */
+    st = pick_tokenizer(s, cfg, tok, err);
+    free(tok);
+    s->batch = 64;
+    return st;
+}
+#define OPEN_ENCODER open_encoder
 #else
 #define OPEN_LLAMA NULL
+#define OPEN_ENCODER NULL
 #endif
 
 static const backend backends[] = {
     {"crf", open_crf, true, NULL},
     {"llama", OPEN_LLAMA, false, "forced"},
     {"openai", open_openai, false, "free"},
-    {"encoder", NULL, true, NULL},
+    {"encoder", OPEN_ENCODER, false, NULL}, /* threads: its CPU threads */
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
@@ -265,8 +288,8 @@ static cl_status make_fingerprint(cl_tag_session *s, const cl_tag_config *cfg, c
         cl_buf_printf(&fp, " chat=%s", cfg->chat_template);
     if (cfg->ctx_tokens > 0) /* decides which sentences are skipped as too long */
         cl_buf_printf(&fp, " ctx=%d", cfg->ctx_tokens);
-    /* llama.cpp's CPU arithmetic depends on the thread count */
-    if (cfg->threads > 0 && !strcmp(s->be->name, "llama"))
+    /* ggml's CPU arithmetic depends on the thread count (llama, encoder) */
+    if (cfg->threads > 0 && !s->be->reentrant)
         cl_buf_printf(&fp, " threads=%d", cfg->threads);
     if (!fp.data) {
         cl_buf_free(&fp);

@@ -1,0 +1,546 @@
+/*
+ * model.c - loading and saving a BERT-family encoder: its config (config.json
+ * beside a base model, or the __metadata__ of a fine-tuned tagger file), its
+ * vocabulary, and its weights copied from safetensors (F32 or F16 on disk)
+ * into ggml tensors in a CPU backend buffer, always F32 in memory so that the
+ * same tensors serve inference and training.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clinner/util.h"
+#include "encoder/enc_internal.h"
+
+#define META_KIND "clinner.kind"
+#define KIND_TAGGER "encoder-tagger"
+
+static int json_int(const cJSON *o, const char *k, int def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valueint : def;
+}
+
+static cl_status parse_config(const char *json, const char *where, cl_encoder_config *c,
+                              cl_error *err)
+{
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return cl_error_set(err, CL_ERR_MODEL, "%s: config is not a JSON object", where);
+    }
+    c->layers = json_int(o, "num_hidden_layers", 0);
+    c->hidden = json_int(o, "hidden_size", 0);
+    c->heads = json_int(o, "num_attention_heads", 0);
+    c->ffn = json_int(o, "intermediate_size", 0);
+    c->max_pos = json_int(o, "max_position_embeddings", 512);
+    c->vocab = json_int(o, "vocab_size", 0);
+    c->type_vocab = json_int(o, "type_vocab_size", 2);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "layer_norm_eps");
+    c->eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
+    bool gelu = !act || (cJSON_IsString(act) && !strcmp(act->valuestring, "gelu"));
+    cJSON_Delete(o);
+    if (!gelu)
+        return cl_error_set(err, CL_ERR_MODEL, "%s: hidden_act is not gelu", where);
+    if (c->layers < 1 || c->layers > ENC_MAX_LAYERS || c->hidden < 1 || c->heads < 1 ||
+        c->hidden % c->heads || c->ffn < 1 || c->vocab < 1 || c->max_pos < 3)
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "%s: config needs num_hidden_layers (1..%d), hidden_size divisible "
+                            "by num_attention_heads, intermediate_size, vocab_size",
+                            where, ENC_MAX_LAYERS);
+    return CL_OK;
+}
+
+static char *config_json(const cl_encoder_config *c)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"num_hidden_layers\":%d,\"hidden_size\":%d,\"num_attention_heads\":%d,"
+             "\"intermediate_size\":%d,\"max_position_embeddings\":%d,\"vocab_size\":%d,"
+             "\"type_vocab_size\":%d,\"layer_norm_eps\":%.9g,\"hidden_act\":\"gelu\"}",
+             c->layers, c->hidden, c->heads, c->ffn, c->max_pos, c->vocab, c->type_vocab,
+             (double)c->eps);
+    return strdup(buf);
+}
+
+typedef struct tensor_spec {
+    struct ggml_tensor **slot;
+    char name[128];
+    int64_t ne0, ne1; /* ggml order; ne1 = 1 for vectors */
+    bool big;         /* a large matrix: Q8_0 in a q8_0 file */
+} tensor_spec;
+
+static int specs_of(cl_encoder *e, tensor_spec *s)
+{
+    const cl_encoder_config *c = &e->cfg;
+    int n = 0;
+#define SPEC(slot_, ne0_, ne1_, ...)                                \
+    do {                                                            \
+        s[n].slot = (slot_);                                        \
+        snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);         \
+        s[n].ne0 = (ne0_);                                          \
+        s[n].ne1 = (ne1_);                                          \
+        s[n].big = (ne1_) > 512 || ((ne1_) > 1 && (slot_) != &e->pemb && \
+                                    (slot_) != &e->temb);           \
+        n++;                                                        \
+    } while (0)
+    SPEC(&e->wemb, c->hidden, c->vocab, "embeddings.word_embeddings.weight");
+    SPEC(&e->pemb, c->hidden, c->max_pos, "embeddings.position_embeddings.weight");
+    SPEC(&e->temb, c->hidden, c->type_vocab, "embeddings.token_type_embeddings.weight");
+    SPEC(&e->eln_g, c->hidden, 1, "embeddings.LayerNorm.weight");
+    SPEC(&e->eln_b, c->hidden, 1, "embeddings.LayerNorm.bias");
+    for (int l = 0; l < c->layers; l++) {
+        enc_layer *L = &e->layers[l];
+        const char *p = "encoder.layer";
+        SPEC(&L->q_w, c->hidden, c->hidden, "%s.%d.attention.self.query.weight", p, l);
+        SPEC(&L->q_b, c->hidden, 1, "%s.%d.attention.self.query.bias", p, l);
+        SPEC(&L->k_w, c->hidden, c->hidden, "%s.%d.attention.self.key.weight", p, l);
+        SPEC(&L->k_b, c->hidden, 1, "%s.%d.attention.self.key.bias", p, l);
+        SPEC(&L->v_w, c->hidden, c->hidden, "%s.%d.attention.self.value.weight", p, l);
+        SPEC(&L->v_b, c->hidden, 1, "%s.%d.attention.self.value.bias", p, l);
+        SPEC(&L->o_w, c->hidden, c->hidden, "%s.%d.attention.output.dense.weight", p, l);
+        SPEC(&L->o_b, c->hidden, 1, "%s.%d.attention.output.dense.bias", p, l);
+        SPEC(&L->ln1_g, c->hidden, 1, "%s.%d.attention.output.LayerNorm.weight", p, l);
+        SPEC(&L->ln1_b, c->hidden, 1, "%s.%d.attention.output.LayerNorm.bias", p, l);
+        SPEC(&L->ff1_w, c->hidden, c->ffn, "%s.%d.intermediate.dense.weight", p, l);
+        SPEC(&L->ff1_b, c->ffn, 1, "%s.%d.intermediate.dense.bias", p, l);
+        SPEC(&L->ff2_w, c->ffn, c->hidden, "%s.%d.output.dense.weight", p, l);
+        SPEC(&L->ff2_b, c->hidden, 1, "%s.%d.output.dense.bias", p, l);
+        SPEC(&L->ln2_g, c->hidden, 1, "%s.%d.output.LayerNorm.weight", p, l);
+        SPEC(&L->ln2_b, c->hidden, 1, "%s.%d.output.LayerNorm.bias", p, l);
+    }
+#undef SPEC
+    return n;
+}
+
+static const cl_st_tensor *find_st(const cl_st_file *f, const char *name)
+{
+    const cl_st_tensor *st = cl_st_find(f, name);
+    char alt[160];
+    if (!st) { /* BertForX checkpoints prefix the encoder's names */
+        snprintf(alt, sizeof alt, "bert.%s", name);
+        st = cl_st_find(f, alt);
+    }
+    return st;
+}
+
+/* Copy a safetensors tensor (F32 or F16, shape [ne1, ne0] or [ne0]; U8:
+ * Q8_0 blocks of a [ne1, ne0] matrix) into t. */
+static cl_status load_tensor(const cl_st_file *f, const char *path, const char *name,
+                             struct ggml_tensor *t, cl_error *err)
+{
+    const cl_st_tensor *st = find_st(f, name);
+    if (!st)
+        return cl_error_set(err, CL_ERR_MODEL, "%s: no tensor '%s'", path, name);
+    if (t->type == GGML_TYPE_Q8_0) {
+        if (st->nbytes != ggml_nbytes(t))
+            return cl_error_set(err, CL_ERR_MODEL, "%s: tensor '%s': %zu bytes, Q8_0 needs %zu",
+                                path, name, st->nbytes, ggml_nbytes(t));
+        ggml_backend_tensor_set(t, cl_st_data(f, st), 0, st->nbytes);
+        return CL_OK;
+    }
+    int64_t want = ggml_nelements(t), have = 1;
+    for (int i = 0; i < st->ndim; i++)
+        have *= st->shape[i];
+    int64_t inner = st->ndim ? st->shape[st->ndim - 1] : 1;
+    if (have != want || inner != t->ne[0])
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "%s: tensor '%s' has %lld values (rows of %lld), want %lld (rows of "
+                            "%lld)",
+                            path, name, (long long)have, (long long)inner, (long long)want,
+                            (long long)t->ne[0]);
+    if (!strcmp(st->dtype, "F32")) {
+        ggml_backend_tensor_set(t, cl_st_data(f, st), 0, st->nbytes);
+    } else if (!strcmp(st->dtype, "F16")) {
+        float *tmp = malloc((size_t)want * sizeof *tmp);
+        if (!tmp)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        ggml_fp16_to_fp32_row(cl_st_data(f, st), tmp, want);
+        ggml_backend_tensor_set(t, tmp, 0, (size_t)want * sizeof *tmp);
+        free(tmp);
+    } else {
+        return cl_error_set(err, CL_ERR_MODEL, "%s: tensor '%s' is %s (F32 or F16 only)", path,
+                            name, st->dtype);
+    }
+    return CL_OK;
+}
+
+static cl_status alloc_weights(cl_encoder *e, tensor_spec *specs, int n, const cl_st_file *f,
+                               cl_error *err)
+{
+    struct ggml_init_params ip = {(size_t)(n + 8) * ggml_tensor_overhead(), NULL, true};
+    if (!(e->ctx = ggml_init(ip)))
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory (ggml context)");
+    for (int i = 0; i < n; i++) {
+        const cl_st_tensor *st = find_st(f, specs[i].name);
+        bool q8 = st && !strcmp(st->dtype, "U8") && specs[i].ne1 > 1 && specs[i].ne0 % 32 == 0;
+        *specs[i].slot = specs[i].ne1 == 1
+                             ? ggml_new_tensor_1d(e->ctx, GGML_TYPE_F32, specs[i].ne0)
+                             : ggml_new_tensor_2d(e->ctx, q8 ? GGML_TYPE_Q8_0 : GGML_TYPE_F32,
+                                                  specs[i].ne0, specs[i].ne1);
+        ggml_set_name(*specs[i].slot, specs[i].name);
+    }
+    e->buf = ggml_backend_alloc_ctx_tensors_from_buft(e->ctx, ggml_backend_cpu_buffer_type());
+    if (!e->buf)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory (encoder weights)");
+    return CL_OK;
+}
+
+static cl_status split_labels(cl_encoder *e, const char *text, cl_error *err)
+{
+    int32_t n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    e->labels = calloc((size_t)n + 2, sizeof *e->labels);
+    if (!e->labels)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    const char *p = text;
+    while (*p) {
+        const char *q = strchr(p, '\n');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (len && !(e->labels[e->nlabels++] = strndup(p, len)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        p += len + (q ? 1 : 0);
+    }
+    return e->nlabels >= 1 ? CL_OK : cl_error_set(err, CL_ERR_MODEL, "no labels in the model");
+}
+
+/* A fine-tuned tagger: config, vocabulary, labels from __metadata__. */
+static cl_status open_tagger_meta(cl_encoder *e, const cl_st_file *f, const char *path,
+                                  cl_error *err)
+{
+    const char *cfg = cl_st_meta(f, "clinner.config"), *vocab = cl_st_meta(f, "clinner.vocab");
+    const char *labels = cl_st_meta(f, "clinner.labels"), *tok = cl_st_meta(f, "clinner.tokenizer");
+    const char *gelu = cl_st_meta(f, "clinner.gelu");
+    if (!cfg || !vocab || !labels)
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "%s: metadata lacks clinner.config, clinner.vocab or clinner.labels",
+                            path);
+    cl_status st = parse_config(cfg, path, &e->cfg, err);
+    if (st == CL_OK && (st = cl_wordpiece_new(vocab, strlen(vocab), &e->wp, err)) != CL_OK)
+        cl_error_prefix(err, "%s: vocabulary: ", path);
+    if (st == CL_OK)
+        st = split_labels(e, labels, err);
+    if (st == CL_OK && tok && !(e->tokenizer = strdup(tok)))
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    e->tanh_gelu = gelu && !strcmp(gelu, "tanh");
+    const char *ob = cl_st_meta(f, "clinner.o_bias");
+    e->o_bias = ob ? strtof(ob, NULL) : 0.0f;
+    return st;
+}
+
+/* A base model: config.json and vocab.txt in dir. */
+static cl_status open_base_files(cl_encoder *e, const char *dir, cl_error *err)
+{
+    char *cpath = cl_path_join(dir, "config.json"), *vpath = cl_path_join(dir, "vocab.txt");
+    char *json = NULL;
+    size_t n;
+    cl_status st = cpath && vpath ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_read_file(cpath, &json, &n, err);
+    if (st == CL_OK)
+        st = parse_config(json, cpath, &e->cfg, err);
+    if (st == CL_OK)
+        st = cl_wordpiece_load(vpath, &e->wp, err);
+    free(json);
+    free(cpath);
+    free(vpath);
+    return st;
+}
+
+static cl_status load_all(cl_encoder *e, const cl_st_file *f, const char *path, cl_error *err)
+{
+    tensor_spec *specs = calloc(8 + 16 * ENC_MAX_LAYERS, sizeof *specs);
+    if (!specs)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int n = specs_of(e, specs);
+    cl_status st = alloc_weights(e, specs, n, f, err);
+    for (int i = 0; i < n && st == CL_OK; i++)
+        st = load_tensor(f, path, specs[i].name, *specs[i].slot, err);
+    free(specs);
+    if (st != CL_OK || !e->labels)
+        return st;
+    if ((st = enc_new_head(e, (const char *const *)e->labels, e->nlabels, 0, err)) != CL_OK)
+        return st;
+    st = load_tensor(f, path, "classifier.weight", e->cls_w, err);
+    return st == CL_OK ? load_tensor(f, path, "classifier.bias", e->cls_b, err) : st;
+}
+
+cl_status cl_encoder_open(const char *path, cl_encoder **out, cl_error *err)
+{
+    *out = NULL;
+    cl_encoder *e = calloc(1, sizeof *e);
+    if (!e)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    bool is_dir = cl_is_dir(path);
+    char *file = is_dir ? cl_path_join(path, "model.safetensors") : strdup(path);
+    char *dir = NULL;
+    if (!is_dir && file) {
+        const char *slash = strrchr(file, '/');
+        dir = slash ? strndup(file, (size_t)(slash - file)) : strdup(".");
+    }
+    cl_st_file *f = NULL;
+    cl_status st = file && (is_dir || dir) ? cl_st_open(file, &f, err)
+                                           : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK) {
+        const char *kind = cl_st_meta(f, META_KIND);
+        if (kind && !strcmp(kind, KIND_TAGGER))
+            st = open_tagger_meta(e, f, file, err);
+        else
+            st = open_base_files(e, is_dir ? path : dir, err);
+    }
+    if (st == CL_OK)
+        st = load_all(e, f, file, err);
+    if (st == CL_OK) {
+        e->cls_id = cl_wordpiece_id(e->wp, "[CLS]");
+        e->sep_id = cl_wordpiece_id(e->wp, "[SEP]");
+        e->pad_id = cl_wordpiece_id(e->wp, "[PAD]");
+        if (e->cls_id < 0 || e->sep_id < 0 || cl_wordpiece_size(e->wp) > e->cfg.vocab)
+            st = cl_error_set(err, CL_ERR_MODEL,
+                              "%s: vocabulary lacks [CLS]/[SEP] or exceeds vocab_size", file);
+        if (e->pad_id < 0)
+            e->pad_id = 0;
+    }
+    cl_st_free(f);
+    free(file);
+    free(dir);
+    if (st != CL_OK) {
+        cl_encoder_free(e);
+        return st;
+    }
+    *out = e;
+    return CL_OK;
+}
+
+void cl_encoder_free(cl_encoder *e)
+{
+    if (!e)
+        return;
+    if (e->buf)
+        ggml_backend_buffer_free(e->buf);
+    if (e->ctx)
+        ggml_free(e->ctx);
+    if (e->head_buf)
+        ggml_backend_buffer_free(e->head_buf);
+    if (e->head_ctx)
+        ggml_free(e->head_ctx);
+    cl_wordpiece_free(e->wp);
+    for (int32_t i = 0; e->labels && i < e->nlabels; i++)
+        free(e->labels[i]);
+    free(e->labels);
+    free(e->tokenizer);
+    free(e);
+}
+
+const cl_encoder_config *cl_encoder_get_config(const cl_encoder *e) { return &e->cfg; }
+const cl_wordpiece *cl_encoder_vocab(const cl_encoder *e) { return e->wp; }
+const char *const *cl_encoder_labels(const cl_encoder *e)
+{
+    return (const char *const *)e->labels;
+}
+
+/* splitmix64: the head's initial weights, reproducible from the seed. */
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+cl_status enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
+                       cl_error *err)
+{
+    if (labels != (const char *const *)e->labels) {
+        for (int32_t i = 0; e->labels && i < e->nlabels; i++)
+            free(e->labels[i]);
+        free(e->labels);
+        e->nlabels = 0;
+        if (!(e->labels = calloc((size_t)nlabels + 1, sizeof *e->labels)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < nlabels; i++, e->nlabels++)
+            if (!(e->labels[i] = strdup(labels[i])))
+                return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    if (e->head_buf)
+        ggml_backend_buffer_free(e->head_buf);
+    if (e->head_ctx)
+        ggml_free(e->head_ctx);
+    struct ggml_init_params ip = {4 * ggml_tensor_overhead(), NULL, true};
+    if (!(e->head_ctx = ggml_init(ip)))
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    e->cls_w = ggml_new_tensor_2d(e->head_ctx, GGML_TYPE_F32, e->cfg.hidden, nlabels);
+    e->cls_b = ggml_new_tensor_1d(e->head_ctx, GGML_TYPE_F32, nlabels);
+    ggml_set_name(e->cls_w, "classifier.weight");
+    ggml_set_name(e->cls_b, "classifier.bias");
+    e->head_buf = ggml_backend_alloc_ctx_tensors_from_buft(e->head_ctx,
+                                                           ggml_backend_cpu_buffer_type());
+    if (!e->head_buf)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    size_t nw = (size_t)e->cfg.hidden * (size_t)nlabels;
+    float *w = calloc(nw + (size_t)nlabels, sizeof *w);
+    if (!w)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    uint64_t s = seed;
+    for (size_t i = 0; i < nw; i++) { /* Box-Muller, std 0.02 */
+        double u1 = ((double)(splitmix(&s) >> 11) + 1.0) / 9007199254740993.0;
+        double u2 = (double)(splitmix(&s) >> 11) / 9007199254740992.0;
+        w[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+    }
+    ggml_backend_tensor_set(e->cls_w, w, 0, nw * sizeof *w);
+    ggml_backend_tensor_set(e->cls_b, w + nw, 0, (size_t)nlabels * sizeof *w);
+    free(w);
+    return CL_OK;
+}
+
+/* Metadata of a saved tagger: config, vocabulary, labels, tokenizer. */
+static cl_status save_meta(const cl_encoder *e, cl_st_writer *w, const char *const *extra,
+                           cl_error *err)
+{
+    char *cfg = config_json(&e->cfg), *vocab = cl_wordpiece_text(e->wp);
+    cl_buf lb;
+    cl_buf_init(&lb);
+    for (int32_t i = 0; i < e->nlabels; i++)
+        if (cl_buf_puts(&lb, e->labels[i]) || cl_buf_putc(&lb, '\n'))
+            break;
+    cl_status st = cfg && vocab && lb.data ? CL_OK
+                                           : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, META_KIND, KIND_TAGGER, err);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.config", cfg, err);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.vocab", vocab, err);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.labels", lb.data, err);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.gelu", e->tanh_gelu ? "tanh" : "erf", err);
+    if (st == CL_OK && e->tokenizer)
+        st = cl_st_writer_meta(w, "clinner.tokenizer", e->tokenizer, err);
+    char ob[32];
+    snprintf(ob, sizeof ob, "%.9g", (double)e->o_bias);
+    if (st == CL_OK)
+        st = cl_st_writer_meta(w, "clinner.o_bias", ob, err);
+    for (int i = 0; extra && extra[i] && extra[i + 1] && st == CL_OK; i += 2)
+        st = cl_st_writer_meta(w, extra[i], extra[i + 1], err);
+    free(cfg);
+    free(vocab);
+    cl_buf_free(&lb);
+    return st;
+}
+
+/* One tensor in the file's type: kept Q8_0 as it is; big matrices to Q8_0
+ * (q8_0), other matrices to F16 (f16, q8_0); vectors F32. */
+static cl_status save_tensor(cl_st_writer *w, const tensor_spec *sp, cl_enc_wtype type,
+                             void **buf, cl_error *err)
+{
+    struct ggml_tensor *t = *sp->slot;
+    int64_t ne = ggml_nelements(t), shape[2] = {sp->ne1, sp->ne0};
+    if (sp->ne1 == 1) {
+        float *f = *buf = malloc((size_t)ne * sizeof *f);
+        if (!f)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        ggml_backend_tensor_get(t, f, 0, (size_t)ne * sizeof *f);
+        return cl_st_writer_add(w, sp->name, "F32", 1, shape + 1, f, (size_t)ne * 4, err);
+    }
+    if (t->type == GGML_TYPE_Q8_0 && type != CL_ENC_Q8_0)
+        return cl_error_set(err, CL_ERR_ARG, "tensor '%s' is Q8_0: convert from an F32 model",
+                            sp->name);
+    bool q8 = type == CL_ENC_Q8_0 && sp->big && sp->ne0 % 32 == 0;
+    size_t qbytes = ggml_row_size(GGML_TYPE_Q8_0, sp->ne0) * (size_t)sp->ne1;
+    if (t->type == GGML_TYPE_Q8_0) {
+        if (!(*buf = malloc(ggml_nbytes(t))))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        ggml_backend_tensor_get(t, *buf, 0, ggml_nbytes(t));
+        int64_t n1 = (int64_t)ggml_nbytes(t);
+        return cl_st_writer_add(w, sp->name, "U8", 1, &n1, *buf, ggml_nbytes(t), err);
+    }
+    float *f = malloc((size_t)ne * sizeof *f);
+    if (!f)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    ggml_backend_tensor_get(t, f, 0, (size_t)ne * sizeof *f);
+    if (type == CL_ENC_F32) {
+        *buf = f;
+        return cl_st_writer_add(w, sp->name, "F32", 2, shape, f, (size_t)ne * 4, err);
+    }
+    *buf = malloc(q8 ? qbytes : (size_t)ne * sizeof(ggml_fp16_t));
+    if (!*buf) {
+        free(f);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    cl_status st;
+    if (q8) {
+        ggml_quantize_chunk(GGML_TYPE_Q8_0, f, *buf, 0, sp->ne1, sp->ne0, NULL);
+        int64_t n1 = (int64_t)qbytes;
+        st = cl_st_writer_add(w, sp->name, "U8", 1, &n1, *buf, qbytes, err);
+    } else {
+        ggml_fp32_to_fp16_row(f, *buf, ne);
+        st = cl_st_writer_add(w, sp->name, "F16", 2, shape, *buf, (size_t)ne * 2, err);
+    }
+    free(f);
+    return st;
+}
+
+cl_status cl_enc_wtype_from_name(const char *name, cl_enc_wtype *out, cl_error *err)
+{
+    static const char *const names[] = {"f32", "f16", "q8_0"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (cl_enc_wtype)i;
+            return CL_OK;
+        }
+    return cl_error_set(err, CL_ERR_ARG, "weight type '%s' is not f32, f16 or q8_0", name);
+}
+
+cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_wtype type,
+                             cl_error *err)
+{
+    cl_encoder *e;
+    cl_status st = cl_encoder_open(in_path, &e, err);
+    if (st != CL_OK)
+        return st;
+    if (!e->labels)
+        st = cl_error_set(err, CL_ERR_MODEL, "%s: a base encoder, not a tagger", in_path);
+    if (st == CL_OK)
+        st = enc_save(e, out_path, type, NULL, err);
+    cl_encoder_free(e);
+    return st;
+}
+
+cl_status enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
+                   const char *const *extra, cl_error *err)
+{
+    if (!e->cls_w)
+        return cl_error_set(err, CL_ERR_INTERNAL, "encoder: no classifier to save");
+    tensor_spec *specs = calloc(10 + 16 * ENC_MAX_LAYERS, sizeof *specs);
+    void **bufs = calloc(10 + 16 * ENC_MAX_LAYERS, sizeof *bufs);
+    cl_st_writer *w = cl_st_writer_new();
+    cl_status st = specs && bufs && w ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int n = 0;
+    if (st == CL_OK) {
+        n = specs_of((cl_encoder *)e, specs);
+        specs[n].slot = (struct ggml_tensor **)&e->cls_w;
+        strcpy(specs[n].name, "classifier.weight");
+        specs[n].ne0 = e->cfg.hidden;
+        specs[n++].ne1 = e->nlabels;
+        specs[n].slot = (struct ggml_tensor **)&e->cls_b;
+        strcpy(specs[n].name, "classifier.bias");
+        specs[n].ne0 = e->nlabels;
+        specs[n++].ne1 = 1;
+    }
+    for (int i = 0; i < n && st == CL_OK; i++)
+        st = save_tensor(w, &specs[i], type, &bufs[i], err);
+    if (st == CL_OK)
+        st = save_meta(e, w, extra, err);
+    if (st == CL_OK)
+        st = cl_st_write(w, path, err);
+    for (int i = 0; bufs && i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(specs);
+    cl_st_writer_free(w);
+    return st;
+}

@@ -1,0 +1,404 @@
+/*
+ * tagger.c - tagging with a fine-tuned encoder: each sentence's words become
+ * word pieces (a word's label sits on its first piece), long sentences are
+ * cut at word boundaries into sequences that fit, sequences of similar length
+ * are run together through the forward graph, and the gathered first-piece
+ * logits become log-probabilities per word.  Viterbi over the label
+ * sequences that are valid BIO (I-X only after B-X or I-X) picks the labels,
+ * so the output is always valid BIO; each label's softmax probability is its
+ * confidence.  Also the cl_tagger backend (tagger.h) over all this.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clinner/tokenize.h"
+#include "encoder/enc_internal.h"
+
+#define ENC_TAG_MAX_PIECES 256
+#define ENC_TAG_BATCH_TOKENS 2048
+
+void enc_sentence_pieces_free(enc_sentence_pieces *sp)
+{
+    for (int32_t i = 0; i < sp->nchunks; i++) {
+        free(sp->chunks[i].ids);
+        free(sp->chunks[i].first);
+    }
+    free(sp->chunks);
+    sp->chunks = NULL;
+    sp->nchunks = 0;
+}
+
+static cl_status add_chunk(enc_sentence_pieces *out, const cl_encoder *e, const int32_t *ids,
+                           const int32_t *wstart, const int32_t *wcount, int32_t wb, int32_t we,
+                           int32_t max_body, cl_error *err)
+{
+    enc_chunk *nc = realloc(out->chunks, (size_t)(out->nchunks + 1) * sizeof *nc);
+    if (!nc)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    out->chunks = nc;
+    enc_chunk *c = &nc[out->nchunks];
+    memset(c, 0, sizeof *c);
+    int32_t body = 0;
+    for (int32_t w = wb; w < we; w++)
+        body += wcount[w];
+    if (body > max_body)
+        body = max_body; /* one word longer than a sequence: its first pieces */
+    c->word_begin = wb;
+    c->word_end = we;
+    c->n = body + 2;
+    c->ids = malloc((size_t)c->n * sizeof *c->ids);
+    c->first = malloc((size_t)(we - wb + 1) * sizeof *c->first);
+    if (!c->ids || !c->first) {
+        free(c->ids);
+        free(c->first);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    out->nchunks++;
+    c->ids[0] = e->cls_id;
+    int32_t k = 1;
+    for (int32_t w = wb; w < we; w++) {
+        c->first[w - wb] = wcount[w] > 0 && k <= body ? k : -1;
+        for (int32_t p = 0; p < wcount[w] && k <= body; p++)
+            c->ids[k++] = ids[wstart[w] + p];
+    }
+    c->ids[k] = e->sep_id;
+    return CL_OK;
+}
+
+cl_status enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
+                                 int32_t max_pieces, enc_sentence_pieces *out, cl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const cl_sentence *s = &doc->sentences[sent];
+    int32_t nw = s->tok_end - s->tok_begin;
+    int32_t *ids = NULL, nids = 0, cap = 0;
+    int32_t *wstart = malloc(((size_t)nw + 1) * sizeof *wstart);
+    int32_t *wcount = malloc(((size_t)nw + 1) * sizeof *wcount);
+    cl_status st = wstart && wcount ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t w = 0; w < nw && st == CL_OK; w++) {
+        size_t nb;
+        const char *b = cl_doc_token_bytes(doc, s->tok_begin + w, &nb);
+        wstart[w] = nids;
+        st = cl_wordpiece_encode(e->wp, b, nb, &ids, NULL, &nids, &cap, NULL, err);
+        wcount[w] = nids - wstart[w];
+    }
+    int32_t max_body = (max_pieces > e->cfg.max_pos ? e->cfg.max_pos : max_pieces) - 2;
+    int32_t wb = 0, body = 0;
+    for (int32_t w = 0; w < nw && st == CL_OK; w++) {
+        if (w > wb && body + wcount[w] > max_body) {
+            st = add_chunk(out, e, ids, wstart, wcount, wb, w, max_body, err);
+            wb = w;
+            body = 0;
+        }
+        body += wcount[w];
+    }
+    if (st == CL_OK && nw > 0)
+        st = add_chunk(out, e, ids, wstart, wcount, wb, nw, max_body, err);
+    free(ids);
+    free(wstart);
+    free(wcount);
+    if (st != CL_OK)
+        enc_sentence_pieces_free(out);
+    return st;
+}
+
+/* I-X may follow only B-X or I-X; label 0.. with "O", "B-X", "I-X" names. */
+static bool bio_allowed(const char *prev, const char *cur)
+{
+    if (strncmp(cur, "I-", 2) != 0)
+        return true;
+    if (!prev || (strncmp(prev, "B-", 2) != 0 && strncmp(prev, "I-", 2) != 0))
+        return false;
+    return !strcmp(prev + 2, cur + 2);
+}
+
+void enc_viterbi_bio(const char *const *labels, int32_t L, const float *lp, int32_t n,
+                     int32_t *out)
+{
+    if (n <= 0)
+        return;
+    double *score = malloc((size_t)n * (size_t)L * sizeof *score);
+    int32_t *back = malloc((size_t)n * (size_t)L * sizeof *back);
+    if (!score || !back) { /* degrade to per-word argmax over B/O (still valid BIO) */
+        for (int32_t t = 0; t < n; t++) {
+            int32_t best = 0;
+            for (int32_t l = 1; l < L; l++)
+                if (strncmp(labels[l], "I-", 2) && lp[t * L + l] > lp[t * L + best])
+                    best = l;
+            out[t] = best;
+        }
+        free(score);
+        free(back);
+        return;
+    }
+    for (int32_t l = 0; l < L; l++)
+        score[l] = bio_allowed(NULL, labels[l]) ? lp[l] : -INFINITY;
+    for (int32_t t = 1; t < n; t++)
+        for (int32_t l = 0; l < L; l++) {
+            double best = -INFINITY;
+            int32_t arg = 0;
+            for (int32_t p = 0; p < L; p++) {
+                double v = score[(t - 1) * L + p];
+                if (v > best && bio_allowed(labels[p], labels[l])) {
+                    best = v;
+                    arg = p;
+                }
+            }
+            score[t * L + l] = best + lp[t * L + l];
+            back[t * L + l] = arg;
+        }
+    int32_t cur = 0;
+    for (int32_t l = 1; l < L; l++)
+        if (score[(n - 1) * L + l] > score[(n - 1) * L + cur])
+            cur = l;
+    for (int32_t t = n - 1; t >= 0; t--) {
+        out[t] = cur;
+        if (t > 0)
+            cur = back[t * L + cur];
+    }
+    free(score);
+    free(back);
+}
+
+typedef struct seq_ref {
+    int32_t sent, chunk, n;
+} seq_ref;
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const seq_ref *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    if (x->sent != y->sent)
+        return x->sent < y->sent ? -1 : 1;
+    return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* Run one batch of sequences and write log-softmax rows per word into lp
+ * (indexed by the word's token index minus base_tok). */
+static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_pieces *sp,
+                           int32_t sb, const seq_ref *refs, int32_t B, int32_t threads,
+                           int32_t base_tok, float *lp, cl_error *err)
+{
+    const int32_t L = e->nlabels;
+    int32_t T = 0, ng = 0;
+    for (int32_t b = 0; b < B; b++) {
+        enc_chunk *c = &sp[refs[b].sent - sb].chunks[refs[b].chunk];
+        T = c->n > T ? c->n : T;
+        ng += c->word_end - c->word_begin;
+    }
+    int32_t *ids = calloc((size_t)T * (size_t)B, sizeof *ids), *lens = malloc((size_t)B * 4);
+    int32_t *gather = malloc(((size_t)ng + 1) * sizeof *gather);
+    int32_t *dest = malloc(((size_t)ng + 1) * sizeof *dest);
+    float *logits = NULL;
+    cl_status st = ids && lens && gather && dest ? CL_OK
+                                                 : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int32_t k = 0;
+    for (int32_t b = 0; b < B && st == CL_OK; b++) {
+        enc_chunk *c = &sp[refs[b].sent - sb].chunks[refs[b].chunk];
+        memcpy(ids + (size_t)b * T, c->ids, (size_t)c->n * sizeof *ids);
+        lens[b] = c->n;
+        int32_t tok0 = doc->sentences[refs[b].sent].tok_begin + c->word_begin - base_tok;
+        for (int32_t w = 0; w < c->word_end - c->word_begin; w++)
+            if (c->first[w] >= 0) {
+                gather[k] = b * T + c->first[w];
+                dest[k++] = tok0 + w;
+            }
+    }
+    enc_graph_opts o = {.train_ops = false, .exact_gelu = !e->tanh_gelu};
+    if (st == CL_OK && k > 0)
+        st = enc_forward(e, T, B, ids, lens, gather, k, &o, threads, &logits, err);
+    for (int32_t i = 0; st == CL_OK && i < k; i++) {
+        const float *z = logits + (size_t)i * L;
+        float mx = z[0];
+        for (int32_t l = 1; l < L; l++)
+            mx = z[l] > mx ? z[l] : mx;
+        double sum = 0;
+        for (int32_t l = 0; l < L; l++)
+            sum += exp((double)(z[l] - mx));
+        float lse = mx + (float)log(sum);
+        for (int32_t l = 0; l < L; l++)
+            lp[(size_t)dest[i] * L + l] = z[l] - lse;
+    }
+    free(ids);
+    free(lens);
+    free(gather);
+    free(dest);
+    free(logits);
+    return st;
+}
+
+/* Log-probabilities [word][label] of sentences [sb, se) of doc; a word with
+ * no pieces gets O. */
+cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                    int32_t threads, float *lp, cl_error *err)
+{
+    const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
+    int32_t nw = doc->sentences[se - 1].tok_end - base;
+    for (int32_t i = 0; i < nw; i++)
+        for (int32_t l = 0; l < L; l++)
+            lp[(size_t)i * L + l] = l == 0 ? 0.0f : -1e9f;
+    enc_sentence_pieces *sp = calloc((size_t)(se - sb), sizeof *sp);
+    if (!sp)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = CL_OK;
+    int32_t nref = 0;
+    for (int32_t s = sb; s < se && st == CL_OK; s++)
+        if ((st = enc_pieces_of_sentence(e, doc, s, ENC_TAG_MAX_PIECES, &sp[s - sb], err)) ==
+            CL_OK)
+            nref += sp[s - sb].nchunks;
+    seq_ref *refs = st == CL_OK ? malloc(((size_t)nref + 1) * sizeof *refs) : NULL;
+    if (st == CL_OK && !refs)
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    int32_t k = 0;
+    for (int32_t s = sb; s < se && st == CL_OK; s++)
+        for (int32_t c = 0; c < sp[s - sb].nchunks; c++)
+            refs[k++] = (seq_ref){s, c, sp[s - sb].chunks[c].n};
+    if (st == CL_OK)
+        qsort(refs, (size_t)nref, sizeof *refs, cmp_seq);
+    for (int32_t i = 0; i < nref && st == CL_OK;) {
+        int32_t j = i + 1; /* sorted: the last of a batch is its longest */
+        while (j < nref && (int64_t)refs[j].n * (j - i + 1) <= ENC_TAG_BATCH_TOKENS)
+            j++;
+        st = run_batch(e, doc, sp, sb, refs + i, j - i, threads, base, lp, err);
+        i = j;
+    }
+    for (int32_t s = sb; s < se; s++)
+        enc_sentence_pieces_free(&sp[s - sb]);
+    free(sp);
+    free(refs);
+    return st;
+}
+
+cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                     const float *lp, float o_bias, int32_t *labels, float *conf, cl_error *err)
+{
+    const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
+    int32_t maxn = 0;
+    for (int32_t s = sb; s < se; s++) {
+        int32_t n = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        maxn = n > maxn ? n : maxn;
+    }
+    float *tmp = malloc(((size_t)maxn + 1) * (size_t)L * sizeof *tmp);
+    if (!tmp)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t s = sb; s < se; s++) {
+        int32_t t0 = doc->sentences[s].tok_begin - base;
+        int32_t n = doc->sentences[s].tok_end - doc->sentences[s].tok_begin;
+        memcpy(tmp, lp + (size_t)t0 * L, (size_t)n * (size_t)L * sizeof *tmp);
+        for (int32_t t = 0; t < n; t++)
+            tmp[(size_t)t * L] -= o_bias; /* label 0 is O */
+        enc_viterbi_bio((const char *const *)e->labels, L, tmp, n, labels + t0);
+        for (int32_t t = t0; conf && t < t0 + n; t++)
+            conf[t] = expf(lp[(size_t)t * L + labels[t]]);
+    }
+    free(tmp);
+    return CL_OK;
+}
+
+cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                      int32_t threads, int32_t *labels, float *conf, cl_error *err)
+{
+    if (sb >= se)
+        return CL_OK;
+    const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
+    int32_t nw = doc->sentences[se - 1].tok_end - base;
+    float *lp = malloc(((size_t)nw + 1) * (size_t)L * sizeof *lp);
+    if (!lp)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = enc_score(e, doc, sb, se, threads, lp, err);
+    if (st == CL_OK)
+        st = enc_decode(e, doc, sb, se, lp, e->o_bias, labels, conf, err);
+    free(lp);
+    return st;
+}
+
+/* ---- the cl_tagger backend ---- */
+
+typedef struct enc_tagger {
+    cl_encoder *e;
+    int32_t threads;
+    cl_tagger_stats stats; /* counted under no lock: approximate when reentrant */
+} enc_tagger;
+
+static cl_status tagger_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *err)
+{
+    enc_tagger *t = self;
+    if (sb < 0 || se > doc->nsentences || sb > se)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range (%d)",
+                            doc->id, sb, se, doc->nsentences);
+    if (sb == se)
+        return CL_OK;
+    if (!doc->tags && cl_doc_reset_tags(doc, err) != CL_OK)
+        return err ? err->code : CL_ERR_NOMEM;
+    if (!doc->tag_conf && doc->ntokens > 0) {
+        if (!(doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < doc->ntokens; i++)
+            doc->tag_conf[i] = -1.0f;
+    }
+    int32_t base = doc->sentences[sb].tok_begin, nw = doc->sentences[se - 1].tok_end - base;
+    int32_t *labels = malloc(((size_t)nw + 1) * sizeof *labels);
+    if (!labels)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = enc_predict(t->e, doc, sb, se, t->threads, labels, doc->tag_conf + base, err);
+    for (int32_t i = 0; i < nw && st == CL_OK; i++)
+        st = cl_doc_set_tag(doc, base + i, t->e->labels[labels[i]], err);
+    free(labels);
+    if (st == CL_OK) {
+        t->stats.sentences += se - sb;
+        t->stats.tokens += nw;
+    }
+    return st;
+}
+
+static void tagger_free(void *self)
+{
+    enc_tagger *t = self;
+    if (!t)
+        return;
+    cl_encoder_free(t->e);
+    free(t);
+}
+
+static void tagger_stats(void *self, cl_tagger_stats *out) { *out = ((enc_tagger *)self)->stats; }
+
+static const cl_tagger_ops enc_tagger_ops = {
+    .name = "encoder", .tag = tagger_tag, .free = tagger_free, .stats = tagger_stats,
+};
+
+cl_status cl_encoder_tagger_open(const char *model_path, int32_t threads, cl_tagger *out,
+                                 cl_error *err)
+{
+    out->ops = NULL;
+    out->self = NULL;
+    enc_tagger *t = calloc(1, sizeof *t);
+    if (!t)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = cl_encoder_open(model_path, &t->e, err);
+    if (st == CL_OK && !t->e->labels)
+        st = cl_error_set(err, CL_ERR_MODEL,
+                          "%s: a base encoder, not a tagger (train one with `clinner train "
+                          "encoder`)",
+                          model_path);
+    if (st != CL_OK) {
+        tagger_free(t);
+        return st;
+    }
+    t->threads = threads > 0 ? threads : 2;
+    out->ops = &enc_tagger_ops;
+    out->self = t;
+    return CL_OK;
+}
+
+char *cl_encoder_model_tokenizer(const char *model_path, cl_error *err)
+{
+    cl_st_file *f;
+    if (cl_st_open(model_path, &f, err) != CL_OK)
+        return NULL;
+    const char *tok = cl_st_meta(f, "clinner.tokenizer");
+    char *r = tok ? strdup(tok) : NULL;
+    cl_st_free(f);
+    return r;
+}

@@ -1,0 +1,546 @@
+/*
+ * test_encoder_train.c - the encoder trainer on a tiny random BERT written
+ * here (2 layers x 32, a 30-piece vocabulary):
+ *   - finite-difference gradients of the ops the graph writes for training
+ *     (LayerNorm as rms_norm of the centred input, GELU in tanh form through
+ *     exp/softplus) and of the whole model's loss (masked attention over a
+ *     padded batch, gathered first pieces, cross-entropy) w.r.t. weights;
+ *   - the tiny model learns a toy tagging task (dev F1 > 0.9) and tags it
+ *     with valid BIO;
+ *   - the same seed and thread count give the same model, byte for byte;
+ *   - a run stopped mid-epoch and resumed finishes with a model that tags.
+ * The toy task: sentences of filler words, disease names (one split into
+ * two pieces) and optionally "mild"/"severe" + symptom, all hand-chosen.
+ */
+#include "testutil.h"
+
+#if CL_HAVE_LLAMA
+#include <math.h>
+
+#include "clinner/encoder.h"
+#include "clinner/util.h"
+#include "encoder/enc_internal.h"
+
+static const char *const VOCAB[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the",    "patient",
+                                    "had",   "and",   "with",  "a",     "mild",   "severe",
+                                    "fab",   "##ry",  "gaucher", "pompe", "pain", "fever",
+                                    "rash",  ".",     "was",   "seen",  "today", "for",
+                                    "of",    "signs", "no",    "é",     "##s",   "ok"};
+#define NVOCAB ((int)(sizeof VOCAB / sizeof VOCAB[0]))
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static float rng_normal(uint64_t *s)
+{
+    double u1 = ((double)(rng_next(s) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (double)(rng_next(s) >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* A random tiny BERT in dir (config.json, vocab.txt, model.safetensors). */
+static void write_tiny_model(const char *dir)
+{
+    const int d = 32, ffn = 64, layers = 2, maxpos = 64;
+    char path[512], buf[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(buf, sizeof buf,
+             "{\"hidden_act\": \"gelu\", \"hidden_size\": %d, \"intermediate_size\": %d, "
+             "\"num_attention_heads\": 4, \"num_hidden_layers\": %d, "
+             "\"max_position_embeddings\": %d, \"vocab_size\": %d, \"type_vocab_size\": 2, "
+             "\"layer_norm_eps\": 1e-12}",
+             d, ffn, layers, maxpos, NVOCAB);
+    write_text(path, buf);
+    cl_buf v;
+    cl_buf_init(&v);
+    for (int i = 0; i < NVOCAB; i++)
+        cl_buf_printf(&v, "%s\n", VOCAB[i]);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_text(path, v.data);
+    cl_buf_free(&v);
+
+    cl_st_writer *w = cl_st_writer_new();
+    cl_error err;
+    uint64_t seed = 12345;
+    float *bufs[64];
+    int nb = 0;
+#define ADD(name, rows, cols, kind)                                                       \
+    do {                                                                                  \
+        int64_t sh[2] = {(rows), (cols)};                                                 \
+        size_t cnt_ = (size_t)(rows) * (size_t)(cols);                                    \
+        float *x = bufs[nb++] = malloc(cnt_ * sizeof *x);                                  \
+        for (size_t i = 0; i < cnt_; i++)                                                  \
+            x[i] = (kind) == 0 ? 0.2f * rng_normal(&seed) : (kind) == 1 ? 1.0f : 0.0f;  \
+        if ((rows) == 1)                                                                  \
+            assert_int_equal(cl_st_writer_add(w, name, "F32", 1, sh + 1, x, cnt_ * 4, &err), \
+                             CL_OK);                                                      \
+        else                                                                              \
+            assert_int_equal(cl_st_writer_add(w, name, "F32", 2, sh, x, cnt_ * 4, &err),     \
+                             CL_OK);                                                      \
+    } while (0)
+    ADD("embeddings.word_embeddings.weight", NVOCAB, d, 0);
+    ADD("embeddings.position_embeddings.weight", maxpos, d, 0);
+    ADD("embeddings.token_type_embeddings.weight", 2, d, 0);
+    ADD("embeddings.LayerNorm.weight", 1, d, 1);
+    ADD("embeddings.LayerNorm.bias", 1, d, 2);
+    for (int l = 0; l < layers; l++) {
+        char lname[128];
+#define LN(suffix, r, c, k)                                          \
+    snprintf(lname, sizeof lname, "encoder.layer.%d.%s", l, suffix);       \
+    ADD(lname, r, c, k)
+        LN("attention.self.query.weight", d, d, 0);
+        LN("attention.self.query.bias", 1, d, 0);
+        LN("attention.self.key.weight", d, d, 0);
+        LN("attention.self.key.bias", 1, d, 0);
+        LN("attention.self.value.weight", d, d, 0);
+        LN("attention.self.value.bias", 1, d, 0);
+        LN("attention.output.dense.weight", d, d, 0);
+        LN("attention.output.dense.bias", 1, d, 0);
+        LN("attention.output.LayerNorm.weight", 1, d, 1);
+        LN("attention.output.LayerNorm.bias", 1, d, 2);
+        LN("intermediate.dense.weight", ffn, d, 0);
+        LN("intermediate.dense.bias", 1, ffn, 0);
+        LN("output.dense.weight", d, ffn, 0);
+        LN("output.dense.bias", 1, d, 0);
+        LN("output.LayerNorm.weight", 1, d, 1);
+        LN("output.LayerNorm.bias", 1, d, 2);
+#undef LN
+    }
+#undef ADD
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(cl_st_write(w, path, &err), CL_OK);
+    cl_st_writer_free(w);
+    for (int i = 0; i < nb; i++)
+        free(bufs[i]);
+}
+
+/* ---- finite differences ---- */
+
+typedef struct fd_case {
+    struct ggml_context *ctx;
+    struct ggml_tensor *loss;
+    struct ggml_cgraph *gf, *gb;
+} fd_case;
+
+static void fd_prepare(fd_case *c)
+{
+    ggml_set_loss(c->loss);
+    c->gf = ggml_new_graph_custom(c->ctx, 8192, true);
+    ggml_build_forward_expand(c->gf, c->loss);
+    c->gb = ggml_graph_dup(c->ctx, c->gf, true);
+    ggml_build_backward_expand(c->ctx, c->gb, NULL);
+    ggml_graph_reset(c->gb);
+    assert_int_equal(ggml_graph_compute_with_ctx(c->ctx, c->gb, 1), GGML_STATUS_SUCCESS);
+}
+
+static double fd_loss(fd_case *c)
+{
+    assert_int_equal(ggml_graph_compute_with_ctx(c->ctx, c->gf, 1), GGML_STATUS_SUCCESS);
+    return (double)ggml_get_f32_1d(c->loss, 0);
+}
+
+/* Compare the analytic gradient of param p (host memory) at k entries with
+ * central differences; returns the worst relative error. */
+static double fd_check(fd_case *c, struct ggml_tensor *p, int k, uint64_t *seed, double h)
+{
+    struct ggml_tensor *g = ggml_graph_get_grad(c->gb, p);
+    assert_non_null(g);
+    float *x = p->data;
+    int64_t n = ggml_nelements(p);
+    double worst = 0;
+    for (int j = 0; j < k; j++) {
+        int64_t i = (int64_t)(rng_next(seed) % (uint64_t)n);
+        float orig = x[i];
+        x[i] = orig + (float)h;
+        double lp = fd_loss(c);
+        x[i] = orig - (float)h;
+        double lm = fd_loss(c);
+        x[i] = orig;
+        double num = (lp - lm) / (2 * h), ana = ((float *)g->data)[i];
+        double rel = fabs(num - ana) / fmax(fmax(fabs(num), fabs(ana)), 1e-2);
+        worst = fmax(worst, rel);
+    }
+    return worst;
+}
+
+static struct ggml_tensor *rand_tensor(struct ggml_context *ctx, int64_t a, int64_t b,
+                                       uint64_t *seed, float scale, float offset)
+{
+    struct ggml_tensor *t = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, a, b);
+    for (int64_t i = 0; i < a * b; i++)
+        ((float *)t->data)[i] = offset + scale * rng_normal(seed);
+    return t;
+}
+
+static void test_grad_layer_norm_and_gelu(void **state)
+{
+    (void)state;
+    uint64_t seed = 99;
+    struct ggml_init_params ip = {64 << 20, NULL, false};
+    fd_case c = {.ctx = ggml_init(ip)};
+    struct ggml_tensor *x = rand_tensor(c.ctx, 16, 5, &seed, 1.5f, 0.3f);
+    struct ggml_tensor *g = rand_tensor(c.ctx, 16, 1, &seed, 0.3f, 1.0f);
+    struct ggml_tensor *b = rand_tensor(c.ctx, 16, 1, &seed, 0.3f, 0.0f);
+    ggml_set_param(x);
+    ggml_set_param(g);
+    ggml_set_param(b);
+    enc_graph_opts o = {.train_ops = true};
+    struct ggml_tensor *y = enc_layer_norm(c.ctx, x, g, b, 1e-12f, true);
+    y = enc_gelu(c.ctx, ggml_scale(c.ctx, y, 2.0f), &o); /* reach GELU's curved range */
+    struct ggml_tensor *r = rand_tensor(c.ctx, 16, 5, &seed, 1.0f, 0.0f);
+    c.loss = ggml_sum(c.ctx, ggml_mul(c.ctx, y, r));
+    fd_prepare(&c);
+    double wx = fd_check(&c, x, 40, &seed, 1e-2), wg = fd_check(&c, g, 16, &seed, 1e-2),
+           wb = fd_check(&c, b, 16, &seed, 1e-2);
+    fprintf(stderr, "LayerNorm+GELU: worst relative gradient error x %.2g, g %.2g, b %.2g\n",
+            wx, wg, wb);
+    assert_true(wx < 0.03 && wg < 0.03 && wb < 0.03);
+    ggml_free(c.ctx);
+}
+
+static char tmpdir_buf[256];
+
+static const char *tmpdir(void)
+{
+    if (!tmpdir_buf[0]) {
+        strcpy(tmpdir_buf, "/tmp/clinner-enc-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir_buf));
+        write_tiny_model(tmpdir_buf);
+    }
+    return tmpdir_buf;
+}
+
+static void test_grad_whole_model(void **state)
+{
+    (void)state;
+    cl_error err;
+    cl_encoder *e;
+    assert_int_equal(cl_encoder_open(tmpdir(), &e, &err), CL_OK);
+    const char *labels[] = {"O", "B-X", "I-X"};
+    assert_int_equal(enc_new_head(e, labels, 3, 7, &err), CL_OK);
+    uint64_t seed = 5;
+    struct ggml_init_params ip = {256 << 20, NULL, false};
+    fd_case c = {.ctx = ggml_init(ip)};
+    for (struct ggml_tensor *x = ggml_get_first_tensor(e->ctx); x;
+         x = ggml_get_next_tensor(e->ctx, x))
+        ggml_set_param(x);
+    ggml_set_param(e->cls_w);
+    ggml_set_param(e->cls_b);
+    /* two sequences, 7 and 5 pieces, padded to 7 */
+    const int32_t T = 7, B = 2, ids[] = {2, 4, 5, 12, 13, 19, 3, 2, 16, 7, 17, 3, 0, 0};
+    const int32_t lens[] = {7, 5}, gather[] = {1, 2, 3, 5, 8, 9, 10};
+    enc_graph_opts o = {.train_ops = true};
+    enc_inputs in;
+    struct ggml_tensor *logits = enc_build(c.ctx, e, T, B, 7, &o, &in);
+    assert_int_equal(enc_set_inputs(&in, e, T, B, ids, lens, gather, 7, &err), CL_OK);
+    struct ggml_tensor *lab = ggml_new_tensor_2d(c.ctx, GGML_TYPE_F32, 3, 7);
+    const int gold[] = {0, 0, 1, 0, 1, 2, 0};
+    memset(lab->data, 0, ggml_nbytes(lab));
+    for (int i = 0; i < 7; i++)
+        ((float *)lab->data)[i * 3 + gold[i]] = 1.0f;
+    c.loss = ggml_cross_entropy_loss(c.ctx, logits, lab);
+    fd_prepare(&c);
+    struct ggml_tensor *ps[] = {e->layers[0].q_w, e->layers[0].k_b, e->layers[1].v_w,
+                                e->layers[0].ln1_g, e->layers[1].ff1_w, e->layers[1].ln2_b,
+                                e->eln_g, e->cls_w, e->cls_b, e->pemb};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        double w = fd_check(&c, ps[i], 8, &seed, 5e-3);
+        fprintf(stderr, "whole model: %-45s worst relative error %.2g\n", ps[i]->name, w);
+        worst = fmax(worst, w);
+    }
+    /* the padded key positions get no gradient through the mask: the
+     * padding id's embedding row stays out of the loss */
+    assert_true(worst < 0.05);
+    ggml_free(c.ctx);
+    cl_encoder_free(e);
+}
+
+/* ---- toy tagging task ---- */
+
+static cl_doc *toy_doc(int id, int nsent, uint64_t *seed)
+{
+    static const char *const fill[] = {"the", "patient", "had", "and", "with", "a",
+                                       "was", "seen", "today", "for", "of", "no"};
+    static const char *const dis[] = {"fabry", "gaucher", "pompe"};
+    static const char *const sym[] = {"pain", "fever", "rash"};
+    cl_buf text;
+    cl_buf_init(&text);
+    typedef struct {
+        int32_t s, e;
+        const char *tag;
+    } tk;
+    tk toks[2048];
+    int nt = 0, sent_start[256], sent_end[256];
+    for (int s = 0; s < nsent; s++) {
+        sent_start[s] = nt;
+        int len = 4 + (int)(rng_next(seed) % 8);
+        for (int w = 0; w < len; w++) {
+            uint64_t r = rng_next(seed) % 10;
+            const char *words[2];
+            const char *tags[2];
+            int nw = 1;
+            if (r < 2) {
+                words[0] = dis[rng_next(seed) % 3];
+                tags[0] = "B-RAREDISEASE";
+            } else if (r < 3) {
+                words[0] = rng_next(seed) % 2 ? "mild" : "severe";
+                words[1] = sym[rng_next(seed) % 3];
+                tags[0] = "B-SIGN";
+                tags[1] = "I-SIGN";
+                nw = 2;
+            } else if (r < 4) {
+                words[0] = sym[rng_next(seed) % 3];
+                tags[0] = "B-SIGN";
+            } else {
+                words[0] = fill[rng_next(seed) % 12];
+                tags[0] = "O";
+            }
+            for (int k = 0; k < nw; k++) {
+                if (text.len)
+                    cl_buf_putc(&text, ' ');
+                toks[nt].s = (int32_t)text.len; /* ASCII: bytes = code points */
+                cl_buf_puts(&text, words[k]);
+                toks[nt].e = (int32_t)text.len;
+                toks[nt++].tag = tags[k];
+            }
+        }
+        cl_buf_puts(&text, " .");
+        toks[nt].s = (int32_t)text.len - 1;
+        toks[nt].e = (int32_t)text.len;
+        toks[nt++].tag = "O";
+        sent_end[s] = nt;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "toy%d", id);
+    cl_error err;
+    cl_doc *d = cl_doc_new(name, text.data, text.len, &err);
+    assert_non_null(d);
+    for (int i = 0; i < nt; i++)
+        assert_int_equal(cl_doc_push_token(d, toks[i].s, toks[i].e, &err), CL_OK);
+    for (int s = 0; s < nsent; s++)
+        assert_int_equal(cl_doc_push_sentence(d, sent_start[s], sent_end[s], &err), CL_OK);
+    assert_int_equal(cl_doc_reset_tags(d, &err), CL_OK);
+    for (int i = 0; i < nt; i++)
+        assert_int_equal(cl_doc_set_tag(d, i, toks[i].tag, &err), CL_OK);
+    cl_buf_free(&text);
+    return d;
+}
+
+static cl_corpus *toy_corpus(int ndocs, uint64_t seed)
+{
+    cl_corpus *c = cl_corpus_new();
+    cl_error err;
+    for (int i = 0; i < ndocs; i++)
+        assert_int_equal(cl_corpus_add(c, toy_doc(i, 10, &seed), &err), CL_OK);
+    return c;
+}
+
+static const char *const toy_types[] = {"RAREDISEASE", "SIGN"};
+
+static cl_encoder_train_params toy_params(const char *out)
+{
+    cl_encoder_train_params p = cl_encoder_train_default_params();
+    p.base = tmpdir();
+    p.out_path = out;
+    p.types = toy_types;
+    p.ntypes = 2;
+    p.epochs = 12;
+    p.batch = 8;
+    p.lr = 5e-3;
+    p.warmup = 0.1;
+    p.threads = 2;
+    p.save_every = 0;
+    p.tokenizer = "clinical";
+    return p;
+}
+
+/* Tag every doc of c with the model at path; fraction of tokens whose tag is
+ * the gold one, and check every sequence is valid BIO. */
+static double tag_accuracy(const char *path, const cl_corpus *gold)
+{
+    cl_error err;
+    cl_tagger tg;
+    if (cl_encoder_tagger_open(path, 2, &tg, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    int64_t right = 0, all = 0;
+    for (int32_t d = 0; d < gold->ndocs; d++) {
+        cl_doc *g = gold->docs[d];
+        cl_doc *x = cl_doc_new(g->id, g->text, g->text_bytes, &err);
+        for (int32_t i = 0; i < g->ntokens; i++)
+            cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err);
+        for (int32_t s = 0; s < g->nsentences; s++)
+            cl_doc_push_sentence(x, g->sentences[s].tok_begin, g->sentences[s].tok_end, &err);
+        assert_int_equal(cl_tagger_tag_doc(&tg, x, &err), CL_OK);
+        for (int32_t s = 0; s < x->nsentences; s++)
+            for (int32_t i = x->sentences[s].tok_begin; i < x->sentences[s].tok_end; i++) {
+                const char *t = x->tags[i];
+                if (!strncmp(t, "I-", 2)) { /* valid BIO: follows B-/I- of its type */
+                    assert_true(i > x->sentences[s].tok_begin);
+                    assert_string_equal(x->tags[i - 1] + 2, t + 2);
+                }
+                assert_true(x->tag_conf[i] > 0 && x->tag_conf[i] <= 1.0f);
+                right += !strcmp(t, g->tags[i]);
+                all++;
+            }
+        cl_doc_free(x);
+    }
+    cl_tagger_free(&tg);
+    return (double)right / (double)all;
+}
+
+static void test_toy_task_learns(void **state)
+{
+    (void)state;
+    cl_corpus *train = toy_corpus(12, 1), *dev = toy_corpus(4, 2);
+    char out[512], out2[512];
+    snprintf(out, sizeof out, "%s/toy.model", tmpdir());
+    snprintf(out2, sizeof out2, "%s/toy2.model", tmpdir());
+    cl_encoder_train_params p = toy_params(out);
+    cl_encoder_train_result r;
+    cl_error err;
+    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    fprintf(stderr, "toy task: best dev F1 %.4f at epoch %d of %d, %lld steps, %.1f s\n",
+            r.best_dev_f1, r.best_epoch, r.epochs_done, (long long)r.steps, r.seconds);
+    assert_true(r.best_dev_f1 > 0.9);
+    /* O's offset is tuned on dev after training: never worse there */
+    fprintf(stderr, "toy task: O offset %.2f, dev F1 %.4f\n", r.o_bias, r.tuned_dev_f1);
+    assert_true(r.tuned_dev_f1 >= r.best_dev_f1 - 1e-9);
+    double acc = tag_accuracy(out, dev);
+    fprintf(stderr, "toy task: dev token accuracy of the saved model %.4f\n", acc);
+    assert_true(acc > 0.95);
+    /* F16 and Q8_0 copies: smaller, and tag (nearly) as well */
+    const char *types[] = {"f16", "q8_0"};
+    struct stat s32, sq;
+    assert_int_equal(stat(out, &s32), 0);
+    for (int i = 0; i < 2; i++) {
+        char conv[600];
+        cl_enc_wtype wt;
+        snprintf(conv, sizeof conv, "%s.%s", out, types[i]);
+        assert_int_equal(cl_enc_wtype_from_name(types[i], &wt, &err), CL_OK);
+        assert_int_equal(cl_encoder_convert(out, conv, wt, &err), CL_OK);
+        assert_int_equal(stat(conv, &sq), 0);
+        double qa = tag_accuracy(conv, dev);
+        fprintf(stderr, "toy task: %s model %lld bytes (F32 %lld), token accuracy %.4f\n",
+                types[i], (long long)sq.st_size, (long long)s32.st_size, qa);
+        assert_true(sq.st_size < s32.st_size);
+        assert_true(qa > acc - 0.02);
+    }
+    /* a Q8_0 model cannot be turned back into F32 */
+    char back[600];
+    snprintf(back, sizeof back, "%s.back", out);
+    char q8[600];
+    snprintf(q8, sizeof q8, "%s.q8_0", out);
+    assert_int_equal(cl_encoder_convert(q8, back, CL_ENC_F32, &err), CL_ERR_ARG);
+    /* the same seed and threads: the same model, byte for byte */
+    p.out_path = out2;
+    assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);
+    char *a, *b;
+    size_t na, nb;
+    assert_int_equal(cl_read_file(out, &a, &na, &err), CL_OK);
+    assert_int_equal(cl_read_file(out2, &b, &nb, &err), CL_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+}
+
+static bool stop_after(void *ctx)
+{
+    int *n = ctx;
+    return --*n <= 0;
+}
+
+static void test_stop_and_resume(void **state)
+{
+    (void)state;
+    cl_corpus *train = toy_corpus(12, 1), *dev = toy_corpus(4, 2);
+    char out[512], ckpt[600];
+    snprintf(out, sizeof out, "%s/resumed.model", tmpdir());
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+    cl_encoder_train_params p = toy_params(out);
+    int left = 20; /* mid-way through the second epoch (15 batches an epoch) */
+    p.stop = stop_after;
+    p.stop_ctx = &left;
+    cl_encoder_train_result r;
+    cl_error err;
+    assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);
+    assert_true(r.stopped);
+    assert_int_equal(r.steps, 20);
+    struct stat st;
+    assert_int_equal(stat(ckpt, &st), 0);
+    /* a resumed run with other settings is refused */
+    p.stop = NULL;
+    p.resume = true;
+    p.batch = 4;
+    assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_ERR_ARG);
+    p.batch = 8;
+    assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);
+    assert_false(r.stopped);
+    assert_int_equal(r.epochs_done, 12);
+    assert_int_equal(r.steps, 12 * 15);
+    double acc = tag_accuracy(out, dev);
+    fprintf(stderr, "resumed: best dev F1 %.4f, token accuracy %.4f\n", r.best_dev_f1, acc);
+    assert_true(acc > 0.9);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+}
+
+static int cleanup(void **state)
+{
+    (void)state;
+    if (tmpdir_buf[0]) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir_buf);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir_buf);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    /* ggml's OpenMP threads busy-wait by default, which on a loaded 2-core
+     * machine slows training 20x; libgomp reads the policy at load time */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_layer_norm_and_gelu),
+        cmocka_unit_test(test_grad_whole_model),
+        cmocka_unit_test(test_toy_task_learns),
+        cmocka_unit_test(test_stop_and_resume),
+    };
+    return cmocka_run_group_tests(tests, NULL, cleanup);
+}
+#else
+static void test_no_llama(void **state)
+{
+    (void)state;
+    fprintf(stderr, "SKIP: built without llama.cpp/ggml: the encoder is left out\n");
+    skip();
+}
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_llama)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#endif
