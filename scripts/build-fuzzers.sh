@@ -27,7 +27,7 @@ libs=(-lcjson -lutf8proc -lcurl -lmicrohttpd -lm -pthread)
 mkdir -p "$out/obj"
 objs=()
 for src in src/*/*.c; do
-    case "$src" in src/cli/*|src/llm/*) continue;; esac
+    case "$src" in src/cli/*|src/llm/*|src/encoder/*) continue;; esac
     obj="$out/obj/$(echo "${src%.c}" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include src -name '*.h' -newer "$obj" -print -quit)" ]; then
         "$CC" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
