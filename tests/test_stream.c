@@ -158,6 +158,45 @@ static void reader_text(void **state)
     assert_int_not_equal(cl_doc_reader_open(stdin, CL_FORMAT_BRAT, "x", &r, &err), CL_OK);
 }
 
+/* The filter reads a jsonl line's top-level id without parsing it: not an
+ * "id" inside a string or a nested object; an id with escapes is parsed. */
+static const char FILTERED[] =
+    "{\"text\":\"a {\\\"id\\\":\\\"x\\\"}\",\"meta\":{\"id\":\"inner\",\"l\":[1,{\"id\":\"y\"}]},"
+    "\"id\":\"d1\"}\n"
+    "{\"id\":\"d\\u0032\",\"text\":\"b\"}\n"
+    "{ \"id\" : \"d3\" , \"text\":\"c\"}\n"
+    "{\"id\":\"d4\",\"text\":5}";
+
+static bool keep_listed(void *ctx, const char *id) { return strstr(ctx, id) != NULL; }
+
+static void reader_filter(void **state)
+{
+    (void)state;
+    struct {
+        const char *keep, *want;
+        int64_t filtered;
+    } cases[] = {{"d1 d2", "d1 d2 ", 2}, {"d3", "d3 ", 3}, {"x y inner", "", 4}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        FILE *fp = mem(FILTERED);
+        cl_doc_reader *r;
+        cl_error err;
+        assert_int_equal(cl_doc_reader_open(fp, CL_FORMAT_JSONL, "f", &r, &err), CL_OK);
+        cl_doc_reader_set_filter(r, keep_listed, (void *)cases[c].keep);
+        char got[64] = "";
+        cl_doc *d;
+        /* d4 is malformed but left out unparsed: no error */
+        while (cl_doc_reader_next(r, &d, &err) == CL_OK && d) {
+            strcat(got, d->id);
+            strcat(got, " ");
+            cl_doc_free(d);
+        }
+        assert_string_equal(got, cases[c].want);
+        assert_int_equal(cl_doc_reader_filtered(r), cases[c].filtered);
+        cl_doc_reader_free(r);
+        fclose(fp);
+    }
+}
+
 /* FNV-1a 64 test vectors (Fowler/Noll/Vo): "" -> cbf29ce484222325,
  * "a" -> af63dc4c8601ec8c, "foobar" -> 85944171f73967e8. */
 static void shards(void **state)
@@ -296,6 +335,7 @@ int main(void)
         cmocka_unit_test(reader_jsonl),
         cmocka_unit_test(reader_conll),
         cmocka_unit_test(reader_text),
+        cmocka_unit_test(reader_filter),
         cmocka_unit_test(shards),
         cmocka_unit_test(stream_equals_batch),
     };

@@ -96,6 +96,15 @@ cl_status cl_doc_reader_next(cl_doc_reader *r, cl_doc **out, cl_error *err);
 /* The raw text of the record the last failing next() skipped (its lines,
  * newlines included), NULL when the failure ended the reading. */
 const char *cl_doc_reader_rejected(const cl_doc_reader *r, size_t *n);
+/* Hand out only the documents whose id keep() accepts (NULL: all).  jsonl
+ * lines are judged before they are parsed, their id read by a light scan
+ * (a line whose id it cannot read is parsed, then judged), so the lines of
+ * documents left out cost little and are not checked: their errors are
+ * not reported.  Other formats are judged after parsing. */
+void cl_doc_reader_set_filter(cl_doc_reader *r, bool (*keep)(void *ctx, const char *id),
+                              void *ctx);
+/* Documents the filter has left out so far. */
+int64_t cl_doc_reader_filtered(const cl_doc_reader *r);
 /* Line on which the last record returned or rejected begins (1-based). */
 long cl_doc_reader_line(const cl_doc_reader *r);
 void cl_doc_reader_free(cl_doc_reader *r);

@@ -109,7 +109,9 @@ static cl_status stream_setup(tag_args *a, cl_format from_fmt, cl_tag_session *s
     if (a->rejects && !(sp->rejects = *frej = fopen(a->rejects, "w")))
         return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", a->rejects, strerror(errno));
     bool stream = !strcmp(a->out, "-") && from_fmt != CL_FORMAT_BRAT;
-    if (!stream && sp->on_error != CL_ON_ERROR_SKIP)
+    /* with a reader, other shards' jsonl lines are skipped unparsed */
+    bool shard_skim = sp->shard_n > 1 && from_fmt != CL_FORMAT_BRAT;
+    if (!stream && sp->on_error != CL_ON_ERROR_SKIP && !shard_skim)
         return CL_OK;
     const char *name = strcmp(a->input, "-") ? a->input : "stdin";
     if (!(*fin = strcmp(a->input, "-") ? fopen(a->input, "rb") : stdin))

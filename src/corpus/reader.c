@@ -10,7 +10,8 @@
  * whole stream; paper-csv is parsed whole and handed out in order.  A
  * malformed jsonl line or conll document is skipped with an error that
  * names its line, its raw text kept for a rejects file; the next call goes
- * on after it.
+ * on after it.  A filter on ids (shards) judges a jsonl line by an id read
+ * with a light scan of the line's top level, before any parsing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@ struct cl_doc_reader {
     cl_buf rejected;
     bool has_rejected;
     cl_conll_state cs;
+    bool (*keep)(void *ctx, const char *id); /* NULL: every document */
+    void *keep_ctx;
+    int64_t filtered;
 };
 
 cl_status cl_doc_reader_open(FILE *fp, cl_format fmt, const char *name, cl_doc_reader **out,
@@ -98,6 +102,119 @@ const char *cl_doc_reader_rejected(const cl_doc_reader *r, size_t *n)
 
 long cl_doc_reader_line(const cl_doc_reader *r) { return r->rec_line; }
 
+void cl_doc_reader_set_filter(cl_doc_reader *r, bool (*keep)(void *ctx, const char *id),
+                              void *ctx)
+{
+    r->keep = keep;
+    r->keep_ctx = ctx;
+}
+
+int64_t cl_doc_reader_filtered(const cl_doc_reader *r) { return r->filtered; }
+
+/* ---- a light scan for a jsonl line's "id" ---- */
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* Past the string starting at s[i] == '"'; *escaped when it has a
+ * backslash; n when unterminated. */
+static size_t skip_string(const char *s, size_t n, size_t i, bool *escaped)
+{
+    *escaped = false;
+    for (i++; i < n; i++) {
+        if (s[i] == '\\') {
+            *escaped = true;
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+/* Past the value at s[i] (object, array, string or scalar); n when malformed. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    bool esc;
+    if (i < n && s[i] == '"')
+        return skip_string(s, n, i, &esc);
+    int depth = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, n, i, &esc) - 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i; /* the end of the enclosing object */
+            if (--depth == 0)
+                return i + 1;
+        } else if (c == ',' && depth == 0) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* The first top-level "id" of the object on a line, when it is a string
+ * without escapes; NULL otherwise (the caller parses the line instead). */
+static char *scan_id(const char *s, size_t n)
+{
+    size_t i = skip_ws(s, n, 0);
+    if (i >= n || s[i] != '{')
+        return NULL;
+    i = skip_ws(s, n, i + 1);
+    while (i < n && s[i] == '"') {
+        bool esc;
+        size_t kend = skip_string(s, n, i, &esc);
+        bool is_id = !esc && kend - i == 4 && !memcmp(s + i, "\"id\"", 4);
+        i = skip_ws(s, n, kend);
+        if (i >= n || s[i] != ':')
+            return NULL;
+        i = skip_ws(s, n, i + 1);
+        if (is_id) {
+            if (i >= n || s[i] != '"')
+                return NULL;
+            size_t vend = skip_string(s, n, i, &esc);
+            return vend <= n && s[vend - 1] == '"' && vend - i >= 2 && !esc
+                       ? cl_strndup(s + i + 1, vend - i - 2)
+                       : NULL;
+        }
+        i = skip_ws(s, n, skip_value(s, n, i));
+        if (i >= n || s[i] != ',')
+            return NULL;
+        i = skip_ws(s, n, i + 1);
+    }
+    return NULL;
+}
+
+/* Whether the filter leaves a jsonl line out, judged before parsing. */
+static bool filtered_out(cl_doc_reader *r, const char *line, size_t len)
+{
+    if (!r->keep)
+        return false;
+    char *id = scan_id(line, len);
+    bool out = id && !r->keep(r->keep_ctx, id);
+    free(id);
+    r->filtered += out;
+    return out;
+}
+
+/* Whether the filter keeps a parsed document (else it is freed). */
+static bool keep_doc(cl_doc_reader *r, cl_doc *doc)
+{
+    if (!r->keep || !doc || r->keep(r->keep_ctx, doc->id ? doc->id : ""))
+        return true;
+    r->filtered++;
+    cl_doc_free(doc);
+    return false;
+}
+
 /* Hand out the next parsed document, if any. */
 static bool pop_ready(cl_doc_reader *r, cl_doc **out)
 {
@@ -155,6 +272,8 @@ static cl_status next_jsonl(cl_doc_reader *r, cl_doc **out, cl_error *err)
         if (len > 0 && r->line[len - 1] == '\n')
             len--;
         r->rec_line = r->lineno;
+        if (filtered_out(r, r->line, len))
+            continue;
         st = cl_jsonl_parse_line(r->ready, r->line, len, r->name, r->lineno, err);
         if (st != CL_OK) {
             cl_error keep = *err;
@@ -163,8 +282,11 @@ static cl_status next_jsonl(cl_doc_reader *r, cl_doc **out, cl_error *err)
             *err = keep;
             return st;
         }
-        if (pop_ready(r, out))
-            return CL_OK;
+        if (pop_ready(r, out)) {
+            if (keep_doc(r, *out))
+                return CL_OK;
+            *out = NULL;
+        }
     }
 }
 
@@ -281,7 +403,18 @@ static cl_status read_whole(cl_doc_reader *r, cl_error *err)
     return st;
 }
 
+static cl_status next_any(cl_doc_reader *r, cl_doc **out, cl_error *err);
+
 cl_status cl_doc_reader_next(cl_doc_reader *r, cl_doc **out, cl_error *err)
+{
+    for (;;) {
+        cl_status st = next_any(r, out, err);
+        if (st != CL_OK || !*out || r->fmt == CL_FORMAT_JSONL || keep_doc(r, *out))
+            return st;
+    }
+}
+
+static cl_status next_any(cl_doc_reader *r, cl_doc **out, cl_error *err)
 {
     *out = NULL;
     r->has_rejected = false;

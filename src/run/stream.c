@@ -82,6 +82,20 @@ cl_status cl_shard_parse(const char *spec, int32_t *k, int32_t *n, cl_error *err
     return CL_OK;
 }
 
+/* The reader's filter: documents of this shard only (judged before
+ * parsing for jsonl). */
+static bool in_shard(void *ctx, const char *id)
+{
+    const streamer *s = ctx;
+    return cl_shard_of(id, s->p.shard_n) == s->p.shard_k;
+}
+
+static void set_shard_filter(streamer *s, bool on)
+{
+    if (s->p.shard_n > 1)
+        cl_doc_reader_set_filter(s->in, on ? in_shard : NULL, on ? s : NULL);
+}
+
 static void say(streamer *s, const char *msg)
 {
     if (s->p.log)
@@ -130,11 +144,6 @@ static cl_status next_doc(streamer *s, cl_doc **out, cl_error *err)
         }
         if (!doc)
             return CL_OK;
-        if (s->p.shard_n > 1 && cl_shard_of(doc->id, s->p.shard_n) != s->p.shard_k) {
-            s->sum->other_shards++;
-            cl_doc_free(doc);
-            continue;
-        }
         st = s->p.prepare(s->p.prepare_ctx, doc, err);
         if (st == CL_OK) {
             *out = doc;
@@ -271,6 +280,8 @@ cl_status cl_run_stream(cl_tagger *t, cl_doc_reader *in, const cl_stream_params 
     if (s.p.shard_n < 0 || (s.p.shard_n > 0 && (s.p.shard_k < 0 || s.p.shard_k >= s.p.shard_n)))
         return cl_error_set(err, CL_ERR_ARG, "shard_k: %d is not in 0..%d", s.p.shard_k,
                             s.p.shard_n - 1);
+    int64_t filtered0 = cl_doc_reader_filtered(in);
+    set_shard_filter(&s, true);
     cl_status st = cl_format_write_header(s.p.format, s.p.out, err);
     if (st == CL_OK && s.p.threads > 1) {
         st = stream_windows(&s, err);
@@ -286,6 +297,8 @@ cl_status cl_run_stream(cl_tagger *t, cl_doc_reader *in, const cl_stream_params 
             cl_doc_free(doc);
         }
     }
+    set_shard_filter(&s, false);
+    sum->other_shards = cl_doc_reader_filtered(in) - filtered0;
     if (st == CL_OK && fflush(s.p.out) != 0)
         st = cl_error_set(err, CL_ERR_IO, "output: write error");
     if (st == CL_OK && s.p.progress)
@@ -306,12 +319,18 @@ cl_status cl_run_read_all(cl_doc_reader *in, const cl_stream_params *params, cl_
     s.sum = sum;
     if (!s.p.prepare)
         return cl_error_set(err, CL_ERR_ARG, "prepare: needed");
+    int64_t filtered0 = cl_doc_reader_filtered(in);
+    set_shard_filter(&s, true);
+    cl_status st;
     for (;;) {
         cl_doc *doc;
-        cl_status st = next_doc(&s, &doc, err);
+        st = next_doc(&s, &doc, err);
         if (st != CL_OK || !doc)
-            return st;
+            break;
         if ((st = cl_corpus_add(c, doc, err)) != CL_OK)
-            return st;
+            break;
     }
+    set_shard_filter(&s, false);
+    sum->other_shards = cl_doc_reader_filtered(in) - filtered0;
+    return st;
 }
