@@ -34,7 +34,8 @@ esac
 [ -x "$B" ] || { echo "make-models: no clinner binary at $B (run make first, or set CLINNER_BIN)" >&2; exit 1; }
 for split in train dev; do
     [ -d "$data/$split" ] || {
-        echo "make-models: no RareDis $split split at $data/$split: put the corpus in ../shared/data/raredis or set CLINNER_SHARED" >&2
+        echo "make-models: no RareDis $split split at $data/$split" \
+             "(put the corpus in ../shared/data/raredis or set CLINNER_SHARED)" >&2
         exit 1
     }
 done
@@ -42,11 +43,17 @@ command -v sha256sum >/dev/null || { echo "make-models: sha256sum (coreutils) is
 
 mkdir -p "$models"
 tmp=$(mktemp "$models/$name.tmp.XXXXXX")  # *.tmp.* is git-ignored
-trap 'rm -f "$tmp" "$models/.SHA256SUMS.tmp.$$"' EXIT
+log=$(mktemp)
+trap 'rm -f "$tmp" "$log" "$models/.SHA256SUMS.tmp.$$"' EXIT
 echo "make-models: training $name on $data/train (dev: $data/dev) ..." >&2
 start=$(date +%s)
-"$B" train crf --train "$data/train" --dev "$data/dev" "${train_opts[@]}" \
-    --progress lines -o "$tmp" 2>&1 | grep -E '^(features|done)' >&2
+if ! "$B" train crf --train "$data/train" --dev "$data/dev" "${train_opts[@]}" \
+        --progress lines -o "$tmp" 2>"$log"; then
+    tail -20 "$log" >&2
+    echo "make-models: training failed; models/ is left as it was" >&2
+    exit 1
+fi
+grep -E '^(features|done)' "$log" >&2 || true
 echo "make-models: trained in $(( $(date +%s) - start )) s" >&2
 sum=$(sha256sum "$tmp" | cut -d' ' -f1)
 

@@ -534,6 +534,23 @@ static void strict_corpora_name_the_bad_label(void **state)
     assert_int_equal(cl_eval_corpora(g, p, &prm, &r, &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "predictions (p.conll), sentence 2 (document d, sentence "
                                     "2), token 1 ('Pain'): label 'S-SYMPTOM' is not IOB2"));
+    /* a unit over two documents (d1 does not end in "."): the token is
+     * counted in its own document's sentence */
+    {
+        const char *w1[] = {"Fever"}, *w2[] = {"then", "pain", "."};
+        const char *t1[] = {NULL}, *t2[] = {NULL, "B-SYMPTOM", NULL};
+        const char *t2p[] = {NULL, "S-SYMPTOM", NULL};
+        cl_corpus *g2 = cl_corpus_new(), *p2 = cl_corpus_new();
+        assert_int_equal(cl_corpus_add(g2, token_doc("d1", w1, t1, 1), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(g2, token_doc("d2", w2, t2, 3), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(p2, token_doc("d1", w1, t1, 1), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(p2, token_doc("d2", w2, t2p, 3), &err), CL_OK);
+        assert_int_equal(cl_eval_corpora(g2, p2, &prm, &r, &err), CL_ERR_PARSE);
+        assert_non_null(strstr(err.msg, "sentence 1 (document d2, sentence 1), token 2 ('pain'): "
+                                        "label 'S-SYMPTOM'"));
+        cl_corpus_free(g2);
+        cl_corpus_free(p2);
+    }
     prm.mode = CL_EVAL_DEFAULT; /* default mode reads S- as a one-token entity */
     assert_int_equal(cl_eval_corpora(g, p, &prm, &r, &err), CL_OK);
     assert_int_equal(cl_eval_result_type(&r, "SYMPTOM")->tp, 1);

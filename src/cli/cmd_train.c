@@ -228,7 +228,10 @@ int cmd_train(int argc, char **argv)
              "gazetteer=%d",
              p.c1, p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count,
              p.doc_words, p.gazetteer ? 1 : 0);
+    const char *vocab_name = p.vocab_path ? strrchr(p.vocab_path, '/') : NULL;
+    vocab_name = vocab_name ? vocab_name + 1 : p.vocab_path;
     if (cl_crf_model_set_meta(m, "params", num, &err) != CL_OK ||
+        (vocab_name && cl_crf_model_set_meta(m, "vocab", vocab_name, &err) != CL_OK) ||
         cl_crf_model_save(m, out, &err) != CL_OK)
         goto done;
     cl_crf_model_info info;

@@ -14,9 +14,10 @@
  * sentence and token, shows invisible characters (a BOM, a no-break space)
  * escaped, and says when the two lay the documents out differently (same
  * sentences, other units).  In strict mode a label seqeval's IOB2 scheme
- * rejects is an error naming side, document, sentence, token and label.  LLM output is aligned as the paper did: block i to sentence i,
- * cut when too long, padded with O when too short, and the sentences whose
- * length differed are counted.  A block count that differs from the
+ * rejects is an error naming side, document, sentence, token and label.
+ * LLM output is aligned as the paper did: block i to sentence i, cut when
+ * too long, padded with O when too short, and the sentences whose length
+ * differed are counted.  A block count that differs from the
  * sentence count is an error: aligning by position would then shift every
  * later sentence.
  */
@@ -285,14 +286,17 @@ static cl_status check_iob2(const cl_eval_params *p, int64_t k, const unit *gu, 
         int32_t bad = ev_first_not_iob2(u->labels, u->n);
         if (bad < 0)
             continue;
-        char *w = cl_doc_token_text(u->docs[bad], u->toks[bad]);
-        char name[512];
-        ev_not_iob2(err, u->labels[bad], bad, w);
-        free(w);
+        /* the token's place in its own document's sentence (a unit can run
+         * over two documents) */
         const cl_doc *d = u->docs[bad];
         int32_t sent = 0;
         while (sent + 1 < d->nsentences && d->sentences[sent + 1].tok_begin <= u->toks[bad])
             sent++;
+        int32_t at = u->toks[bad] - (d->nsentences > 0 ? d->sentences[sent].tok_begin : 0);
+        char *w = cl_doc_token_text(d, u->toks[bad]);
+        char name[512];
+        ev_not_iob2(err, u->labels[bad], at, w);
+        free(w);
         return cl_error_prefix(err, "%s, sentence %lld (document %s, sentence %d), ",
                                side_name(p, side, name, sizeof name), (long long)k, d->id,
                                sent + 1);

@@ -76,6 +76,7 @@ grep -q 'OMIM 2, ORPHA 2, PHENO 6, SKIN 1' "$tmp/build.out" || fail "summary: $(
 version=$(od -An -tu4 -j8 -N4 "$tmp/v.crf" | tr -d ' ')
 [ "$version" = 2 ] || fail "a model with a vocabulary is format version $version, not 2"
 grep -q 'gaucher disease' "$tmp/v.crf" || fail "the terms (lower-cased) are not in the model"
+grep -q 'terms.tsv' "$tmp/v.crf" || fail "the list's name is not in the model's metadata"
 rm "$tmp/terms.tsv"
 echo "Gaucher disease causes pain." | "$B" tag --backend crf --model "$tmp/v.crf" --progress off \
     >"$tmp/out.jsonl" 2>"$tmp/tag.err" || fail "tag with a vocabulary model exited $?: $(cat "$tmp/tag.err")"
