@@ -446,6 +446,16 @@ static void test_toy_task_learns(void **state)
     char q8[600];
     snprintf(q8, sizeof q8, "%s.q8_0", out);
     assert_int_equal(cl_encoder_convert(q8, back, CL_ENC_F32, &err), CL_ERR_ARG);
+    /* training on from the tagger keeps its classifier: good from the first epoch */
+    char more[600];
+    snprintf(more, sizeof more, "%s.more", out);
+    cl_encoder_train_params pm = toy_params(more);
+    pm.base = out;
+    pm.epochs = 1;
+    pm.lr = 1e-4;
+    assert_int_equal(cl_encoder_train(&pm, train, dev, &r, &err), CL_OK);
+    fprintf(stderr, "toy task: one more epoch from the tagger: dev F1 %.4f\n", r.best_dev_f1);
+    assert_true(r.best_dev_f1 > 0.85);
     /* the same seed and threads: the same model, byte for byte */
     p.out_path = out2;
     assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);

@@ -148,7 +148,9 @@ typedef struct cl_enc_progress {
 typedef void (*cl_enc_progress_fn)(void *ctx, const cl_enc_progress *p);
 
 typedef struct cl_encoder_train_params {
-    const char *base;       /* base encoder (folder or safetensors) */
+    const char *base;       /* base encoder (folder or safetensors); a tagger from an
+                             * earlier run with the same labels trains on (its classifier
+                             * kept: more epochs, another rate) */
     const char *out_path;   /* final model (the best dev epoch's, written when it is
                              * reached); checkpoint "<out>.ckpt" (weights + counters) */
     const char *tokenizer;  /* recorded for `clinner tag` (the word tokenizer's name) */

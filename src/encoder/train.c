@@ -720,11 +720,23 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
             snprintf(labels[2 + 2 * i], n, "I-%s", types[i]);
         }
     }
-    if (st == CL_OK)
+    /* a fine-tuned tagger with these labels as the base: train on from its
+     * classifier; otherwise a new one */
+    bool same = st == CL_OK && t->e->labels && t->e->nlabels == 2 * ntypes + 1;
+    for (int32_t i = 0; same && i < t->e->nlabels; i++)
+        same = !strcmp(t->e->labels[i], labels[i]);
+    if (st == CL_OK && !same)
         st = enc_new_head(t->e, (const char *const *)labels, 2 * ntypes + 1, p->seed, err);
+    else if (same)
+        log_msg(p, "the base is a tagger with these labels: training on from its classifier");
     for (int32_t i = 0; labels && i < 2 * ntypes + 1; i++)
         free(labels[i]);
     free(labels);
+    t->e->o_bias = 0;
+    if (st == CL_OK && p->tokenizer) {
+        free(t->e->tokenizer);
+        t->e->tokenizer = NULL;
+    }
     if (st == CL_OK && p->tokenizer && !(t->e->tokenizer = strdup(p->tokenizer)))
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     t->e->tanh_gelu = true;
