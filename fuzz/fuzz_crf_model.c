@@ -2,10 +2,11 @@
  * fuzz_crf_model.c - libFuzzer target for the CRF model loader
  * (cl_crf_model_load).  A model file's payload is checksummed, so random
  * bytes would almost never get past the header; the input is therefore the
- * payload, and the target writes the 32-byte header (magic, version 1,
- * payload length, FNV-1a-64 of the payload) in front of it.  That puts the
- * fuzzer where a writer bug or a forged file would: the type names, feature
- * configuration, metadata, gazetteer, attributes and weights.
+ * payload, and the target writes the 32-byte header (magic, version 1 and
+ * then 2, payload length, FNV-1a-64 of the payload) in front of it.  That
+ * puts the fuzzer where a writer bug or a forged file would: the type names,
+ * feature configuration, metadata, gazetteer, vocabulary (version 2),
+ * attributes and weights.
  *
  * A refused file must say why and name the file.  An accepted model must
  * tag a fixed sentence (without dense features; a model that needs them
@@ -72,13 +73,14 @@ static void tag_fixed_sentence(const cl_crf_model *m)
     cl_doc_free(doc);
 }
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+/* Load the payload under a header of the given format version. */
+static void load_as(const unsigned char *data, size_t size, uint32_t version)
 {
     unsigned char *file = malloc(32 + size + 1);
     if (!file)
         abort();
     memcpy(file, "CLNRCRF", 8);
-    put_le(file + 8, 1, 4);
+    put_le(file + 8, version, 4);
     put_le(file + 12, 0, 4);
     put_le(file + 16, size, 8);
     put_le(file + 24, crf_fnv1a(data, size, CRF_FNV_INIT), 8);
@@ -104,5 +106,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         abort(); /* a failure must say why, and in which file */
     }
     unlink(path);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    load_as(data, size, 1);
+    load_as(data, size, 2); /* version 2: a vocabulary after the gazetteer */
     return 0;
 }

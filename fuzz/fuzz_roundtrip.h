@@ -44,7 +44,9 @@ static void same_docs(const cl_corpus *a, const cl_corpus *b)
         if (x->nsentences &&
             memcmp(x->sentences, y->sentences, (size_t)x->nsentences * sizeof *x->sentences))
             abort();
-        for (int32_t t = 0; t < x->ntokens; t++)
+        if (!x->tags != !y->tags)
+            abort();
+        for (int32_t t = 0; x->tags && t < x->ntokens; t++)
             if (strcmp(x->tags[t], y->tags[t]))
                 abort();
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang,
 # AddressSanitizer + UBSan), compiling the library sources directly (all of
-# src/*/*.c except the CLI and the LLM backends).  With --run SECONDS, also
+# src/*/*.c except the CLI and the LLM and encoder backends).  With --run SECONDS, also
 # run each target for that long, its corpus in build-fuzz/corpus/<name>/ and
 # any crash in build-fuzz/crashes/<name>/; fuzz/<name>.dict (a libFuzzer
 # dictionary) and fuzz/seeds/<name>/ (seed inputs) are used when present.
@@ -22,12 +22,12 @@ out=${FUZZ_BUILD:-build-fuzz}
 command -v "$CC" >/dev/null || { echo "build-fuzzers: $CC not found (install clang)" >&2; exit 1; }
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -fno-omit-frame-pointer
        -Iinclude -Isrc -pthread -fsanitize=address,undefined -fno-sanitize-recover=undefined)
-libs=(-lcjson -lutf8proc -lcurl -lm -pthread)
+libs=(-lcjson -lutf8proc -lcurl -lmicrohttpd -lm -pthread)
 
 mkdir -p "$out/obj"
 objs=()
 for src in src/*/*.c; do
-    case "$src" in src/cli/*|src/llm/*) continue;; esac
+    case "$src" in src/cli/*|src/llm/*|src/encoder/*) continue;; esac   # the CLI; the llama.cpp/ggml users
     obj="$out/obj/$(echo "${src%.c}" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include src -name '*.h' -newer "$obj" -print -quit)" ]; then
         "$CC" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

@@ -25,6 +25,7 @@
 # Usage:
 #   scripts/setup-llama.sh              build if needed (idempotent), print stamp
 #   scripts/setup-llama.sh --prefix     print the install prefix if built, else exit 1 (fast, no build)
+#   scripts/setup-llama.sh --prefix-path   print where the install prefix is or would be (no build)
 #   scripts/setup-llama.sh --print-env  print LLAMA_PREFIX=... lines (builds if needed)
 #   scripts/setup-llama.sh --force      rebuild even if the cache is present
 #   scripts/setup-llama.sh --cuda ARCH  (combine with the above) a CUDA build for
@@ -89,15 +90,17 @@ mode=build force=0
 while [ $# -gt 0 ]; do
     case $1 in
         --prefix) mode=prefix ;;
+        --prefix-path) mode=prefixpath ;;
         --print-env) mode="env" ;;
         --force) force=1 ;;
         --cuda) shift; [ $# -gt 0 ] || { echo "usage: --cuda ARCH" >&2; exit 64; } ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [--prefix|--print-env|--force]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--prefix|--prefix-path|--print-env|--force]" >&2; exit 64 ;;
     esac
     shift
 done
 
+if [ "$mode" = prefixpath ]; then echo "$PREFIX"; exit 0; fi
 if [ "$mode" = prefix ]; then
     is_built && { echo "$PREFIX"; exit 0; }
     exit 1
@@ -184,6 +187,7 @@ rm -f "$src/.git"   # dangling submodule gitfile from the sdist (only causes 'fa
 cmake_flags=(
     -DCMAKE_BUILD_TYPE=Release
     -DBUILD_SHARED_LIBS=OFF
+    -DCMAKE_POSITION_INDEPENDENT_CODE=ON   # so that libclinner.so can hold them
     -DGGML_NATIVE=ON
     -DGGML_CCACHE=OFF
     -DLLAMA_CURL=OFF            # (no-op in this version: curl support was removed)

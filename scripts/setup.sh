@@ -3,6 +3,8 @@
 #   1. Debian packages (installed with apt-get when missing; needs root)
 #   2. llama.cpp built from the pinned llama-cpp-python sdist (scripts/setup-llama.sh)
 #   3. the pinned GGUF models (scripts/fetch-models.sh)
+#   4. the medical term list for `train crf --vocab` (scripts/setup-vocab.sh; optional)
+# and checks the shipped models/*.model against models/SHA256SUMS (before 2).
 # Downloads are cached in ${CLINNER_CACHE:-~/.cache/clinner}, outside the clone.
 # CLINNER_SKIP_LLAMA=1 stops after step 1 (the library then builds without
 # the LLM backends).
@@ -35,6 +37,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# The shipped models (models/*.model) must match the sha256 recorded beside
+# them: a truncated checkout, a Git LFS pointer or an edited file would
+# otherwise load as a corrupt or different model.
+models="$here/../models"
+for m in "$models"/*.model; do
+    [ -e "$m" ] || continue
+    n=$(basename "$m")
+    want=$(awk -v n="$n" '$2 == n {print $1}' "$models/SHA256SUMS" 2>/dev/null || true)
+    have=$(sha256sum "$m" | cut -d' ' -f1)
+    if [ -z "$want" ] || [ "$have" != "$want" ]; then
+        echo "setup: models/$n has sha256 $have but models/SHA256SUMS records ${want:-none}:" \
+             "restore it (git checkout -- models/$n) or rebuild it (make models)" >&2
+        exit 1
+    fi
+done
+
 [ "${CLINNER_SKIP_LLAMA:-0}" = 1 ] && exit 0
 "$here/setup-llama.sh"
 "$here/fetch-models.sh"
+# 4. the medical term list (HPO, Orphanet, OMIM) for `clinner train crf
+#    --vocab`; optional, so a failure (offline) is only a warning
+"$here/setup-vocab.sh" >/dev/null ||
+    echo "setup: warning: no medical term list (scripts/setup-vocab.sh failed); only 'train crf --vocab' needs it" >&2

@@ -15,9 +15,11 @@ failures=()
 log=$(mktemp)
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
+    t0=$SECONDS
     "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
+    echo "-- $t: $((SECONDS - t0)) s"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -28,9 +30,11 @@ done
 for t in tests/cli/*.sh; do
     [ -f "$t" ] || continue
     echo "== $t"
+    t0=$SECONDS
     bash "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
+    echo "-- $t: $((SECONDS - t0)) s"
     case $rc in
         0) passed=$((passed + 1));;
         77) skipped=$((skipped + 1));;

@@ -5,7 +5,7 @@
 
 #include <unistd.h>
 
-#include "cli/cli_io.h"
+#include "clinner/util.h"
 #include "cli/cli_opts.h"
 #include "clinner/progress.h"
 
@@ -186,13 +186,13 @@ static void test_given(void **state)
 static void test_threads_oversubscribed(void **state)
 {
     (void)state;
-    assert_false(cli_threads_oversubscribed(0.1, 2, 0)); /* idle: all cores */
-    assert_false(cli_threads_oversubscribed(0.4, 2, 2));
-    assert_true(cli_threads_oversubscribed(2.0, 2, 0)); /* two busy cores */
-    assert_true(cli_threads_oversubscribed(1.0, 2, 2));
-    assert_false(cli_threads_oversubscribed(1.0, 2, 1)); /* one thread never spins */
-    assert_false(cli_threads_oversubscribed(8.0, 16, 4));
-    assert_true(cli_threads_oversubscribed(13.0, 16, 4));
+    assert_false(cl_threads_oversubscribed(0.1, 2, 0)); /* idle: all cores */
+    assert_false(cl_threads_oversubscribed(0.4, 2, 2));
+    assert_true(cl_threads_oversubscribed(2.0, 2, 0)); /* two busy cores */
+    assert_true(cl_threads_oversubscribed(1.0, 2, 2));
+    assert_false(cl_threads_oversubscribed(1.0, 2, 1)); /* one thread never spins */
+    assert_false(cl_threads_oversubscribed(8.0, 16, 4));
+    assert_true(cl_threads_oversubscribed(13.0, 16, 4));
 }
 
 int main(void)

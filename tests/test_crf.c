@@ -802,6 +802,97 @@ static void document_words_are_frequent_content_words(void **state)
     cl_doc_free(d);
 }
 
+/* Attributes of one sentence, as "t:attr" lines, for checking features. */
+static int collect_attr(void *ud, int32_t t, const char *attr, size_t n)
+{
+    cl_buf *b = ud;
+    return cl_buf_printf(b, "%d:%.*s\n", t, (int)n, attr) ? -1 : 0;
+}
+
+static uint32_t file_version(const char *path)
+{
+    unsigned char h[12];
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(h, 1, 12, fp), 12);
+    fclose(fp);
+    return (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+}
+
+static void vocabulary_terms_become_features(void **state)
+{
+    (void)state;
+    cl_error err;
+    char *vpath = tmp_path("vocab.tsv"), *mpath = tmp_path("vocab.crf");
+    const char *terms = "# category<TAB>term\nPHENO\tburning pain\nPHENO\tpain\n"
+                        "ORPHA\tFabry disease\nSKIN\tEpidermolysis bullosa\nORPHA\tEpidermolysis "
+                        "bullosa\nPHENO\tŒdème";
+    write_bytes(vpath, terms, strlen(terms));
+    cl_corpus *c = hand_corpus();
+    cl_crf_model *m, *m2;
+    cl_crf_train_params p = quiet_params();
+    p.max_iter = 15;
+    p.vocab_path = vpath;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    /* terms and their prefixes: burning, burning pain, pain, fabry, fabry
+     * disease, epidermolysis, epidermolysis bullosa, œdème */
+    assert_int_equal(m->vocab.ncats, 3);
+    assert_int_equal(m->vocab.keys.n, 8);
+    int32_t id = crf_dict_find(&m->vocab.keys, "fabry", 5);
+    assert_true(id >= 0 && m->vocab.cats[id] == 0); /* a prefix only */
+    id = crf_dict_find(&m->vocab.keys, "epidermolysis bullosa", 21);
+    assert_true(id >= 0 && m->vocab.cats[id] == 6); /* SKIN and ORPHA */
+    assert_true(crf_dict_find(&m->vocab.keys, "œdème", strlen("œdème")) >= 0);
+    /* the longest term from each token; "Fabry syndrome" matches nothing */
+    const char *sent[] = {"burning pain in Fabry disease , not in Fabry syndrome"};
+    cl_doc *d = make_doc("v", sent, 1);
+    cl_buf b;
+    cl_buf_init(&b);
+    assert_int_equal(crf_sentence_attrs(&m->cfg, NULL, -1, &m->vocab, NULL, d, 0, collect_attr,
+                                        &b, &err),
+                     CL_OK);
+    const char *want[] = {"\n0:v=B-PHENO\n", "\n1:v=I-PHENO\n", "\n1:v=B-PHENO\n",
+                          "\n1:v-1=B-PHENO\n", "\n3:v=B-ORPHA\n", "\n4:v=I-ORPHA\n",
+                          "\n2:v+1=B-ORPHA\n"};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        assert_non_null(strstr(b.data, want[k]));
+    assert_null(strstr(b.data, "\n9:v="));
+    assert_null(strstr(b.data, "\n10:v="));
+    assert_null(strstr(b.data, "\n0:v=I-"));
+    cl_buf_free(&b);
+    cl_doc_free(d);
+    /* a model with a vocabulary is format version 2 and tags the same after
+     * loading; one without stays version 1 */
+    assert_int_equal(cl_crf_model_save(m, mpath, &err), CL_OK);
+    assert_int_equal(file_version(mpath), 2);
+    assert_int_equal(cl_crf_model_load(mpath, &m2, &err), CL_OK);
+    assert_int_equal(m2->vocab.keys.n, 8);
+    cl_corpus *c2 = hand_corpus();
+    tag_all(m, c);
+    tag_all(m2, c2);
+    for (int32_t i = 0; i < c->ndocs; i++)
+        for (int32_t k = 0; k < c->docs[i]->ntokens; k++)
+            assert_true(c->docs[i]->tag_conf[k] == c2->docs[i]->tag_conf[k]);
+    cl_crf_model_free(m2);
+    cl_crf_model_free(m);
+    p.vocab_path = NULL;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_OK);
+    assert_int_equal(cl_crf_model_save(m, mpath, &err), CL_OK);
+    assert_int_equal(file_version(mpath), 1);
+    cl_crf_model_free(m);
+    /* a line without a tab names the file and line */
+    write_bytes(vpath, "PHENO\tfever\nfever\n", 18);
+    p.vocab_path = vpath;
+    assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, ":2: expected CATEGORY<TAB>term"));
+    unlink(vpath);
+    unlink(mpath);
+    free(vpath);
+    free(mpath);
+    cl_corpus_free(c);
+    cl_corpus_free(c2);
+}
+
 static void bad_training_arguments(void **state)
 {
     (void)state;
@@ -866,6 +957,7 @@ int main(void)
         cmocka_unit_test(dense_features_round_trip_and_train),
         cmocka_unit_test(dense_rms_scale_is_folded_into_the_weights),
         cmocka_unit_test(document_words_are_frequent_content_words),
+        cmocka_unit_test(vocabulary_terms_become_features),
         cmocka_unit_test(bad_training_arguments),
         cmocka_unit_test(progress_lines),
     };

@@ -72,8 +72,15 @@ static void iobes_and_odd_labels(void **state)
     (void)state;
     const char *l[] = {"S-A", "B-A", "E-A", "B-A", "I-A", "E-A", "S-B", "O"};
     assert_string_equal(ents_str(l, NL(l), CL_EVAL_DEFAULT), "A:0-1 A:1-3 A:3-6 B:6-7");
-    /* E- and S- are not IOB2: strict reads them as O (seqeval would raise) */
-    assert_string_equal(ents_str(l, NL(l), CL_EVAL_STRICT), "A:1-2 A:3-5");
+    /* E- and S- are not IOB2: strict mode rejects them, as seqeval raises
+     * ValueError("Invalid token is found: S-A ...") */
+    cl_eval_span *e = NULL;
+    int32_t ne = -1;
+    cl_error err;
+    assert_int_equal(cl_eval_entities(l, NL(l), CL_EVAL_STRICT, &e, &ne, &err), CL_ERR_PARSE);
+    assert_null(e);
+    assert_int_equal(ne, 0);
+    assert_non_null(strstr(err.msg, "token 1: label 'S-A' is not IOB2"));
     /* types are what follows the first '-' after the tag letter */
     const char *m[] = {"B-Sign", "I-Sign", "B-FOO-BAR", "B", "O"};
     assert_string_equal(ents_str(m, NL(m), CL_EVAL_DEFAULT), "Sign:0-2 FOO-BAR:2-3 _:3-4");
@@ -206,19 +213,37 @@ static void paper_average_over_five_types(void **state)
     cl_eval_result_free(&r);
 }
 
-static void strict_counts_invalid_labels(void **state)
+static void strict_rejects_labels_not_iob2(void **state)
 {
     (void)state;
     const char *g[] = {"B-A", "I-A", "O"}, *p[] = {"B-A", "E-A", "x"};
+    const char *w[] = {"Fever", "high", "."};
+    cl_eval_params prm = cl_eval_default_params();
+    prm.mode = CL_EVAL_STRICT;
+    cl_error err;
+    cl_scorer *s = cl_scorer_new(&prm, &err);
+    assert_non_null(s);
+    /* the first bad label of the predictions, named with its token */
+    assert_int_equal(cl_scorer_add(s, g, p, 3, w, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "predictions token 2 ('high'): label 'E-A' is not IOB2"));
+    /* the gold side is checked first; a label that is no prefix at all, too */
+    const char *g2[] = {"O", "None", "O"};
+    assert_int_equal(cl_scorer_add(s, g2, g, 3, NULL, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "gold token 2: label 'None' is not IOB2"));
+    /* a rejected sentence adds nothing: the scorer goes on */
+    assert_int_equal(cl_scorer_add(s, g, g, 3, NULL, &err), CL_OK);
+    cl_eval_result r;
+    assert_int_equal(cl_scorer_result(s, &r, &err), CL_OK);
+    assert_int_equal(r.units, 1);
+    assert_int_equal(cl_eval_result_type(&r, "A")->tp, 1);
+    assert_int_equal(cl_eval_result_type(&r, "A")->support, 1);
+    cl_eval_result_free(&r);
+    cl_scorer_free(s);
+    /* default mode reads E- as the end of the entity: B-A E-A is [0,2) */
     const char *const *gold[] = {g}, *const *pred[] = {p};
     const int32_t len[] = {3};
-    cl_eval_result r;
-    score(gold, pred, len, 1, CL_EVAL_STRICT, &r);
-    assert_int_equal(r.invalid_labels, 2);
-    assert_int_equal(cl_eval_result_type(&r, "A")->tp, 0); /* pred A is [0,1) */
-    cl_eval_result_free(&r);
     score(gold, pred, len, 1, CL_EVAL_DEFAULT, &r);
-    assert_int_equal(cl_eval_result_type(&r, "A")->tp, 1); /* B-A E-A is [0,2) */
+    assert_int_equal(cl_eval_result_type(&r, "A")->tp, 1);
     cl_eval_result_free(&r);
 }
 
@@ -427,11 +452,120 @@ static void token_corpora_must_agree(void **state)
     cl_corpus *s = cl_corpus_new();
     assert_int_equal(cl_corpus_add(s, token_doc("d", w3, t3, 5), &err), CL_OK);
     assert_int_equal(cl_eval_corpora(g, s, NULL, &r, &err), CL_ERR_PARSE);
-    assert_non_null(strstr(err.msg, "sentences"));
+    assert_non_null(strstr(err.msg, "gold has 1 sentences, predictions 2"));
+    assert_non_null(strstr(err.msg, "sentence 1: gold document d, sentence 1 (4 tokens), "
+                                    "predictions document d, sentence 1 (2 tokens)"));
     cl_corpus_free(g);
     cl_corpus_free(p);
     cl_corpus_free(q);
     cl_corpus_free(s);
+}
+
+/* The same two sentences, but the gold has them in two documents, the first
+ * without a closing ".": the gold's paper units join them, the predictions'
+ * do not.  The message must say so, not "2 sentences but the gold has 2". */
+static void token_corpora_laid_out_differently(void **state)
+{
+    (void)state;
+    cl_error err;
+    const char *w1[] = {"Fever"}, *w2[] = {"pain", "."};
+    const char *t1[] = {"B-SIGN"}, *t2[] = {"B-SYMPTOM", NULL};
+    const char *wp[] = {"Fever", "|", "pain", "."};
+    const char *tp[] = {"B-SIGN", NULL, "B-SYMPTOM", NULL};
+    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    assert_int_equal(cl_corpus_add(g, token_doc("d1", w1, t1, 1), &err), CL_OK);
+    assert_int_equal(cl_corpus_add(g, token_doc("d2", w2, t2, 2), &err), CL_OK);
+    assert_int_equal(cl_corpus_add(p, token_doc("d1", wp, tp, 4), &err), CL_OK);
+    cl_eval_params prm = cl_eval_default_params();
+    prm.gold_name = "g.conll";
+    prm.pred_name = "p.conll";
+    cl_eval_result r;
+    assert_int_equal(cl_eval_corpora(g, p, &prm, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "sentence 1: gold (g.conll) has 3 tokens (document d1, "
+                                    "sentence 1 + document d2, sentence 1), predictions "
+                                    "(p.conll) 1 (document d1, sentence 1)"));
+    assert_non_null(strstr(err.msg, "split the text into documents differently"));
+    assert_non_null(strstr(err.msg, "does not end in . ? !"));
+    cl_corpus_free(g);
+    cl_corpus_free(p);
+}
+
+/* A byte-order mark or a no-break space in one file only: the message shows
+ * the invisible character instead of "gold 'a', predictions 'a'". */
+static void token_mismatch_shows_invisible_characters(void **state)
+{
+    (void)state;
+    cl_error err;
+    const char *wg[] = {"\xef\xbb\xbf" "a", "b\xc2\xa0" "c"}, *wp[] = {"a", "b c"};
+    const char *wq[] = {"a", "b\xc2\xa0" "c"};
+    const char *t[] = {NULL, NULL};
+    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    assert_int_equal(cl_corpus_add(g, token_doc("d", wg, t, 2), &err), CL_OK);
+    assert_int_equal(cl_corpus_add(p, token_doc("d", wp, t, 2), &err), CL_OK);
+    cl_eval_result r;
+    assert_int_equal(cl_eval_corpora(g, p, NULL, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "token 1: gold '\\u{FEFF}a', predictions 'a'"));
+    /* once the first token agrees: the no-break space */
+    cl_corpus_free(g);
+    g = cl_corpus_new();
+    assert_int_equal(cl_corpus_add(g, token_doc("d", wq, t, 2), &err), CL_OK);
+    assert_int_equal(cl_eval_corpora(g, p, NULL, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "token 2: gold 'b\\u{00A0}c', predictions 'b c'"));
+    cl_corpus_free(g);
+    cl_corpus_free(p);
+}
+
+/* Strict mode over whole corpora and against LLM output: the error names
+ * the side, document, sentence, token and label (the file, for paper-lines). */
+static void strict_corpora_name_the_bad_label(void **state)
+{
+    (void)state;
+    cl_error err;
+    const char *w[] = {"Fever", ".", "|", "Pain", "hurts", "."};
+    const char *tg[] = {"B-SIGN", NULL, NULL, "B-SYMPTOM", NULL, NULL};
+    const char *tp[] = {"B-SIGN", NULL, NULL, "S-SYMPTOM", NULL, NULL};
+    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    assert_int_equal(cl_corpus_add(g, token_doc("d", w, tg, NL(w)), &err), CL_OK);
+    assert_int_equal(cl_corpus_add(p, token_doc("d", w, tp, NL(w)), &err), CL_OK);
+    cl_eval_params prm = cl_eval_default_params();
+    prm.mode = CL_EVAL_STRICT;
+    prm.pred_name = "p.conll";
+    cl_eval_result r;
+    assert_int_equal(cl_eval_corpora(g, p, &prm, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "predictions (p.conll), sentence 2 (document d, sentence "
+                                    "2), token 1 ('Pain'): label 'S-SYMPTOM' is not IOB2"));
+    /* a unit over two documents (d1 does not end in "."): the token is
+     * counted in its own document's sentence */
+    {
+        const char *w1[] = {"Fever"}, *w2[] = {"then", "pain", "."};
+        const char *t1[] = {NULL}, *t2[] = {NULL, "B-SYMPTOM", NULL};
+        const char *t2p[] = {NULL, "S-SYMPTOM", NULL};
+        cl_corpus *g2 = cl_corpus_new(), *p2 = cl_corpus_new();
+        assert_int_equal(cl_corpus_add(g2, token_doc("d1", w1, t1, 1), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(g2, token_doc("d2", w2, t2, 3), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(p2, token_doc("d1", w1, t1, 1), &err), CL_OK);
+        assert_int_equal(cl_corpus_add(p2, token_doc("d2", w2, t2p, 3), &err), CL_OK);
+        assert_int_equal(cl_eval_corpora(g2, p2, &prm, &r, &err), CL_ERR_PARSE);
+        assert_non_null(strstr(err.msg, "sentence 1 (document d2, sentence 1), token 2 ('pain'): "
+                                        "label 'S-SYMPTOM'"));
+        cl_corpus_free(g2);
+        cl_corpus_free(p2);
+    }
+    prm.mode = CL_EVAL_DEFAULT; /* default mode reads S- as a one-token entity */
+    assert_int_equal(cl_eval_corpora(g, p, &prm, &r, &err), CL_OK);
+    assert_int_equal(cl_eval_result_type(&r, "SYMPTOM")->tp, 1);
+    cl_eval_result_free(&r);
+    const char *txt = "######\nFever : B-SIGN\n. : O\n######\nPain : B-SYMPTOM\n"
+                      "hurts : E-SYMPTOM\n. : O\n";
+    cl_paperlines pl;
+    assert_int_equal(cl_paperlines_parse(txt, strlen(txt), "a.lines", &pl, &err), CL_OK);
+    prm.mode = CL_EVAL_STRICT;
+    assert_int_equal(cl_eval_paperlines(g, &pl, "a.lines", &prm, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "a.lines:4: sentence block 2 (it starts here), answer token "
+                                    "2 ('hurts'): label 'E-SYMPTOM' is not IOB2"));
+    cl_paperlines_free(&pl);
+    cl_corpus_free(g);
+    cl_corpus_free(p);
 }
 
 /* ---- span level ---- */
@@ -626,11 +760,14 @@ int main(void)
         cmocka_unit_test(empty_predictions_give_zero),
         cmocka_unit_test(averages_by_hand),
         cmocka_unit_test(paper_average_over_five_types),
-        cmocka_unit_test(strict_counts_invalid_labels),
+        cmocka_unit_test(strict_rejects_labels_not_iob2),
         cmocka_unit_test(paperlines_parse_rules),
         cmocka_unit_test(align_cuts_and_pads),
         cmocka_unit_test(paperlines_against_gold),
         cmocka_unit_test(token_corpora_must_agree),
+        cmocka_unit_test(token_corpora_laid_out_differently),
+        cmocka_unit_test(token_mismatch_shows_invisible_characters),
+        cmocka_unit_test(strict_corpora_name_the_bad_label),
         cmocka_unit_test(span_exact_vs_overlap),
         cmocka_unit_test(span_from_token_labels),
         cmocka_unit_test(error_classes),

@@ -39,6 +39,10 @@ typedef enum cl_format {
 
 cl_status cl_format_from_name(const char *name, cl_format *out, cl_error *err);
 const char *cl_format_name(cl_format fmt);
+/* The format of a path when none is given: brat for a directory, a .ann, or
+ * a .txt with a .ann beside it; by extension .csv paper-csv, .conll/.tsv
+ * conll, .jsonl/.json jsonl; else (and for "-") text. */
+cl_format cl_format_guess(const char *path);
 /* Whether the format carries tokens (paper-csv, conll, jsonl, paper-lines). */
 bool cl_format_has_tokens(cl_format fmt);
 
@@ -71,6 +75,39 @@ cl_status cl_doc_write(const cl_doc *doc, cl_format fmt, FILE *fp, int64_t *sent
 cl_status cl_format_write_header(cl_format fmt, FILE *fp, cl_error *err);
 /* Write a .ann file body for doc. */
 cl_status cl_brat_write_ann(const cl_doc *doc, FILE *fp, cl_error *err);
+
+/* ---- streaming: one document at a time ----
+ * A reader takes documents from a FILE* one by one, holding only the
+ * current one: jsonl (a line), conll (up to the next "# doc:" or
+ * -DOCSTART- line) and text (the whole stream is one document).  paper-csv
+ * is read whole and handed out document by document; brat (a folder) has no
+ * stream form.  A malformed record gives an error that names its line and
+ * is skipped: the next call goes on after it (after the rest of the
+ * document for conll), and cl_doc_reader_rejected returns its raw text.
+ * Read errors of the stream itself end the reading. */
+typedef struct cl_doc_reader cl_doc_reader;
+
+/* fp is borrowed (not closed); name is used in messages ("stdin", a path)
+ * and as the document id of text input (its stem; "stdin" stays "stdin"). */
+cl_status cl_doc_reader_open(FILE *fp, cl_format fmt, const char *name, cl_doc_reader **out,
+                             cl_error *err);
+/* The next document into *out, NULL at the end; the caller frees it. */
+cl_status cl_doc_reader_next(cl_doc_reader *r, cl_doc **out, cl_error *err);
+/* The raw text of the record the last failing next() skipped (its lines,
+ * newlines included), NULL when the failure ended the reading. */
+const char *cl_doc_reader_rejected(const cl_doc_reader *r, size_t *n);
+/* Hand out only the documents whose id keep() accepts (NULL: all).  jsonl
+ * lines are judged before they are parsed, their id read by a light scan
+ * (a line whose id it cannot read is parsed, then judged), so the lines of
+ * documents left out cost little and are not checked: their errors are
+ * not reported.  Other formats are judged after parsing. */
+void cl_doc_reader_set_filter(cl_doc_reader *r, bool (*keep)(void *ctx, const char *id),
+                              void *ctx);
+/* Documents the filter has left out so far. */
+int64_t cl_doc_reader_filtered(const cl_doc_reader *r);
+/* Line on which the last record returned or rejected begins (1-based). */
+long cl_doc_reader_line(const cl_doc_reader *r);
+void cl_doc_reader_free(cl_doc_reader *r);
 
 /* Corpus statistics (clinner stats). */
 typedef struct cl_corpus_stats {

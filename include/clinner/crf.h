@@ -27,6 +27,7 @@
 
 #include "clinner/doc.h"
 #include "clinner/tagger.h"
+#include "clinner/tokenize.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +112,9 @@ typedef struct cl_crf_train_params {
     int gazetteer_max_len; /* longest entry in tokens */
     int doc_words;      /* the document's top-k content words as features of every token */
     bool tune_o_bias;   /* with dev: pick the O-score offset with the best dev F1 */
+    const char *vocab_path; /* medical term list, "CATEGORY<TAB>term" lines, as features
+                             * (stored in the model); NULL: none */
+    cl_tokenizer_kind vocab_tokenizer; /* how its terms are tokenized: as the text is */
     const cl_dense_table *dense; /* optional, borrowed; NULL: none */
     cl_crf_dense_scale dense_scale; /* RMS (default) or RAW, see above */
     cl_crf_progress_fn progress; /* optional; called from the calling thread */

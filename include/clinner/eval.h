@@ -44,6 +44,8 @@ typedef struct cl_eval_params {
     cl_eval_match match; /* default CL_MATCH_EXACT (span level only) */
     bool errors;         /* collect the error breakdown (default false) */
     int max_examples;    /* examples kept per error class (default 3, at most 3) */
+    const char *gold_name; /* file names that messages give (NULL: just "gold", */
+    const char *pred_name; /* "predictions") */
 } cl_eval_params;
 
 cl_eval_params cl_eval_default_params(void);
@@ -87,10 +89,20 @@ typedef struct cl_eval_example {
     int64_t unit;   /* sentence index (token level), document index (span level) */
 } cl_eval_example;
 
+/* One cell of the type confusion: how many predictions of type pred were
+ * classed against a gold entity of type gold (the one their class names);
+ * gold "" is a false positive, pred "" a false negative. */
+typedef struct cl_eval_confusion_cell {
+    char *gold, *pred;
+    int64_t count;
+} cl_eval_confusion_cell;
+
 typedef struct cl_eval_errors {
     int64_t count[CL_ERRC_COUNT];
     cl_eval_example examples[CL_ERRC_COUNT][CL_EVAL_MAX_EXAMPLES];
     int nexamples[CL_ERRC_COUNT];
+    cl_eval_confusion_cell *confusion; /* the non-zero cells, in order of first sight */
+    int32_t nconfusion, cap_confusion;
 } cl_eval_errors;
 
 /* Short name of an error class ("boundary", "false_negative", ...). */
@@ -108,7 +120,6 @@ typedef struct cl_eval_result {
      * the gold's, and their differing lines: position-only alignment scores
      * them all the same, so they are the misalignments it cannot see */
     int64_t text_mismatch, text_mismatch_tokens;
-    int64_t invalid_labels;        /* strict mode: labels read as O (not O/B-X/I-X) */
     int64_t missing_docs;          /* span level: gold documents without prediction */
     bool has_errors;
     cl_eval_errors errors;
@@ -179,7 +190,8 @@ bool cl_eval_align(const char *const *pred, int32_t npred, int32_t ngold, const 
  * sentence's tokens must agree.  Sentences are the paper's units: a
  * document's last sentence not ending on ".", "?" or "!" runs on into the
  * next document's first (brat2iob's Sentence_Num_Global, which the paper
- * grouped by). */
+ * grouped by).  Errors name the side, document, sentence and token; in
+ * strict mode a label that is not O, B-X or I-X is an error (seqeval raises). */
 cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
                           const cl_eval_params *params, cl_eval_result *out, cl_error *err);
 /* Token level against LLM output: block i is aligned to the gold's sentence
@@ -202,6 +214,15 @@ cl_status cl_eval_format_table(const cl_eval_result *r, cl_buf *out, cl_error *e
 /* One JSON object: per_type, average, micro, macro, weighted,
  * misaligned_sentences (when known), errors (when collected). */
 cl_status cl_eval_format_json(const cl_eval_result *r, cl_buf *out, cl_error *err);
+/* A self-contained HTML page (inline CSS and SVG, no scripts) comparing n
+ * results side by side, names[i] naming results[i]: per-type precision,
+ * recall and F1 as bar charts with the paper's average, the error breakdown
+ * as a chart, a type confusion matrix per result, and the error examples
+ * (results scored with errors) with gold and predicted spans highlighted.
+ * title (may be NULL) heads the page; gold names the gold data. */
+cl_status cl_eval_format_html(const cl_eval_result *const *results, const char *const *names,
+                              int n, const char *title, const char *gold, cl_buf *out,
+                              cl_error *err);
 
 #ifdef __cplusplus
 }

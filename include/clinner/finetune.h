@@ -115,6 +115,11 @@ typedef struct cl_ft_progress {
 
 typedef void (*cl_ft_progress_fn)(void *ctx, const cl_ft_progress *p);
 
+/* The progress as one line of text into buf (training: epoch, step, loss,
+ * rate, tokens/s, elapsed, ETA; validation: the dev loss, at its end only);
+ * false when p has nothing worth a line (a validation still running). */
+bool cl_ft_progress_line(const cl_ft_progress *p, char *buf, size_t n);
+
 typedef struct cl_finetune_params {
     const char *model_path;  /* GGUF, any weight type */
     const char *out_path;    /* final GGUF; checkpoints "<out>.ckpt-<step>.gguf" + ".ckpt.json" */

@@ -11,6 +11,13 @@
  * time out, and are retried with exponential back-off on 429, 5xx and
  * connection errors, a bounded number of times.
  *
+ * A fleet: api_base may list several servers, "URL1,URL2,...".  Each
+ * request goes to the healthy one with the fewest requests in flight; a
+ * server that fails (network error, 5xx) is taken out, its request sent
+ * again to another at once, and it is re-admitted once a health check
+ * (GET <base>/models) answers 200.  `parallel` counts the requests in
+ * flight over the whole fleet.
+ *
  * The API key is read from an environment variable, sent only as a Bearer
  * header, and never appears in any message: error texts from the server are
  * scrubbed of it.
@@ -29,7 +36,7 @@ extern "C" {
 #define CL_OPENAI_DEFAULT_KEY_ENV "OPENAI_API_KEY"
 
 typedef struct cl_openai_params {
-    const char *api_base;   /* default CL_OPENAI_DEFAULT_API_BASE */
+    const char *api_base;   /* default CL_OPENAI_DEFAULT_API_BASE; "URL1,URL2": a fleet */
     const char *model;      /* "model" field; NULL: not sent (llama-server) */
     /* Environment variable holding the API key.  NULL: OPENAI_API_KEY, and
      * no key at all when it is unset; a variable named here must be set. */
@@ -53,6 +60,10 @@ cl_openai_params cl_openai_default_params(void);
  * and must outlive the tagger.  Nothing is sent until the first sentence. */
 cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_builder *builder,
                                cl_tagger *out, cl_error *err);
+
+/* "requests per server: URL N answered[, N failed, taken out N, re-admitted N]; ..."
+ * for an openai tagger (nothing for other taggers). */
+cl_status cl_openai_server_summary(const cl_tagger *t, cl_buf *out);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,8 @@
  * config that a resumed run must match.
  *
  * Threads: cl_tag_session_tag_doc may be called from several threads at once
- * when cl_tag_session_reentrant() says so (crf, encoder); otherwise callers
- * serialise (llama, openai keep per-call state).
+ * when cl_tag_session_reentrant() says so (crf); otherwise callers serialise
+ * (llama, openai and encoder keep per-call state).
  */
 #ifndef CLINNER_SESSION_H
 #define CLINNER_SESSION_H
@@ -73,7 +73,7 @@ typedef struct cl_tag_config {
     /* every backend */
     const char *cache_dir;     /* index and model cache (NULL: $CLINNER_CACHE, else
                                 * ~/.cache/clinner) */
-    int32_t threads;           /* crf, encoder: documents tagged at once; llama: CPU threads
+    int32_t threads;           /* crf: documents tagged at once; llama, encoder: CPU threads
                                 * (0: the backend's default) */
     bool verbose;              /* llama: pass llama.cpp's own log through */
     cl_log_fn log;             /* notes for the user (a retried request, a busy CPU); may be
@@ -121,18 +121,31 @@ const char *cl_tag_session_fingerprint(const cl_tag_session *s);
 cl_tagger *cl_tag_session_tagger(cl_tag_session *s);
 int32_t cl_tag_session_batch(const cl_tag_session *s);
 
-/* Run the batch runner over c with this session: p's fingerprint, batch and
- * threads are filled from the session when left 0 / NULL. */
+/* The backends by index (NULL past the last) and whether one is in this
+ * build ("llama" needs llama.cpp at build time). */
+const char *cl_tag_backend_name(int32_t i);
+bool cl_tag_backend_available(const char *name);
+
+/* Run the batch runner over c (prepared: cl_tag_session_prepare_doc) with
+ * this session: the batch size and thread count are the session's, and so
+ * is the fingerprint when p's is NULL. */
 cl_status cl_tag_session_run(cl_tag_session *s, cl_corpus *c, const cl_run_params *p,
                              cl_run_summary *sum, cl_error *err);
+
+/* The streaming runner (run.h, cl_run_stream) with this session: each
+ * document prepared the session's way (unless p->prepare is set), p's
+ * batch and threads from the session. */
+cl_status cl_tag_session_stream(cl_tag_session *s, cl_doc_reader *in, const cl_stream_params *p,
+                                cl_run_summary *sum, cl_error *err);
+/* cl_tag_session_prepare_doc as a cl_prepare_fn (session: the session). */
+cl_status cl_tag_session_prepare_fn(void *session, cl_doc *doc, cl_error *err);
 
 /* Where a default file lives.  cl_default_model_path: the first of
  * $CLINNER_MODELS/NAME, <dir of the running program>/../models/NAME (a build
  * tree), <dir>/../share/clinner/NAME (an install), CL_DATADIR/NAME (the
- * install prefix compiled in); caller frees, NULL when none exists. */
+ * install prefix compiled in); caller frees, NULL when none exists.  (The
+ * cache folder's resolver, cl_default_cache_dir, is in util.h.) */
 char *cl_default_model_path(const char *name);
-/* The cache folder: $CLINNER_CACHE, else ~/.cache/clinner (caller frees). */
-char *cl_default_cache_dir(void);
 /* The RareDis split `name` ("train", "dev", "test") from $CLINNER_SHARED/data/
  * raredis, else ../shared beside the build tree or the working directory;
  * caller frees, NULL when absent. */

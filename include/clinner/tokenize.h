@@ -13,6 +13,7 @@
 #ifndef CLINNER_TOKENIZE_H
 #define CLINNER_TOKENIZE_H
 
+#include "clinner/corpus.h"
 #include "clinner/doc.h"
 
 #ifdef __cplusplus
@@ -74,6 +75,37 @@ cl_status cl_bio_from_entities(cl_doc *doc, cl_bio_policy policy, const char *co
  * spanning its tokens' characters.  Confidences come from doc->tag_conf when set
  * (mean over the entity's tokens). */
 cl_status cl_bio_to_entities(cl_doc *doc, cl_error *err);
+
+/* How cl_doc_prepare brings a document into token form. */
+typedef struct cl_prepare_params {
+    cl_tokenizer_kind tokenizer;   /* for documents without tokens (default clinical) */
+    const char *const *types;      /* entity types kept (NULL: all); others are dropped */
+    int ntypes;
+    bool tokenize;                 /* tokenize documents that have no tokens (default true) */
+    bool gold_tags;                /* tags from the gold entities when the document has no
+                                    * tags (default true); false: tags all O, for tagging */
+    bool entities_from_tags;       /* decode entities from tags when a document has tags
+                                    * but no entities (token formats read for brat/jsonl) */
+    cl_bio_stats *bio_stats;       /* projection losses are added here (may be NULL) */
+} cl_prepare_params;
+
+cl_prepare_params cl_prepare_default_params(void);
+
+/* The one preparation step of every command: keep p->types, tokenize when
+ * the document has no tokens, one sentence when it has tokens but no breaks,
+ * tags from the gold entities (the tokenizer's policy: the paper's brat2iob
+ * rules for the paper tokenizer, clinner's otherwise) or all O. */
+cl_status cl_doc_prepare(cl_doc *doc, const cl_prepare_params *p, cl_error *err);
+
+/* Read path in fmt and prepare every document; *out is NULL on error. */
+cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_params *p,
+                         cl_corpus **out, cl_error *err);
+
+/* Write st (and, when bio is not NULL, the projection's losses under the
+ * tokenizer's policy) to fp as an aligned table or as JSON (clinner stats).
+ * have_tokens: the corpus was tokenized (sentences and tokens are shown). */
+cl_status cl_corpus_report(FILE *fp, bool json, const cl_corpus_stats *st, bool have_tokens,
+                           const cl_bio_stats *bio, const char *tokenizer, cl_error *err);
 
 #ifdef __cplusplus
 }

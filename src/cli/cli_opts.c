@@ -1,10 +1,38 @@
 /*
  * cli_opts.c - the table-driven option parser (cli_opts.h).
  */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_io.h"
 #include "cli/cli_opts.h"
+
+cl_status cli_parse_int(const char *opt, const char *s, long min, long max, long *out,
+                        cl_error *err)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < min || v > max)
+        return cl_error_set(err, CL_ERR_ARG, "%s: expected an integer in %ld..%ld, got '%s'",
+                            opt, min, max, s ? s : "");
+    *out = v;
+    return CL_OK;
+}
+
+cl_status cli_parse_double(const char *opt, const char *s, double min, double *out,
+                           cl_error *err)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || !isfinite(v) || v < min)
+        return cl_error_set(err, CL_ERR_ARG, "%s: expected a number >= %g, got '%s'", opt, min,
+                            s ? s : "");
+    *out = v;
+    return CL_OK;
+}
 #include "clinner/progress.h"
 
 cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err)

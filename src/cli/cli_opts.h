@@ -48,6 +48,12 @@ typedef struct cli_opt {
 #define CLI_NUMBER(n, d, lo) {.name = (n), .kind = CLI_OPT_DOUBLE, .dst = (d), .dmin = (lo)}
 #define CLI_PARSER(n, d, f) {.name = (n), .kind = CLI_OPT_PARSE, .dst = (d), .parse = (f)}
 
+/* Parse an integer / a double option value; CL_ERR_ARG names the option. */
+cl_status cli_parse_int(const char *opt, const char *s, long min, long max, long *out,
+                        cl_error *err);
+cl_status cli_parse_double(const char *opt, const char *s, double min, double *out,
+                           cl_error *err);
+
 typedef enum cli_parse_result {
     CLI_PARSED = 0, /* go on */
     CLI_HELP,       /* -h/--help: usage printed on stdout; the command exits 0 */

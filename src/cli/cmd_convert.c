@@ -48,36 +48,6 @@ static void usage(FILE *fp)
             "  clinner convert --from brat --to paper-csv --tokenizer paper raredis/dev\n");
 }
 
-/* Bring one document into the shape the output format needs. */
-static cl_status prepare(cl_doc *doc, cl_format from, cl_format to, cl_tokenizer_kind tok,
-                         const char *const *types, int ntypes, cl_error *err)
-{
-    cl_status st = cl_doc_keep_types(doc, types, ntypes, err);
-    if (st != CL_OK)
-        return st;
-    if (cl_format_has_tokens(to) && (!cl_format_has_tokens(from) || doc->ntokens == 0)) {
-        if ((st = cl_tokenize_doc(doc, tok, err)) != CL_OK)
-            return st;
-    }
-    if (doc->ntokens > 0 && !doc->tags) {
-        /* Tokens without tags: project the entities (brat, text, or jsonl
-         * with entities only). */
-        cl_bio_policy policy = tok == CL_TOKENIZER_PAPER ? CL_BIO_PAPER : CL_BIO_CLINICAL;
-        if (doc->nentities > 0)
-            st = cl_bio_from_entities(doc, policy, types, ntypes, NULL, err);
-        else
-            st = cl_doc_reset_tags(doc, err);
-        if (st != CL_OK)
-            return st;
-    }
-    if ((to == CL_FORMAT_BRAT || to == CL_FORMAT_JSONL) && doc->nentities == 0 && doc->tags &&
-        cl_format_has_tokens(from)) {
-        if ((st = cl_bio_to_entities(doc, err)) != CL_OK)
-            return st;
-    }
-    return CL_OK;
-}
-
 int cmd_convert(int argc, char **argv)
 {
     const char *from_name = NULL, *to_name = NULL, *tok_name = NULL, *labels = NULL;
@@ -146,9 +116,16 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "clinner convert: %s\n", err.msg);
         goto done;
     }
+    cl_prepare_params pp = cl_prepare_default_params();
+    pp.tokenizer = tok;
+    pp.types = types;
+    pp.ntypes = ntypes;
+    pp.tokenize = cl_format_has_tokens(to); /* brat to brat keeps the text as it is */
+    pp.entities_from_tags = (to == CL_FORMAT_BRAT || to == CL_FORMAT_JSONL) &&
+                            cl_format_has_tokens(from);
     for (int32_t i = 0; i < c->ndocs; i++) {
-        if (prepare(c->docs[i], from, to, tok, types, ntypes, &err) != CL_OK) {
-            fprintf(stderr, "clinner convert: %s: %s\n", c->docs[i]->id, err.msg);
+        if (cl_doc_prepare(c->docs[i], &pp, &err) != CL_OK) {
+            fprintf(stderr, "clinner convert: %s\n", err.msg);
             goto done;
         }
     }

@@ -18,6 +18,87 @@
 #include "clinner/eval.h"
 #include "clinner/util.h"
 
+/* --pred and --pred-format may be repeated (--html compares the files) */
+#define MAX_PREDS 8
+typedef struct path_list {
+    const char *v[MAX_PREDS];
+    int n;
+} path_list;
+
+static cl_status opt_append(const char *name, const char *value, void *dst, cl_error *err)
+{
+    path_list *l = dst;
+    if (l->n == MAX_PREDS)
+        return cl_error_set(err, CL_ERR_ARG, "%s: given more than %d times", name, MAX_PREDS);
+    l->v[l->n++] = value;
+    return CL_OK;
+}
+
+/* --html: the report of the first prediction (already scored, with errors)
+ * and of every other --pred, side by side, written atomically to path. */
+static int write_html(const char *path, const cl_corpus *g, const char *gold, cl_format gf,
+                      const cl_eval_result *first, const path_list *preds,
+                      const path_list *fmts, const cl_eval_params *params, bool match,
+                      cl_error *err)
+{
+    cl_eval_result res[MAX_PREDS];
+    const cl_eval_result *rs[MAX_PREDS];
+    const char *names[MAX_PREDS];
+    memset(res, 0, sizeof res);
+    cl_buf html;
+    cl_buf_init(&html);
+    cl_status st = CL_OK;
+    int done = 1;
+    cl_eval_params one = *params;
+    rs[0] = first;
+    for (int i = 1; i < preds->n && st == CL_OK; i++, done++) {
+        const char *fname = fmts->v[fmts->n == 1 ? 0 : i];
+        one.pred_name = preds->v[i]; /* messages name this file */
+        cl_format pf;
+        cl_paperlines pl;
+        memset(&pl, 0, sizeof pl);
+        cl_corpus *p = NULL;
+        st = cl_format_from_name(fname, &pf, err);
+        if (st == CL_OK && pf == CL_FORMAT_PAPER_LINES) {
+            st = cl_paperlines_read(preds->v[i], &pl, err);
+            if (st == CL_OK)
+                st = cl_eval_paperlines(g, &pl, preds->v[i], &one, &res[i], err);
+        } else if (st == CL_OK && !(p = cl_corpus_new())) {
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        } else if (st == CL_OK) {
+            bool span_level = gf == CL_FORMAT_BRAT || match;
+            st = cl_corpus_read(p, pf, preds->v[i], err);
+            if (st == CL_OK)
+                st = span_level ? cl_eval_span_corpora(g, p, &one, &res[i], err)
+                                : cl_eval_corpora(g, p, &one, &res[i], err);
+            if (st != CL_OK)
+                cl_error_prefix(err, "%s: ", preds->v[i]);
+        }
+        cl_paperlines_free(&pl);
+        cl_corpus_free(p);
+        rs[i] = &res[i];
+    }
+    for (int i = 0; i < preds->n; i++) { /* the file name names the column */
+        const char *slash = strrchr(preds->v[i], '/');
+        names[i] = slash && slash[1] ? slash + 1 : preds->v[i];
+    }
+    if (st == CL_OK)
+        st = cl_eval_format_html(rs, names, preds->n, "clinner evaluation", gold, &html, err);
+    cl_atomic_file f;
+    if (st == CL_OK && (st = cl_atomic_open(&f, path, err)) == CL_OK) {
+        if (fwrite(html.data, 1, html.len, f.fp) != html.len) {
+            cl_atomic_abort(&f);
+            st = cl_error_set(err, CL_ERR_IO, "%s: write error", path);
+        } else {
+            st = cl_atomic_commit(&f, err);
+        }
+    }
+    for (int i = 1; i < done; i++)
+        cl_eval_result_free(&res[i]);
+    cl_buf_free(&html);
+    return st == CL_OK ? 0 : 1;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -39,11 +120,33 @@ static void usage(FILE *fp)
             "                       with examples\n"
             "  --json               print one JSON object (per_type, average, micro, macro,\n"
             "                       weighted, misaligned_sentences, errors)\n"
+            "  --html REPORT.html   also write a report to look at: charts per type and of\n"
+            "                       the errors, type confusion, examples; several --pred\n"
+            "                       (each with its --pred-format, or one for all) side by\n"
+            "                       side\n"
             "  -h, --help           show this help\n"
             "\n"
             "Token level needs a token format for gold; two token formats must have the\n"
-            "same sentences and tokens.  'average' is the paper's: the mean over DISEASE,\n"
-            "RAREDISEASE, SKINRAREDISEASE, SIGN and SYMPTOM.\n"
+            "same sentences and tokens, in the same documents.  'average' is the paper's:\n"
+            "the mean over DISEASE, RAREDISEASE, SKINRAREDISEASE, SIGN and SYMPTOM.\n"
+            "\n"
+            "Sentence units (token level, as the paper's brat2iob grouping): a document\n"
+            "whose last sentence does not end in '.', '?' or '!' runs on into the next\n"
+            "document's first sentence, and the two are scored as one sentence; LLM\n"
+            "output (paper-lines) has one block per such unit.\n"
+            "\n"
+            "Labels: default mode reads them as seqeval's default does (conlleval): the\n"
+            "first character is the tag and the type follows the first '-' (B-Sign is\n"
+            "type Sign); I- after O or another type starts an entity; E-X ends the entity\n"
+            "at that token and S-X is a one-token entity (IOBES); any other tag letter\n"
+            "('X-SIGN', or 'None': tag N, type 'one') starts an entity when its type is\n"
+            "not the previous label's and continues it otherwise.\n"
+            "Strict mode (seqeval's mode='strict', scheme=IOB2): an entity is B-X followed\n"
+            "by I-X of the same type, a lone I-X is nothing, and a label that is not O,\n"
+            "B-X or I-X (E-X, S-X, anything else) is an error naming the file, document,\n"
+            "sentence, token and label, as seqeval raises on it.\n"
+            "Empty labels read as O.  A UTF-8 byte-order mark at the start of a\n"
+            "paper-csv, conll or jsonl file is skipped.\n"
             "\n"
             "example (the paper's few-shot GPT-4 row):\n"
             "  clinner eval --gold test_combined_IOB_data.csv --gold-format paper-csv \\\n"
@@ -55,19 +158,30 @@ int cmd_eval(int argc, char **argv)
     const char *gold = NULL, *gold_fmt = NULL, *pred = NULL, *pred_fmt = NULL;
     const char *mode = NULL, *match = NULL;
     bool json = false, errors = false;
+    const char *html = NULL;
+    path_list preds = {{0}, 0}, pred_fmts = {{0}, 0};
     const cli_opt opts[] = {
         CLI_FLAG("--json", &json),
         CLI_FLAG("--errors", &errors),
         CLI_STRING("--gold", &gold),
         CLI_STRING("--gold-format", &gold_fmt),
-        CLI_STRING("--pred", &pred),
-        CLI_STRING("--pred-format", &pred_fmt),
+        CLI_PARSER("--pred", &preds, opt_append),
+        CLI_PARSER("--pred-format", &pred_fmts, opt_append),
+        CLI_STRING("--html", &html),
         CLI_STRING("--mode", &mode),
         CLI_STRING("--match", &match),
     };
     int done = cli_parse_command("eval", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
     if (done >= 0)
         return done;
+    pred = preds.n ? preds.v[0] : NULL;
+    pred_fmt = pred_fmts.n ? pred_fmts.v[0] : NULL;
+    if ((preds.n > 1 && !html) || (pred_fmts.n > 1 && pred_fmts.n != preds.n)) {
+        fprintf(stderr, "clinner eval: %s\n",
+                preds.n > 1 && !html ? "several --pred are compared only with --html"
+                                     : "give one --pred-format for all --pred, or one each");
+        return 2;
+    }
     if (!gold || !gold_fmt || !pred || !pred_fmt) {
         fprintf(stderr, "clinner eval: --gold, --gold-format, --pred and --pred-format are "
                         "required\n\n");
@@ -78,7 +192,9 @@ int cmd_eval(int argc, char **argv)
     cl_error err;
     cl_error_clear(&err);
     cl_eval_params params = cl_eval_default_params();
-    params.errors = errors;
+    params.errors = errors || html;
+    params.gold_name = gold;
+    params.pred_name = strcmp(pred, "-") ? pred : "stdin";
     cl_format gf, pf;
     if (cl_format_from_name(gold_fmt, &gf, &err) != CL_OK ||
         cl_format_from_name(pred_fmt, &pf, &err) != CL_OK ||
@@ -129,12 +245,19 @@ int cmd_eval(int argc, char **argv)
         cl_status st = span_level ? cl_eval_span_corpora(g, p, &params, &res, &err)
                                   : cl_eval_corpora(g, p, &params, &res, &err);
         if (st != CL_OK) {
-            cl_error_prefix(&err, "%s: ", pred);
+            if (span_level) /* (token-level messages name both files) */
+                cl_error_prefix(&err, "%s: ", pred);
             goto fail;
         }
     }
+    bool had_errors = res.has_errors; /* --html collects them; print them on --errors only */
+    res.has_errors = had_errors && errors;
     if ((json ? cl_eval_format_json(&res, &out, &err) : cl_eval_format_table(&res, &out, &err)) !=
         CL_OK)
+        goto fail;
+    res.has_errors = had_errors;
+    if (html && write_html(html, g, gold, gf, &res, &preds, &pred_fmts, &params, match != NULL,
+                           &err) != 0)
         goto fail;
     fwrite(out.data, 1, out.len, stdout);
     if (fflush(stdout) != 0) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli_io.h"
+#include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
@@ -76,17 +76,6 @@ static void on_progress(void *ctx, int32_t done, int32_t total, int64_t model_to
             done ? el * (total - done) / done : -1.0);
 }
 
-static char *default_cache(void)
-{
-    const char *c = getenv("CLINNER_CACHE");
-    if (c && *c)
-        return cl_path_join(c, "features");
-    const char *home = getenv("HOME");
-    if (home && *home)
-        return cl_path_join(home, ".cache/clinner/features");
-    return NULL;
-}
-
 /* --layer N or "last" */
 static cl_status parse_layer(const char *name, const char *value, void *dst, cl_error *err)
 {
@@ -128,13 +117,14 @@ int cmd_features(int argc, char **argv)
         fprintf(stderr, "clinner features: --model, INPUT and -o are required (see --help)\n");
         return 2;
     }
-    cli_input in = {.path = input, .format = cli_guess_format(input)};
+    cl_format fmt = cl_format_guess(input);
+    cl_prepare_params in = cl_prepare_default_params();
     if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
-        (from && cl_format_from_name(from, &in.format, &err) != CL_OK)) {
+        (from && cl_format_from_name(from, &fmt, &err) != CL_OK)) {
         fprintf(stderr, "clinner features: %s\n", err.msg);
         return 2;
     }
-    char *cache_owned = no_cache || cache ? NULL : default_cache();
+    char *cache_owned = no_cache || cache ? NULL : cl_default_cache_dir("features");
     p.cache_dir = no_cache ? NULL : cache ? cache : cache_owned;
     ui u = {cl_now(), cl_now()};
     p.log = on_log;
@@ -143,7 +133,7 @@ int cmd_features(int argc, char **argv)
     int rc = 1;
     cl_corpus *c = NULL;
     cl_features_result r;
-    if (cli_read_corpus(&in, &c, &err) != CL_OK ||
+    if (cl_corpus_load(input, fmt, &in, &c, &err) != CL_OK ||
         cl_features_export(&p, c, out, &r, &err) != CL_OK) {
         fprintf(stderr, "clinner features: %s\n", err.msg);
     } else {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli_io.h"
+#include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
@@ -101,42 +101,16 @@ typedef struct ui {
     bool tty;
 } ui;
 
-static void fmt_time(double s, char *buf, size_t n)
-{
-    if (s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 90)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 5400)
-        snprintf(buf, n, "%.0fm%02.0fs", s / 60 - 0.5 < 0 ? 0 : (double)(long)(s / 60),
-                 s - 60 * (double)(long)(s / 60));
-    else
-        snprintf(buf, n, "%.1fh", s / 3600);
-}
-
 static void on_progress(void *ctx, const cl_ft_progress *p)
 {
     ui *u = ctx;
     double now = cl_now();
-    bool last = p->step == p->nsteps;
-    if (!last && u->interval > 0 && now - u->last < u->interval)
+    if (p->step != p->nsteps && u->interval > 0 && now - u->last < u->interval)
         return;
     u->last = now;
-    char eta[32], el[32];
-    fmt_time(p->eta_s, eta, sizeof eta);
-    fmt_time(p->elapsed_s, el, sizeof el);
-    if (p->train)
-        fprintf(stderr,
-                "epoch %d/%d  step %lld/%lld  loss %.4f (last %.4f)  lr %.3g  %.0f tokens/s  "
-                "elapsed %s  ETA %s\n",
-                p->epoch, p->epochs, (long long)p->step, (long long)p->nsteps, p->loss,
-                p->last_loss, p->lr, p->tokens_per_s, el, eta);
-    else if (last && p->epochs == 0)
-        fprintf(stderr, "validation  dev %lld windows  loss %.4f  %.0f tokens/s\n",
-                (long long)p->nsteps, p->loss, p->tokens_per_s);
-    else if (last)
-        fprintf(stderr, "epoch %d/%d  dev %lld windows  loss %.4f  %.0f tokens/s\n", p->epoch,
-                p->epochs, (long long)p->nsteps, p->loss, p->tokens_per_s);
+    char line[512];
+    if (cl_ft_progress_line(p, line, sizeof line))
+        fprintf(stderr, "%s\n", line);
 }
 
 static void on_log(void *ctx, const char *msg)
@@ -165,17 +139,6 @@ static bool stop_requested(void *ctx)
 {
     (void)ctx;
     return stop_signal != 0;
-}
-
-static char *default_cache(void)
-{
-    const char *c = getenv("CLINNER_CACHE");
-    if (c && *c)
-        return cl_path_join(c, "f32");
-    const char *home = getenv("HOME");
-    if (home && *home)
-        return cl_path_join(home, ".cache/clinner/f32");
-    return cl_strdup(".");
 }
 
 /* option parsers over the library's own name tables */
@@ -256,16 +219,16 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "clinner finetune: --model, --train and -o are required (see --help)\n");
         return 2;
     }
-    cli_input in = {.path = train_path,
-                    .format = cli_guess_format(train_path),
-                    .types = (const char *const *)cl_paper_types,
-                    .ntypes = CL_NUM_PAPER_TYPES};
+    cl_format fmt = cl_format_guess(train_path);
+    cl_prepare_params in = cl_prepare_default_params();
+    in.types = (const char *const *)cl_paper_types;
+    in.ntypes = CL_NUM_PAPER_TYPES;
     if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
-        (format && cl_format_from_name(format, &in.format, &err) != CL_OK)) {
+        (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
         return 2;
     }
-    char *cache_owned = cache ? NULL : default_cache();
+    char *cache_owned = cache ? NULL : cl_default_cache_dir("f32");
     p.cache_dir = cache ? cache : cache_owned;
     p.progress = on_progress;
     p.progress_ctx = &u;
@@ -274,16 +237,11 @@ int cmd_finetune(int argc, char **argv)
 
     int rc = 1;
     cl_corpus *train = NULL, *dev = NULL;
-    if (cli_read_corpus(&in, &train, &err) != CL_OK)
+    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK)
         goto out;
-    if (dev_path) {
-        cli_input din = in;
-        din.path = dev_path;
-        if (!format)
-            din.format = cli_guess_format(dev_path);
-        if (cli_read_corpus(&din, &dev, &err) != CL_OK)
-            goto out;
-    }
+    if (dev_path && cl_corpus_load(dev_path, format ? fmt : cl_format_guess(dev_path), &in, &dev,
+                                   &err) != CL_OK)
+        goto out;
     cl_finetune_result r;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);

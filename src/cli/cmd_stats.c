@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
@@ -38,104 +36,6 @@ static void usage(FILE *fp)
             "                     tokenizer -> the paper's policy, clinical -> clinner's)\n"
             "  --json             print one JSON object instead of a table\n"
             "  -h, --help         show this help\n");
-}
-
-/* Format implied by a path's shape. */
-static int guess_format(const char *path, cl_format *out)
-{
-    size_t n = strlen(path);
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (cl_is_dir(path)) {
-        *out = CL_FORMAT_BRAT;
-        return 0;
-    }
-    if (!dot || (slash && dot < slash) || n == 0)
-        return -1;
-    static const struct {
-        const char *ext;
-        cl_format fmt;
-    } exts[] = {
-        {".txt", CL_FORMAT_BRAT},   {".ann", CL_FORMAT_BRAT},     {".csv", CL_FORMAT_PAPER_CSV},
-        {".conll", CL_FORMAT_CONLL}, {".jsonl", CL_FORMAT_JSONL},
-    };
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (!strcmp(dot, exts[i].ext)) {
-            *out = exts[i].fmt;
-            return 0;
-        }
-    return -1;
-}
-
-static double rate(int64_t a, int64_t b)
-{
-    return b > 0 ? (double)a / (double)b : 0.0;
-}
-
-static cJSON *stats_json(const cl_corpus_stats *st, bool have_tokens, bool have_bio,
-                         const cl_bio_stats *bio, const char *tokenizer)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "documents", (double)st->documents);
-    cJSON_AddNumberToObject(o, "characters", (double)st->characters);
-    if (have_tokens) {
-        if (tokenizer)
-            cJSON_AddStringToObject(o, "tokenizer", tokenizer);
-        cJSON_AddNumberToObject(o, "sentences", (double)st->sentences);
-        cJSON_AddNumberToObject(o, "tokens", (double)st->tokens);
-    }
-    cJSON_AddNumberToObject(o, "entities", (double)st->entities);
-    cJSON *types = cJSON_AddObjectToObject(o, "types");
-    for (int i = 0; i < st->ntypes; i++)
-        cJSON_AddNumberToObject(types, st->type_names[i], (double)st->type_counts[i]);
-    cJSON_AddNumberToObject(o, "discontinuous", (double)st->discontinuous);
-    cJSON_AddNumberToObject(o, "overlapping", (double)st->overlapping);
-    cJSON_AddNumberToObject(o, "relations", (double)st->relations);
-    if (have_bio) {
-        cJSON *b = cJSON_AddObjectToObject(o, "bio");
-        cJSON_AddStringToObject(b, "policy", tokenizer);
-        cJSON_AddNumberToObject(b, "entities", (double)bio->entities);
-        cJSON_AddNumberToObject(b, "boundaries", (double)bio->boundaries);
-        cJSON_AddNumberToObject(b, "boundary_in_token", (double)bio->boundary_in_token);
-        cJSON_AddNumberToObject(b, "boundary_in_token_rate",
-                                rate(bio->boundary_in_token, bio->boundaries));
-        cJSON_AddNumberToObject(b, "cross_sentence", (double)bio->cross_sentence);
-        cJSON_AddNumberToObject(b, "discontinuous", (double)bio->discontinuous);
-        cJSON_AddNumberToObject(b, "overlapping", (double)bio->overlapping);
-        cJSON_AddNumberToObject(b, "lost", (double)bio->lost);
-    }
-    return o;
-}
-
-static void print_table(const cl_corpus_stats *st, bool have_tokens, bool have_bio,
-                        const cl_bio_stats *bio, const char *tokenizer)
-{
-    printf("%-22s %10lld\n", "documents", (long long)st->documents);
-    printf("%-22s %10lld\n", "characters", (long long)st->characters);
-    if (have_tokens) {
-        printf("%-22s %10lld%s%s%s\n", "sentences", (long long)st->sentences,
-               tokenizer ? "  (" : "", tokenizer ? tokenizer : "",
-               tokenizer ? " tokenizer)" : "");
-        printf("%-22s %10lld\n", "tokens", (long long)st->tokens);
-    }
-    printf("%-22s %10lld\n", "entities", (long long)st->entities);
-    for (int i = 0; i < st->ntypes; i++)
-        printf("  %-20s %10lld\n", st->type_names[i], (long long)st->type_counts[i]);
-    printf("%-22s %10lld\n", "discontinuous", (long long)st->discontinuous);
-    printf("%-22s %10lld\n", "overlapping", (long long)st->overlapping);
-    printf("%-22s %10lld\n", "relations", (long long)st->relations);
-    if (have_bio) {
-        printf("\nBIO projection (%s policy):\n", tokenizer);
-        printf("  %-30s %10lld\n", "entities", (long long)bio->entities);
-        printf("  %-30s %10lld of %lld (%.2f%%)\n", "boundaries inside a token",
-               (long long)bio->boundary_in_token, (long long)bio->boundaries,
-               100.0 * rate(bio->boundary_in_token, bio->boundaries));
-        printf("  %-30s %10lld\n", "cross-sentence entities", (long long)bio->cross_sentence);
-        printf("  %-30s %10lld\n", "discontinuous", (long long)bio->discontinuous);
-        printf("  %-30s %10lld\n", "overlapping", (long long)bio->overlapping);
-        printf("  %-30s %10lld (%.2f%%)\n", "lost (not recoverable)", (long long)bio->lost,
-               100.0 * rate(bio->lost, bio->entities));
-    }
 }
 
 int cmd_stats(int argc, char **argv)
@@ -192,42 +92,27 @@ int cmd_stats(int argc, char **argv)
     cl_bio_stats bio;
     memset(&bio, 0, sizeof bio);
     for (int i = 0; i < npaths; i++) {
-        cl_format f = fmt;
-        if (!format_name && guess_format(paths[i], &f) != 0) {
-            fprintf(stderr, "clinner stats: %s: cannot tell the format from the name; give "
-                            "--format\n",
-                    paths[i]);
-            rc = 2;
-            goto done;
-        }
+        cl_format f = format_name ? fmt : cl_format_guess(paths[i]);
         int32_t first = c->ndocs;
         if (cl_corpus_read(c, f, paths[i], &err) != CL_OK) {
             fprintf(stderr, "clinner stats: %s\n", err.msg);
             goto done;
         }
         any_token_format |= cl_format_has_tokens(f);
-        for (int32_t d = first; d < c->ndocs; d++) {
-            cl_doc *doc = c->docs[d];
-            /* token formats carry entities as tags: count what they decode to */
-            if (doc->tags && doc->nentities == 0 && cl_bio_to_entities(doc, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
+        /* token formats carry entities as tags: count what they decode to;
+         * with a tokenizer, brat's entities are projected and the losses
+         * counted */
+        cl_prepare_params pp = cl_prepare_default_params();
+        pp.tokenizer = tok;
+        pp.tokenize = tokenizer_name != NULL;
+        pp.entities_from_tags = true;
+        pp.bio_stats = f == CL_FORMAT_BRAT ? &bio : NULL;
+        any_brat |= f == CL_FORMAT_BRAT && tokenizer_name;
+        for (int32_t d = first; d < c->ndocs; d++)
+            if (cl_doc_prepare(c->docs[d], &pp, &err) != CL_OK) {
+                fprintf(stderr, "clinner stats: %s\n", err.msg);
                 goto done;
             }
-            if (!tokenizer_name)
-                continue;
-            if (doc->ntokens == 0 && cl_tokenize_doc(doc, tok, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
-                goto done;
-            }
-            if (f != CL_FORMAT_BRAT)
-                continue;
-            any_brat = true;
-            cl_bio_policy policy = tok == CL_TOKENIZER_PAPER ? CL_BIO_PAPER : CL_BIO_CLINICAL;
-            if (cl_bio_from_entities(doc, policy, NULL, 0, &bio, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s: %s\n", doc->id, err.msg);
-                goto done;
-            }
-        }
     }
     if (cl_corpus_stats_compute(c, &st, &err) != CL_OK) {
         fprintf(stderr, "clinner stats: %s\n", err.msg);
@@ -235,18 +120,10 @@ int cmd_stats(int argc, char **argv)
     }
     bool have_tokens = tokenizer_name || any_token_format;
     const char *tname = tokenizer_name ? cl_tokenizer_name(tok) : NULL;
-    if (json) {
-        cJSON *o = stats_json(&st, have_tokens, any_brat, &bio, tname);
-        char *s = o ? cJSON_Print(o) : NULL;
-        cJSON_Delete(o);
-        if (!s) {
-            fprintf(stderr, "clinner stats: out of memory\n");
-            goto done;
-        }
-        printf("%s\n", s);
-        free(s);
-    } else {
-        print_table(&st, have_tokens, any_brat, &bio, tname);
+    if (cl_corpus_report(stdout, json, &st, have_tokens, any_brat ? &bio : NULL, tname, &err) !=
+        CL_OK) {
+        fprintf(stderr, "clinner stats: %s\n", err.msg);
+        goto done;
     }
     rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     if (rc)

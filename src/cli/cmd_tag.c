@@ -1,277 +1,34 @@
 /*
- * cmd_tag.c - `clinner tag`: label documents with a tagging backend.
+ * cmd_tag.c - `clinner tag`: options -> cl_tag_config -> a tagging session
+ * (session.h) -> the batch runner (run.h).
  *
- * Input and output go through cli_io.c (the same formats and tokenizers as
- * `clinner convert`); the backend is picked from a table of names, each
- * entry knowing how to build a cl_tagger (tagger.h) from the options.  A
- * new backend is one function and one row in `backends`.  Backends whose
- * tag() may run concurrently on different documents (the CRF) are marked
- * parallel and get --threads worker threads; output order is the input
- * order either way.  The run itself (sentence batches, output document by
- * document, checkpoint and --resume, progress, summary) is cl_run_tag
- * (run.h); the LLM backends share their options through tag_llm.c.
+ * Everything a backend needs (models, examples, retrievers, default files,
+ * the resume fingerprint) is the library's; this file parses options,
+ * refuses those that mean nothing to the chosen backend, reads the input
+ * and prints the summary.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cli/cli_io.h"
 #include "cli/cli_opts.h"
+#include "cli/cli_session.h"
 #include "cli/commands.h"
-#include "cli/tag_llm.h"
-#include "clinner/crf.h"
-#if CL_HAVE_LLAMA
-#include "clinner/encoder.h"
-#endif
-#ifdef CL_HAVE_LLAMA
-#include "clinner/llm.h"
-#endif
 #include "clinner/openai.h"
 #include "clinner/progress.h"
-#include "clinner/run.h"
-#include "clinner/tagger.h"
+#include "clinner/session.h"
 #include "clinner/util.h"
 
-/* Options and what the chosen backend set up. */
-typedef struct tag_ctx {
-    const char *model_path;
-    const char *dense_path;
-    cl_tagger tagger;
-    const char *default_tokenizer; /* the backend's preference, or NULL */
-    void *res;                     /* backend resources, freed after the tagger */
-    void (*res_free)(void *res);
-    const char *tok_name;          /* --tokenizer, or NULL */
-    llm_opts llm;                  /* options of the LLM backends */
-    llm_prompt prompt;             /* their prompt set-up (llm_prompt_open) */
-    int32_t batch;                 /* sentences per tag() call (default 8) */
-    cl_progress *bar;              /* set once the input is read */
-    long threads;                  /* --threads when given, else 0 */
-    long ctx_tokens;               /* --ctx (llama; 0: default) */
-    bool verbose;                  /* --verbose (llama's own log) */
-    const char *embed_model;       /* --embed-model (llama rag retrieval) */
-    const char *chat_template;     /* --chat-template (llama; NULL: the model's) */
-} tag_ctx;
-
-/* Backends report retries and skipped sentences here. */
+/* Notes from the backends go above the progress bar. */
 static void log_line(void *arg, const char *msg)
 {
-    tag_ctx *ctx = arg;
-    if (ctx->bar)
-        cl_progress_message(ctx->bar, "clinner tag: %s", msg);
+    cl_progress **bar = arg;
+    if (*bar)
+        cl_progress_message(*bar, "clinner tag: %s", msg);
     else
         fprintf(stderr, "clinner tag: %s\n", msg);
-}
-
-/* The run's tokenizer for backends without a preference of their own. */
-static cl_status llm_tokenizer(const tag_ctx *ctx, cl_tokenizer_kind *tok, cl_error *err)
-{
-    *tok = CL_TOKENIZER_CLINICAL;
-    return ctx->tok_name ? cl_tokenizer_from_name(ctx->tok_name, tok, err) : CL_OK;
-}
-
-/* ---- crf ---- */
-
-typedef struct crf_res {
-    cl_crf_model *model;
-    cl_dense_table *dense;
-} crf_res;
-
-static void crf_res_free(void *p)
-{
-    crf_res *r = p;
-    if (!r)
-        return;
-    cl_crf_model_free(r->model);
-    cl_dense_free(r->dense);
-    free(r);
-}
-
-static cl_status open_crf(tag_ctx *ctx, cl_error *err)
-{
-    if (!ctx->model_path)
-        return cl_error_set(err, CL_ERR_ARG, "--backend crf needs --model MODEL");
-    crf_res *r = calloc(1, sizeof *r);
-    if (!r)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    ctx->res = r;
-    ctx->res_free = crf_res_free;
-    cl_status st = cl_crf_model_load(ctx->model_path, &r->model, err);
-    if (st == CL_OK && ctx->dense_path)
-        st = cl_dense_read(ctx->dense_path, &r->dense, err);
-    if (st == CL_OK)
-        st = cl_crf_tagger_new_dense(r->model, r->dense, &ctx->tagger, err);
-    if (st == CL_OK)
-        ctx->default_tokenizer = cl_crf_model_get_meta(r->model, "tokenizer");
-    return st;
-}
-
-/* ---- openai ---- */
-
-static cl_status open_openai(tag_ctx *ctx, cl_error *err)
-{
-    cl_tokenizer_kind tok;
-    cl_status st = llm_tokenizer(ctx, &tok, err);
-    if (st == CL_OK)
-        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
-    if (st != CL_OK)
-        return st;
-    cl_openai_params p = cl_openai_default_params();
-    if (ctx->llm.api_base)
-        p.api_base = ctx->llm.api_base;
-    p.model = ctx->model_path; /* --model: the model name on the server */
-    p.api_key_env = ctx->llm.api_key_env;
-    p.temperature = ctx->llm.temp;
-    p.seed = ctx->llm.seed;
-    p.max_tokens = (int32_t)ctx->llm.max_tokens;
-    p.decode = ctx->prompt.decode;
-    p.timeout_s = ctx->llm.timeout;
-    p.retries = (int32_t)ctx->llm.retries;
-    p.parallel = ctx->llm.parallel > 0 ? (int32_t)ctx->llm.parallel : 1;
-    p.log = log_line;
-    p.log_ctx = ctx;
-    ctx->batch = p.parallel * 2 > 8 ? p.parallel * 2 : 8;
-    return cl_openai_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
-}
-
-/* ---- llama ---- */
-
-#ifdef CL_HAVE_LLAMA
-static cl_status make_embed_retriever(void *arg, cl_kb *kb, cl_retriever *out, cl_error *err)
-{
-    tag_ctx *ctx = arg;
-    cl_llama_embed_params ep = cl_llama_embed_default_params();
-    ep.model_path = ctx->embed_model;
-    ep.n_threads = (int32_t)ctx->threads;
-    ep.cache_dir = ctx->prompt.cache_dir ? ctx->prompt.cache_dir : ctx->llm.cache_dir;
-    ep.verbose = ctx->verbose;
-    return cl_llama_embed_retriever_new(&ep, kb, out, err);
-}
-
-static cl_status open_llama(tag_ctx *ctx, cl_error *err)
-{
-    cl_tokenizer_kind tok;
-    if (ctx->embed_model) {
-        ctx->llm.make_retriever = make_embed_retriever;
-        ctx->llm.make_retriever_ctx = ctx;
-    }
-    cl_status st = llm_tokenizer(ctx, &tok, err);
-    if (st == CL_OK)
-        st = llm_prompt_open(&ctx->llm, tok, &ctx->prompt, err);
-    if (st != CL_OK)
-        return st;
-    cl_llama_params p = cl_llama_default_params();
-    p.model_path = ctx->model_path; /* NULL: the default model */
-    if (ctx->ctx_tokens > 0)
-        p.n_ctx = (int32_t)ctx->ctx_tokens;
-    p.n_threads = (int32_t)ctx->threads;
-    if (ctx->llm.seed >= 0)
-        p.seed = (uint32_t)ctx->llm.seed;
-    p.temperature = (float)ctx->llm.temp;
-    p.decode = ctx->prompt.decode;
-    if (!strcmp(ctx->llm.speculate, "on"))
-        p.speculate = 1;
-    else if (!strcmp(ctx->llm.speculate, "off"))
-        p.speculate = 0;
-    else if (strcmp(ctx->llm.speculate, "auto"))
-        return cl_error_set(err, CL_ERR_ARG, "--speculate: '%s' is not auto, on or off",
-                            ctx->llm.speculate);
-    p.max_new_tokens = (int32_t)ctx->llm.max_tokens;
-    if (ctx->llm.parallel > 0) /* 0: not given, keep the default */
-        p.n_parallel = (int32_t)ctx->llm.parallel;
-    p.chat_template = ctx->chat_template;
-    double load;
-    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (getloadavg(&load, 1) == 1 && cli_threads_oversubscribed(load, ncpu, p.n_threads)) {
-        char note[256];
-        snprintf(note, sizeof note,
-                 "the CPUs are busy (load %.1f on %d): llama.cpp's threads spin while they "
-                 "wait for each other, so fewer --threads (1 when all are busy) can be many "
-                 "times faster",
-                 load, ncpu);
-        log_line(ctx, note);
-    }
-    p.verbose = ctx->verbose;
-    p.log = log_line;
-    p.log_ctx = ctx;
-    ctx->batch = p.n_parallel * 4;
-    return cl_llama_tagger_new(&p, ctx->prompt.builder, &ctx->tagger, err);
-}
-#define OPEN_LLAMA open_llama
-#else
-#define OPEN_LLAMA NULL
-#endif
-
-#if CL_HAVE_LLAMA
-/* ---- encoder (a model from `clinner train encoder`; encoder.h) ---- */
-static cl_status open_encoder(tag_ctx *ctx, cl_error *err)
-{
-    if (!ctx->model_path)
-        return cl_error_set(err, CL_ERR_ARG, "--backend encoder needs --model MODEL");
-    cl_status st = cl_encoder_tagger_open(ctx->model_path,
-                                          ctx->threads > 0 ? (int32_t)ctx->threads : 2,
-                                          &ctx->tagger, err);
-    if (st == CL_OK) { /* the model's word tokenizer, freed with the run */
-        ctx->res = cl_encoder_model_tokenizer(ctx->model_path, err);
-        ctx->res_free = free;
-        ctx->default_tokenizer = ctx->res;
-        ctx->batch = ctx->batch > 0 ? ctx->batch : 64;
-    }
-    return st;
-}
-#define OPEN_ENCODER open_encoder
-#else
-#define OPEN_ENCODER NULL
-#endif
-
-static const struct backend {
-    const char *name;
-    cl_status (*open)(tag_ctx *ctx, cl_error *err); /* NULL: not in this build */
-    bool parallel;                                  /* tag() is reentrant */
-    const char *help;
-} backends[] = {
-    {"crf", open_crf, true, "a CRF trained with `clinner train crf` (--model MODEL)"},
-    {"llama", OPEN_LLAMA, false, "a local GGUF model through llama.cpp (default model:\n"
-     "                                SmolLM2-135M-Instruct from scripts/fetch-models.sh)"},
-    {"openai", open_openai, false, "an OpenAI-compatible chat-completions server"},
-    {"encoder", OPEN_ENCODER, false, "a transformer trained with `clinner train encoder`\n"
-     "                                (--model MODEL; --threads: CPU threads)"},
-};
-#define NBACKENDS (sizeof backends / sizeof backends[0])
-
-/* Options that mean nothing to a backend are refused, not ignored: a user
- * who passes --strategy to the CRF tagger has misunderstood something. */
-static bool refuse_foreign_options(const char *backend, const cli_opt *opts, const bool *given,
-                                   size_t nopts)
-{
-    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate", NULL};
-    static const char *const openai_only[] = {"--api-base", "--api-key-env", "--retries",
-                                              "--timeout", NULL};
-    static const char *const llm_only[] = {
-        "--strategy", "--decode", "--kb",         "--train", "--shots",  "--parallel", "--max-tokens",
-        "--seed",     "--rag-k",  "--temp",       "--cache-dir", "--embed-model", "--answers", NULL};
-    static const char *const crf_only[] = {"--dense", NULL};
-    const char *o;
-    bool llama = !strcmp(backend, "llama"), openai = !strcmp(backend, "openai");
-    if (strcmp(backend, "crf") != 0 && (o = cli_first_given(opts, given, nopts, crf_only))) {
-        fprintf(stderr, "clinner tag: %s is for the crf backend, not %s\n", o, backend);
-        return true;
-    }
-    if (!llama && (o = cli_first_given(opts, given, nopts, llama_only))) {
-        fprintf(stderr, "clinner tag: %s is for the llama backend (the %s backend %s)\n", o,
-                backend, openai ? "leaves it to the server" : "has no prompts");
-        return true;
-    }
-    if (!openai && (o = cli_first_given(opts, given, nopts, openai_only))) {
-        fprintf(stderr, "clinner tag: %s is for the openai backend, not %s\n", o, backend);
-        return true;
-    }
-    if (!llama && !openai && (o = cli_first_given(opts, given, nopts, llm_only))) {
-        fprintf(stderr, "clinner tag: %s is for the LLM backends (llama, openai), not %s\n", o,
-                backend);
-        return true;
-    }
-    return false;
 }
 
 static void usage(FILE *fp)
@@ -280,180 +37,197 @@ static void usage(FILE *fp)
             "usage: clinner tag [--backend NAME] [OPTIONS] [INPUT|-] [-o OUT]\n"
             "\n"
             "Label every token of INPUT and write the labels (and the entities they form).\n"
+            "With no option, text on stdin is tagged by the shipped CRF model.\n"
             "\n"
-            "  --backend NAME      tagging backend (default llama):\n");
-    for (size_t i = 0; i < NBACKENDS; i++)
-        fprintf(fp, "                        %-7s %s%s\n", backends[i].name, backends[i].help,
-                backends[i].open ? "" : " (not available in this build)");
-    fprintf(fp,
-            "  --model PATH        model file (crf, llama); model name (openai)\n"
-            "  --dense FILE        dense features of INPUT, for a CRF trained with --dense\n"
             "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: brat for a\n"
             "                      directory, else from the extension; '-' is text)\n"
-            "  --to FORMAT         jsonl (default: entities with offsets, types and\n"
-            "                      confidences, plus per-token labels), brat, conll,\n"
+            "  --to FORMAT         jsonl (default: entities with code-point offsets, types\n"
+            "                      and confidences, plus per-token labels), brat, conll,\n"
             "                      paper-csv or paper-lines\n"
-            "  --tokenizer NAME    paper or clinical (default: the one the model was trained\n"
-            "                      with, else clinical)\n"
-            "  --threads N         documents tagged in parallel (crf; default 1); CPU\n"
-            "                      threads (llama; default: all; forced decoding gives\n"
-            "                      grammar decoding's labels exactly with --threads 1;\n"
-            "                      on cores busy with other work use fewer: llama.cpp's\n"
-            "                      threads spin while they wait for each other)\n"
-            "  --ctx N             llama: tokens a sentence may use, prompt and answer\n"
-            "                      (default 4096); --parallel N: sentences decoded together\n"
-            "                      (default 4)\n"
-            "  --embed-model GGUF  llama, rag: rank passages by embeddings from this model\n"
-            "  --chat-template T   llama: chat format to use instead of the model's own: a\n"
-            "                      name llama.cpp knows (chatml, gemma, llama3, ...) or\n"
-            "                      plain (### System: / ### User: / ### Assistant:, what\n"
-            "                      a model without a template gets)\n"
-            "  --verbose           llama: show llama.cpp's own log\n"
-            "  --progress MODE     auto, tty, lines or off (default auto)\n"
+            "  --threads N         documents tagged in parallel (crf; default 1); CPU threads\n"
+            "                      (llama; default all; with 1, forced decoding gives grammar\n"
+            "                      decoding's labels exactly; on busy cores use fewer)\n"
             "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
-            "  --answers FILE      llama, openai: every sentence's raw model answer as\n"
-            "                      JSONL (doc, sentence, tokens, answer, lines read,\n"
-            "                      misaligned, invalid_labels), resumed with the output\n"
+            "  --resume            continue an interrupted run of the same command (-o OUT;\n"
+            "                      a checkpoint made with other options is refused)\n"
+            "  --progress MODE     auto, tty, lines or off (default auto)\n"
+            "  --shard K/N         tag only shard K of N: the documents whose id's FNV-1a-64\n"
+            "                      hash mod N is K (`clinner merge` joins the shards)\n"
+            "  --on-error MODE     fail (default) or skip: a malformed input record is\n"
+            "                      reported on stderr (and in --rejects FILE) and skipped\n"
+            "                      (jsonl, conll, paper-csv, text input)\n"
+            "  With OUT '-' (stdout) documents are read, tagged and written one at a time.\n"
             "  -h, --help          show this help\n"
-            "\n");
-    llm_opts_usage(fp);
+            "  --answers FILE      LLM backends: every sentence's raw model answer as JSONL,\n"
+            "                      resumed with the output\n");
+    cli_session_usage(fp, "--api-key-env");
     fprintf(fp,
             "\n"
             "the paper's protocol on the test split:\n"
-            "  clinner tag --backend crf --model raredis-paper.crf --from brat --to paper-csv \\\n"
-            "      --tokenizer paper raredis/test -o pred.csv\n");
+            "  clinner tag --tokenizer paper --from brat --to paper-csv raredis/test -o pred.csv\n");
+}
+
+/* The command's options: the session's (cli_session.h) and the run's. */
+typedef struct tag_args {
+    cli_session_opts so;
+    const char *from, *to, *out, *input, *answers;
+    const char *shard, *on_error, *rejects;
+    bool resume;
+    cl_progress_mode pmode;
+} tag_args;
+
+#define TAG_OWN_NOPTS 10
+#define TAG_NOPTS (CLI_SESSION_NOPTS + TAG_OWN_NOPTS)
+static size_t tag_options(tag_args *a, cli_opt *out)
+{
+    const cli_opt t[] = {
+        CLI_STRING("--from", &a->from), CLI_STRING("--to", &a->to),
+        CLI_PARSER("--progress", &a->pmode, cli_opt_progress),
+        CLI_STRING2("--output", "-o", &a->out), CLI_FLAG("--resume", &a->resume),
+        CLI_STRING("--answers", &a->answers),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &a->so.threads, 1, 64),
+        CLI_STRING("--shard", &a->shard), CLI_STRING("--on-error", &a->on_error),
+        CLI_STRING("--rejects", &a->rejects),
+    };
+    _Static_assert(CLI_NOPTS(t) == TAG_OWN_NOPTS, "TAG_OWN_NOPTS");
+    memcpy(out, t, sizeof t);
+    return CLI_NOPTS(t) + cli_session_options(&a->so, "--api-key-env", out + CLI_NOPTS(t));
+}
+
+/* --shard, --on-error and --rejects into sp; the input as a document
+ * reader when they or a streamed run (OUT '-') need one. */
+static cl_status stream_setup(tag_args *a, cl_format from_fmt, cl_tag_session *s,
+                              cl_stream_params *sp, FILE **fin, FILE **frej,
+                              cl_doc_reader **reader, cl_error *err)
+{
+    *sp = cl_stream_default_params();
+    sp->prepare = cl_tag_session_prepare_fn;
+    sp->prepare_ctx = s;
+    if ((a->shard && cl_shard_parse(a->shard, &sp->shard_k, &sp->shard_n, err) != CL_OK) ||
+        cl_on_error_from_name(a->on_error ? a->on_error : "fail", &sp->on_error, err) != CL_OK)
+        return CL_ERR_ARG;
+    if (a->rejects && !(sp->rejects = *frej = fopen(a->rejects, "w")))
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot create: %s", a->rejects, strerror(errno));
+    bool stream = !strcmp(a->out, "-") && from_fmt != CL_FORMAT_BRAT;
+    /* with a reader, other shards' jsonl lines are skipped unparsed */
+    bool shard_skim = sp->shard_n > 1 && from_fmt != CL_FORMAT_BRAT;
+    if (!stream && sp->on_error != CL_ON_ERROR_SKIP && !shard_skim)
+        return CL_OK;
+    const char *name = strcmp(a->input, "-") ? a->input : "stdin";
+    if (!(*fin = strcmp(a->input, "-") ? fopen(a->input, "rb") : stdin))
+        return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", a->input, strerror(errno));
+    return cl_doc_reader_open(*fin, from_fmt, name, reader, err);
+}
+
+static int tag_run(tag_args *a, cl_error *err)
+{
+    cl_progress *bar = NULL;
+    cli_session_finish(&a->so);
+    a->so.cfg.log = log_line;
+    a->so.cfg.log_ctx = &bar;
+    cl_format from_fmt = cl_format_guess(a->input), to_fmt;
+    if ((a->from && cl_format_from_name(a->from, &from_fmt, err) != CL_OK) ||
+        cl_format_from_name(a->to, &to_fmt, err) != CL_OK)
+        return 2;
+    cl_tag_session *s = NULL;
+    cl_corpus *c = NULL;
+    cl_buf fp;
+    cl_buf_init(&fp);
+    int rc = 1;
+    FILE *fin = NULL, *frej = NULL;
+    cl_doc_reader *reader = NULL;
+    cl_stream_params sp;
+    cl_run_summary sum, got;
+    memset(&got, 0, sizeof got);
+    if (cl_tag_session_open(&a->so.cfg, &s, err) != CL_OK ||
+        stream_setup(a, from_fmt, s, &sp, &fin, &frej, &reader, err) != CL_OK)
+        goto done;
+    if (reader && !strcmp(a->out, "-")) { /* read, tag and write one document at a time */
+        bar = cl_progress_new(stderr, "tagging", "sentences", 0, a->pmode);
+        sp.format = to_fmt;
+        sp.entities_from_tags = true;
+        sp.progress = bar;
+        if (cl_tag_session_stream(s, reader, &sp, &sum, err) != CL_OK)
+            goto done;
+        goto summary;
+    }
+    cl_prepare_params pp = cl_prepare_default_params();
+    pp.tokenizer = cl_tag_session_tokenizer(s);
+    pp.gold_tags = false;
+    if (reader ? !(c = cl_corpus_new()) || cl_run_read_all(reader, &sp, c, &got, err) != CL_OK
+               : cl_corpus_load(a->input, from_fmt, &pp, &c, err) != CL_OK)
+        goto done;
+    bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), a->pmode);
+    /* the input and output formats shape the output too */
+    cl_buf_printf(&fp, "%s from=%s to=%s", cl_tag_session_fingerprint(s),
+                  cl_format_name(from_fmt), cl_format_name(to_fmt));
+    cl_run_params rp = cl_run_default_params();
+    rp.format = to_fmt;
+    rp.out_path = a->out;
+    rp.entities_from_tags = true;
+    rp.resume = a->resume;
+    rp.answers_path = a->answers;
+    rp.fingerprint = fp.data;
+    rp.progress = bar;
+    rp.shard_k = sp.shard_k;
+    rp.shard_n = sp.shard_n;
+    if (cl_tag_session_run(s, c, &rp, &sum, err) != CL_OK)
+        goto done;
+    sum.rejected = got.rejected;
+    sum.other_shards += got.other_shards;
+summary:;
+    cl_buf line;
+    cl_buf_init(&line);
+    if (a->pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
+        fprintf(stderr, "clinner tag: %s\n", line.data);
+    cl_buf_reset(&line); /* a fleet: how many requests each server took */
+    if (a->pmode != CL_PROGRESS_OFF && a->so.cfg.api_base && strchr(a->so.cfg.api_base, ',') &&
+        cl_openai_server_summary(cl_tag_session_tagger(s), &line) == CL_OK && line.len)
+        fprintf(stderr, "clinner tag: %s\n", line.data);
+    cl_buf_free(&line);
+    rc = 0;
+    if (frej && fclose(frej) != 0) {
+        cl_error_set(err, CL_ERR_IO, "%s: write error", a->rejects);
+        rc = 1;
+    }
+    frej = NULL;
+done:
+    cl_buf_free(&fp);
+    cl_progress *b = bar;
+    bar = NULL; /* the log callback must not see a freed bar */
+    cl_progress_free(b);
+    cl_corpus_free(c);
+    cl_tag_session_free(s);
+    cl_doc_reader_free(reader);
+    if (fin && fin != stdin)
+        fclose(fin);
+    if (frej)
+        fclose(frej);
+    return rc;
 }
 
 int cmd_tag(int argc, char **argv)
 {
-    const char *backend = NULL, *from = NULL, *to = "jsonl", *tok_name = NULL, *out = "-";
-    const char *input = NULL, *answers = NULL;
-    bool resume = false;
-    cl_progress_mode pmode = CL_PROGRESS_AUTO;
-    tag_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    llm_opts_init(&ctx.llm);
-    cl_error err;
-    cl_error_clear(&err);
-    const cli_opt own[] = {
-        CLI_STRING("--backend", &backend),
-        CLI_STRING("--model", &ctx.model_path),
-        CLI_STRING("--dense", &ctx.dense_path),
-        CLI_STRING("--from", &from),
-        CLI_STRING("--to", &to),
-        CLI_STRING("--tokenizer", &tok_name),
-        CLI_PARSER("--progress", &pmode, cli_opt_progress),
-        CLI_STRING2("--output", "-o", &out),
-        CLI_FLAG("--resume", &resume),
-        CLI_STRING("--answers", &answers),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &ctx.threads, 1, 64),
-        CLI_INTEGER("--ctx", CLI_OPT_LONG, &ctx.ctx_tokens, 64, 1 << 20),
-        CLI_FLAG("--verbose", &ctx.verbose),
-        CLI_STRING("--embed-model", &ctx.embed_model),
-        CLI_STRING("--chat-template", &ctx.chat_template),
-    };
-    cli_opt opts[CLI_NOPTS(own) + LLM_OPTS_MAX];
-    memcpy(opts, own, sizeof own);
-    size_t nopts = CLI_NOPTS(own);
-    nopts += llm_opts_table(&ctx.llm, opts + nopts);
-    bool given[CLI_NOPTS(own) + LLM_OPTS_MAX];
-    int done = cli_parse_command_given("tag", usage, opts, nopts, &input, argc, argv, 1, given);
+    tag_args a;
+    memset(&a, 0, sizeof a);
+    cli_session_init(&a.so);
+    a.to = "jsonl";
+    a.out = "-";
+    a.pmode = CL_PROGRESS_AUTO;
+    cli_opt opts[TAG_NOPTS];
+    bool given[TAG_NOPTS];
+    size_t nopts = tag_options(&a, opts);
+    int done = cli_parse_command_given("tag", usage, opts, nopts, &a.input, argc, argv, 1, given);
     if (done >= 0)
         return done;
-    if (!backend)
-        backend = "llama"; /* `echo TEXT | clinner tag` just works */
-    if (!input)
-        input = "-";
-    const struct backend *be = NULL;
-    for (size_t i = 0; i < NBACKENDS; i++)
-        if (!strcmp(backend, backends[i].name))
-            be = &backends[i];
-    if (!be) {
-        fprintf(stderr, "clinner tag: unknown backend '%s' (valid:", backend);
-        for (size_t i = 0; i < NBACKENDS; i++)
-            fprintf(stderr, " %s", backends[i].name);
-        fprintf(stderr, ")\n");
+    if (!a.input)
+        a.input = "-";
+    if (cli_session_refuse_foreign("tag", &a.so, opts, given, nopts))
         return 2;
-    }
-    if (!be->open) {
-        fprintf(stderr, "clinner tag: backend '%s' is not available in this build\n",
-                be->name);
-        return 2;
-    }
-    if (refuse_foreign_options(be->name, opts, given, nopts))
-        return 2;
-    cl_format from_fmt = cli_guess_format(input), to_fmt;
-    if ((from && cl_format_from_name(from, &from_fmt, &err) != CL_OK) ||
-        cl_format_from_name(to, &to_fmt, &err) != CL_OK) {
-        fprintf(stderr, "clinner tag: %s\n", err.msg);
-        return 2;
-    }
-
-    int rc = 1;
-    cl_corpus *c = NULL;
-    cl_progress *bar = NULL;
-    ctx.tok_name = tok_name;
-    if (be->open(&ctx, &err) != CL_OK)
-        goto done;
-    cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
-    if (!tok_name)
-        tok_name = ctx.default_tokenizer ? ctx.default_tokenizer : "clinical";
-    if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK)
-        goto done;
-    cli_input in = {.path = input, .format = from_fmt, .tokenizer = tok};
-    if (cli_read_corpus(&in, &c, &err) != CL_OK)
-        goto done;
-    bar = cl_progress_new(stderr, "tagging", "sentences", cl_corpus_nsentences(c), pmode);
-    ctx.bar = bar;
-    /* the options that shape the output: --resume refuses a checkpoint
-     * made with others */
-    cl_buf fp;
-    cl_buf_init(&fp);
-    cl_buf_printf(&fp, "backend=%s model=%s dense=%s from=%s to=%s tokenizer=%s",
-                  be->name, ctx.model_path ? ctx.model_path : "",
-                  ctx.dense_path ? ctx.dense_path : "", cl_format_name(from_fmt),
-                  cl_format_name(to_fmt), cl_tokenizer_name(tok));
-    if (ctx.prompt.builder)
-        llm_opts_fingerprint(&ctx.llm, &fp);
-    if (ctx.chat_template) /* only when given: older checkpoints still match */
-        cl_buf_printf(&fp, " chat=%s", ctx.chat_template);
-    if (ctx.ctx_tokens > 0) /* decides which sentences are skipped as too long; same rule */
-        cl_buf_printf(&fp, " ctx=%ld", ctx.ctx_tokens);
-    /* llama.cpp's CPU arithmetic depends on the thread count (decoder.c) */
-    if (ctx.threads > 0 && !strcmp(be->name, "llama"))
-        cl_buf_printf(&fp, " threads=%ld", ctx.threads);
-    cl_run_params rp = cl_run_default_params();
-    rp.format = to_fmt;
-    rp.out_path = out;
-    rp.entities_from_tags = true;
-    rp.resume = resume;
-    rp.answers_path = answers;
-    rp.fingerprint = fp.data;
-    rp.batch = ctx.batch > 0 ? ctx.batch : 8;
-    rp.threads = be->parallel ? (ctx.threads > 0 ? (int32_t)ctx.threads : 1) : 1;
-    rp.progress = bar;
-    rp.log = log_line;
-    rp.log_ctx = &ctx;
-    cl_run_summary sum;
-    cl_status rst = cl_run_tag(&ctx.tagger, c, &rp, &sum, &err);
-    cl_buf_free(&fp);
-    if (rst != CL_OK)
-        goto done;
-    cl_buf line;
-    cl_buf_init(&line);
-    if (pmode != CL_PROGRESS_OFF && cl_run_format_summary(&sum, &line) == CL_OK)
-        fprintf(stderr, "clinner tag: %s\n", line.data);
-    cl_buf_free(&line);
-    rc = 0;
-done:
+    cl_error err;
+    cl_error_clear(&err);
+    int rc = tag_run(&a, &err);
     if (rc)
-        fprintf(stderr, "clinner tag: %s\n", err.msg);
-    ctx.bar = NULL;
-    cl_progress_free(bar);
-    cl_corpus_free(c);
-    cl_tagger_free(&ctx.tagger);
-    if (ctx.res_free)
-        ctx.res_free(ctx.res);
-    llm_prompt_close(&ctx.prompt);
+        cli_session_error("tag", err.msg);
     return rc;
 }

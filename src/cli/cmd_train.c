@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_io.h"
+#include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/crf.h"
@@ -48,6 +48,9 @@ static void usage(FILE *fp)
             "                      precision for recall; default: tuned when --dev is given)\n"
             "  --doc-words K       the document's K most frequent content words as features\n"
             "                      of every token (default %d; 0: none)\n"
+            "  --vocab FILE        medical terms as features: \"CATEGORY<TAB>term\" lines\n"
+            "                      (scripts/setup-vocab.sh builds one from HPO/Orphanet/OMIM\n"
+            "                      into the cache); the terms are stored in the model\n"
             "  --dense FILE        dense per-token features (format in crf.h); the same\n"
             "                      file kind must then be given to `clinner tag --dense`\n"
             "  --dense-scale MODE  rms (default): divide each dense dimension by its root\n"
@@ -136,6 +139,7 @@ int cmd_train(int argc, char **argv)
         CLI_STRING("--labels", &labels),
         CLI_STRING2("--output", "-o", &out),
         CLI_STRING("--dense", &dense_path),
+        CLI_STRING("--vocab", &p.vocab_path),
         CLI_STRING("--dense-scale", &dense_scale),
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
         CLI_NUMBER("--c1", &p.c1, 0.0),
@@ -171,7 +175,7 @@ int cmd_train(int argc, char **argv)
     cl_error err;
     cl_error_clear(&err);
     cl_tokenizer_kind tok;
-    cl_format fmt = cli_guess_format(train_path);
+    cl_format fmt = cl_format_guess(train_path);
     if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
         cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK ||
         (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
@@ -179,7 +183,9 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
-    cli_input in = {.format = fmt, .tokenizer = tok};
+    p.vocab_tokenizer = tok;
+    cl_prepare_params in = cl_prepare_default_params();
+    in.tokenizer = tok;
     if (p.labels == CL_CRF_LABELS_PAPER) {
         in.types = cl_paper_types;
         in.ntypes = CL_NUM_PAPER_TYPES;
@@ -192,14 +198,9 @@ int cmd_train(int argc, char **argv)
     cl_crf_model *m = NULL;
     int rc = 1;
     double t0 = cl_now();
-    in.path = train_path;
-    if (cli_read_corpus(&in, &train, &err) != CL_OK)
+    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK ||
+        (dev_path && cl_corpus_load(dev_path, fmt, &in, &dev, &err) != CL_OK))
         goto done;
-    if (dev_path) {
-        in.path = dev_path;
-        if (cli_read_corpus(&in, &dev, &err) != CL_OK)
-            goto done;
-    }
     if (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK)
         goto done;
     fprintf(stderr,
@@ -227,7 +228,10 @@ int cmd_train(int argc, char **argv)
              "gazetteer=%d",
              p.c1, p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count,
              p.doc_words, p.gazetteer ? 1 : 0);
+    const char *vocab_name = p.vocab_path ? strrchr(p.vocab_path, '/') : NULL;
+    vocab_name = vocab_name ? vocab_name + 1 : p.vocab_path;
     if (cl_crf_model_set_meta(m, "params", num, &err) != CL_OK ||
+        (vocab_name && cl_crf_model_set_meta(m, "vocab", vocab_name, &err) != CL_OK) ||
         cl_crf_model_save(m, out, &err) != CL_OK)
         goto done;
     cl_crf_model_info info;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli_io.h"
+#include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "clinner/progress.h"
@@ -135,15 +135,17 @@ static int convert_model(const char *model, const char *out, const char *dev_pat
         return 0;
     }
     cl_tokenizer_kind tok;
-    cl_format fmt = cli_guess_format(dev_path);
+    cl_format fmt = cl_format_guess(dev_path);
     cl_corpus *dev = NULL;
     int rc = 1;
     if (cl_tokenizer_from_name(tok_name, &tok, &err) == CL_OK &&
         (!format || cl_format_from_name(format, &fmt, &err) == CL_OK)) {
-        cli_input in = {.format = fmt, .tokenizer = tok, .types = cl_paper_types,
-                        .ntypes = CL_NUM_PAPER_TYPES, .path = dev_path};
+        cl_prepare_params in = cl_prepare_default_params();
+        in.tokenizer = tok;
+        in.types = cl_paper_types;
+        in.ntypes = CL_NUM_PAPER_TYPES;
         double bias, before, after;
-        if (cli_read_corpus(&in, &dev, &err) == CL_OK &&
+        if (cl_corpus_load(dev_path, fmt, &in, &dev, &err) == CL_OK &&
             cl_encoder_tune_o_bias(model, dev, p->threads, out, p->out_type, &bias, &before,
                                    &after, &err) == CL_OK) {
             fprintf(stderr, "clinner train encoder: wrote %s: O offset %.2f (dev F1 %.4f -> %.4f)\n",
@@ -222,21 +224,21 @@ int cmd_train_encoder(int argc, char **argv)
         return 2;
     }
     cl_tokenizer_kind tok;
-    cl_format fmt = cli_guess_format(train_path);
+    cl_format fmt = cl_format_guess(train_path);
     if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
         (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
         fprintf(stderr, "clinner train encoder: %s\n", err.msg);
         return 2;
     }
     char *base_path = base ? strdup(base) : default_base();
-    cli_input in = {.format = fmt, .tokenizer = tok, .types = cl_paper_types,
-                    .ntypes = CL_NUM_PAPER_TYPES, .path = train_path};
+    cl_prepare_params in = cl_prepare_default_params();
+    in.tokenizer = tok;
+    in.types = cl_paper_types;
+    in.ntypes = CL_NUM_PAPER_TYPES;
     cl_corpus *train = NULL, *dev = NULL;
     int rc = 1;
-    if (cli_read_corpus(&in, &train, &err) != CL_OK)
-        goto done;
-    in.path = dev_path;
-    if (dev_path && cli_read_corpus(&in, &dev, &err) != CL_OK)
+    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK ||
+        (dev_path && cl_corpus_load(dev_path, fmt, &in, &dev, &err) != CL_OK))
         goto done;
     fprintf(stderr,
             "clinner train encoder: %d train documents (%lld sentences), %d dev documents, base "

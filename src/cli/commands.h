@@ -13,5 +13,7 @@ int cmd_train(int argc, char **argv);
 int cmd_train_encoder(int argc, char **argv); /* cmd_train_encoder.c */
 int cmd_finetune(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,11 +1,22 @@
 /*
- * main.c - clinner's entry point: dispatches to a sub-command.
+ * main.c - clinner's entry point: dispatches to a sub-command, and says with
+ * --version what this binary was built with (the Makefile passes
+ * CL_BUILD_INFO: the llama.cpp build and CPU or CUDA, or without llama.cpp;
+ * the other libraries report their own versions at run time; and where the
+ * default tagger's model was found).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <utf8proc.h>
 
 #include "cli/commands.h"
 #include "clinner/common.h"
+#include "clinner/session.h"
 
 typedef struct command {
     const char *name;
@@ -21,7 +32,25 @@ static const command commands[] = {
     {"train", cmd_train, "train a supervised tagger (crf)"},
     {"finetune", cmd_finetune, "instruction fine-tune a local GGUF model"},
     {"features", cmd_features, "export LLM hidden states as per-token features"},
+    {"merge", cmd_merge, "join the outputs of `tag --shard K/N` in input order"},
+    {"serve", cmd_serve, "serve a tagger over HTTP (JSON API, web page, metrics)"},
 };
+
+#ifndef CL_BUILD_INFO
+#define CL_BUILD_INFO "unknown (not built by the Makefile)"
+#endif
+
+static void print_version(void)
+{
+    printf("clinner %s\n", cl_version());
+    printf("built with: %s\n", CL_BUILD_INFO);
+    printf("libraries: libcurl %s, utf8proc %s, cJSON %s, libmicrohttpd %s\n",
+           curl_version_info(CURLVERSION_NOW)->version, utf8proc_version(), cJSON_Version(),
+           MHD_get_version());
+    char *model = cl_default_model_path(CL_DEFAULT_CRF_MODEL);
+    printf("default model: %s\n", model ? model : "not found (" CL_DEFAULT_CRF_MODEL "; make models)");
+    free(model);
+}
 
 static void usage(FILE *fp)
 {
@@ -44,7 +73,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("clinner %s\n", cl_version());
+        print_version();
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -37,18 +37,163 @@ static bool is_blank(const char *s, size_t n)
 }
 
 /* Close the document being built (if one was started) and add it to c. */
-static cl_status flush_doc(cl_corpus *c, cl_tokbuild *b, char **id, bool *open, const char *file,
-                           long line, cl_error *err)
+static cl_status flush_doc(cl_corpus *c, cl_conll_state *cs, cl_error *err)
 {
-    if (!*open)
+    if (!cs->open)
         return CL_OK;
-    cl_doc *doc = cl_tokbuild_finish(b, *id ? *id : "conll", err);
-    free(*id);
-    *id = NULL;
-    *open = false;
+    cl_doc *doc = cl_tokbuild_finish(&cs->b, cs->id ? cs->id : "conll", err);
+    free(cs->id);
+    cs->id = NULL;
+    cs->open = false;
     if (!doc || cl_corpus_add(c, doc, err) != CL_OK)
-        return cl_error_prefix(err, "%s:%ld: ", file, line);
+        return cl_error_prefix(err, "%s:%ld: ", cs->file, cs->line);
     return CL_OK;
+}
+
+void cl_conll_state_init(cl_conll_state *cs, const char *file)
+{
+    memset(cs, 0, sizeof *cs);
+    cl_tokbuild_init(&cs->b);
+    cs->file = file;
+    cs->new_sent = true;
+}
+
+void cl_conll_state_free(cl_conll_state *cs)
+{
+    free(cs->id);
+    cs->id = NULL;
+    cl_tokbuild_free(&cs->b);
+}
+
+void cl_conll_state_drop_doc(cl_conll_state *cs)
+{
+    cl_tokbuild_free(&cs->b);
+    cl_tokbuild_init(&cs->b);
+    free(cs->id);
+    cs->id = NULL;
+    cs->open = false;
+    cs->new_sent = true;
+}
+
+bool cl_conll_starts_doc(const char *s, size_t len)
+{
+    if (len >= 6 && memcmp(s, "# doc:", 6) == 0)
+        return true;
+    while (len > 0 && *s == ' ') {
+        s++;
+        len--;
+    }
+    return len >= 10 && memcmp(s, "-DOCSTART-", 10) == 0 &&
+           (len == 10 || s[10] == ' ' || s[10] == '\t' || s[10] == '\r');
+}
+
+/* "# doc: ID" or -DOCSTART-: the next document begins. */
+static cl_status start_doc(cl_corpus *c, cl_conll_state *cs, const char *id, size_t idn,
+                           cl_error *err)
+{
+    cl_status st = flush_doc(c, cs, err);
+    if (st != CL_OK)
+        return st;
+    char buf[32];
+    if (!id) {
+        snprintf(buf, sizeof buf, "doc%d", ++cs->ndocstart);
+        id = buf;
+        idn = strlen(buf);
+    }
+    if (!(cs->id = cl_strndup(id, idn)))
+        return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", cs->file);
+    cs->open = true;
+    cs->new_sent = true;
+    return CL_OK;
+}
+
+/* The token is the first column, the label the last. */
+static void split_columns(const char *s, size_t len, const char **tok, size_t *tokn,
+                          const char **label, size_t *labeln)
+{
+    *label = NULL;
+    *tokn = *labeln = 0;
+    if (memchr(s, '\t', len)) {
+        *tok = s;
+        *tokn = (size_t)((const char *)memchr(s, '\t', len) - s);
+        size_t z = len, k = len;
+        while (s[k - 1] != '\t')
+            k--;
+        while (k < z && s[k] == ' ')
+            k++;
+        while (z > k && s[z - 1] == ' ')
+            z--;
+        *label = s + k;
+        *labeln = z - k;
+        return;
+    }
+    size_t a = 0, z = len;
+    while (a < z && s[a] == ' ')
+        a++;
+    while (z > a && s[z - 1] == ' ')
+        z--;
+    *tok = s + a;
+    while (a + *tokn < z && s[a + *tokn] != ' ')
+        (*tokn)++;
+    size_t k = z;
+    while (k > a + *tokn && s[k - 1] != ' ')
+        k--;
+    if (k > a + *tokn) {
+        *label = s + k;
+        *labeln = z - k;
+    }
+}
+
+cl_status cl_conll_line(cl_conll_state *cs, cl_corpus *c, const char *s, size_t len,
+                        cl_error *err)
+{
+    const char *file = cs->file;
+    long line = ++cs->line;
+    if (len > 0 && s[len - 1] == '\r')
+        len--;
+    if (memchr(s, '\r', len)) /* a bare CR is a line end to some tools and a character to
+                               * others: refuse rather than guess */
+        return cl_error_set(err, CL_ERR_PARSE, "%s:%ld: carriage return inside a line", file,
+                            line);
+    if (is_blank(s, len)) {
+        cs->new_sent = true;
+        return CL_OK;
+    }
+    if (len >= 6 && memcmp(s, "# doc:", 6) == 0) {
+        size_t a = 6, z = len;
+        while (a < z && (s[a] == ' ' || s[a] == '\t'))
+            a++;
+        while (z > a && (s[z - 1] == ' ' || s[z - 1] == '\t'))
+            z--;
+        if (a == z) {
+            cl_status st = flush_doc(c, cs, err);
+            return st != CL_OK ? st
+                               : cl_error_set(err, CL_ERR_PARSE,
+                                              "%s:%ld: '# doc:' line without an id", file, line);
+        }
+        return start_doc(c, cs, s + a, z - a, err);
+    }
+    const char *tok, *label;
+    size_t tokn, labeln;
+    split_columns(s, len, &tok, &tokn, &label, &labeln);
+    if (tokn == 0 || labeln == 0)
+        return cl_error_set(err, CL_ERR_PARSE, "%s:%ld: expected 'token<TAB>label', found '%.*s'",
+                            file, line, (int)(len < 60 ? len : 60), s);
+    if (tokn == 10 && memcmp(tok, "-DOCSTART-", 10) == 0)
+        return start_doc(c, cs, NULL, 0, err);
+    if (!cl_bio_tag_valid(label, labeln))
+        return cl_error_set(err, CL_ERR_PARSE, "%s:%ld: label '%.*s' is not O or B-/I-TYPE",
+                            file, line, (int)(labeln < 60 ? labeln : 60), label);
+    cs->open = true;
+    if (cl_tokbuild_token(&cs->b, tok, tokn, label, labeln, cs->new_sent) != 0)
+        return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", file);
+    cs->new_sent = false;
+    return CL_OK;
+}
+
+cl_status cl_conll_end(cl_conll_state *cs, cl_corpus *c, cl_error *err)
+{
+    return flush_doc(c, cs, err);
 }
 
 cl_status cl_conll_parse(cl_corpus *c, const char *d, size_t n, const char *file, cl_error *err)
@@ -69,121 +214,20 @@ cl_status cl_conll_parse(cl_corpus *c, const char *d, size_t n, const char *file
         return cl_error_set(err, CL_ERR_PARSE, "%s:%ld: NUL byte at byte %zu", file, line,
                             (size_t)(nul - d));
     }
-    cl_tokbuild b;
-    cl_tokbuild_init(&b);
-    char *id = NULL;
-    bool open = false;        /* a document has been started */
-    bool new_sent = true;     /* next token starts a sentence */
-    int ndocstart = 0;
-    long line = 0;
+    cl_conll_state cs;
+    cl_conll_state_init(&cs, file);
     cl_status st = CL_OK;
     size_t pos = 0;
-    while (pos < n) {
+    while (pos < n && st == CL_OK) {
         const char *s = d + pos;
         const char *nl = memchr(s, '\n', n - pos);
         size_t len = nl ? (size_t)(nl - s) : n - pos;
         pos += len + (nl ? 1 : 0);
-        line++;
-        if (len > 0 && s[len - 1] == '\r')
-            len--;
-        if (memchr(s, '\r', len)) {
-            /* a bare CR is a line end to some tools and a character to
-             * others: refuse rather than guess */
-            st = cl_error_set(err, CL_ERR_PARSE, "%s:%ld: carriage return inside a line", file,
-                              line);
-            goto done;
-        }
-        if (is_blank(s, len)) {
-            new_sent = true;
-            continue;
-        }
-        if (len >= 6 && memcmp(s, "# doc:", 6) == 0) {
-            if ((st = flush_doc(c, &b, &id, &open, file, line, err)) != CL_OK)
-                goto done;
-            size_t a = 6, z = len;
-            while (a < z && (s[a] == ' ' || s[a] == '\t'))
-                a++;
-            while (z > a && (s[z - 1] == ' ' || s[z - 1] == '\t'))
-                z--;
-            if (a == z) {
-                st = cl_error_set(err, CL_ERR_PARSE, "%s:%ld: '# doc:' line without an id", file,
-                                  line);
-                goto done;
-            }
-            id = cl_strndup(s + a, z - a);
-            if (!id)
-                goto nomem;
-            open = true;
-            new_sent = true;
-            continue;
-        }
-        /* The token is the first column, the label the last. */
-        const char *tok, *label = NULL;
-        size_t tokn = 0, labeln = 0;
-        if (memchr(s, '\t', len)) {
-            tok = s;
-            tokn = (size_t)((const char *)memchr(s, '\t', len) - s);
-            size_t z = len, k = len;
-            while (s[k - 1] != '\t')
-                k--;
-            while (k < z && s[k] == ' ')
-                k++;
-            while (z > k && s[z - 1] == ' ')
-                z--;
-            label = s + k;
-            labeln = z - k;
-        } else {
-            size_t a = 0, z = len;
-            while (a < z && s[a] == ' ')
-                a++;
-            while (z > a && s[z - 1] == ' ')
-                z--;
-            tok = s + a;
-            while (a + tokn < z && s[a + tokn] != ' ')
-                tokn++;
-            size_t k = z;
-            while (k > a + tokn && s[k - 1] != ' ')
-                k--;
-            if (k > a + tokn) {
-                label = s + k;
-                labeln = z - k;
-            }
-        }
-        if (tokn == 0 || labeln == 0) {
-            st = cl_error_set(err, CL_ERR_PARSE,
-                              "%s:%ld: expected 'token<TAB>label', found '%.*s'", file, line,
-                              (int)(len < 60 ? len : 60), s);
-            goto done;
-        }
-        if (tokn == 10 && memcmp(tok, "-DOCSTART-", 10) == 0) {
-            if ((st = flush_doc(c, &b, &id, &open, file, line, err)) != CL_OK)
-                goto done;
-            char buf[32];
-            snprintf(buf, sizeof buf, "doc%d", ++ndocstart);
-            id = cl_strdup(buf);
-            if (!id)
-                goto nomem;
-            open = true;
-            new_sent = true;
-            continue;
-        }
-        if (!cl_bio_tag_valid(label, labeln)) {
-            st = cl_error_set(err, CL_ERR_PARSE, "%s:%ld: label '%.*s' is not O or B-/I-TYPE",
-                              file, line, (int)(labeln < 60 ? labeln : 60), label);
-            goto done;
-        }
-        open = true;
-        if (cl_tokbuild_token(&b, tok, tokn, label, labeln, new_sent) != 0)
-            goto nomem;
-        new_sent = false;
+        st = cl_conll_line(&cs, c, s, len, err);
     }
-    st = flush_doc(c, &b, &id, &open, file, line, err);
-    goto done;
-nomem:
-    st = cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", file);
-done:
-    free(id);
-    cl_tokbuild_free(&b);
+    if (st == CL_OK)
+        st = cl_conll_end(&cs, c, err);
+    cl_conll_state_free(&cs);
     return st;
 }
 
@@ -194,7 +238,8 @@ cl_status cl_conll_read(cl_corpus *c, const char *path, cl_error *err)
     cl_status st = cl_read_input(path, &data, &n, err);
     if (st != CL_OK)
         return st;
-    st = cl_conll_parse(c, data, n, strcmp(path, "-") == 0 ? "stdin" : path, err);
+    size_t bom = n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
+    st = cl_conll_parse(c, data + bom, n - bom, strcmp(path, "-") == 0 ? "stdin" : path, err);
     free(data);
     return st;
 }

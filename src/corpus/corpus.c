@@ -5,6 +5,7 @@
  * per format (brat.c, papercsv.c, conll.c, jsonl.c, ...), declared in
  * formats.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "clinner/corpus.h"
@@ -52,6 +53,43 @@ bool cl_format_has_tokens(cl_format fmt)
         if (formats[i].fmt == fmt)
             return formats[i].has_tokens;
     return false;
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+cl_format cl_format_guess(const char *path)
+{
+    static const struct {
+        const char *ext;
+        cl_format fmt;
+    } exts[] = {
+        {".ann", CL_FORMAT_BRAT},     {".csv", CL_FORMAT_PAPER_CSV}, {".conll", CL_FORMAT_CONLL},
+        {".tsv", CL_FORMAT_CONLL},    {".jsonl", CL_FORMAT_JSONL},   {".json", CL_FORMAT_JSONL},
+    };
+    if (!path || !strcmp(path, "-"))
+        return CL_FORMAT_TEXT;
+    if (cl_is_dir(path))
+        return CL_FORMAT_BRAT;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (has_suffix(path, exts[i].ext))
+            return exts[i].fmt;
+    if (has_suffix(path, ".txt")) { /* a BRAT pair when its .ann is there */
+        size_t n = strlen(path);
+        char *ann = cl_strdup(path);
+        bool pair = false;
+        if (ann) {
+            memcpy(ann + n - 4, ".ann", 4);
+            pair = cl_is_file(ann);
+        }
+        free(ann);
+        if (pair)
+            return CL_FORMAT_BRAT;
+    }
+    return CL_FORMAT_TEXT;
 }
 
 cl_status cl_corpus_read(cl_corpus *c, cl_format fmt, const char *path, cl_error *err)

@@ -78,4 +78,35 @@ cl_doc *cl_tokbuild_finish(cl_tokbuild *b, const char *id, cl_error *err);
 /* "O" or B-/I-/E-/S- followed by a type without spaces. */
 bool cl_bio_tag_valid(const char *tag, size_t n);
 
+/* jsonl.c: one line (line: its number, for messages); a blank line adds nothing. */
+cl_status cl_jsonl_parse_line(cl_corpus *c, const char *s, size_t len, const char *file,
+                              long line, cl_error *err);
+
+/* conll.c: the reader as a line-by-line state machine, for the whole-file
+ * parser and the streaming reader (reader.c): each line may complete the
+ * previous document and add it to c; cl_conll_end adds the last one. */
+typedef struct cl_conll_state {
+    const char *file; /* name used in messages */
+    long line;        /* lines fed so far */
+    cl_tokbuild b;
+    char *id;
+    bool open;        /* a document has been started */
+    bool new_sent;    /* next token starts a sentence */
+    int ndocstart;    /* -DOCSTART- lines so far (their documents are doc1, doc2, ...) */
+} cl_conll_state;
+void cl_conll_state_init(cl_conll_state *cs, const char *file);
+void cl_conll_state_free(cl_conll_state *cs);
+/* Forget the document being built (after an error in it). */
+void cl_conll_state_drop_doc(cl_conll_state *cs);
+/* Whether a line starts a new document ("# doc:" or -DOCSTART-). */
+bool cl_conll_starts_doc(const char *s, size_t len);
+/* One line, without its newline (valid UTF-8, no NUL: the caller checks). */
+cl_status cl_conll_line(cl_conll_state *cs, cl_corpus *c, const char *s, size_t len,
+                        cl_error *err);
+cl_status cl_conll_end(cl_conll_state *cs, cl_corpus *c, cl_error *err);
+
+/* textfile.c: data[0..n) as one document named id (name: for messages). */
+cl_status cl_text_parse(cl_corpus *c, const char *data, size_t n, const char *name,
+                        const char *id, cl_error *err);
+
 #endif

@@ -403,26 +403,37 @@ out:
     return st;
 }
 
+cl_status cl_jsonl_parse_line(cl_corpus *c, const char *s, size_t len, const char *file,
+                              long line, cl_error *err)
+{
+    jctx j = {file, line, err};
+    size_t bad;
+    if (!cl_utf8_valid(s, len, &bad))
+        return cl_error_set(err, CL_ERR_UTF8, "%s:%ld: invalid UTF-8 at byte %zu of the line",
+                            file, line, bad);
+    size_t k = 0;
+    while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+        k++;
+    if (k == len)
+        return CL_OK; /* blank line */
+    return read_doc(c, s, len, &j);
+}
+
 cl_status cl_jsonl_parse(cl_corpus *c, const char *d, size_t n, const char *file, cl_error *err)
 {
-    jctx j = {file, 0, err};
+    long line = 0;
     size_t pos = 0;
     while (pos < n) {
         const char *s = d + pos;
         const char *nl = memchr(s, '\n', n - pos);
         size_t len = nl ? (size_t)(nl - s) : n - pos;
         pos += len + (nl ? 1 : 0);
-        j.line++;
+        line++;
         size_t bad;
         if (!cl_utf8_valid(s, len, &bad))
             return cl_error_set(err, CL_ERR_UTF8, "%s:%ld: invalid UTF-8 at byte %zu", file,
-                                j.line, (size_t)(s - d) + bad);
-        size_t k = 0;
-        while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
-            k++;
-        if (k == len)
-            continue; /* blank line */
-        cl_status st = read_doc(c, s, len, &j);
+                                line, (size_t)(s - d) + bad);
+        cl_status st = cl_jsonl_parse_line(c, s, len, file, line, err);
         if (st != CL_OK)
             return st;
     }
@@ -436,7 +447,8 @@ cl_status cl_jsonl_read(cl_corpus *c, const char *path, cl_error *err)
     cl_status st = cl_read_input(path, &data, &n, err);
     if (st != CL_OK)
         return st;
-    st = cl_jsonl_parse(c, data, n, strcmp(path, "-") == 0 ? "stdin" : path, err);
+    size_t bom = n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
+    st = cl_jsonl_parse(c, data + bom, n - bom, strcmp(path, "-") == 0 ? "stdin" : path, err);
     free(data);
     return st;
 }

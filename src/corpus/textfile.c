@@ -56,6 +56,22 @@ static char *file_stem(const char *path)
     return cl_strndup(base, n);
 }
 
+cl_status cl_text_parse(cl_corpus *c, const char *data, size_t n, const char *name,
+                        const char *id, cl_error *err)
+{
+    size_t bad = 0;
+    if (!cl_utf8_valid(data, n, &bad))
+        return cl_error_set(err, CL_ERR_UTF8, "%s: invalid UTF-8 at byte %zu", name, bad);
+    const char *nul = memchr(data, '\0', n);
+    if (nul)
+        return cl_error_set(err, CL_ERR_PARSE, "%s: NUL byte at byte %zu (not a text file?)",
+                            name, (size_t)(nul - data));
+    cl_doc *doc = cl_doc_new(id, data, n, err);
+    if (!doc)
+        return cl_error_prefix(err, "%s: ", name);
+    return cl_corpus_add(c, doc, err);
+}
+
 cl_status cl_text_read(cl_corpus *c, const char *path, cl_error *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
@@ -65,27 +81,12 @@ cl_status cl_text_read(cl_corpus *c, const char *path, cl_error *err)
     cl_status st = cl_read_input(path, &data, &n, err);
     if (st != CL_OK)
         return st;
-    size_t bad = 0;
-    if (!cl_utf8_valid(data, n, &bad)) {
-        free(data);
-        return cl_error_set(err, CL_ERR_UTF8, "%s: invalid UTF-8 at byte %zu", name, bad);
-    }
-    const char *nul = memchr(data, '\0', n);
-    if (nul) {
-        size_t at = (size_t)(nul - data);
-        free(data);
-        return cl_error_set(err, CL_ERR_PARSE, "%s: NUL byte at byte %zu (not a text file?)",
-                            name, at);
-    }
     char *id = is_stdin ? cl_strdup("stdin") : file_stem(path);
-    if (!id) {
-        free(data);
-        return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", name);
-    }
-    cl_doc *doc = cl_doc_new(id, data, n, err);
+    if (!id)
+        st = cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", name);
+    else
+        st = cl_text_parse(c, data, n, name, id, err);
     free(id);
     free(data);
-    if (!doc)
-        return cl_error_prefix(err, "%s: ", name);
-    return cl_corpus_add(c, doc, err);
+    return st;
 }

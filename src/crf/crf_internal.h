@@ -11,6 +11,7 @@
 #define CLINNER_CRF_INTERNAL_H
 
 #include "clinner/crf.h"
+#include "clinner/tokenize.h"
 
 /* ---- string -> id dictionary (open addressing, FNV-1a) ---- */
 typedef struct crf_dict {
@@ -172,14 +173,33 @@ void crf_gaz_free(crf_gaz *g);
 /* Add an entry seen in fold `fold` (or -1) with type t. */
 int crf_gaz_add(crf_gaz *g, const char *key, size_t n, int32_t type, int32_t fold);
 
+/* Vocabulary (vocab.c): lower-cased token sequences of medical terms, each
+ * proper prefix a key with category mask 0 (a token trie in one hash). */
+#define CRF_VOCAB_MAX_CATS 8
+typedef struct crf_vocab {
+    crf_dict keys;
+    uint32_t *cats; /* per key: bit c set for category c; 0 for a prefix only */
+    int32_t cap;
+    int32_t ncats;
+    char *cat_names[CRF_VOCAB_MAX_CATS];
+    int32_t max_len; /* longest key in tokens */
+} crf_vocab;
+
+void crf_vocab_init(crf_vocab *v);
+void crf_vocab_free(crf_vocab *v);
+/* Add key (tokens joined by ' ') with categories mask; -1 on out of memory. */
+int crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask);
+/* Read a "CATEGORY<TAB>term" file, tokenizing terms with tok. */
+cl_status crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err);
+
 /* Called for each attribute of token t; returns 0 or -1 (stop, error). */
 typedef int (*crf_emit_fn)(void *ud, int32_t t, const char *attr, size_t n);
 
 /* Emit the attributes of sentence si of doc.  fold >= 0 hides gazetteer
  * entries seen only in that fold (training documents), -1 shows all. */
 cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const crf_doc_ctx *dc, const cl_doc *doc, int32_t si,
-                             crf_emit_fn emit, void *ud, cl_error *err);
+                             const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
+                             int32_t si, crf_emit_fn emit, void *ud, cl_error *err);
 /* Lower-cased text of token tok into buf (NUL-terminated); returns length. */
 size_t crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap);
 
@@ -193,6 +213,7 @@ struct cl_crf_model {
     double o_bias;        /* subtracted from O's state score when tagging */
     crf_feat_config cfg;
     crf_gaz gaz;
+    crf_vocab vocab;      /* empty unless trained with a vocabulary */
     int32_t nmeta;
     char **meta_keys, **meta_vals;
 };
@@ -208,6 +229,7 @@ typedef int32_t (*crf_label_fn)(void *ud, const char *tag);
 typedef struct crf_seq_src {
     const crf_feat_config *cfg;
     const crf_gaz *gaz;
+    const crf_vocab *vocab;  /* or NULL */
     int32_t fold;            /* gazetteer fold of the document, -1 for none */
     const crf_doc_ctx *doc_ctx; /* document attributes, or NULL */
     const crf_dict *lookup;  /* tagging: known attributes only ... */

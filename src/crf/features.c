@@ -10,7 +10,9 @@
  * whether the token is inside parentheses or brackets; sentence start and
  * end; gazetteer marks (B-/I- of each entity type whose training entities
  * match the longest lower-cased token n-gram here) for the token and its
- * neighbours; and the document's frequent words (docwords.c).
+ * neighbours; vocabulary marks the same way (B-/I- of the categories of the
+ * longest medical term starting at a token, vocab.c), when the model has a
+ * vocabulary; and the document's frequent words (docwords.c).
  *
  * Attributes are strings mapped through a dictionary (dict.c), not hashed:
  * the training set is small (a few hundred thousand distinct strings), so a
@@ -139,6 +141,7 @@ typedef struct tokinfo {
     uint8_t flags;
     int8_t paren; /* +1 opens, -1 closes, 0 */
     uint32_t gB, gI; /* gazetteer marks */
+    uint32_t vB, vI; /* vocabulary marks */
 } tokinfo;
 
 enum { F_INITCAP = 1, F_ALLCAP = 2, F_MIXCAP = 4, F_ALLDIGIT = 8, F_HASDIGIT = 16,
@@ -241,6 +244,7 @@ static void token_info(const cl_doc *doc, int32_t tok, tokinfo *ti)
             ti->paren = -1;
     }
     ti->gB = ti->gI = 0;
+    ti->vB = ti->vI = 0;
 }
 
 /* Mark gazetteer matches: for each start, the longest visible entry. */
@@ -279,6 +283,42 @@ static cl_status gaz_mark(const crf_gaz *g, int32_t fold, tokinfo *ti, int32_t T
 nomem:
     cl_buf_free(&key);
     return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+}
+
+/* Mark vocabulary terms: from each token, walk the token trie (vocab.c) as
+ * far as some term goes on, and mark the longest term found. */
+static cl_status vocab_mark(const crf_vocab *v, tokinfo *ti, int32_t T, cl_error *err)
+{
+    if (!v || v->keys.n == 0)
+        return CL_OK;
+    cl_buf key;
+    cl_buf_init(&key);
+    for (int32_t i = 0; i < T; i++) {
+        cl_buf_reset(&key);
+        int32_t best = 0;
+        uint32_t cats = 0;
+        for (int32_t k = i; k < T && k - i < v->max_len; k++) {
+            if ((k > i && cl_buf_putc(&key, ' ') != 0) ||
+                cl_buf_append(&key, ti[k].lw, ti[k].lwlen) != 0) {
+                cl_buf_free(&key);
+                return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            }
+            int32_t id = crf_dict_find(&v->keys, key.data, key.len);
+            if (id < 0)
+                break; /* no term goes on this way */
+            if (v->cats[id]) {
+                best = k - i + 1;
+                cats = v->cats[id];
+            }
+        }
+        if (best > 0) {
+            ti[i].vB |= cats;
+            for (int32_t k = 1; k < best; k++)
+                ti[i + k].vI |= cats;
+        }
+    }
+    cl_buf_free(&key);
+    return CL_OK;
 }
 
 /* A small attribute builder: prefix + parts into a stack buffer. */
@@ -378,9 +418,49 @@ static char *const *type_index_names(void)
     return names;
 }
 
+/* Gazetteer attributes of token t: its marks and its neighbours'. */
+static int gaz_emit_around(const crf_gaz *gaz, const tokinfo *ti, int32_t T, int32_t t,
+                           crf_emit_fn emit, void *ud)
+{
+    char *const *tnames = type_index_names();
+    abuf a;
+    int fail = 0;
+    gaz_emit_marks(&a, "g=", ti[t].gB, ti[t].gI, gaz, t, emit, ud, &fail, tnames);
+    if (!fail && t > 0)
+        gaz_emit_marks(&a, "g-1=", ti[t - 1].gB, ti[t - 1].gI, gaz, t, emit, ud, &fail, tnames);
+    if (!fail && t + 1 < T)
+        gaz_emit_marks(&a, "g+1=", ti[t + 1].gB, ti[t + 1].gI, gaz, t, emit, ud, &fail, tnames);
+    return fail ? -1 : 0;
+}
+
+/* Vocabulary attributes of token t: "v=B-PHENO", "v-1=I-ORPHA", ... for the
+ * marks of t and its neighbours; -1 when emit fails. */
+static int vocab_emit(const crf_vocab *v, const tokinfo *ti, int32_t T, int32_t t,
+                      crf_emit_fn emit, void *ud)
+{
+    static const char *const pre[] = {"v-1=", "v=", "v+1="};
+    abuf a;
+    for (int d = -1; d <= 1; d++) {
+        if (t + d < 0 || t + d >= T)
+            continue;
+        for (int32_t c = 0; c < v->ncats; c++)
+            for (int bi = 0; bi < 2; bi++) {
+                uint32_t m = bi ? ti[t + d].vI : ti[t + d].vB;
+                if (!(m & (1u << c)))
+                    continue;
+                ab_set(&a, pre[d + 1]);
+                ab_adds(&a, bi ? "I-" : "B-");
+                ab_adds(&a, v->cat_names[c]);
+                if (emit(ud, t, a.s, a.n) != 0)
+                    return -1;
+            }
+    }
+    return 0;
+}
+
 cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const crf_doc_ctx *dc, const cl_doc *doc, int32_t si,
-                             crf_emit_fn emit, void *ud, cl_error *err)
+                             const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
+                             int32_t si, crf_emit_fn emit, void *ud, cl_error *err)
 {
     if (si < 0 || si >= doc->nsentences)
         return cl_error_set(err, CL_ERR_RANGE, "%s: sentence %d out of range", doc->id, si);
@@ -394,11 +474,11 @@ cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int
     for (int32_t t = 0; t < T; t++)
         token_info(doc, s->tok_begin + t, &ti[t]);
     cl_status st = CL_OK;
-    if (cfg->gazetteer && (st = gaz_mark(gaz, fold, ti, T, err)) != CL_OK) {
+    if ((cfg->gazetteer && (st = gaz_mark(gaz, fold, ti, T, err)) != CL_OK) ||
+        (st = vocab_mark(vocab, ti, T, err)) != CL_OK) {
         free(ti);
         return st;
     }
-    char *const *tnames = type_index_names();
     abuf a;
     int depth = 0;
     int32_t t = 0;
@@ -502,18 +582,10 @@ cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int
             ab_set(&a, "EOS");
             EMIT(&a);
         }
-        if (cfg->gazetteer && gaz) {
-            int fail = 0;
-            gaz_emit_marks(&a, "g=", x->gB, x->gI, gaz, t, emit, ud, &fail, tnames);
-            if (!fail && t > 0)
-                gaz_emit_marks(&a, "g-1=", ti[t - 1].gB, ti[t - 1].gI, gaz, t, emit, ud, &fail,
-                               tnames);
-            if (!fail && t + 1 < T)
-                gaz_emit_marks(&a, "g+1=", ti[t + 1].gB, ti[t + 1].gI, gaz, t, emit, ud, &fail,
-                               tnames);
-            if (fail)
-                goto stop;
-        }
+        if (cfg->gazetteer && gaz && gaz_emit_around(gaz, ti, T, t, emit, ud) != 0)
+            goto stop;
+        if (vocab && vocab->keys.n > 0 && vocab_emit(vocab, ti, T, t, emit, ud) != 0)
+            goto stop;
         for (int32_t k = 0; dc && k < dc->n; k++)
             if (emit(ud, t, dc->attrs[k], dc->lens[k]) != 0)
                 goto stop;

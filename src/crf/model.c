@@ -9,6 +9,9 @@
  *            strings; u32 ngaz + (string, u32 type mask) entries; u32 A +
  *            attribute strings; u32 D; then every weight as float32 in the
  *            layout of crf_internal.h.  Strings are u32 length + bytes.
+ * Version 2 (a model trained with a vocabulary, vocab.c) adds after the
+ * gazetteer: u32 ncats + category names; u32 nkeys + (string, u32 category
+ * mask) entries.  Models without one are still written as version 1.
  *
  * Weights are float32 in the file and the trainer rounds its doubles to
  * float before building the model, so a model tags identically before and
@@ -27,7 +30,8 @@
 #include "clinner/util.h"
 
 #define MODEL_MAGIC "CLNRCRF"
-#define MODEL_VERSION 1u
+#define MODEL_VERSION 1u       /* written when the model has no vocabulary */
+#define MODEL_VERSION_VOCAB 2u /* version 1 plus a vocabulary after the gazetteer */
 #define HEADER_BYTES 32
 #define CRF_MAX_TRANSITION 500.0
 
@@ -50,6 +54,7 @@ cl_crf_model *crf_model_new(const char *const *types, int32_t ntypes, cl_error *
     if (!m->labels || !m->types)
         goto nomem;
     crf_gaz_init(&m->gaz, ntypes, 0);
+    crf_vocab_init(&m->vocab);
     m->labels[0] = cl_strdup("O");
     if (!m->labels[0])
         goto nomem;
@@ -85,6 +90,7 @@ void cl_crf_model_free(cl_crf_model *m)
     free(m->types);
     crf_dict_free(&m->attrs);
     crf_gaz_free(&m->gaz);
+    crf_vocab_free(&m->vocab);
     free(m->w);
     for (int32_t i = 0; i < m->nmeta; i++) {
         free(m->meta_keys[i]);
@@ -209,6 +215,16 @@ cl_status cl_crf_model_save(const cl_crf_model *m, const char *path, cl_error *e
     for (int32_t i = 0; i < m->gaz.keys.n && !bad; i++)
         bad = put_str(&p, m->gaz.keys.keys[i], m->gaz.keys.klen[i]) ||
               put_u32(&p, m->gaz.types[i]);
+    bool vocab = m->vocab.keys.n > 0;
+    if (vocab) {
+        bad = bad || put_u32(&p, (uint32_t)m->vocab.ncats);
+        for (int32_t c = 0; c < m->vocab.ncats && !bad; c++)
+            bad = put_str(&p, m->vocab.cat_names[c], strlen(m->vocab.cat_names[c]));
+        bad = bad || put_u32(&p, (uint32_t)m->vocab.keys.n);
+        for (int32_t i = 0; i < m->vocab.keys.n && !bad; i++)
+            bad = put_str(&p, m->vocab.keys.keys[i], m->vocab.keys.klen[i]) ||
+                  put_u32(&p, m->vocab.cats[i]);
+    }
     bad = bad || put_u32(&p, (uint32_t)m->dims.A);
     for (int32_t i = 0; i < m->dims.A && !bad; i++)
         bad = put_str(&p, m->attrs.keys[i], m->attrs.klen[i]);
@@ -223,7 +239,8 @@ cl_status cl_crf_model_save(const cl_crf_model *m, const char *path, cl_error *e
     }
     cl_buf h;
     cl_buf_init(&h);
-    bad = cl_buf_append(&h, MODEL_MAGIC, 8) || put_u32(&h, MODEL_VERSION) || put_u32(&h, 0) ||
+    bad = cl_buf_append(&h, MODEL_MAGIC, 8) ||
+          put_u32(&h, vocab ? MODEL_VERSION_VOCAB : MODEL_VERSION) || put_u32(&h, 0) ||
           put_u64(&h, p.len) || put_u64(&h, crf_fnv1a(p.data, p.len, CRF_FNV_INIT));
     if (bad) {
         cl_buf_free(&p);
@@ -319,6 +336,32 @@ static bool valid_type_names(char *const *types, uint32_t ntypes)
     return true;
 }
 
+/* The vocabulary section (version 2): category names, then keys with their
+ * category masks (0 for a trie node that is only a prefix). */
+static bool read_vocab(reader *r, crf_vocab *v)
+{
+    uint32_t ncats = get_u32(r);
+    if (r->bad || ncats < 1 || ncats > CRF_VOCAB_MAX_CATS)
+        return false;
+    for (uint32_t c = 0; c < ncats; c++) {
+        v->cat_names[c] = get_strdup(r);
+        if (r->bad)
+            return false;
+        v->ncats = (int32_t)c + 1;
+    }
+    if (!valid_type_names(v->cat_names, ncats))
+        return false;
+    uint32_t n = get_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        size_t len;
+        const char *s = get_str(r, &len);
+        uint32_t mask = get_u32(r);
+        if (r->bad || (mask >> ncats) != 0 || crf_vocab_add(v, s, len, mask) != 0)
+            return false;
+    }
+    return !r->bad && n > 0 && v->keys.n == (int32_t)n;
+}
+
 static cl_status corrupt(cl_error *err, const char *path, const char *what)
 {
     return cl_error_set(err, CL_ERR_MODEL, "%s: corrupt CRF model (%s)", path, what);
@@ -350,11 +393,11 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
                           path, size, HEADER_BYTES);
         goto done;
     }
-    if (version != MODEL_VERSION) {
+    if (version != MODEL_VERSION && version != MODEL_VERSION_VOCAB) {
         st = cl_error_set(err, CL_ERR_MODEL,
                           "%s: CRF model format version %u is not supported (this clinner reads "
-                          "version %u)",
-                          path, version, MODEL_VERSION);
+                          "versions %u and %u)",
+                          path, version, MODEL_VERSION, MODEL_VERSION_VOCAB);
         goto done;
     }
     if (size - HEADER_BYTES < plen) {
@@ -436,6 +479,10 @@ cl_status cl_crf_model_load(const char *path, cl_crf_model **out, cl_error *err)
     }
     if (r.bad || m->gaz.keys.n != (int32_t)ngaz) {
         st = corrupt(err, path, "gazetteer");
+        goto done;
+    }
+    if (version == MODEL_VERSION_VOCAB && !read_vocab(&r, &m->vocab)) {
+        st = corrupt(err, path, "vocabulary");
         goto done;
     }
     uint32_t A = get_u32(&r);

@@ -79,8 +79,8 @@ cl_status crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, c
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     builder b = {.s = out, .cur_t = 0, .lookup = src->lookup, .intern = src->intern,
                  .counts = src->counts, .cap_counts = src->cap_counts};
-    cl_status st = crf_sentence_attrs(src->cfg, src->gaz, src->fold, src->doc_ctx, doc, si, emit, &b,
-                                      err);
+    cl_status st = crf_sentence_attrs(src->cfg, src->gaz, src->fold, src->vocab, src->doc_ctx, doc,
+                                      si, emit, &b, err);
     if (st != CL_OK) {
         crf_seq_free(out);
         return st;

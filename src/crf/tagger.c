@@ -50,7 +50,8 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
     cl_status st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err);
     if (st != CL_OK)
         return st;
-    crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = -1, .doc_ctx = &dc,
+    crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .vocab = &m->vocab, .fold = -1,
+                       .doc_ctx = &dc,
                        .lookup = &m->attrs, .dense_rows = rows, .dense_dim = m->dims.D};
     crf_work wk;
     crf_work_init(&wk, m->dims.L);

@@ -47,6 +47,8 @@ cl_crf_train_params cl_crf_train_default_params(void)
     p.gazetteer_max_len = 8;
     p.doc_words = 50;
     p.tune_o_bias = true;
+    p.vocab_path = NULL;
+    p.vocab_tokenizer = CL_TOKENIZER_CLINICAL;
     p.dense_scale = CL_CRF_DENSE_RMS; /* converges sooner on LLM states (RESULTS.md) */
     return p;
 }
@@ -329,7 +331,8 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         crf_doc_ctx dc;
         if ((st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
             break;
-        crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = fold[d], .doc_ctx = &dc,
+        crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .vocab = &m->vocab, .fold = fold[d],
+                           .doc_ctx = &dc,
                            .intern = &all, .counts = &counts, .cap_counts = &cap_counts,
                            .dense_rows = rows, .dense_dim = tr->dims.D, .label_of = label_of,
                            .label_ud = m};
@@ -396,7 +399,8 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
         crf_doc_ctx dc;
         if ((st = crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
             break;
-        crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .fold = -1, .doc_ctx = &dc,
+        crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .vocab = &tr->m->vocab,
+                           .fold = -1, .doc_ctx = &dc,
                            .lookup = &tr->m->attrs, .dense_rows = rows, .dense_dim = tr->dims.D,
                            .label_of = label_of, .label_ud = tr->m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
@@ -542,6 +546,9 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
         free(perm);
     }
     if (p.gazetteer && (st = build_gazetteer(m, train, fold, err)) != CL_OK)
+        goto done;
+    if (p.vocab_path && (st = crf_vocab_read(&m->vocab, p.vocab_path, p.vocab_tokenizer, err)) !=
+                            CL_OK)
         goto done;
     tr.dims.L = m->dims.L;
     tr.dims.D = p.dense ? cl_dense_dim(p.dense) : 0;

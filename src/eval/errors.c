@@ -9,6 +9,9 @@
  * other types, and a "false positive" when it overlaps none.  A gold entity
  * that no prediction overlaps is a "false negative".  Examples show the
  * sentence with gold entities as [[..]]TYPE and predictions as {{..}}TYPE.
+ * The type confusion counts, for each classed prediction, its type against
+ * the type of the gold entity its class names (none for a false positive),
+ * and each false negative's type against none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,11 @@ void ev_errors_free(cl_eval_errors *e)
             free(e->examples[c][i].pred);
         }
     }
+    for (int32_t i = 0; i < e->nconfusion; i++) {
+        free(e->confusion[i].gold);
+        free(e->confusion[i].pred);
+    }
+    free(e->confusion);
     memset(e, 0, sizeof *e);
 }
 
@@ -51,6 +59,16 @@ cl_status ev_errors_copy(cl_eval_errors *dst, const cl_eval_errors *src, cl_erro
             d->gold = dup_or_null(s->gold, &fail);
             d->pred = dup_or_null(s->pred, &fail);
             dst->nexamples[c] = i + 1;
+        }
+    }
+    if (src->nconfusion > 0) {
+        dst->confusion = calloc((size_t)src->nconfusion, sizeof *dst->confusion);
+        fail |= dst->confusion == NULL;
+        for (int32_t i = 0; dst->confusion && i < src->nconfusion; i++) {
+            dst->confusion[i].gold = dup_or_null(src->confusion[i].gold, &fail);
+            dst->confusion[i].pred = dup_or_null(src->confusion[i].pred, &fail);
+            dst->confusion[i].count = src->confusion[i].count;
+            dst->nconfusion = dst->cap_confusion = i + 1;
         }
     }
     if (fail) {
@@ -181,10 +199,43 @@ static char *render(const ev_ent *g, const ev_ent *p, const ev_types *types,
     return cl_buf_detach(&o);
 }
 
+/* Count one (gold type, predicted type) pair; "" for none.  -1 on out of
+ * memory. */
+static int add_confusion(cl_eval_errors *errs, const char *gold, const char *pred)
+{
+    for (int32_t i = 0; i < errs->nconfusion; i++) {
+        if (!strcmp(errs->confusion[i].gold, gold) && !strcmp(errs->confusion[i].pred, pred)) {
+            errs->confusion[i].count++;
+            return 0;
+        }
+    }
+    if (errs->nconfusion == errs->cap_confusion) {
+        int32_t cap = errs->cap_confusion ? errs->cap_confusion * 2 : 16;
+        cl_eval_confusion_cell *n = realloc(errs->confusion, (size_t)cap * sizeof *n);
+        if (!n)
+            return -1;
+        errs->confusion = n;
+        errs->cap_confusion = cap;
+    }
+    cl_eval_confusion_cell *c = &errs->confusion[errs->nconfusion];
+    c->gold = cl_strdup(gold);
+    c->pred = cl_strdup(pred);
+    c->count = 1;
+    if (!c->gold || !c->pred) {
+        free(c->gold);
+        free(c->pred);
+        return -1;
+    }
+    errs->nconfusion++;
+    return 0;
+}
+
 static int add_example(cl_eval_errors *errs, cl_err_class c, const ev_ent *g, const ev_ent *p,
                        const ev_types *types, const ev_unit_view *v, int64_t unit, int max)
 {
     errs->count[c]++;
+    if (add_confusion(errs, g ? types->names[g->type] : "", p ? types->names[p->type] : "") != 0)
+        return -1;
     if (max > CL_EVAL_MAX_EXAMPLES)
         max = CL_EVAL_MAX_EXAMPLES;
     if (errs->nexamples[c] >= max)

@@ -49,9 +49,19 @@ void ev_chunker_init(ev_chunker *c);
 int ev_chunker_feed(ev_chunker *c, const char *label, ev_types *types, ev_ents *out);
 
 /* seqeval's strict IOB2 reading of one sentence: entities at base + index.
- * Labels other than O / B-X / I-X read as O and are counted in *invalid. */
+ * 0 on success, -1 on out of memory, 1 when a label is not O / B-X / I-X
+ * (seqeval raises on it): *bad is then its index and nothing is added. */
 int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_types *types,
-                       ev_ents *out, int64_t *invalid);
+                       ev_ents *out, int32_t *bad);
+/* Index of the first label seqeval's IOB2 scheme rejects, or -1. */
+int32_t ev_first_not_iob2(const char *const *labels, int32_t n);
+/* The error for a label strict mode rejects: index is 0-based, word (may be
+ * NULL) the token's text. */
+cl_status ev_not_iob2(cl_error *err, const char *label, int32_t index, const char *word);
+
+/* s as a message should show it (invisible characters as \u{XXXX}, bad
+ * bytes as \xHH, cut with "..." to fit cap bytes); returns out. */
+const char *ev_visible(const char *s, char *out, size_t cap);
 
 /* ---- results ---- */
 

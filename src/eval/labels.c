@@ -9,7 +9,9 @@
  * start by seqeval's end_of_chunk/start_of_chunk rules; a list of sentences
  * is read as one stream with an "O" after each sentence, which the caller
  * feeds.  Strict mode replays seqeval.scheme.IOB2: an entity is a B-X
- * followed by any I-X of the same type; a lone I-X is nothing.
+ * followed by any I-X of the same type; a lone I-X is nothing; a label whose
+ * first character is not B, I or O (E-X, S-X, "None") is rejected, as
+ * seqeval raises on it (ValueError "Invalid token", or KeyError).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -161,16 +163,27 @@ static int strict_prefix(const char *label, const char **tag, size_t *taglen)
     return p;
 }
 
-int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_types *types,
-                       ev_ents *out, int64_t *invalid)
+int32_t ev_first_not_iob2(const char *const *labels, int32_t n)
 {
+    const char *tag;
+    size_t taglen;
+    for (int32_t i = 0; i < n; i++)
+        if (strict_prefix(labels[i], &tag, &taglen) == 0)
+            return i;
+    return -1;
+}
+
+int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_types *types,
+                       ev_ents *out, int32_t *bad)
+{
+    const char *tag = NULL;
+    size_t taglen = 0;
+    *bad = ev_first_not_iob2(labels, n);
+    if (*bad >= 0)
+        return 1;
     int32_t i = 0;
     while (i < n) {
-        const char *tag = NULL;
-        size_t taglen = 0;
         int p = strict_prefix(labels[i], &tag, &taglen);
-        if (p == 0 && invalid)
-            (*invalid)++;
         if (p != 'B') {
             i++;
             continue;
@@ -192,6 +205,26 @@ int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_ty
     return 0;
 }
 
+cl_status ev_not_iob2(cl_error *err, const char *label, int32_t index, const char *word)
+{
+    char shown[64];
+    ev_visible(label, shown, sizeof shown);
+    if (word) {
+        char w[64];
+        ev_visible(word, w, sizeof w);
+        return cl_error_set(err, CL_ERR_PARSE,
+                            "token %d ('%s'): label '%s' is not IOB2 (strict mode, like seqeval's "
+                            "IOB2 scheme, accepts only O, B-TYPE and I-TYPE; use the default mode "
+                            "for IOBES labels)",
+                            index + 1, w, shown);
+    }
+    return cl_error_set(err, CL_ERR_PARSE,
+                        "token %d: label '%s' is not IOB2 (strict mode, like seqeval's IOB2 "
+                        "scheme, accepts only O, B-TYPE and I-TYPE; use the default mode for "
+                        "IOBES labels)",
+                        index + 1, shown);
+}
+
 void cl_eval_spans_free(cl_eval_span *spans, int32_t n)
 {
     if (!spans)
@@ -211,8 +244,9 @@ cl_status cl_eval_entities(const char *const *labels, int32_t n, cl_eval_mode mo
     ev_types types = {0};
     ev_ents ents = {0};
     int rc = 0;
+    int32_t bad = -1;
     if (mode == CL_EVAL_STRICT) {
-        rc = ev_strict_sentence(labels, n, 0, &types, &ents, NULL);
+        rc = ev_strict_sentence(labels, n, 0, &types, &ents, &bad);
     } else {
         ev_chunker ch;
         ev_chunker_init(&ch);
@@ -237,6 +271,8 @@ cl_status cl_eval_entities(const char *const *labels, int32_t n, cl_eval_mode mo
     int32_t count = (int32_t)ents.n;
     ev_types_free(&types);
     ev_ents_free(&ents);
+    if (rc > 0)
+        return ev_not_iob2(err, labels[bad], bad, NULL);
     if (rc != 0) {
         cl_eval_spans_free(v, count);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory reading entities");

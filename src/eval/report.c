@@ -43,9 +43,6 @@ cl_status cl_eval_format_table(const cl_eval_result *r, cl_buf *o, cl_error *err
         rc |= cl_buf_printf(o, "\nright length, other token texts: %lld sentences (%lld lines)\n",
                             (long long)r->text_mismatch, (long long)r->text_mismatch_tokens);
     }
-    if (r->invalid_labels > 0)
-        rc |= cl_buf_printf(o, "labels read as O (not O, B-X or I-X): %lld\n",
-                            (long long)r->invalid_labels);
     if (r->missing_docs > 0)
         rc |= cl_buf_printf(o, "gold documents without predictions: %lld\n",
                             (long long)r->missing_docs);
@@ -141,8 +138,6 @@ cl_status cl_eval_format_json(const cl_eval_result *r, cl_buf *out, cl_error *er
         cJSON_AddNumberToObject(root, "text_mismatch_sentences", (double)r->text_mismatch);
         cJSON_AddNumberToObject(root, "text_mismatch_lines", (double)r->text_mismatch_tokens);
     }
-    if (r->invalid_labels > 0)
-        cJSON_AddNumberToObject(root, "invalid_labels", (double)r->invalid_labels);
     if (r->missing_docs > 0)
         cJSON_AddNumberToObject(root, "missing_documents", (double)r->missing_docs);
     if (r->has_errors)

@@ -19,7 +19,7 @@ struct cl_scorer {
     ev_ents gold, pred;
     ev_chunker gch, pch;
     int64_t pos; /* positions used so far, separators included */
-    int64_t units, invalid;
+    int64_t units;
     cl_eval_errors errs;
 };
 
@@ -75,9 +75,20 @@ cl_status cl_scorer_add(cl_scorer *s, const char *const *gold, const char *const
     int64_t base = s->pos, g0 = s->gold.n, p0 = s->pred.n;
     int rc = 0;
     if (s->p.mode == CL_EVAL_STRICT) {
-        rc = ev_strict_sentence(gold, n, base, &s->types, &s->gold, &s->invalid);
+        /* seqeval raises on a label that is not IOB2: check both sides
+         * first, so that a rejected sentence adds nothing */
+        for (int side = 0; side < 2; side++) {
+            const char *const *labels = side ? pred : gold;
+            int32_t bad = ev_first_not_iob2(labels, n);
+            if (bad >= 0) {
+                ev_not_iob2(err, labels[bad], bad, tokens ? tokens[bad] : NULL);
+                return cl_error_prefix(err, "%s ", side ? "predictions" : "gold");
+            }
+        }
+        int32_t bad;
+        rc = ev_strict_sentence(gold, n, base, &s->types, &s->gold, &bad);
         if (rc == 0)
-            rc = ev_strict_sentence(pred, n, base, &s->types, &s->pred, &s->invalid);
+            rc = ev_strict_sentence(pred, n, base, &s->types, &s->pred, &bad);
     } else {
         for (int32_t i = 0; i < n && rc == 0; i++) {
             rc = ev_chunker_feed(&s->gch, gold[i], &s->types, &s->gold);
@@ -191,6 +202,5 @@ cl_status cl_scorer_result(cl_scorer *s, cl_eval_result *out, cl_error *err)
         return st;
     }
     out->units = s->units;
-    out->invalid_labels = s->invalid;
     return CL_OK;
 }

@@ -246,6 +246,8 @@ static cl_status pred_entities(const cl_doc *gd, const cl_doc *pd, cl_eval_mode 
         cl_eval_span *ents = NULL;
         int32_t ne = 0;
         st = cl_eval_entities((const char *const *)pd->tags + tb, te - tb, mode, &ents, &ne, err);
+        if (st == CL_ERR_PARSE) /* strict mode: a label that is not IOB2 */
+            cl_error_prefix(err, "document %s, sentence %d, ", pd->id, s + 1);
         for (int32_t k = 0; k < ne && st == CL_OK; k++) {
             cl_span f = {pos[tb + ents[k].start].start, pos[tb + ents[k].end - 1].end};
             int32_t t = ev_types_intern(types, ents[k].type, strlen(ents[k].type));

@@ -10,13 +10,18 @@
  * (1,735 test sentences, not 1,743; see corpus/papercsv.c).  seqeval's "O"
  * between sentences therefore falls between these units.  Two token corpora
  * must agree on the sentences, each one's length and its tokens, else scoring
- * would compare labels of different words; the error names the document and
- * sentence.  LLM output is aligned as the paper did: block i to sentence i,
- * cut when too long, padded with O when too short, and the sentences whose
- * length differed are counted.  A block count that differs from the
+ * would compare labels of different words; the error names the document,
+ * sentence and token, shows invisible characters (a BOM, a no-break space)
+ * escaped, and says when the two lay the documents out differently (same
+ * sentences, other units).  In strict mode a label seqeval's IOB2 scheme
+ * rejects is an error naming side, document, sentence, token and label.
+ * LLM output is aligned as the paper did: block i to sentence i, cut when
+ * too long, padded with O when too short, and the sentences whose length
+ * differed are counted.  A block count that differs from the
  * sentence count is an error: aligning by position would then shift every
  * later sentence.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +196,114 @@ static bool same_token(const cl_doc *a, int32_t i, const cl_doc *b, int32_t j)
     return pa && pb && na == nb && !memcmp(pa, pb, na);
 }
 
+/* "gold" or "gold (FILE)"; side 0 gold, 1 predictions. */
+static const char *side_name(const cl_eval_params *p, int side, char *buf, size_t cap)
+{
+    const char *what = side ? "predictions" : "gold";
+    const char *file = side ? p->pred_name : p->gold_name;
+    if (!file)
+        return what;
+    snprintf(buf, cap, "%s (%s)", what, file);
+    return buf;
+}
+
+/* Where a unit comes from: "document a, sentence 2", and for a unit that
+ * runs over documents "document a, sentence 3 + document b, sentence 1". */
+static const char *unit_where(const seg *v, const unit *u, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int64_t i = u->s0; i < u->s1 && len + 1 < cap; i++) {
+        if (i - u->s0 == 3) {
+            snprintf(buf + len, cap - len, " + ...");
+            break;
+        }
+        int k = snprintf(buf + len, cap - len, "%sdocument %s, sentence %d", i > u->s0 ? " + " : "",
+                         v[i].d->id ? v[i].d->id : "?", v[i].sent + 1);
+        if (k < 0)
+            break;
+        len += (size_t)k < cap - len ? (size_t)k : cap - len - 1;
+    }
+    return buf;
+}
+
+/* The first sentence (segment) where two segment lists differ in document
+ * or length, for the message when their counts differ. */
+static cl_status count_mismatch(const cl_eval_params *p, const seg *gv, int64_t ngs,
+                                const seg *pv, int64_t nps, cl_error *err)
+{
+    char gn[512], pn[512];
+    int64_t i = 0;
+    while (i < ngs && i < nps && gv[i].te - gv[i].tb == pv[i].te - pv[i].tb &&
+           strcmp(gv[i].d->id ? gv[i].d->id : "", pv[i].d->id ? pv[i].d->id : "") == 0)
+        i++;
+    char where[1024];
+    if (i < ngs && i < nps)
+        snprintf(where, sizeof where,
+                 "the first that differs is sentence %lld: gold document %s, sentence %d (%d "
+                 "tokens), predictions document %s, sentence %d (%d tokens)",
+                 (long long)i + 1, gv[i].d->id, gv[i].sent + 1, gv[i].te - gv[i].tb,
+                 pv[i].d->id, pv[i].sent + 1, pv[i].te - pv[i].tb);
+    else if (i < ngs)
+        snprintf(where, sizeof where, "the predictions end before gold document %s, sentence %d",
+                 gv[i].d->id, gv[i].sent + 1);
+    else
+        snprintf(where, sizeof where, "the gold ends before predictions document %s, sentence %d",
+                 pv[i].d->id, pv[i].sent + 1);
+    return cl_error_set(err, CL_ERR_PARSE,
+                        "%s has %lld sentences, %s %lld (the non-empty sentences of every "
+                        "document, in order); %s",
+                        side_name(p, 0, gn, sizeof gn), (long long)ngs,
+                        side_name(p, 1, pn, sizeof pn), (long long)nps, where);
+}
+
+/* Two units that should be the same sentence are not: other lengths, or
+ * other documents run together (the same sentences laid out in documents
+ * differently, so that the paper's units differ). */
+static cl_status unit_mismatch(const cl_eval_params *p, int64_t k, const seg *gv, const unit *gu,
+                               const seg *pv, const unit *pu, cl_error *err)
+{
+    char gw[512], pw[512], gn[512], pn[512];
+    unit_where(gv, gu, gw, sizeof gw);
+    unit_where(pv, pu, pw, sizeof pw);
+    bool layout = gu->s1 - gu->s0 != pu->s1 - pu->s0;
+    return cl_error_set(err, CL_ERR_PARSE, "sentence %lld: %s has %d tokens (%s), %s %d (%s)%s",
+                        (long long)k, side_name(p, 0, gn, sizeof gn), gu->n, gw,
+                        side_name(p, 1, pn, sizeof pn), pu->n, pw,
+                        layout ? "; the two split the text into documents differently, and a "
+                                 "document whose last sentence does not end in . ? ! runs on into "
+                                 "the next document's first sentence (the paper's sentence units)"
+                               : "");
+}
+
+/* Strict mode: the first label of a unit, gold side first, that seqeval's
+ * IOB2 scheme rejects. */
+static cl_status check_iob2(const cl_eval_params *p, int64_t k, const unit *gu, const unit *pu,
+                            cl_error *err)
+{
+    for (int side = 0; side < 2; side++) {
+        const unit *u = side ? pu : gu;
+        int32_t bad = ev_first_not_iob2(u->labels, u->n);
+        if (bad < 0)
+            continue;
+        /* the token's place in its own document's sentence (a unit can run
+         * over two documents) */
+        const cl_doc *d = u->docs[bad];
+        int32_t sent = 0;
+        while (sent + 1 < d->nsentences && d->sentences[sent + 1].tok_begin <= u->toks[bad])
+            sent++;
+        int32_t at = u->toks[bad] - (d->nsentences > 0 ? d->sentences[sent].tok_begin : 0);
+        char *w = cl_doc_token_text(d, u->toks[bad]);
+        char name[512];
+        ev_not_iob2(err, u->labels[bad], at, w);
+        free(w);
+        return cl_error_prefix(err, "%s, sentence %lld (document %s, sentence %d), ",
+                               side_name(p, side, name, sizeof name), (long long)k, d->id,
+                               sent + 1);
+    }
+    return CL_OK;
+}
+
 static cl_status check_tags(const cl_corpus *gold, cl_error *err)
 {
     for (int32_t i = 0; i < gold->ndocs; i++) {
@@ -221,10 +334,8 @@ cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         goto done;
     }
-    if (ngs != nps || ngu != npu) {
-        st = cl_error_set(err, CL_ERR_PARSE,
-                          "predictions have %lld sentences but the gold has %lld", (long long)nps,
-                          (long long)ngs);
+    if (ngs != nps) { /* (same count, other units: the loop below says where) */
+        st = count_mismatch(&p, gv, ngs, pv, nps, err);
         goto done;
     }
     int64_t ga = 0, pa = 0, k = 0;
@@ -236,26 +347,27 @@ cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
         k++;
         const seg *g0 = &gv[gu.s0];
         if (gu.n != pu.n || gu.s1 - gu.s0 != pu.s1 - pu.s0) {
-            st = cl_error_set(err, CL_ERR_PARSE,
-                              "sentence %lld (document %s, sentence %d): gold has %d tokens, "
-                              "predictions %d",
-                              (long long)k, g0->d->id, g0->sent + 1, gu.n, pu.n);
+            st = unit_mismatch(&p, k, gv, &gu, pv, &pu, err);
             break;
         }
         for (int32_t i = 0; i < gu.n; i++) {
             if (!same_token(gu.docs[i], gu.toks[i], pu.docs[i], pu.toks[i])) {
                 char *a = cl_doc_token_text(gu.docs[i], gu.toks[i]);
                 char *b = cl_doc_token_text(pu.docs[i], pu.toks[i]);
+                char va[160], vb[160];
                 st = cl_error_set(err, CL_ERR_PARSE,
                                   "sentence %lld (document %s, sentence %d), token %d: gold "
-                                  "'%s', predictions '%s'",
-                                  (long long)k, g0->d->id, g0->sent + 1, i + 1, a ? a : "?",
-                                  b ? b : "?");
+                                  "'%s', predictions '%s' (the token texts must be the same)",
+                                  (long long)k, g0->d->id, g0->sent + 1, i + 1,
+                                  ev_visible(a ? a : "?", va, sizeof va),
+                                  ev_visible(b ? b : "?", vb, sizeof vb));
                 free(a);
                 free(b);
                 break;
             }
         }
+        if (st == CL_OK && p.mode == CL_EVAL_STRICT)
+            st = check_iob2(&p, k, &gu, &pu, err);
         if (st != CL_OK)
             break;
         char **w = p.errors ? words_of(&gu) : NULL;
@@ -340,7 +452,21 @@ cl_status cl_eval_paperlines(const cl_corpus *gold, const cl_paperlines *pred,
             mismatch += differ > 0;
             mismatch_tokens += differ;
         }
-        st = cl_scorer_add(sc, gu.labels, al, gu.n, p.errors ? (const char *const *)w : NULL, err);
+        if (p.mode == CL_EVAL_STRICT) { /* seqeval raises on labels that are not IOB2 */
+            unit pu = {.labels = al, .docs = gu.docs, .toks = gu.toks, .n = gu.n};
+            int32_t bad = ev_first_not_iob2(al, gu.n);
+            if (bad >= 0 && ev_first_not_iob2(gu.labels, gu.n) < 0) {
+                ev_not_iob2(err, al[bad], bad, bad < b->n ? b->tokens[bad] : NULL);
+                st = cl_error_prefix(err, "%s:%lld: sentence block %lld (it starts here), answer ",
+                                     pred_file, (long long)b->line, (long long)k);
+            } else {
+                p.pred_name = pred_file;
+                st = check_iob2(&p, k, &gu, &pu, err);
+            }
+        }
+        if (st == CL_OK)
+            st = cl_scorer_add(sc, gu.labels, al, gu.n, p.errors ? (const char *const *)w : NULL,
+                               err);
         words_free(w, gu.n);
     }
     if (st == CL_OK)

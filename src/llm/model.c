@@ -19,16 +19,12 @@
 
 cl_status cl_llama_default_model_path(char *buf, size_t n, cl_error *err)
 {
-    const char *cache = getenv("CLINNER_CACHE");
-    const char *home = getenv("HOME");
-    int w;
-    if (cache && *cache)
-        w = snprintf(buf, n, "%s/models/%s", cache, CL_LLAMA_DEFAULT_MODEL_FILE);
-    else if (home && *home)
-        w = snprintf(buf, n, "%s/.cache/clinner/models/%s", home, CL_LLAMA_DEFAULT_MODEL_FILE);
-    else
+    char *cache = cl_default_cache_dir(NULL);
+    if (!cache)
         return cl_error_set(err, CL_ERR_ARG,
-                            "no default model: set CLINNER_CACHE or HOME, or give --model");
+                            "no default model: set CLINNER_CACHE or HOME, or give a model path");
+    int w = snprintf(buf, n, "%s/models/%s", cache, CL_LLAMA_DEFAULT_MODEL_FILE);
+    free(cache);
     if (w < 0 || (size_t)w >= n)
         return cl_error_set(err, CL_ERR_ARG, "default model path too long");
     return CL_OK;

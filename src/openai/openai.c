@@ -12,7 +12,18 @@
  *   401, 403       error: the key was refused (the key itself never shown)
  *   other          error with the server's message
  * Any error stops the range: in-flight requests are cancelled and the
- * caller gets the first error.  Every message built here passes through
+ * caller gets the first error.
+ *
+ * A fleet (api_base "URL1,URL2,..."): each request goes to the healthy
+ * server with the fewest requests in flight (ties: the fewest sent, then
+ * the first).  A server whose request fails with a network error or a 5xx
+ * is taken out and the request is sent again at once to another healthy
+ * server (no back-off; it counts as a retry); 429 sends it elsewhere
+ * without taking the server out.  A server taken out gets a health check
+ * (GET <base>/models) after 1 s, then after 2, 4, ... up to 30 s, and is
+ * re-admitted when it answers 200.  When no server is healthy, requests
+ * wait out the usual back-off.  With one URL none of this applies: the
+ * failure policy above is all.  Every message built here passes through
  * redact(), which blanks any 8-byte stretch of the API key.
  */
 #include <ctype.h>
@@ -31,6 +42,7 @@
 
 typedef struct job {
     int32_t sent;
+    int32_t server; /* index into openai.servers of the request in flight */
     char *body;
     int attempt;
     double not_before;
@@ -42,9 +54,23 @@ typedef struct job {
     char errbuf[CURL_ERROR_SIZE];
 } job;
 
+/* One server of the fleet. */
+typedef struct server {
+    char *base;        /* its api base, without a final '/' */
+    char *url;         /* base/chat/completions */
+    int32_t inflight;
+    int64_t sent, answered, failed;
+    bool down;         /* taken out after a failure */
+    double check_at;   /* down: when to check its health */
+    double check_wait; /* down: seconds until the check after that */
+    int64_t taken_out, readmitted;
+} server;
+
 typedef struct openai {
     cl_openai_params p;
-    char *api_base, *model, *key_env, *url;
+    char *model, *key_env;
+    server *servers;
+    int32_t nservers;
     char *key; /* NULL: none */
     const cl_prompt_builder *builder;
     CURLM *multi;
@@ -115,6 +141,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     }
     if (cl_buf_append(&j->resp, data, size * n) != 0)
         return 0; /* makes curl fail the transfer */
+    return size * n;
+}
+
+static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
+{
+    (void)data;
+    (void)ctx;
     return size * n;
 }
 
@@ -200,8 +233,91 @@ static char *request_body(openai *o, const cl_doc *doc, int32_t sent, cl_error *
     return body;
 }
 
+/* Check the health of servers taken out whose time has come; re-admit those
+ * that answer. */
+static void check_servers(openai *o)
+{
+    double now = cl_now();
+    for (int32_t i = 0; i < o->nservers; i++) {
+        server *sv = &o->servers[i];
+        if (!sv->down || sv->check_at > now)
+            continue;
+        CURL *e = curl_easy_init();
+        cl_buf url;
+        cl_buf_init(&url);
+        long http = 0;
+        if (e && cl_buf_printf(&url, "%s/models", sv->base) == 0) {
+            curl_easy_setopt(e, CURLOPT_URL, url.data);
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, o->headers);
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+            if (curl_easy_perform(e) == CURLE_OK)
+                curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
+        }
+        if (e)
+            curl_easy_cleanup(e);
+        cl_buf_free(&url);
+        if (http == 200) {
+            sv->down = false;
+            sv->readmitted++;
+            logf_(o, "%s: healthy again, back in the fleet", sv->base);
+        } else {
+            sv->check_wait = sv->check_wait * 2 > 30 ? 30 : sv->check_wait * 2;
+            sv->check_at = cl_now() + sv->check_wait;
+        }
+    }
+}
+
+/* The healthy server with the fewest requests in flight, or -1. */
+static int32_t pick_server(const openai *o)
+{
+    int32_t best = -1;
+    for (int32_t i = 0; i < o->nservers; i++) {
+        const server *sv = &o->servers[i];
+        if (sv->down)
+            continue;
+        if (best < 0 || sv->inflight < o->servers[best].inflight ||
+            (sv->inflight == o->servers[best].inflight && sv->sent < o->servers[best].sent))
+            best = i;
+    }
+    return best;
+}
+
+/* The next health check of the servers taken out (0: none is out). */
+static double next_check(const openai *o)
+{
+    double at = 0;
+    for (int32_t i = 0; i < o->nservers; i++)
+        if (o->servers[i].down && (at == 0 || o->servers[i].check_at < at))
+            at = o->servers[i].check_at;
+    return at;
+}
+
+/* A fleet server failed a request: take it out (never the only one). */
+static void take_out(openai *o, server *sv, const char *why)
+{
+    sv->failed++;
+    if (o->nservers < 2 || sv->down)
+        return;
+    sv->down = true;
+    sv->taken_out++;
+    sv->check_wait = 1;
+    sv->check_at = cl_now() + sv->check_wait;
+    logf_(o, "%s: %s; taken out of the fleet until a health check passes", sv->base, why);
+}
+
 static cl_status start_job(openai *o, job *j, cl_error *err)
 {
+    j->server = pick_server(o);
+    if (j->server < 0) { /* every server is out: wait for the next check */
+        j->not_before = next_check(o);
+        return CL_OK;
+    }
+    server *sv = &o->servers[j->server];
     if (!j->easy && !(j->easy = curl_easy_init()))
         return cl_error_set(err, CL_ERR_NOMEM, "cannot create a curl handle");
     CURL *e = j->easy;
@@ -210,7 +326,7 @@ static cl_status start_job(openai *o, job *j, cl_error *err)
     j->retry_after = -1;
     j->too_big = false;
     j->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_URL, sv->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, o->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
@@ -227,13 +343,17 @@ static cl_status start_job(openai *o, job *j, cl_error *err)
     if (curl_multi_add_handle(o->multi, e) != CURLM_OK)
         return cl_error_set(err, CL_ERR_INTERNAL, "curl: cannot start a request");
     j->active = true;
+    sv->inflight++;
+    sv->sent++;
     return CL_OK;
 }
 
 static void stop_job(openai *o, job *j)
 {
-    if (j->active)
+    if (j->active) {
         curl_multi_remove_handle(o->multi, j->easy);
+        o->servers[j->server].inflight--;
+    }
     j->active = false;
 }
 
@@ -351,6 +471,8 @@ static bool retryable_curl(CURLcode rc)
 static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_error *err)
 {
     stop_job(o, j);
+    server *sv = &o->servers[j->server];
+    const char *url = sv->url;
     long http = 0;
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &http);
     const char *id = doc->id ? doc->id : "?";
@@ -360,14 +482,15 @@ static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_erro
         return cl_error_set(err, CL_ERR_NET,
                             "%s: sentence %d: the server's reply passed %u MiB and was cut off "
                             "(a chat completion for one sentence is a few KiB)",
-                            o->url, j->sent, MAX_REPLY_BYTES >> 20);
+                            url, j->sent, MAX_REPLY_BYTES >> 20);
     if (rc != CURLE_OK) {
         snprintf(why, sizeof why, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
         if (!retryable_curl(rc))
-            return cl_error_set(err, CL_ERR_NET, "%s: %s", o->url, why);
+            return cl_error_set(err, CL_ERR_NET, "%s: %s", url, why);
         retry = true;
     } else if (http == 200) {
         j->done = true;
+        sv->answered++;
         return apply_reply(o, doc, j, err);
     } else if (http == 429 || http >= 500) {
         char msg[256];
@@ -376,7 +499,7 @@ static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_erro
         retry = true;
     } else if (http == 401 || http == 403) {
         return cl_error_set(err, CL_ERR_NET,
-                            "%s: HTTP %ld: the server refused the API key%s%s%s", o->url, http,
+                            "%s: HTTP %ld: the server refused the API key%s%s%s", url, http,
                             o->key ? " (from $" : " (none was sent: set $",
                             o->key_env, o->key ? ")" : ")");
     } else {
@@ -389,12 +512,25 @@ static cl_status finish_job(openai *o, cl_doc *doc, job *j, CURLcode rc, cl_erro
             j->done = true;
             return CL_OK;
         }
-        return cl_error_set(err, CL_ERR_NET, "%s: HTTP %ld: %s", o->url, http,
+        return cl_error_set(err, CL_ERR_NET, "%s: HTTP %ld: %s", url, http,
                             msg[0] ? msg : "(no message)");
     }
     if (retry) {
+        if (http != 429)
+            take_out(o, sv, why);
+        else
+            sv->failed++;
+        if (o->nservers > 1 && pick_server(o) >= 0 && j->attempt < o->p.retries) {
+            /* another server is healthy: send it there now */
+            j->attempt++;
+            o->stats.retries++;
+            j->not_before = 0;
+            logf_(o, "%s: sentence %d: %s; sent to another server (retry %d of %d)", id,
+                  j->sent, why, j->attempt, o->p.retries);
+            return CL_OK;
+        }
         if (j->attempt >= o->p.retries)
-            return cl_error_set(err, CL_ERR_NET, "%s: %s (gave up after %d attempts)", o->url,
+            return cl_error_set(err, CL_ERR_NET, "%s: %s (gave up after %d attempts)", url,
                                 why, j->attempt + 1);
         double wait = o->p.backoff_s * pow(2.0, j->attempt);
         if (wait > 30)
@@ -420,6 +556,8 @@ static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_e
             done += jobs[i].done;
         if (done == njobs)
             break;
+        if (o->nservers > 1)
+            check_servers(o);
         /* jobs waiting out a back-off hold their slot, so that a server
          * that is down is not sent every other sentence meanwhile */
         double now = cl_now(), next = 0; /* earliest back-off end of a waiting job */
@@ -441,7 +579,7 @@ static cl_status run_jobs(openai *o, cl_doc *doc, job *jobs, int32_t njobs, cl_e
             if (active >= o->p.parallel)
                 continue;
             st = start_job(o, j, err);
-            active += st == CL_OK;
+            active += st == CL_OK && j->active;
         }
         if (st != CL_OK)
             break;
@@ -544,10 +682,13 @@ static void openai_free(void *self)
             k[i] = 0;
         free(o->key);
     }
-    free(o->api_base);
+    for (int32_t i = 0; i < o->nservers; i++) {
+        free(o->servers[i].base);
+        free(o->servers[i].url);
+    }
+    free(o->servers);
     free(o->model);
     free(o->key_env);
-    free(o->url);
     cl_tagger_answers_free(&o->answers);
     free(o);
     curl_global_cleanup();
@@ -560,6 +701,52 @@ static const cl_tagger_ops openai_ops = {
     .stats = openai_stats,
     .answer = openai_answer,
 };
+
+/* "URL1,URL2,..." into o->servers; -1 on out of memory. */
+static int parse_servers(openai *o, const char *list)
+{
+    int32_t n = 1;
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    if (!(o->servers = calloc((size_t)n, sizeof *o->servers)))
+        return -1;
+    for (const char *u = list; u;) {
+        const char *end = strchr(u, ',');
+        size_t len = end ? (size_t)(end - u) : strlen(u);
+        while (len > 0 && u[len - 1] == '/')
+            len--;
+        server *sv = &o->servers[o->nservers++];
+        cl_buf url;
+        cl_buf_init(&url);
+        sv->base = cl_strndup(u, len);
+        if (!sv->base || cl_buf_printf(&url, "%s/chat/completions", sv->base) != 0) {
+            cl_buf_free(&url);
+            return -1;
+        }
+        sv->url = cl_buf_detach(&url);
+        u = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+cl_status cl_openai_server_summary(const cl_tagger *t, cl_buf *out)
+{
+    if (!t || t->ops != &openai_ops)
+        return CL_OK;
+    const openai *o = t->self;
+    int bad = cl_buf_puts(out, "requests per server:");
+    for (int32_t i = 0; i < o->nservers && !bad; i++) {
+        const server *sv = &o->servers[i];
+        bad = cl_buf_printf(out, "%s %s %lld answered", i ? ";" : "", sv->base,
+                            (long long)sv->answered);
+        if (!bad && sv->failed)
+            bad = cl_buf_printf(out, ", %lld failed", (long long)sv->failed);
+        if (!bad && sv->taken_out)
+            bad = cl_buf_printf(out, ", taken out %lld, re-admitted %lld", (long long)sv->taken_out,
+                                (long long)sv->readmitted);
+    }
+    return bad ? CL_ERR_NOMEM : CL_OK;
+}
 
 cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_builder *builder,
                                cl_tagger *out, cl_error *err)
@@ -587,10 +774,12 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
     if (p.max_tokens < 0)
         return cl_error_set(err, CL_ERR_ARG, "openai: --max-tokens must be >= 0");
     const char *base = p.api_base && *p.api_base ? p.api_base : CL_OPENAI_DEFAULT_API_BASE;
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --api-base must start with http:// or "
-                                             "https:// (got '%s')",
-                            base);
+    for (const char *u = base; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL)
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "openai: api_base: each URL must start with http:// or "
+                                "https:// (got '%s')",
+                                base);
     const char *env = p.api_key_env ? p.api_key_env : CL_OPENAI_DEFAULT_KEY_ENV;
     const char *key = getenv(env);
     if (key && !*key)
@@ -610,18 +799,11 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
     }
     o->p = p;
     o->builder = builder;
-    size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/')
-        blen--;
-    o->api_base = cl_strndup(base, blen);
+    bool bad = parse_servers(o, base) != 0;
     o->model = p.model ? cl_strdup(p.model) : NULL;
     o->key_env = cl_strdup(env);
     o->key = key ? cl_strdup(key) : NULL;
-    cl_buf url;
-    cl_buf_init(&url);
-    bool bad = !o->api_base || (p.model && !o->model) || !o->key_env || (key && !o->key) ||
-               cl_buf_printf(&url, "%s/chat/completions", o->api_base) != 0;
-    o->url = cl_buf_detach(&url);
+    bad = bad || (p.model && !o->model) || !o->key_env || (key && !o->key);
     o->p.api_base = o->p.model = o->p.api_key_env = NULL; /* not kept: copies above */
     struct curl_slist *h = NULL;
     if (!bad) {

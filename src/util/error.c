@@ -8,7 +8,10 @@
 
 #include "clinner/common.h"
 
-#define CLINNER_VERSION "0.1.0"
+/* The version comes from the VERSION file, through the Makefile. */
+#ifndef CLINNER_VERSION
+#define CLINNER_VERSION "unknown"
+#endif
 
 void cl_error_clear(cl_error *err)
 {

@@ -24,6 +24,11 @@ cl_status cl_read_file(const char *path, char **out, size_t *len, cl_error *err)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(fp);
+        return cl_error_set(err, CL_ERR_IO, "%s: is a directory, not a file", path);
+    }
     cl_buf b;
     cl_buf_init(&b);
     char chunk[65536];
@@ -35,11 +40,11 @@ cl_status cl_read_file(const char *path, char **out, size_t *len, cl_error *err)
             return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", path);
         }
     }
-    int failed = ferror(fp);
+    int failed = ferror(fp), why = errno;
     fclose(fp);
     if (failed) {
         cl_buf_free(&b);
-        return cl_error_set(err, CL_ERR_IO, "%s: read error", path);
+        return cl_error_set(err, CL_ERR_IO, "%s: read error: %s", path, strerror(why));
     }
     if (len)
         *len = b.len;
@@ -145,6 +150,25 @@ bool cl_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool cl_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *cl_default_cache_dir(const char *sub)
+{
+    const char *c = getenv("CLINNER_CACHE"), *home = getenv("HOME");
+    char *root = c && *c ? cl_strdup(c)
+                 : home && *home ? cl_path_join(home, ".cache/clinner")
+                                 : NULL;
+    if (!root || !sub)
+        return root;
+    char *p = cl_path_join(root, sub);
+    free(root);
+    return p;
+}
+
 cl_status cl_mkdir_p(const char *path, cl_error *err)
 {
     char *p = cl_strdup(path);
@@ -175,4 +199,12 @@ double cl_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool cl_threads_oversubscribed(double load, int ncpu, int nthreads)
+{
+    if (nthreads <= 0)
+        nthreads = ncpu;
+    /* a CPU counts as free when less than half of it is in use */
+    return nthreads > 1 && load + nthreads > ncpu + 0.5;
 }

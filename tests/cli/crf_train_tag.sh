@@ -51,8 +51,11 @@ out=$("$B" tag --backend crf --model "$tmp/trunc.crf" "$fx" 2>&1) && fail "trunc
 echo "$out" | grep -q "truncated" || fail "truncated model: unclear error: $out"
 out=$("$B" tag --backend crf --model "$fx/alpha.txt" "$fx" 2>&1) && fail "foreign model accepted"
 echo "$out" | grep -q "not a clinner CRF model" || fail "foreign model: unclear error: $out"
-out=$("$B" tag --backend crf "$fx" 2>&1) && fail "missing --model accepted"
-echo "$out" | grep -q -- "--model" || fail "missing --model: unclear error: $out"
+# no --model and no shipped model where the default is looked for
+mkdir -p "$tmp/nomodels"
+out=$(CLINNER_MODELS="$tmp/nomodels" "$B" tag --backend crf "$fx" 2>&1) && fail "missing model accepted"
+echo "$out" | grep -q -- "--model: none given, and the shipped default" ||
+    fail "missing --model: unclear error: $out"
 
 # unknown backends
 out=$("$B" tag --backend nope "$fx" 2>&1) && fail "unknown backend accepted"

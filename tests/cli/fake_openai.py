@@ -8,12 +8,15 @@ same answer: capitalised words are B-DISEASE (I-DISEASE right after another
 capitalised word), words ending in "itis" B-SIGN, the rest O.
 
   fake_openai.py PORTFILE [--delay S] [--fail-every N] [--key KEY] [--misalign TOKEN]
+                 [--port N]
 
 --delay S       sleep S seconds before each answer
 --fail-every N  answer every Nth request with HTTP 503 (retries are expected)
 --key KEY       require "Authorization: Bearer KEY" (401 otherwise)
 --misalign TOK  leave the last line out of answers for sentences holding the
                 token TOK (a misaligned answer, the same on every run)
+--port N        listen on port N (default: a free one), e.g. to restart a server
+GET /v1/models answers 200 (the health check of a fleet).
 """
 import json
 import sys
@@ -39,7 +42,7 @@ def labels_for(tokens):
 def main():
     args = sys.argv[1:]
     portfile = args.pop(0)
-    delay, fail_every, key, misalign = 0.0, 0, None, None
+    delay, fail_every, key, misalign, port = 0.0, 0, None, None, 0
     while args:
         a = args.pop(0)
         if a == "--delay":
@@ -50,6 +53,8 @@ def main():
             key = args.pop(0)
         elif a == "--misalign":
             misalign = args.pop(0)
+        elif a == "--port":
+            port = int(args.pop(0))
     lock = threading.Lock()
     count = [0]
 
@@ -74,6 +79,11 @@ def main():
             self.end_headers()
             self.wfile.write(body)
 
+        def do_GET(self):
+            if self.path.rstrip("/").endswith("/models"):
+                return self.reply(200, {"object": "list", "data": [{"id": "fake"}]})
+            self.reply(404, {"error": {"message": "not found"}})
+
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             req = json.loads(self.rfile.read(n))
@@ -96,7 +106,8 @@ def main():
                                           "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 100, "completion_tokens": len(toks) * 4}})
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

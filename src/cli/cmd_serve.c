@@ -1,0 +1,234 @@
+/*
+ * cmd_serve.c - `clinner serve`: tag documents over HTTP (serve.h) with one
+ * tagging session opened from the same options as `clinner tag`, and the
+ * web page of web/index.html (embedded at build time).
+ *
+ * The command opens the session, starts the server, prints where it
+ * listens, then waits for SIGTERM or SIGINT (blocked in every thread and
+ * taken with sigwait, so no handler runs in a library call): it stops
+ * accepting connections, lets the requests in flight finish (up to
+ * --grace seconds) and exits 0.  Access log lines go to stderr with a UTC
+ * time; they never hold a document's text or the API key.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli_opts.h"
+#include "cli/cli_session.h"
+#include "cli/commands.h"
+#include "cli/web_page.h"
+#include "clinner/serve.h"
+#include "clinner/session.h"
+#include "clinner/util.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: clinner serve [--host ADDR] [--port N] [TAG OPTIONS] [SERVER OPTIONS]\n"
+            "\n"
+            "Serve a tagger over HTTP, with a web page at /.\n"
+            "\n"
+            "  POST /v1/tag     {\"text\": \"...\"} or {\"documents\": [{\"id\": ..., \"text\": ...}]}\n"
+            "                   (optional \"tokenizer\": \"paper\" | \"clinical\"): a JSON array of\n"
+            "                   the documents `clinner tag --to jsonl` writes; with the header\n"
+            "                   Accept: application/x-ndjson one document a line, streamed\n"
+            "  GET  /v1/models  backend, model, tokenizer, types and labels, test scores\n"
+            "  GET  /healthz    200 while serving\n"
+            "  GET  /metrics    Prometheus text (requests by status, latency, tokens, queue)\n"
+            "\n"
+            "server:\n"
+            "  --host ADDR           address to listen on (default 127.0.0.1; 0.0.0.0: all)\n"
+            "  --port N              port (default 8080; 0: any free port, printed)\n"
+            "  --threads N           tagging threads (crf, encoder; default: the CPUs, at\n"
+            "                        most 16); llama: its CPU threads, one request at a time\n"
+            "  --queue N             tagging requests admitted at once; more get 503 with\n"
+            "                        Retry-After (default 64)\n"
+            "  --max-body BYTES      largest request body; larger get 413 (default 10485760)\n"
+            "  --max-docs N          documents per request (default 1000)\n"
+            "  --request-timeout S   time limit of one tagging request; 504 after (default 60)\n"
+            "  --idle-timeout S      close keep-alive connections idle this long (default 30)\n"
+            "  --max-connections N   open connections at most (default 256)\n"
+            "  --grace S             on SIGTERM, wait this long for requests in flight\n"
+            "                        (default 30)\n"
+            "  --api-key-env VAR     require 'Authorization: Bearer KEY' on /v1/, KEY being\n"
+            "                        the value of $VAR (never logged)\n"
+            "  --cors ORIGIN         send Access-Control-Allow-Origin: ORIGIN (default: no\n"
+            "                        CORS headers)\n"
+            "  --scores FILE         `clinner eval --json` output shown by /v1/models as\n"
+            "                        test_scores (default: MODEL.scores.json when present)\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "tagger (as in `clinner tag`; the server's --threads sets the CRF's):\n");
+    cli_session_usage(fp, "--openai-key-env");
+}
+
+/* Access log and notes: one line on stderr with a UTC time. */
+static void log_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "clinner serve: %s %s\n", stamp, msg);
+}
+
+/* The scores shown by /v1/models: --scores, else MODEL.scores.json. */
+static char *read_scores(const char *path, const char *model, cl_error *err, bool *failed)
+{
+    *failed = false;
+    char *data = NULL, *guess = NULL;
+    size_t n;
+    if (!path && model) {
+        size_t len = strlen(model) + sizeof ".scores.json";
+        guess = malloc(len);
+        if (guess)
+            snprintf(guess, len, "%s.scores.json", model);
+        if (guess && access(guess, R_OK) == 0)
+            path = guess;
+    }
+    if (path && cl_read_file(path, &data, &n, err) != CL_OK)
+        *failed = true;
+    free(guess);
+    return data;
+}
+
+typedef struct serve_opts {
+    cl_serve_config sc;
+    cli_session_opts so;
+    long max_body;
+    double grace;
+    const char *api_key_env, *scores;
+} serve_opts;
+
+#define SERVE_OWN_NOPTS 13
+static int parse_options(serve_opts *o, int argc, char **argv)
+{
+    const cli_opt own[] = {
+        CLI_STRING("--host", &o->sc.host),
+        CLI_INTEGER("--port", CLI_OPT_INT, &o->sc.port, 0, 65535),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &o->so.threads, 1, 256),
+        CLI_INTEGER("--queue", CLI_OPT_INT32, &o->sc.queue, 1, 1000000),
+        CLI_INTEGER("--max-body", CLI_OPT_LONG, &o->max_body, 2, LONG_MAX),
+        CLI_INTEGER("--max-docs", CLI_OPT_INT32, &o->sc.max_docs, 1, 10000000),
+        CLI_NUMBER("--request-timeout", &o->sc.request_timeout_s, 0.0),
+        CLI_NUMBER("--idle-timeout", &o->sc.idle_timeout_s, 0.0),
+        CLI_INTEGER("--max-connections", CLI_OPT_INT32, &o->sc.max_connections, 1, 100000),
+        CLI_NUMBER("--grace", &o->grace, 0.0),
+        CLI_STRING("--api-key-env", &o->api_key_env),
+        CLI_STRING("--cors", &o->sc.cors_origin),
+        CLI_STRING("--scores", &o->scores),
+    };
+    _Static_assert(CLI_NOPTS(own) == SERVE_OWN_NOPTS, "SERVE_OWN_NOPTS");
+    cli_opt opts[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
+    bool given[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
+    memcpy(opts, own, sizeof own);
+    size_t n = CLI_NOPTS(own) + cli_session_options(&o->so, "--openai-key-env", opts + CLI_NOPTS(own));
+    int done = cli_parse_command_given("serve", usage, opts, n, NULL, argc, argv, 1, given);
+    if (done < 0 && cli_session_refuse_foreign("serve", &o->so, opts, given, n))
+        return 2;
+    return done;
+}
+
+/* Open the session and start the server; print where it listens. */
+static int run_server(serve_opts *o, cl_tag_session **sess, cl_server **srv)
+{
+    cl_error err;
+    cl_error_clear(&err);
+    if (cl_tag_session_open(&o->so.cfg, sess, &err) != CL_OK) {
+        cli_session_error("serve", err.msg);
+        return 1;
+    }
+    bool failed;
+    char *scores = read_scores(o->scores, cl_tag_session_model(*sess), &err, &failed);
+    if (failed) {
+        fprintf(stderr, "clinner serve: --scores: %s\n", err.msg);
+        return 1;
+    }
+    o->sc.scores_json = scores;
+    cl_status st = cl_server_start(&o->sc, *sess, srv, &err);
+    free(scores);
+    o->sc.scores_json = NULL;
+    if (st != CL_OK) {
+        if (st == CL_ERR_PARSE && scores) /* the only thing parsed: the scores */
+            fprintf(stderr, "clinner serve: --scores: %s is not a JSON object\n",
+                    o->scores ? o->scores : "MODEL.scores.json");
+        else
+            fprintf(stderr, "clinner serve: %s\n", err.msg);
+        return 1;
+    }
+    const char *model = cl_tag_session_model(*sess);
+    fprintf(stderr,
+            "clinner serve: listening on http://%s%s%s:%d (backend %s, model %s, %d tagging "
+            "thread%s%s)\n",
+            strchr(o->sc.host, ':') ? "[" : "", o->sc.host, strchr(o->sc.host, ':') ? "]" : "",
+            cl_server_port(*srv), cl_tag_session_backend(*sess), model && *model ? model : "(default)",
+            cl_tag_session_reentrant(*sess) ? o->sc.workers : 1,
+            (cl_tag_session_reentrant(*sess) ? o->sc.workers : 1) == 1 ? "" : "s",
+            o->sc.api_key ? ", bearer key required" : "");
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_opts o;
+    memset(&o, 0, sizeof o);
+    o.sc = cl_serve_config_default();
+    cli_session_init(&o.so);
+    o.max_body = (long)o.sc.max_body;
+    o.grace = 30;
+    int done = parse_options(&o, argc, argv);
+    if (done >= 0)
+        return done;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = o.so.threads;
+    o.sc.workers = (int32_t)(threads > 0 ? threads : ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
+    cli_session_finish(&o.so); /* threads 0: the backend's default */
+    o.so.cfg.log = log_line;
+    o.sc.max_body = (size_t)o.max_body;
+    o.sc.page = (const char *)cl_web_page;
+    o.sc.page_len = cl_web_page_len;
+    o.sc.log = log_line;
+    if (o.api_key_env) {
+        o.sc.api_key = getenv(o.api_key_env);
+        if (!o.sc.api_key || !*o.sc.api_key) {
+            fprintf(stderr, "clinner serve: --api-key-env: $%s is not set or empty\n",
+                    o.api_key_env);
+            return 2;
+        }
+    }
+    /* SIGTERM / SIGINT wait for sigwait below; every thread started from
+     * here on inherits the mask */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    cl_tag_session *sess = NULL;
+    cl_server *srv = NULL;
+    int rc = run_server(&o, &sess, &srv);
+    if (rc == 0) {
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "clinner serve: %s: no new connections, finishing the requests in "
+                        "flight\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        int left = cl_server_shutdown(srv, o.grace);
+        if (left > 0)
+            fprintf(stderr, "clinner serve: %d request%s still in flight after %g s, cut\n", left,
+                    left == 1 ? "" : "s", o.grace);
+        fprintf(stderr, "clinner serve: stopped\n");
+    }
+    cl_server_free(srv);
+    cl_tag_session_free(sess);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * prepare.c - the one step that brings a document into token form for
+ * every command and the tagging session (tokenize.h: cl_doc_prepare).
+ *
+ * Readers give documents in whatever shape their format has: text only
+ * (brat, text), tokens with tags (paper-csv, conll), or anything in
+ * between (jsonl).  Commands need them tokenized, with one BIO tag per
+ * token: the gold entities projected (training, evaluation, conversion) or
+ * all O (tagging, where projecting gold only to throw it away cost time).
+ * The projection policy follows the tokenizer: the paper's brat2iob rules
+ * for the paper tokenizer, so its rows match the paper's CSV; clinner's
+ * otherwise.
+ */
+#include <string.h>
+
+#include "clinner/tokenize.h"
+
+cl_prepare_params cl_prepare_default_params(void)
+{
+    cl_prepare_params p;
+    memset(&p, 0, sizeof p);
+    p.tokenizer = CL_TOKENIZER_CLINICAL;
+    p.tokenize = true;
+    p.gold_tags = true;
+    return p;
+}
+
+cl_status cl_doc_prepare(cl_doc *doc, const cl_prepare_params *p, cl_error *err)
+{
+    cl_status st = cl_doc_keep_types(doc, p->types, p->ntypes, err);
+    if (st != CL_OK)
+        return st;
+    if (p->tokenize && doc->ntokens == 0 && (st = cl_tokenize_doc(doc, p->tokenizer, err)) != CL_OK)
+        return cl_error_prefix(err, "%s: ", doc->id);
+    if (doc->ntokens > 0 && doc->nsentences == 0 &&
+        (st = cl_doc_push_sentence(doc, 0, doc->ntokens, err)) != CL_OK)
+        return st; /* tokens without sentence breaks: one sentence */
+    if ((p->tokenize || doc->ntokens > 0) && (!doc->tags || !p->gold_tags)) {
+        cl_bio_policy policy =
+            p->tokenizer == CL_TOKENIZER_PAPER ? CL_BIO_PAPER : CL_BIO_CLINICAL;
+        st = p->gold_tags && doc->nentities > 0
+                 ? cl_bio_from_entities(doc, policy, p->types, p->ntypes, p->bio_stats, err)
+                 : cl_doc_reset_tags(doc, err);
+        if (st != CL_OK)
+            return cl_error_prefix(err, "%s: ", doc->id);
+    }
+    if (p->entities_from_tags && doc->nentities == 0 && doc->tags &&
+        (st = cl_bio_to_entities(doc, err)) != CL_OK)
+        return cl_error_prefix(err, "%s: ", doc->id);
+    return CL_OK;
+}
+
+cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_params *p,
+                         cl_corpus **out, cl_error *err)
+{
+    *out = NULL;
+    cl_corpus *c = cl_corpus_new();
+    if (!c)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = cl_corpus_read(c, fmt, path, err);
+    for (int32_t i = 0; i < c->ndocs && st == CL_OK; i++)
+        st = cl_doc_prepare(c->docs[i], p, err);
+    if (st != CL_OK) {
+        cl_corpus_free(c);
+        return st;
+    }
+    *out = c;
+    return CL_OK;
+}
