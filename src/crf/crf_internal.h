@@ -28,8 +28,6 @@ int32_t crf_dict_find(const crf_dict *d, const char *key, size_t n);
 /* Id of key, added when absent; -1 when out of memory.  *added tells which. */
 int32_t crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added);
 
-uint64_t crf_fnv1a(const void *data, size_t n, uint64_t h);
-#define CRF_FNV_INIT 0xcbf29ce484222325ULL
 
 /* ---- dimensions, sequences ---- */
 #define CRF_MAX_TYPES 32

@@ -71,43 +71,21 @@ static bool grab_cb(struct ggml_tensor *t, bool ask, void *ud)
     return false;
 }
 
-static void note(const cl_features_params *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const cl_features_params *p, const char *fmt, ...)
-{
-    if (!p->log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->log(p->log_ctx, msg);
-}
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *s = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* Cache key: model hash, layer, context, and every document's id, text and
  * token offsets. */
 static uint64_t corpus_key(const char *mhash, const cl_features_params *p, const cl_corpus *c)
 {
-    uint64_t h = fnv(1469598103934665603ull, mhash, 16);
+    uint64_t h = cl_fnv1a64(CL_FNV64_INIT, mhash, 16);
     int32_t v[3] = {p->layer, p->n_ctx, 1 /* format version */};
-    h = fnv(h, v, sizeof v);
+    h = cl_fnv1a64(h, v, sizeof v);
     for (int32_t d = 0; d < c->ndocs; d++) {
         const cl_doc *doc = c->docs[d];
         const char *id = doc->id ? doc->id : "";
-        h = fnv(h, id, strlen(id) + 1);
-        h = fnv(h, doc->text, doc->text_bytes);
-        h = fnv(h, &doc->ntokens, sizeof doc->ntokens);
+        h = cl_fnv1a64(h, id, strlen(id) + 1);
+        h = cl_fnv1a64(h, doc->text, doc->text_bytes);
+        h = cl_fnv1a64(h, &doc->ntokens, sizeof doc->ntokens);
         if (doc->ntokens)
-            h = fnv(h, doc->tokens, sizeof *doc->tokens * (size_t)doc->ntokens);
+            h = cl_fnv1a64(h, doc->tokens, sizeof *doc->tokens * (size_t)doc->ntokens);
     }
     return h;
 }
@@ -333,11 +311,11 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
                 res->documents = c->ndocs;
                 res->tokens = cl_corpus_ntokens(c);
                 res->seconds = cl_now() - t0;
-                note(p, "features from the cache: %s", cache_path);
+                cl_logf(p->log, p->log_ctx, "features from the cache: %s", cache_path);
                 free(cache_path);
                 return CL_OK;
             }
-            note(p, "ignoring a bad cache file %s: %s", cache_path, err ? err->msg : "");
+            cl_logf(p->log, p->log_ctx, "ignoring a bad cache file %s: %s", cache_path, err ? err->msg : "");
             cl_error_clear(err);
             st = CL_OK;
         }
@@ -417,10 +395,10 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if (st == CL_OK && cache_path) {
         cl_error e2;
         if (copy_file(out_path, cache_path, &e2) != CL_OK)
-            note(p, "could not cache the features: %s", e2.msg);
+            cl_logf(p->log, p->log_ctx, "could not cache the features: %s", e2.msg);
     }
     if (res->cut)
-        note(p, "%lld sentences longer than --ctx %d tokens were run in pieces",
+        cl_logf(p->log, p->log_ctx, "%lld sentences longer than --ctx %d tokens were run in pieces",
              (long long)res->cut, p->n_ctx);
 done:
     if (open)

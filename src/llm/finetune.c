@@ -160,28 +160,6 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static void note(const cl_finetune_params *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const cl_finetune_params *p, const char *fmt, ...)
-{
-    if (!p->log)
-        return;
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->log(p->log_ctx, msg);
-}
-
 /* ---- the examples of a corpus ---- */
 
 typedef struct ft_set {
@@ -250,7 +228,7 @@ static cl_status build_set(const cl_corpus *c, int32_t max, uint64_t seed, bool 
         cl_ft_example ex;
         st = ft_render_example(m, b, doc, where[pick[i]][1], loss, &ex, err);
         if (st == CL_OK) {
-            *hash = fnv(*hash, ex.text, strlen(ex.text) + 1);
+            *hash = cl_fnv1a64(*hash, ex.text, strlen(ex.text) + 1);
             st = ft_seq_from_example(m->vocab, &ex, &set->seqs[i], err);
             cl_ft_example_free(&ex);
         }
@@ -531,7 +509,7 @@ static void note_choices(const cl_finetune_params *p, const cl_ft_choices *c)
         pct[k] = c->n[k] ? 100.0 * (double)c->right[k] / (double)c->n[k] : 0;
         whole[k] = c->n[k] ? 100.0 * (double)c->whole[k] / (double)c->n[k] : 0;
     }
-    note(p, "dev label choices right (greedy first label token after the gold lines): "
+    cl_logf(p->log, p->log_ctx, "dev label choices right (greedy first label token after the gold lines): "
             "O %lld/%lld (%.1f%%), B- %lld/%lld (%.1f%%), I- %lld/%lld (%.1f%%); "
             "whole label, type too: O %.1f%%, B- %.1f%%, I- %.1f%%",
          (long long)c->right[0], (long long)c->n[0], pct[0], (long long)c->right[1],
@@ -644,23 +622,23 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     char mhash[17];
     if ((st = ft_file_hash(f32, mhash, err)) != CL_OK)
         goto done;
-    uint64_t fph = fnv(1469598103934665603ull, mhash, 16);
+    uint64_t fph = cl_fnv1a64(CL_FNV64_INIT, mhash, 16);
     {
         char opts[512];
         snprintf(opts, sizeof opts, "t%d/%d l%d s%d lr%.9g/%.9g w%.6g wd%.6g c%d p%d m%d d%d r%u",
                  p->tensors, p->last_n, p->loss, p->schedule, p->lr, p->lr_min, p->warmup,
                  p->weight_decay, p->n_ctx, p->pack, p->max_examples, p->max_dev, p->seed);
-        fph = fnv(fph, opts, strlen(opts));
+        fph = cl_fnv1a64(fph, opts, strlen(opts));
         /* only when given, so runs without it keep their fingerprints */
         if (p->chat_template)
-            fph = fnv(fph, p->chat_template, strlen(p->chat_template));
+            fph = cl_fnv1a64(fph, p->chat_template, strlen(p->chat_template));
     }
 
     bool found = false;
     if (p->resume && (st = ckpt_read(p->out_path, &ck, &found, err)) != CL_OK)
         goto done;
     if (p->resume && !found)
-        note(p, "no checkpoint for %s: starting from the beginning", p->out_path);
+        cl_logf(p->log, p->log_ctx, "no checkpoint for %s: starting from the beginning", p->out_path);
     if (!p->resume) {
         /* A fresh run replaces an earlier run's checkpoint: remember its
          * weights file so the first checkpoint of this run removes it. */
@@ -697,7 +675,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     if (p->chat_template && (st = cl_llama_model_set_template(rm, p->chat_template, err)) != CL_OK)
         goto done;
     if (!p->chat_template && !cl_llama_model_has_template(rm))
-        note(p, "%s has no chat template llama.cpp can apply: the examples use the plain "
+        cl_logf(p->log, p->log_ctx, "%s has no chat template llama.cpp can apply: the examples use the plain "
                 "'### System: / ### User: / ### Assistant:' layout, as `clinner tag` will",
              p->model_path);
     uint64_t h = fph;
@@ -744,7 +722,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->windows = tr.win.n;
     res->label_positions = tr.counted;
     res->dev_examples = dv.n - dv.skipped;
-    note(p,
+    cl_logf(p->log, p->log_ctx,
          "training set: %d examples of %.0f model tokens on average (longest %d; %d longer "
          "than --ctx %d left out) in %d windows, %lld positions (training loss: every "
          "token); dev: %d examples in %d windows, %lld positions (dev loss: %s)",
@@ -761,7 +739,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
     res->n_trained = m.n_trained;
     int64_t avail = p->mem_limit > 0 ? p->mem_limit : ft_mem_available();
     const double G = 1024.0 * 1024.0 * 1024.0;
-    note(p,
+    cl_logf(p->log, p->log_ctx,
          "memory estimate: %.2f GiB (weights %.2f, gradients+AdamW %.2f for %lld of %lld "
          "parameters, activations %.2f, logits %.2f, KV %.2f); available %.2f GiB",
          m.total / G, m.weights / G, m.optimizer / G, (long long)m.n_trained,
@@ -838,17 +816,17 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
             ck.train_loss[i] = ck.dev_loss[i] = NAN;
     int64_t rewarm = warm > CL_FT_REWARM_STEPS ? warm : CL_FT_REWARM_STEPS;
     if (found)
-        note(p, "resuming after epoch %d step %lld (global step %lld) from %s; AdamW moments "
+        cl_logf(p->log, p->log_ctx, "resuming after epoch %d step %lld (global step %lld) from %s; AdamW moments "
                 "restart from zero, so the learning rate warms up again over %lld steps",
              ck.epoch, (long long)ck.step, (long long)ck.global_step, ck.file,
              (long long)rewarm);
     if (p->epochs > 0 && start_epoch >= p->epochs)
-        note(p, "the checkpoint has done all %d epochs already", p->epochs);
+        cl_logf(p->log, p->log_ctx, "the checkpoint has done all %d epochs already", p->epochs);
     res->start_epoch = start_epoch + 1;
     if (p->epochs == 0) {
         /* Validation only: the model's dev loss as it is; nothing written. */
         res->dev_loss[0] = eval_dev(&t, &dv.win, 0, 0, t_start, &res->dev_choices);
-        note(p, "dev loss of %s: %.4f (%d windows, validation only)",
+        cl_logf(p->log, p->log_ctx, "dev loss of %s: %.4f (%d windows, validation only)",
              found ? ck.file : p->model_path, res->dev_loss[0], dv.win.n);
         note_choices(p, &res->dev_choices);
         goto done;
@@ -906,7 +884,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 dv.win.n > 0) {
                 cl_ft_choices ch;
                 double d = eval_dev(&t, &dv.win, ep, gstep, t_start, &ch);
-                note(p, "dev validation after step %lld: loss %.4f", (long long)gstep, d);
+                cl_logf(p->log, p->log_ctx, "dev validation after step %lld: loss %.4f", (long long)gstep, d);
                 note_choices(p, &ch);
             }
             if (p->save_every > 0 && gstep % p->save_every == 0 && s + 1 < tr.win.n) {
@@ -916,7 +894,7 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
                 if ((st = ckpt_write(p->out_path, model, f32, p->chat_template, &ck, ep,
                                      p->keep_checkpoints, err)) != CL_OK)
                     goto done;
-                note(p, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
+                cl_logf(p->log, p->log_ctx, "checkpoint: epoch %d step %lld -> %s", ep + 1, (long long)(s + 1),
                      ck.file);
             }
         }
@@ -944,17 +922,17 @@ cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const
             goto done;
         if (cut) {
             res->train_loss[ep < 64 ? ep : 63] = tl;
-            note(p, "%s: stopped in epoch %d/%d after step %lld of %d (%lld of %lld "
+            cl_logf(p->log, p->log_ctx, "%s: stopped in epoch %d/%d after step %lld of %d (%lld of %lld "
                     "steps in all): train loss %.4f, dev loss %.4f; checkpoint %s (--resume "
                     "continues)",
                  res->stopped_by_time ? "time limit" : "stop requested", ep + 1, p->epochs,
                  (long long)last_step, tr.win.n, (long long)gstep, (long long)nsteps, tl, dl,
                  ck.file);
         } else {
-            note(p, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
+            cl_logf(p->log, p->log_ctx, "epoch %d/%d: train loss %.4f, dev loss %.4f, %.0f s; checkpoint %s", ep + 1,
                  p->epochs, tl, dl, cl_now() - t_ep, ck.file);
             if (ep + 1 < p->epochs && (cut = cut_short(p, cl_now() - t_train, res)))
-                note(p, "%s: stopped after epoch %d/%d (--resume continues)",
+                cl_logf(p->log, p->log_ctx, "%s: stopped after epoch %d/%d (--resume continues)",
                      res->stopped_by_time ? "time limit" : "stop requested", ep + 1, p->epochs);
         }
     }

@@ -85,19 +85,18 @@ static void redact(char *msg, const char *key)
             }
 }
 
-static void logf_(openai *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(openai *o, const char *fmt, ...)
+/* The log sink that the notes go through (cl_logf formats them): the API key
+ * is blanked out of a message before the caller's log sees it. */
+static void log_redacted(void *ctx, const char *msg)
 {
-    if (!o->p.log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    redact(msg, o->key);
-    o->p.log(o->p.log_ctx, msg);
+    const openai *o = ctx;
+    char copy[2048];
+    snprintf(copy, sizeof copy, "%s", msg);
+    redact(copy, o->key);
+    o->p.log(o->p.log_ctx, copy);
 }
+
+#define logf_(o, ...) cl_logf((o)->p.log ? log_redacted : NULL, (void *)(o), __VA_ARGS__)
 
 /* ---- requests ---- */
 

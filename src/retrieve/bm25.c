@@ -54,16 +54,6 @@ struct cl_bm25 {
     int64_t npost;
 };
 
-uint64_t cl_fnv1a64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 cl_bm25_params cl_bm25_default_params(void)
 {
     cl_bm25_params p = {1.2, 0.75};
