@@ -616,9 +616,14 @@ static void dense_features_round_trip_and_train(void **state)
     cl_corpus *c = hand_corpus();
     cl_error err;
     char *path = tmp_path("dense.bin");
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(cl_dense_write_header(fp, 3, &err), CL_OK);
+    cl_dense_writer *dw;
+    assert_int_equal(cl_dense_writer_open(path, 3, 77, &dw, &err), CL_OK);
+    /* legacy: the first format's bytes (no container) for the same table */
+    cl_buf legacy;
+    cl_buf_init(&legacy);
+    const uint32_t three = 3;
+    cl_buf_append(&legacy, "CLDENSE1", 8);
+    cl_buf_append(&legacy, (const char *)&three, 4);
     for (int32_t i = 0; i < c->ndocs; i++) {
         cl_doc *d = c->docs[i];
         float *rows = calloc((size_t)d->ntokens * 3, sizeof *rows);
@@ -627,13 +632,19 @@ static void dense_features_round_trip_and_train(void **state)
             rows[k * 3 + 1] = (float)k / 10.0f;
             rows[k * 3 + 2] = -0.5f;
         }
-        assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, 3, rows, &err), CL_OK);
+        assert_int_equal(cl_dense_writer_add(dw, d->id, d->ntokens, rows, &err), CL_OK);
+        uint32_t idlen = (uint32_t)strlen(d->id), nt = (uint32_t)d->ntokens;
+        cl_buf_append(&legacy, (const char *)&idlen, 4); /* a little-endian host */
+        cl_buf_append(&legacy, d->id, idlen);
+        cl_buf_append(&legacy, (const char *)&nt, 4);
+        cl_buf_append(&legacy, (const char *)rows, (size_t)d->ntokens * 3 * 4);
         free(rows);
     }
-    fclose(fp);
+    assert_int_equal(cl_dense_writer_commit(dw, &err), CL_OK);
     cl_dense_table *t;
     assert_int_equal(cl_dense_read(path, &t, &err), CL_OK);
     assert_int_equal(cl_dense_dim(t), 3);
+    assert_int_equal(cl_dense_key(t), 77);
     int32_t nt;
     const float *r = cl_dense_find(t, "b", &nt);
     assert_non_null(r);
@@ -661,15 +672,39 @@ static void dense_features_round_trip_and_train(void **state)
     cl_crf_model_free(m2);
     unlink(mp);
     free(mp);
-    /* a truncated dense file is a parse error naming the file */
+    /* a truncated or corrupt dense file is a format error naming the file */
     char *data;
     size_t n;
     assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
     write_bytes(path, data, n - 2);
     cl_dense_table *t2;
-    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "truncated"));
-    /* so is a value that is not a finite number, named by document, token, dimension */
+    assert_non_null(strstr(err.msg, path));
+    data[n - 5] ^= 0x20;
+    write_bytes(path, data, n);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    free(data);
+    /* a file of the first format loads to the same rows */
+    write_bytes(path, legacy.data, legacy.len);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_OK);
+    assert_int_equal(cl_dense_key(t2), 0);
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        int32_t n1, n2;
+        const float *r1 = cl_dense_find(t, c->docs[i]->id, &n1);
+        const float *r2 = cl_dense_find(t2, c->docs[i]->id, &n2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(r1, r2, (size_t)n1 * 3 * 4);
+    }
+    cl_dense_free(t2);
+    /* truncated there: a parse error naming the byte */
+    write_bytes(path, legacy.data, legacy.len - 2);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "truncated record"));
+    /* a value that is not a finite number is named by document, token, dimension */
+    n = legacy.len;
+    data = cl_buf_detach(&legacy);
     const float nan_value = NAN;
     memcpy(data + n - 4, &nan_value, 4); /* the last value: last document, last token, dim 2 */
     write_bytes(path, data, n);
@@ -701,12 +736,9 @@ static void dense_rms_scale_is_folded_into_the_weights(void **state)
     int64_t n = 0;
     char *path[2] = {tmp_path("dense-raw.bin"), tmp_path("dense-pre.bin")};
     for (int pass = 0; pass < 3; pass++) { /* 0: sums, 1: raw file, 2: pre-scaled file */
-        FILE *fp = NULL;
-        if (pass > 0) {
-            fp = fopen(path[pass - 1], "wb");
-            assert_non_null(fp);
-            assert_int_equal(cl_dense_write_header(fp, D, &err), CL_OK);
-        }
+        cl_dense_writer *dw = NULL;
+        if (pass > 0)
+            assert_int_equal(cl_dense_writer_open(path[pass - 1], D, 0, &dw, &err), CL_OK);
         for (int32_t i = 0; i < c->ndocs; i++) {
             cl_doc *d = c->docs[i];
             float *rows = calloc((size_t)d->ntokens * D, sizeof *rows);
@@ -724,15 +756,14 @@ static void dense_rms_scale_is_folded_into_the_weights(void **state)
             if (pass == 0)
                 n += d->ntokens;
             else
-                assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, D, rows, &err),
-                                 CL_OK);
+                assert_int_equal(cl_dense_writer_add(dw, d->id, d->ntokens, rows, &err), CL_OK);
             free(rows);
         }
         if (pass == 0)
             for (int k = 0; k < D; k++)
                 scale[k] = 1.0 / sqrt(sum[k] / (double)n);
         else
-            fclose(fp);
+            assert_int_equal(cl_dense_writer_commit(dw, &err), CL_OK);
     }
     cl_dense_table *raw, *pre;
     assert_int_equal(cl_dense_read(path[0], &raw, &err), CL_OK);

@@ -289,10 +289,10 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if ((st = ft_file_hash(p->model_path, mhash, err)) != CL_OK)
         return st;
     char *cache_path = NULL;
+    uint64_t key = corpus_key(mhash, p, c);
     if (p->cache_dir) {
         char name[64];
-        snprintf(name, sizeof name, "%016llx.dense",
-                 (unsigned long long)corpus_key(mhash, p, c));
+        snprintf(name, sizeof name, "%016llx.dense", (unsigned long long)key);
         if ((st = cl_mkdir_p(p->cache_dir, err)) != CL_OK)
             return st;
         cache_path = cl_path_join(p->cache_dir, name);
@@ -301,7 +301,12 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
         if (access(cache_path, R_OK) == 0) {
             cl_dense_table *t = NULL;
             st = cl_dense_read(cache_path, &t, err); /* also checks the file */
-            if (st == CL_OK) {
+            if (st == CL_OK && cl_dense_key(t) != key && cl_dense_key(t) != 0) {
+                /* (0: a file of the first format, before keys; its name is the key) */
+                st = cl_error_set(err, CL_ERR_FORMAT, "computed from other inputs (key %016llx)",
+                                  (unsigned long long)cl_dense_key(t));
+                cl_dense_free(t);
+            } else if (st == CL_OK) {
                 res->dim = cl_dense_dim(t);
                 cl_dense_free(t);
                 st = copy_file(cache_path, out_path, err);
@@ -325,8 +330,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     memset(&x, 0, sizeof x);
     x.p = p;
     float *rows = NULL;
-    cl_atomic_file f;
-    bool open = false;
+    cl_dense_writer *dw = NULL;
     cl_llm_init_backend(p->verbose);
     struct llama_model_params mp = llama_model_default_params();
     x.model = llama_model_load_from_file(p->model_path, mp);
@@ -365,10 +369,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     }
     x.batch = llama_batch_init(p->n_ctx, 0, 1);
     res->dim = x.dim;
-    if ((st = cl_atomic_open(&f, out_path, err)) != CL_OK)
-        goto done;
-    open = true;
-    if ((st = cl_dense_write_header(f.fp, x.dim, err)) != CL_OK)
+    if ((st = cl_dense_writer_open(out_path, x.dim, key, &dw, err)) != CL_OK)
         goto done;
     for (int32_t d = 0; d < c->ndocs; d++) {
         const cl_doc *doc = c->docs[d];
@@ -383,15 +384,15 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
             cl_error_prefix(err, "%s: ", doc->id ? doc->id : "?");
             goto done;
         }
-        if ((st = cl_dense_write_doc(f.fp, doc->id ? doc->id : "", doc->ntokens, x.dim, rows,
-                                     err)) != CL_OK)
+        if ((st = cl_dense_writer_add(dw, doc->id ? doc->id : "", doc->ntokens, rows, err)) !=
+            CL_OK)
             goto done;
         res->documents++;
         if (p->progress)
             p->progress(p->progress_ctx, d + 1, c->ndocs, res->model_tokens);
     }
-    st = cl_atomic_commit(&f, err);
-    open = false;
+    st = cl_dense_writer_commit(dw, err);
+    dw = NULL;
     if (st == CL_OK && cache_path) {
         cl_error e2;
         if (copy_file(out_path, cache_path, &e2) != CL_OK)
@@ -401,8 +402,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
         cl_logf(p->log, p->log_ctx, "%lld sentences longer than --ctx %d tokens were run in pieces",
              (long long)res->cut, p->n_ctx);
 done:
-    if (open)
-        cl_atomic_abort(&f);
+    cl_dense_writer_free(dw);
     free(rows);
     free(x.grab.data);
     if (x.batch.token)
