@@ -481,25 +481,203 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     return CL_OK;
 }
 
+static cl_status check_train_params(const cl_crf_train_params *p, const cl_corpus *train,
+                                    cl_error *err)
+{
+    if (p->threads < 1 || p->threads > 64)
+        return cl_error_set(err, CL_ERR_ARG, "threads must be 1..64 (got %d)", p->threads);
+    if (p->c1 < 0 || p->c2 < 0 || !isfinite(p->c1) || !isfinite(p->c2))
+        return cl_error_set(err, CL_ERR_ARG, "c1 and c2 must be >= 0");
+    if (p->max_iter < 1)
+        return cl_error_set(err, CL_ERR_ARG, "max_iter must be >= 1 (got %d)", p->max_iter);
+    if (p->doc_words < 0 || p->doc_words > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "document words must be 0..1000 (got %d)",
+                            p->doc_words);
+    if (p->gazetteer_folds < 2 || p->gazetteer_folds > 8)
+        return cl_error_set(err, CL_ERR_ARG, "gazetteer folds must be 2..8 (got %d)",
+                            p->gazetteer_folds);
+    if (!train || train->ndocs == 0)
+        return cl_error_set(err, CL_ERR_ARG, "no training documents");
+    return CL_OK;
+}
+
+/* Gazetteer folds: a seeded shuffle of the documents dealt round-robin. */
+static cl_status deal_folds(const cl_corpus *train, const cl_crf_train_params *p, int32_t *fold,
+                            cl_error *err)
+{
+    int32_t *perm = malloc((size_t)train->ndocs * sizeof *perm);
+    if (!perm)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    uint64_t rs = p->seed;
+    for (int32_t i = 0; i < train->ndocs; i++)
+        perm[i] = i;
+    for (int32_t i = train->ndocs - 1; i > 0; i--) {
+        int32_t j = (int32_t)(splitmix(&rs) % (uint64_t)(i + 1));
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int32_t i = 0; i < train->ndocs; i++)
+        fold[perm[i]] = i % p->gazetteer_folds;
+    free(perm);
+    return CL_OK;
+}
+
+/* RMS mode: train on a scaled copy of the dense table (p->dense is pointed
+ * at it); *scale gets the factors, folded into the weights at the end. */
+static cl_status scale_dense(trainer *tr, cl_crf_train_params *p, const cl_corpus *train,
+                             double **scale, cl_dense_table **scaled, cl_error *err)
+{
+    if (!p->dense || p->dense_scale != CL_CRF_DENSE_RMS)
+        return CL_OK;
+    *scale = malloc((size_t)tr->dims.D * sizeof **scale);
+    if (!*scale)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    crf_dense_rms(p->dense, train, *scale);
+    for (int32_t k = 0; k < tr->dims.D; k++)
+        (*scale)[k] = (*scale)[k] > 0.0 ? 1.0 / (*scale)[k] : 1.0;
+    cl_status st = crf_dense_scaled(p->dense, *scale, scaled, err);
+    if (st == CL_OK)
+        p->dense = *scaled;
+    return st;
+}
+
+/* The optimiser's state: thread ranges, gradients, work space, the weights
+ * *x (zero) and the best dev weights. */
+static cl_status alloc_optimiser(trainer *tr, double **x, cl_error *err)
+{
+    tr->nweights = crf_nweights(tr->dims);
+    tr->nthreads = tr->p->threads < tr->ntrain ? tr->p->threads : tr->ntrain;
+    tr->ranges = calloc((size_t)tr->nthreads, sizeof *tr->ranges);
+    tr->grads = calloc((size_t)tr->nthreads, sizeof *tr->grads);
+    tr->work = calloc((size_t)tr->nthreads, sizeof *tr->work);
+    tr->losses = calloc((size_t)tr->nthreads, sizeof *tr->losses);
+    *x = calloc((size_t)tr->nweights, sizeof **x);
+    tr->best = tr->ndev > 0 ? calloc((size_t)tr->nweights, sizeof *tr->best) : NULL;
+    int32_t maxT = 1;
+    for (int32_t i = 0; i < tr->ndev; i++)
+        if (tr->dev[i].T > maxT)
+            maxT = tr->dev[i].T;
+    tr->path = malloc((size_t)maxT * sizeof *tr->path);
+    bool ok = tr->ranges && tr->grads && tr->work && tr->losses && *x && tr->path &&
+              (tr->ndev == 0 || tr->best);
+    for (int k = 0; k < tr->nthreads && ok; k++) {
+        crf_work_init(&tr->work[k], tr->dims.L);
+        if (k > 0)
+            ok = (tr->grads[k] = malloc((size_t)tr->nweights * sizeof(double))) != NULL;
+    }
+    if (!ok) {
+        free(*x);
+        *x = NULL;
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory for %lld weights",
+                            (long long)tr->nweights);
+    }
+    partition(tr);
+    return CL_OK;
+}
+
+/* After the optimiser: the last iterate is evaluated too, unless it
+ * already was, and the O bias tuned on dev; returns the bias. */
+static double pick_best_on_dev(trainer *tr, const double *x)
+{
+    double o_bias = 0.0;
+    if (tr->ndev == 0)
+        return o_bias;
+    double micro;
+    double f1 = dev_f1(tr, x, 0.0, &micro);
+    if (f1 > tr->best_f1) {
+        tr->best_f1 = f1;
+        tr->best_iter = tr->last_iter;
+        memcpy(tr->best, x, (size_t)tr->nweights * sizeof *x);
+    }
+    /* A CRF trained on text where most tokens are O errs towards O: it
+     * misses more entities than it invents.  Lowering the score of O by a
+     * constant trades precision for recall; the constant is the one with
+     * the best dev F1 (0 when none beats it). */
+    for (int k = 1; tr->p->tune_o_bias && k <= 12; k++) {
+        double f = dev_f1(tr, tr->best, 0.25 * k, &micro);
+        if (f > tr->best_f1) {
+            tr->best_f1 = f;
+            o_bias = 0.25 * k;
+        }
+    }
+    return o_bias;
+}
+
+static void report_stage(const trainer *tr, const char *stage, double loss, double o_bias)
+{
+    const cl_crf_train_params *p = tr->p;
+    if (!p->progress)
+        return;
+    bool done = strcmp(stage, "done") == 0;
+    cl_crf_progress pr = {.max_iter = p->max_iter, .loss = loss, .dev_f1 = -1,
+                          .dev_micro_f1 = -1, .best_dev_f1 = -1,
+                          .elapsed_s = cl_now() - tr->t0, .o_bias = o_bias, .stage = stage};
+    if (done) {
+        pr.best_dev_f1 = tr->ndev > 0 ? tr->best_f1 : -1;
+        pr.best_iteration = tr->best_iter;
+        cl_crf_model_info info;
+        cl_crf_model_get_info(tr->m, &info);
+        pr.active = info.nonzero;
+    } else {
+        pr.active = crf_nweights(tr->dims);
+    }
+    p->progress(p->progress_ud, &pr);
+}
+
+static void trainer_free(trainer *tr)
+{
+    free_seqs(tr->train, tr->ntrain);
+    free_seqs(tr->dev, tr->ndev);
+    if (tr->work)
+        for (int k = 0; k < tr->nthreads; k++)
+            crf_work_free(&tr->work[k]);
+    if (tr->grads)
+        for (int k = 1; k < tr->nthreads; k++)
+            free(tr->grads[k]);
+    free(tr->work);
+    free(tr->grads);
+    free(tr->ranges);
+    free(tr->losses);
+    free(tr->best);
+    free(tr->path);
+}
+
+/* Features of train and dev as sequences, with the gazetteer and the dense
+ * table they need. */
+static cl_status build_features(trainer *tr, cl_crf_train_params *p, const cl_corpus *train,
+                                const cl_corpus *dev, int32_t *fold, double **dense_scale,
+                                cl_dense_table **scaled_dense, cl_error *err)
+{
+    cl_crf_model *m = tr->m;
+    m->cfg = (crf_feat_config){.window = 2, .affix = 4, .gazetteer = p->gazetteer,
+                               .gaz_max_len = p->gazetteer_max_len, .doc_words = p->doc_words};
+    m->gaz.max_len = p->gazetteer_max_len;
+    cl_status st = deal_folds(train, p, fold, err);
+    if (st == CL_OK && p->gazetteer)
+        st = build_gazetteer(m, train, fold, err);
+    if (st != CL_OK)
+        return st;
+    tr->dims.L = m->dims.L;
+    tr->dims.D = p->dense ? cl_dense_dim(p->dense) : 0;
+    m->dims.D = tr->dims.D;
+    if ((st = scale_dense(tr, p, train, dense_scale, scaled_dense, err)) != CL_OK ||
+        (st = build_train_seqs(tr, train, fold, err)) != CL_OK)
+        return st;
+    tr->dims.A = m->dims.A;
+    if (tr->ntrain == 0)
+        return cl_error_set(err, CL_ERR_ARG, "the training documents have no tokenized sentences");
+    return build_dev_seqs(tr, dev, err);
+}
+
 cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
                        const cl_crf_train_params *params, cl_crf_model **out, cl_error *err)
 {
     *out = NULL;
     cl_crf_train_params p = params ? *params : cl_crf_train_default_params();
-    if (p.threads < 1 || p.threads > 64)
-        return cl_error_set(err, CL_ERR_ARG, "threads must be 1..64 (got %d)", p.threads);
-    if (p.c1 < 0 || p.c2 < 0 || !isfinite(p.c1) || !isfinite(p.c2))
-        return cl_error_set(err, CL_ERR_ARG, "c1 and c2 must be >= 0");
-    if (p.max_iter < 1)
-        return cl_error_set(err, CL_ERR_ARG, "max-iter must be >= 1 (got %d)", p.max_iter);
-    if (p.doc_words < 0 || p.doc_words > 1000)
-        return cl_error_set(err, CL_ERR_ARG, "document words must be 0..1000 (got %d)",
-                            p.doc_words);
-    if (p.gazetteer_folds < 2 || p.gazetteer_folds > 8)
-        return cl_error_set(err, CL_ERR_ARG, "gazetteer folds must be 2..8 (got %d)",
-                            p.gazetteer_folds);
-    if (!train || train->ndocs == 0)
-        return cl_error_set(err, CL_ERR_ARG, "no training documents");
+    cl_status st = check_train_params(&p, train, err);
+    if (st != CL_OK)
+        return st;
     const char *const *types = p.labels == CL_CRF_LABELS_ALL ? cl_all_types : cl_paper_types;
     int32_t ntypes = p.labels == CL_CRF_LABELS_ALL ? CL_NUM_ALL_TYPES : CL_NUM_PAPER_TYPES;
 
@@ -508,169 +686,44 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     tr.p = &p;
     tr.t0 = cl_now();
     tr.best_f1 = -1.0;
-    cl_status st = CL_OK;
     double *dense_scale = NULL;          /* RMS mode: 1 / rms per dimension */
     cl_dense_table *scaled_dense = NULL; /* RMS mode: the table the trainer reads */
+    double *x = NULL;
     int32_t *fold = calloc((size_t)train->ndocs, sizeof *fold);
     tr.m = crf_model_new(types, ntypes, err);
-    if (!tr.m || !fold) {
+    if (!tr.m || !fold)
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto done;
+    if (st == CL_OK)
+        st = build_features(&tr, &p, train, dev, fold, &dense_scale, &scaled_dense, err);
+    if (st == CL_OK) {
+        report_stage(&tr, "features", 0.0, 0.0);
+        st = alloc_optimiser(&tr, &x, err);
     }
-    cl_crf_model *m = tr.m;
-    m->cfg = (crf_feat_config){.window = 2, .affix = 4, .gazetteer = p.gazetteer,
-                               .gaz_max_len = p.gazetteer_max_len, .doc_words = p.doc_words};
-    m->gaz.max_len = p.gazetteer_max_len;
-    /* folds: a seeded shuffle of the documents dealt round-robin */
-    {
-        int32_t *perm = malloc((size_t)train->ndocs * sizeof *perm);
-        if (!perm) {
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        uint64_t rs = p.seed;
-        for (int32_t i = 0; i < train->ndocs; i++)
-            perm[i] = i;
-        for (int32_t i = train->ndocs - 1; i > 0; i--) {
-            int32_t j = (int32_t)(splitmix(&rs) % (uint64_t)(i + 1));
-            int32_t t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        for (int32_t i = 0; i < train->ndocs; i++)
-            fold[perm[i]] = i % p.gazetteer_folds;
-        free(perm);
-    }
-    if (p.gazetteer && (st = build_gazetteer(m, train, fold, err)) != CL_OK)
-        goto done;
-    tr.dims.L = m->dims.L;
-    tr.dims.D = p.dense ? cl_dense_dim(p.dense) : 0;
-    m->dims.D = tr.dims.D;
-    if (p.dense && p.dense_scale == CL_CRF_DENSE_RMS) {
-        /* train on a scaled copy; the factors are folded into the weights at the end */
-        dense_scale = malloc((size_t)tr.dims.D * sizeof *dense_scale);
-        if (!dense_scale) {
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        crf_dense_rms(p.dense, train, dense_scale);
-        for (int32_t k = 0; k < tr.dims.D; k++)
-            dense_scale[k] = dense_scale[k] > 0.0 ? 1.0 / dense_scale[k] : 1.0;
-        if ((st = crf_dense_scaled(p.dense, dense_scale, &scaled_dense, err)) != CL_OK)
-            goto done;
-        p.dense = scaled_dense;
-    }
-    if ((st = build_train_seqs(&tr, train, fold, err)) != CL_OK)
-        goto done;
-    tr.dims.A = m->dims.A;
-    if (tr.ntrain == 0) {
-        st = cl_error_set(err, CL_ERR_ARG, "the training documents have no tokenized sentences");
-        goto done;
-    }
-    if ((st = build_dev_seqs(&tr, dev, err)) != CL_OK)
-        goto done;
-    if (p.progress) {
-        cl_crf_progress pr = {.max_iter = p.max_iter, .dev_f1 = -1, .dev_micro_f1 = -1,
-                              .best_dev_f1 = -1, .elapsed_s = cl_now() - tr.t0,
-                              .stage = "features"};
-        pr.active = crf_nweights(tr.dims);
-        p.progress(p.progress_ud, &pr);
-    }
-    /* optimiser state */
-    tr.nweights = crf_nweights(tr.dims);
-    tr.nthreads = p.threads < tr.ntrain ? p.threads : tr.ntrain;
-    tr.ranges = calloc((size_t)tr.nthreads, sizeof *tr.ranges);
-    tr.grads = calloc((size_t)tr.nthreads, sizeof *tr.grads);
-    tr.work = calloc((size_t)tr.nthreads, sizeof *tr.work);
-    tr.losses = calloc((size_t)tr.nthreads, sizeof *tr.losses);
-    double *x = calloc((size_t)tr.nweights, sizeof *x);
-    tr.best = tr.ndev > 0 ? calloc((size_t)tr.nweights, sizeof *tr.best) : NULL;
-    int32_t maxT = 1;
-    for (int32_t i = 0; i < tr.ndev; i++)
-        if (tr.dev[i].T > maxT)
-            maxT = tr.dev[i].T;
-    tr.path = malloc((size_t)maxT * sizeof *tr.path);
-    bool ok = tr.ranges && tr.grads && tr.work && tr.losses && x && tr.path &&
-              (tr.ndev == 0 || tr.best);
-    for (int k = 0; k < tr.nthreads && ok; k++) {
-        crf_work_init(&tr.work[k], tr.dims.L);
-        if (k > 0)
-            ok = (tr.grads[k] = malloc((size_t)tr.nweights * sizeof(double))) != NULL;
-    }
-    if (!ok) {
-        free(x);
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory for %lld weights",
-                          (long long)tr.nweights);
-        goto done;
-    }
-    partition(&tr);
-    crf_lbfgs_params lp = {.m = p.lbfgs_m, .max_iter = p.max_iter, .period = p.period,
-                           .max_linesearch = 40, .c1 = p.c1, .epsilon = p.epsilon,
-                           .delta = p.delta};
     double fx = 0.0;
-    int rc = crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
-    if (rc < 0 || tr.nomem) {
-        free(x);
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory during optimisation");
-        goto done;
+    if (st == CL_OK) {
+        crf_lbfgs_params lp = {.m = p.lbfgs_m, .max_iter = p.max_iter, .period = p.period,
+                               .max_linesearch = 40, .c1 = p.c1, .epsilon = p.epsilon,
+                               .delta = p.delta};
+        int rc = crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
+        if (rc < 0 || tr.nomem)
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory during optimisation");
     }
-    /* the last iterate is evaluated too, unless it already was */
-    double o_bias = 0.0;
-    if (tr.ndev > 0) {
-        double micro;
-        double f1 = dev_f1(&tr, x, 0.0, &micro);
-        if (f1 > tr.best_f1) {
-            tr.best_f1 = f1;
-            tr.best_iter = tr.last_iter;
-            memcpy(tr.best, x, (size_t)tr.nweights * sizeof *x);
-        }
-        /* A CRF trained on text where most tokens are O errs towards O: it
-         * misses more entities than it invents.  Lowering the score of O by
-         * a constant trades precision for recall; the constant is the one
-         * with the best dev F1 (0 when none beats it). */
-        for (int k = 1; p.tune_o_bias && k <= 12; k++) {
-            double f = dev_f1(&tr, tr.best, 0.25 * k, &micro);
-            if (f > tr.best_f1) {
-                tr.best_f1 = f;
-                o_bias = 0.25 * k;
-            }
-        }
+    if (st == CL_OK) {
+        double o_bias = pick_best_on_dev(&tr, x);
+        double *wbest = tr.ndev > 0 ? tr.best : x;
+        for (int32_t k = 0; dense_scale && k < tr.dims.D; k++) /* back to the raw scale */
+            for (int32_t y = 0; y < tr.dims.L; y++)
+                wbest[crf_dense_off(tr.dims) + (int64_t)k * tr.dims.L + y] *= dense_scale[k];
+        st = finish_model(&tr, wbest, err);
+        tr.m->o_bias = o_bias;
+        if (st == CL_OK)
+            report_stage(&tr, "done", fx, o_bias);
     }
-    double *wbest = tr.ndev > 0 ? tr.best : x;
-    for (int32_t k = 0; dense_scale && k < tr.dims.D; k++) /* back to the raw features' scale */
-        for (int32_t y = 0; y < tr.dims.L; y++)
-            wbest[crf_dense_off(tr.dims) + (int64_t)k * tr.dims.L + y] *= dense_scale[k];
-    st = finish_model(&tr, wbest, err);
-    m->o_bias = o_bias;
     free(x);
-    if (st == CL_OK && p.progress) {
-        cl_crf_progress pr = {.max_iter = p.max_iter, .loss = fx, .dev_f1 = -1,
-                              .dev_micro_f1 = -1, .best_dev_f1 = tr.ndev > 0 ? tr.best_f1 : -1,
-                              .best_iteration = tr.best_iter, .elapsed_s = cl_now() - tr.t0,
-                              .o_bias = o_bias, .stage = "done"};
-        cl_crf_model_info info;
-        cl_crf_model_get_info(m, &info);
-        pr.active = info.nonzero;
-        p.progress(p.progress_ud, &pr);
-    }
-done:
     free(fold);
     free(dense_scale);
     cl_dense_free(scaled_dense);
-    free_seqs(tr.train, tr.ntrain);
-    free_seqs(tr.dev, tr.ndev);
-    if (tr.work)
-        for (int k = 0; k < tr.nthreads; k++)
-            crf_work_free(&tr.work[k]);
-    if (tr.grads)
-        for (int k = 1; k < tr.nthreads; k++)
-            free(tr.grads[k]);
-    free(tr.work);
-    free(tr.grads);
-    free(tr.ranges);
-    free(tr.losses);
-    free(tr.best);
-    free(tr.path);
+    trainer_free(&tr);
     if (st != CL_OK) {
         cl_crf_model_free(tr.m);
         return st;
