@@ -61,26 +61,26 @@ static void gradient_matches_finite_differences(void **state)
     random_seq(&s[1], 4, d.A, d.D, d.L, dense[1]);
     random_weights(w, n, 1.0);
     crf_work wk;
-    crf_work_init(&wk, d.L);
-    assert_int_equal(crf_work_reserve(&wk, 8), 0);
+    cl__crf_work_init(&wk, d.L);
+    assert_int_equal(cl__crf_work_reserve(&wk, 8), 0);
     for (int i = 0; i < 2; i++)
-        crf_seq_nll(d, w, &s[i], &wk, g);
+        cl__crf_seq_nll(d, w, &s[i], &wk, g);
     for (int64_t i = 0; i < n; i++) {
         double h = 1e-5, save = w[i], fp = 0, fm = 0;
         w[i] = save + h;
         for (int k = 0; k < 2; k++)
-            fp += crf_seq_nll(d, w, &s[k], &wk, NULL);
+            fp += cl__crf_seq_nll(d, w, &s[k], &wk, NULL);
         w[i] = save - h;
         for (int k = 0; k < 2; k++)
-            fm += crf_seq_nll(d, w, &s[k], &wk, NULL);
+            fm += cl__crf_seq_nll(d, w, &s[k], &wk, NULL);
         w[i] = save;
         double fd = (fp - fm) / (2 * h);
         if (fabs(fd - g[i]) > 1e-6 * (1 + fabs(fd)))
             fail_msg("weight %lld: analytic %.9f, finite difference %.9f", (long long)i, g[i], fd);
     }
-    crf_work_free(&wk);
-    crf_seq_free(&s[0]);
-    crf_seq_free(&s[1]);
+    cl__crf_work_free(&wk);
+    cl__crf_seq_free(&s[0]);
+    cl__crf_seq_free(&s[1]);
     free(w);
     free(g);
 }
@@ -101,7 +101,7 @@ static void brute_force(crf_dims d, const double *w, const double *S, int32_t T,
             y[t] = (int32_t)(q % d.L);
             q /= d.L;
         }
-        scores[p] = crf_path_score(d, w, S, T, y);
+        scores[p] = cl__crf_path_score(d, w, S, T, y);
         if (scores[p] > mx) {
             mx = scores[p];
             memcpy(best, y, (size_t)T * sizeof *y);
@@ -136,17 +136,17 @@ static void viterbi_and_marginals_match_brute_force(void **state)
         crf_seq s;
         random_seq(&s, T, d.A, 0, d.L, NULL);
         crf_work wk;
-        crf_work_init(&wk, d.L);
-        assert_int_equal(crf_work_reserve(&wk, T), 0);
+        cl__crf_work_init(&wk, d.L);
+        assert_int_equal(cl__crf_work_reserve(&wk, T), 0);
         double S[64], marg[64], bscore, logz;
         int32_t path[8], bpath[8];
-        crf_state_scores(d, w, &s, wk.S);
+        cl__crf_state_scores(d, w, &s, wk.S);
         memcpy(S, wk.S, (size_t)T * d.L * sizeof(double));
-        double vs = crf_viterbi(d, w, wk.S, T, &wk, path);
+        double vs = cl__crf_viterbi(d, w, wk.S, T, &wk, path);
         brute_force(d, w, S, T, bpath, &bscore, &logz, marg);
         assert_true(fabs(vs - bscore) < 1e-9 * (1 + fabs(bscore)));
-        assert_true(fabs(crf_path_score(d, w, S, T, path) - bscore) < 1e-9 * (1 + fabs(bscore)));
-        double lz = crf_forward_backward(d, w, T, &wk);
+        assert_true(fabs(cl__crf_path_score(d, w, S, T, path) - bscore) < 1e-9 * (1 + fabs(bscore)));
+        double lz = cl__crf_forward_backward(d, w, T, &wk);
         assert_true(fabs(lz - logz) < 1e-9 * (1 + fabs(logz)));
         for (int32_t t = 0; t < T; t++) {
             double sum = 0;
@@ -156,8 +156,8 @@ static void viterbi_and_marginals_match_brute_force(void **state)
             }
             assert_true(fabs(sum - 1.0) < 1e-12);
         }
-        crf_work_free(&wk);
-        crf_seq_free(&s);
+        cl__crf_work_free(&wk);
+        cl__crf_seq_free(&s);
         free(w);
     }
 }
@@ -171,14 +171,14 @@ static void f1_counts_follow_conlleval(void **state)
     crf_f1_counts c;
     memset(&c, 0, sizeof c);
     c.ntypes = 2;
-    crf_f1_add(&c, gold, pred, 8);
+    cl__crf_f1_add(&c, gold, pred, 8);
     assert_int_equal(c.ngold[0], 2);
     assert_int_equal(c.tp[0], 2);
     assert_int_equal(c.ngold[1], 1);
     assert_int_equal(c.npred[1], 1);
     assert_int_equal(c.tp[1], 0);
     double macro, micro;
-    crf_f1_result(&c, &macro, &micro);
+    cl__crf_f1_result(&c, &macro, &micro);
     assert_true(fabs(macro - 0.5) < 1e-12);
     assert_true(fabs(micro - 2.0 / 3.0) < 1e-12);
 }
@@ -201,13 +201,13 @@ static void lbfgs_minimises_quadratic_and_l1(void **state)
     crf_lbfgs_params p = {.m = 5, .max_iter = 100, .max_linesearch = 40, .epsilon = 1e-10};
     double x[4] = {0};
     double fx;
-    assert_true(crf_lbfgs(4, x, &fx, test_quad, NULL, NULL, &p) >= 0);
+    assert_true(cl__crf_lbfgs(4, x, &fx, test_quad, NULL, NULL, &p) >= 0);
     for (int i = 0; i < 4; i++)
         assert_true(fabs(x[i] - i) < 1e-5);
     /* with L1 c1 = 1: the minimiser of (x - i)^2 + |x| is i - 0.5 (0 for i = 0) */
     double y[4] = {0};
     p.c1 = 1.0;
-    assert_true(crf_lbfgs(4, y, &fx, test_quad, NULL, NULL, &p) >= 0);
+    assert_true(cl__crf_lbfgs(4, y, &fx, test_quad, NULL, NULL, &p) >= 0);
     assert_true(y[0] == 0.0);
     for (int i = 1; i < 4; i++)
         assert_true(fabs(y[i] - (i - 0.5)) < 1e-4);
@@ -822,14 +822,14 @@ static void document_words_are_frequent_content_words(void **state)
     cl_doc *d = make_doc("d", sents, 4);
     crf_doc_ctx dc;
     cl_error err;
-    assert_int_equal(crf_doc_ctx_init(&dc, d, 2, &err), CL_OK);
+    assert_int_equal(cl__crf_doc_ctx_init(&dc, d, 2, &err), CL_OK);
     assert_int_equal(dc.n, 2);
     assert_string_equal(dc.attrs[0], "D=skin");     /* 3 times, case folded */
     assert_string_equal(dc.attrs[1], "D=blisters"); /* 2 times, before "lesions" */
-    crf_doc_ctx_free(&dc);
-    assert_int_equal(crf_doc_ctx_init(&dc, d, 10, &err), CL_OK);
+    cl__crf_doc_ctx_free(&dc);
+    assert_int_equal(cl__crf_doc_ctx_init(&dc, d, 10, &err), CL_OK);
     assert_int_equal(dc.n, 3); /* "with", "these", "the" are function words; the rest once */
-    crf_doc_ctx_free(&dc);
+    cl__crf_doc_ctx_free(&dc);
     cl_doc_free(d);
 }
 

@@ -35,7 +35,7 @@ void cl_dense_free(cl_dense_table *t)
         free(t->rows[i]);
     free(t->rows);
     free(t->ntokens);
-    crf_dict_free(&t->ids);
+    cl__crf_dict_free(&t->ids);
     free(t);
 }
 
@@ -43,7 +43,7 @@ int32_t cl_dense_dim(const cl_dense_table *t) { return t ? t->dim : 0; }
 
 const float *cl_dense_find(const cl_dense_table *t, const char *doc_id, int32_t *ntokens)
 {
-    int32_t i = crf_dict_find(&t->ids, doc_id, strlen(doc_id));
+    int32_t i = cl__crf_dict_find(&t->ids, doc_id, strlen(doc_id));
     if (i < 0)
         return NULL;
     if (ntokens)
@@ -80,7 +80,7 @@ static cl_status read_record(cl_binr *r, cl_dense_table *t, int32_t *cap, const 
     if (make_room(t, cap, err) != CL_OK)
         return CL_ERR_NOMEM;
     bool added;
-    int32_t k = crf_dict_intern(&t->ids, id, idlen, &added);
+    int32_t k = cl__crf_dict_intern(&t->ids, id, idlen, &added);
     if (k < 0)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (!added)
@@ -132,7 +132,7 @@ cl_status cl_dense_read(const char *path, cl_dense_table **out, cl_error *err)
         free(data);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
-    crf_dict_init(&t->ids);
+    cl__crf_dict_init(&t->ids);
     cl_binr r;
     size_t base = CL_BIN_HEADER_BYTES;
     if (cl_bin_has_magic(data, n, DENSE_MAGIC_V1)) {
@@ -228,7 +228,7 @@ cl_status cl_dense_writer_commit(cl_dense_writer *w, cl_error *err)
     return st;
 }
 
-void crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms)
+void cl__crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms)
 {
     int64_t n = 0;
     for (int32_t k = 0; k < t->dim; k++)
@@ -249,14 +249,14 @@ void crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms)
         rms[k] = n > 0 ? sqrt(rms[k] / (double)n) : 0.0;
 }
 
-cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
+cl_status cl__crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
                            cl_error *err)
 {
     *out = NULL;
     cl_dense_table *c = calloc(1, sizeof *c);
     if (!c)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    crf_dict_init(&c->ids);
+    cl__crf_dict_init(&c->ids);
     c->dim = t->dim;
     int32_t nd = t->ids.n;
     c->ntokens = malloc((size_t)(nd ? nd : 1) * sizeof *c->ntokens);
@@ -264,7 +264,7 @@ cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dens
     if (!c->ntokens || !c->rows)
         goto nomem;
     for (int32_t i = 0; i < nd; i++) {
-        if (crf_dict_intern(&c->ids, t->ids.keys[i], t->ids.klen[i], NULL) != i)
+        if (cl__crf_dict_intern(&c->ids, t->ids.keys[i], t->ids.klen[i], NULL) != i)
             goto nomem;
         size_t m = (size_t)t->ntokens[i] * (size_t)t->dim;
         c->ntokens[i] = t->ntokens[i];

@@ -11,9 +11,9 @@
 #include "crf/crf_internal.h"
 #include "clinner/util.h"
 
-void crf_dict_init(crf_dict *d) { memset(d, 0, sizeof *d); }
+void cl__crf_dict_init(crf_dict *d) { memset(d, 0, sizeof *d); }
 
-void crf_dict_free(crf_dict *d)
+void cl__crf_dict_free(crf_dict *d)
 {
     for (int32_t i = 0; i < d->n; i++)
         free(d->keys[i]);
@@ -23,7 +23,7 @@ void crf_dict_free(crf_dict *d)
     memset(d, 0, sizeof *d);
 }
 
-int32_t crf_dict_find(const crf_dict *d, const char *key, size_t n)
+int32_t cl__crf_dict_find(const crf_dict *d, const char *key, size_t n)
 {
     if (!d->nslots)
         return -1;
@@ -58,11 +58,11 @@ static int rehash(crf_dict *d, uint32_t nslots)
     return 0;
 }
 
-int32_t crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added)
+int32_t cl__crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added)
 {
     if (added)
         *added = false;
-    int32_t id = crf_dict_find(d, key, n);
+    int32_t id = cl__crf_dict_find(d, key, n);
     if (id >= 0)
         return id;
     if ((uint64_t)(d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */

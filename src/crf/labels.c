@@ -51,7 +51,7 @@ static int32_t chunks(const int32_t *y, int32_t T, int32_t *out)
     return n;
 }
 
-void crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T)
+void cl__crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T)
 {
     int32_t stack[2 * 3 * 64]; /* sentences are short; long ones take the heap */
     int32_t *g = T <= 64 ? stack : malloc(sizeof(int32_t) * 6 * (size_t)T);
@@ -76,7 +76,7 @@ void crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int3
         free(g);
 }
 
-void crf_f1_result(const crf_f1_counts *c, double *macro, double *micro)
+void cl__crf_f1_result(const crf_f1_counts *c, double *macro, double *micro)
 {
     double sum = 0.0;
     int64_t tp = 0, np = 0, ng = 0;

@@ -31,7 +31,7 @@
 
 /* ---- construction ---- */
 
-cl_crf_model *crf_model_new(const char *const *types, int32_t ntypes, cl_error *err)
+cl_crf_model *cl__crf_model_new(const char *const *types, int32_t ntypes, cl_error *err)
 {
     if (ntypes < 1 || ntypes > CRF_MAX_TYPES) {
         cl_error_set(err, CL_ERR_ARG, "a CRF needs 1 to %d entity types, not %d", CRF_MAX_TYPES,
@@ -41,13 +41,13 @@ cl_crf_model *crf_model_new(const char *const *types, int32_t ntypes, cl_error *
     cl_crf_model *m = calloc(1, sizeof *m);
     if (!m)
         goto nomem;
-    crf_dict_init(&m->attrs);
+    cl__crf_dict_init(&m->attrs);
     m->dims.L = 1 + 2 * ntypes;
     m->labels = calloc((size_t)m->dims.L, sizeof *m->labels);
     m->types = calloc((size_t)ntypes, sizeof *m->types);
     if (!m->labels || !m->types)
         goto nomem;
-    crf_gaz_init(&m->gaz, ntypes, 0);
+    cl__crf_gaz_init(&m->gaz, ntypes, 0);
     m->labels[0] = cl_strdup("O");
     if (!m->labels[0])
         goto nomem;
@@ -81,8 +81,8 @@ void cl_crf_model_free(cl_crf_model *m)
             free(m->types[t]);
     free(m->labels);
     free(m->types);
-    crf_dict_free(&m->attrs);
-    crf_gaz_free(&m->gaz);
+    cl__crf_dict_free(&m->attrs);
+    cl__crf_gaz_free(&m->gaz);
     free(m->w);
     for (int32_t i = 0; i < m->nmeta; i++) {
         free(m->meta_keys[i]);
@@ -93,7 +93,7 @@ void cl_crf_model_free(cl_crf_model *m)
     free(m);
 }
 
-int32_t crf_model_label_id(const cl_crf_model *m, const char *tag)
+int32_t cl__crf_model_label_id(const cl_crf_model *m, const char *tag)
 {
     if (!tag)
         return 0;
@@ -241,7 +241,7 @@ static cl_status read_types(cl_binr *r, const char *path, cl_crf_model **out, cl
     cl_status st = CL_OK;
     if (r->bad || !valid_type_names(types, ntypes))
         st = corrupt(err, path, "entity type names");
-    else if (!(*out = crf_model_new((const char *const *)types, (int32_t)ntypes, err)))
+    else if (!(*out = cl__crf_model_new((const char *const *)types, (int32_t)ntypes, err)))
         st = err ? err->code : CL_ERR_NOMEM;
     for (uint32_t t = 0; t < ntypes; t++)
         free(types[t]);
@@ -287,7 +287,7 @@ static cl_status read_dictionaries(cl_binr *r, const char *path, cl_crf_model *m
         if (r->bad)
             break;
         for (int32_t t = 0; t < ntypes; t++)
-            if ((mask & (1u << t)) && crf_gaz_add(&m->gaz, s, n, t, -1) != 0)
+            if ((mask & (1u << t)) && cl__crf_gaz_add(&m->gaz, s, n, t, -1) != 0)
                 r->bad = true;
     }
     if (r->bad || m->gaz.keys.n != (int32_t)ngaz)
@@ -297,7 +297,7 @@ static cl_status read_dictionaries(cl_binr *r, const char *path, cl_crf_model *m
         size_t n;
         const char *s = cl_binr_str(r, &n);
         bool added;
-        if (!r->bad && (crf_dict_intern(&m->attrs, s, n, &added) < 0 || !added))
+        if (!r->bad && (cl__crf_dict_intern(&m->attrs, s, n, &added) < 0 || !added))
             r->bad = true;
     }
     if (r->bad)

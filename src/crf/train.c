@@ -60,7 +60,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static int32_t label_of(void *ud, const char *tag) { return crf_model_label_id(ud, tag); }
+static int32_t label_of(void *ud, const char *tag) { return cl__crf_model_label_id(ud, tag); }
 
 typedef struct range {
     int32_t begin, end; /* sequences */
@@ -106,11 +106,11 @@ static void *eval_range(void *arg)
     double loss = 0.0;
     crf_work *wk = &tr->work[j->k];
     for (int32_t i = tr->ranges[j->k].begin; i < tr->ranges[j->k].end; i++) {
-        if (crf_work_reserve(wk, tr->train[i].T) != 0) {
+        if (cl__crf_work_reserve(wk, tr->train[i].T) != 0) {
             tr->nomem = true;
             break;
         }
-        loss += crf_seq_nll(tr->dims, j->x, &tr->train[i], wk, g);
+        loss += cl__crf_seq_nll(tr->dims, j->x, &tr->train[i], wk, g);
     }
     tr->losses[j->k] = loss;
     return NULL;
@@ -160,15 +160,15 @@ static double dev_f1(trainer *tr, const double *x, double o_bias, double *micro)
     crf_work *wk = &tr->work[0];
     for (int32_t i = 0; i < tr->ndev; i++) {
         const crf_seq *s = &tr->dev[i];
-        if (s->T == 0 || !s->labels || crf_work_reserve(wk, s->T) != 0)
+        if (s->T == 0 || !s->labels || cl__crf_work_reserve(wk, s->T) != 0)
             continue;
-        crf_state_scores(tr->dims, x, s, wk->S);
+        cl__crf_state_scores(tr->dims, x, s, wk->S);
         crf_bias_o(tr->dims, wk->S, s->T, o_bias);
-        crf_viterbi(tr->dims, x, wk->S, s->T, wk, tr->path);
-        crf_f1_add(&c, s->labels, tr->path, s->T);
+        cl__crf_viterbi(tr->dims, x, wk->S, s->T, wk, tr->path);
+        cl__crf_f1_add(&c, s->labels, tr->path, s->T);
     }
     double macro;
-    crf_f1_result(&c, &macro, micro);
+    cl__crf_f1_result(&c, &macro, micro);
     return macro;
 }
 
@@ -222,26 +222,26 @@ static cl_status build_gazetteer(cl_crf_model *m, const cl_corpus *train, const 
             const cl_sentence *s = &doc->sentences[si];
             int32_t t = s->tok_begin;
             while (t < s->tok_end) {
-                int32_t y = crf_model_label_id(m, doc->tags[t]);
+                int32_t y = cl__crf_model_label_id(m, doc->tags[t]);
                 if (y == 0) {
                     t++;
                     continue;
                 }
                 int32_t type = crf_label_type(y), e = t + 1;
                 while (e < s->tok_end && e - t < m->gaz.max_len) {
-                    int32_t z = crf_model_label_id(m, doc->tags[e]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[e]);
                     if (z == 0 || crf_label_is_b(z) || crf_label_type(z) != type)
                         break;
                     e++;
                 }
                 bool too_long = false;
                 if (e < s->tok_end) {
-                    int32_t z = crf_model_label_id(m, doc->tags[e]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[e]);
                     too_long = z != 0 && !crf_label_is_b(z) && crf_label_type(z) == type;
                 }
                 size_t len = 0;
                 for (int32_t k = t; k < e && !too_long; k++) {
-                    size_t n = crf_token_lower(doc, k, low, sizeof low);
+                    size_t n = cl__crf_token_lower(doc, k, low, sizeof low);
                     if (len + n + 2 > cap) {
                         size_t nc = (len + n + 2) * 2;
                         char *nk = realloc(key, nc);
@@ -257,13 +257,13 @@ static cl_status build_gazetteer(cl_crf_model *m, const cl_corpus *train, const 
                     memcpy(key + len, low, n);
                     len += n;
                 }
-                if (!too_long && crf_gaz_add(&m->gaz, key, len, type, fold[d]) != 0) {
+                if (!too_long && cl__crf_gaz_add(&m->gaz, key, len, type, fold[d]) != 0) {
                     free(key);
                     return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
                 }
                 t = e;
                 while (too_long && t < s->tok_end) { /* skip the rest of an overlong entity */
-                    int32_t z = crf_model_label_id(m, doc->tags[t]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[t]);
                     if (z == 0 || crf_label_is_b(z) || crf_label_type(z) != type)
                         break;
                     t++;
@@ -298,7 +298,7 @@ static void free_seqs(crf_seq *s, int32_t n)
     if (!s)
         return;
     for (int32_t i = 0; i < n; i++)
-        crf_seq_free(&s[i]);
+        cl__crf_seq_free(&s[i]);
     free(s);
 }
 
@@ -312,7 +312,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
     if (!tr->train)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     crf_dict all;
-    crf_dict_init(&all);
+    cl__crf_dict_init(&all);
     int64_t *counts = NULL;
     int32_t cap_counts = 0;
     int32_t *remap = NULL;
@@ -327,7 +327,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         if (st != CL_OK)
             break;
         crf_doc_ctx dc;
-        if ((st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
+        if ((st = cl__crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
             break;
         crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .fold = fold[d], .doc_ctx = &dc,
                            .intern = &all, .counts = &counts, .cap_counts = &cap_counts,
@@ -335,13 +335,13 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
                            .label_ud = m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
             crf_seq s;
-            st = crf_seq_build(&src, doc, si, &s, err);
+            st = cl__crf_seq_build(&src, doc, si, &s, err);
             if (st == CL_OK && s.T > 0)
                 tr->train[tr->ntrain++] = s;
             else if (st == CL_OK)
-                crf_seq_free(&s);
+                cl__crf_seq_free(&s);
         }
-        crf_doc_ctx_free(&dc);
+        cl__crf_doc_ctx_free(&dc);
     }
     if (st == CL_OK) { /* min-count cutoff; surviving ids keep their first-seen order */
         remap = malloc((size_t)(all.n > 0 ? all.n : 1) * sizeof *remap);
@@ -350,7 +350,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         for (int32_t i = 0; i < all.n && st == CL_OK; i++) {
             remap[i] = -1;
             if (counts[i] >= p->min_count) {
-                remap[i] = crf_dict_intern(&m->attrs, all.keys[i], all.klen[i], NULL);
+                remap[i] = cl__crf_dict_intern(&m->attrs, all.keys[i], all.klen[i], NULL);
                 if (remap[i] < 0)
                     st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             }
@@ -373,7 +373,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
     }
     free(remap);
     free(counts);
-    crf_dict_free(&all);
+    cl__crf_dict_free(&all);
     return st;
 }
 
@@ -394,20 +394,20 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
         if (st != CL_OK)
             break;
         crf_doc_ctx dc;
-        if ((st = crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
+        if ((st = cl__crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
             break;
         crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .fold = -1, .doc_ctx = &dc,
                            .lookup = &tr->m->attrs, .dense_rows = rows, .dense_dim = tr->dims.D,
                            .label_of = label_of, .label_ud = tr->m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
             crf_seq s;
-            st = crf_seq_build(&src, doc, si, &s, err);
+            st = cl__crf_seq_build(&src, doc, si, &s, err);
             if (st == CL_OK && s.T > 0)
                 tr->dev[tr->ndev++] = s;
             else if (st == CL_OK)
-                crf_seq_free(&s);
+                cl__crf_seq_free(&s);
         }
-        crf_doc_ctx_free(&dc);
+        cl__crf_doc_ctx_free(&dc);
     }
     return st;
 }
@@ -439,15 +439,15 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     cl_crf_model *m = tr->m;
     const int32_t L = tr->dims.L;
     crf_dict kept;
-    crf_dict_init(&kept);
+    cl__crf_dict_init(&kept);
     int32_t A = 0;
     for (int32_t a = 0; a < tr->dims.A; a++) {
         bool nz = false;
         for (int32_t y = 0; y < L && !nz; y++)
             nz = (float)x[(size_t)a * L + y] != 0.0f;
         if (nz) {
-            if (crf_dict_intern(&kept, m->attrs.keys[a], m->attrs.klen[a], NULL) < 0) {
-                crf_dict_free(&kept);
+            if (cl__crf_dict_intern(&kept, m->attrs.keys[a], m->attrs.klen[a], NULL) < 0) {
+                cl__crf_dict_free(&kept);
                 return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             }
             A++;
@@ -456,7 +456,7 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     crf_dims nd = {A, L, tr->dims.D};
     double *w = malloc((size_t)crf_nweights(nd) * sizeof *w);
     if (!w) {
-        crf_dict_free(&kept);
+        cl__crf_dict_free(&kept);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     int32_t j = 0;
@@ -473,7 +473,7 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     int64_t rest = (int64_t)L * L + (int64_t)tr->dims.D * L;
     for (int64_t i = 0; i < rest; i++)
         w[crf_trans_off(nd) + i] = (float)x[crf_trans_off(tr->dims) + i];
-    crf_dict_free(&m->attrs);
+    cl__crf_dict_free(&m->attrs);
     m->attrs = kept;
     free(m->w);
     m->w = w;
@@ -533,10 +533,10 @@ static cl_status scale_dense(trainer *tr, cl_crf_train_params *p, const cl_corpu
     *scale = malloc((size_t)tr->dims.D * sizeof **scale);
     if (!*scale)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    crf_dense_rms(p->dense, train, *scale);
+    cl__crf_dense_rms(p->dense, train, *scale);
     for (int32_t k = 0; k < tr->dims.D; k++)
         (*scale)[k] = (*scale)[k] > 0.0 ? 1.0 / (*scale)[k] : 1.0;
-    cl_status st = crf_dense_scaled(p->dense, *scale, scaled, err);
+    cl_status st = cl__crf_dense_scaled(p->dense, *scale, scaled, err);
     if (st == CL_OK)
         p->dense = *scaled;
     return st;
@@ -562,7 +562,7 @@ static cl_status alloc_optimiser(trainer *tr, double **x, cl_error *err)
     bool ok = tr->ranges && tr->grads && tr->work && tr->losses && *x && tr->path &&
               (tr->ndev == 0 || tr->best);
     for (int k = 0; k < tr->nthreads && ok; k++) {
-        crf_work_init(&tr->work[k], tr->dims.L);
+        cl__crf_work_init(&tr->work[k], tr->dims.L);
         if (k > 0)
             ok = (tr->grads[k] = malloc((size_t)tr->nweights * sizeof(double))) != NULL;
     }
@@ -631,7 +631,7 @@ static void trainer_free(trainer *tr)
     free_seqs(tr->dev, tr->ndev);
     if (tr->work)
         for (int k = 0; k < tr->nthreads; k++)
-            crf_work_free(&tr->work[k]);
+            cl__crf_work_free(&tr->work[k]);
     if (tr->grads)
         for (int k = 1; k < tr->nthreads; k++)
             free(tr->grads[k]);
@@ -690,7 +690,7 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     cl_dense_table *scaled_dense = NULL; /* RMS mode: the table the trainer reads */
     double *x = NULL;
     int32_t *fold = calloc((size_t)train->ndocs, sizeof *fold);
-    tr.m = crf_model_new(types, ntypes, err);
+    tr.m = cl__crf_model_new(types, ntypes, err);
     if (!tr.m || !fold)
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (st == CL_OK)
@@ -704,7 +704,7 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
         crf_lbfgs_params lp = {.m = p.lbfgs_m, .max_iter = p.max_iter, .period = p.period,
                                .max_linesearch = 40, .c1 = p.c1, .epsilon = p.epsilon,
                                .delta = p.delta};
-        int rc = crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
+        int rc = cl__crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
         if (rc < 0 || tr.nomem)
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory during optimisation");
     }

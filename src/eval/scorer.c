@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 struct cl_scorer {
     cl_eval_params p;
@@ -31,8 +31,8 @@ cl_scorer *cl_scorer_new(const cl_eval_params *params, cl_error *err)
         return NULL;
     }
     s->p = params ? *params : cl_eval_default_params();
-    ev_chunker_init(&s->gch);
-    ev_chunker_init(&s->pch);
+    cl__ev_chunker_init(&s->gch);
+    cl__ev_chunker_init(&s->pch);
     return s;
 }
 
@@ -40,10 +40,10 @@ void cl_scorer_free(cl_scorer *s)
 {
     if (!s)
         return;
-    ev_types_free(&s->types);
-    ev_ents_free(&s->gold);
-    ev_ents_free(&s->pred);
-    ev_errors_free(&s->errs);
+    cl__ev_types_free(&s->types);
+    cl__ev_ents_free(&s->gold);
+    cl__ev_ents_free(&s->pred);
+    cl__ev_errors_free(&s->errs);
     free(s);
 }
 
@@ -75,20 +75,20 @@ cl_status cl_scorer_add(cl_scorer *s, const char *const *gold, const char *const
     int64_t base = s->pos, g0 = s->gold.n, p0 = s->pred.n;
     int rc = 0;
     if (s->p.mode == CL_EVAL_STRICT) {
-        rc = ev_strict_sentence(gold, n, base, &s->types, &s->gold, &s->invalid);
+        rc = cl__ev_strict_sentence(gold, n, base, &s->types, &s->gold, &s->invalid);
         if (rc == 0)
-            rc = ev_strict_sentence(pred, n, base, &s->types, &s->pred, &s->invalid);
+            rc = cl__ev_strict_sentence(pred, n, base, &s->types, &s->pred, &s->invalid);
     } else {
         for (int32_t i = 0; i < n && rc == 0; i++) {
-            rc = ev_chunker_feed(&s->gch, gold[i], &s->types, &s->gold);
+            rc = cl__ev_chunker_feed(&s->gch, gold[i], &s->types, &s->gold);
             if (rc == 0)
-                rc = ev_chunker_feed(&s->pch, pred[i], &s->types, &s->pred);
+                rc = cl__ev_chunker_feed(&s->pch, pred[i], &s->types, &s->pred);
         }
         /* seqeval's "O" after every sentence */
         if (rc == 0)
-            rc = ev_chunker_feed(&s->gch, "O", &s->types, &s->gold);
+            rc = cl__ev_chunker_feed(&s->gch, "O", &s->types, &s->gold);
         if (rc == 0)
-            rc = ev_chunker_feed(&s->pch, "O", &s->types, &s->pred);
+            rc = cl__ev_chunker_feed(&s->pch, "O", &s->types, &s->pred);
     }
     if (rc)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
@@ -102,7 +102,7 @@ cl_status cl_scorer_add(cl_scorer *s, const char *const *gold, const char *const
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         } else {
             ev_unit_view view = {tokens, n, NULL, NULL};
-            st = ev_classify(lg, ng, lp, np, &s->types, &view, s->units, s->p.max_examples,
+            st = cl__ev_classify(lg, ng, lp, np, &s->types, &view, s->units, s->p.max_examples,
                              &s->errs, err);
         }
         free(lg);
@@ -173,17 +173,17 @@ static cl_status count_matches(const ev_ents *gold, const ev_ents *pred, int32_t
 
 cl_status cl_scorer_result(cl_scorer *s, cl_eval_result *out, cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     int32_t nt = s->types.n ? s->types.n : 1;
     int64_t *tp = calloc((size_t)nt * 3, sizeof *tp);
     if (!tp)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
     cl_status st = count_matches(&s->gold, &s->pred, s->types.n, tp, tp + nt, tp + 2 * nt, err);
     if (st == CL_OK)
-        st = ev_build_result(&s->types, tp, tp + nt, tp + 2 * nt, out, err);
+        st = cl__ev_build_result(&s->types, tp, tp + nt, tp + 2 * nt, out, err);
     free(tp);
     if (st == CL_OK && s->p.errors) {
-        st = ev_errors_copy(&out->errors, &s->errs, err);
+        st = cl__ev_errors_copy(&out->errors, &s->errs, err);
         out->has_errors = st == CL_OK;
     }
     if (st != CL_OK) {

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "clinner/labels.h"
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 /* A sentence of a document (empty ones are skipped, as the paper's CSV has
  * no rows for them); join: the paper's sentence goes on into the next one. */
@@ -334,7 +334,7 @@ cl_status cl_eval_tokens_score(const cl_eval_tokens *gold, const cl_eval_tokens 
                                const cl_labels *labels, const cl_eval_params *params,
                                cl_eval_result *out, cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     cl_eval_params p = params ? *params : cl_eval_default_params();
     if (gold->nseg != pred->nseg || gold->nunits != pred->nunits)
         return cl_error_set(err, CL_ERR_PARSE,
@@ -371,7 +371,7 @@ cl_status cl_eval_tokens_score(const cl_eval_tokens *gold, const cl_eval_tokens 
 cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
                           const cl_eval_params *params, cl_eval_result *out, cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     cl_labels *labels = NULL;
     cl_eval_tokens *g = NULL, *p = NULL;
     cl_status st = cl_labels_new(&labels, err);
@@ -460,7 +460,7 @@ cl_status cl_eval_paperlines(const cl_corpus *gold, const cl_paperlines *pred,
                              const char *pred_file, const cl_eval_params *params,
                              cl_eval_result *out, cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     cl_eval_params p = params ? *params : cl_eval_default_params();
     if (!pred_file)
         pred_file = "<predictions>";

@@ -57,7 +57,7 @@ cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl
 {
     cl_llama_embed_params p = params ? *params : cl_llama_embed_default_params();
     if (!p.model_path) {
-        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (--embed-model)");
+        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (model_path)");
         return NULL;
     }
     if (p.n_ctx < 8 || p.n_ctx > 1 << 16) {

@@ -6,7 +6,7 @@
  * as in the document) is tokenized by the model with BOS and run as its own
  * sequence (up to 16 sentences of a document share one llama_decode, in
  * parallel sequences) with every position as an output.  Each model token gets its
- * byte range from its piece (ft_tokenize), and a word token takes the
+ * byte range from its piece (cl__ft_tokenize), and a word token takes the
  * vector of the last model token that overlaps it: the state that has read
  * the whole word.  The last layer comes from llama_get_embeddings_ith
  * (pooling off); an inner block's output is copied from the graph by the
@@ -215,7 +215,7 @@ static cl_status run_doc(fx *x, const cl_doc *doc, float *rows, cl_features_resu
         size_t nb;
         const char *first = cl_doc_token_bytes(doc, se->tok_begin, &nb);
         const char *lastp = cl_doc_token_bytes(doc, se->tok_end - 1, &nb);
-        st = ft_tokenize_text(x->vocab, first, (size_t)(lastp + nb - first), false, &fs[s].toks,
+        st = cl__ft_tokenize_text(x->vocab, first, (size_t)(lastp + nb - first), false, &fs[s].toks,
                               &fs[s].n, &fs[s].ends, err);
         if (st == CL_OK && fs[s].n > 0 &&
             !(fs[s].vec = malloc(sizeof(float) * (size_t)fs[s].n * (size_t)x->dim)))
@@ -275,9 +275,9 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if (!p->model_path || !out_path)
         return cl_error_set(err, CL_ERR_ARG, "features: a model and an output path are needed");
     if (p->n_ctx < 16 || p->n_ctx > 65536)
-        return cl_error_set(err, CL_ERR_ARG, "--ctx must be in 16..65536 (got %d)", p->n_ctx);
+        return cl_error_set(err, CL_ERR_ARG, "n_ctx must be in 16..65536 (got %d)", p->n_ctx);
     if (p->layer < CL_FEATURES_LAST_LAYER)
-        return cl_error_set(err, CL_ERR_ARG, "--layer must be 'last' or a block number >= 0");
+        return cl_error_set(err, CL_ERR_ARG, "layer must be 'last' or a block number >= 0");
     for (int32_t d = 0; d < c->ndocs; d++)
         if (c->docs[d]->ntokens > 0 && !c->docs[d]->sentences)
             return cl_error_set(err, CL_ERR_ARG, "document %s has tokens but no sentences",
@@ -286,7 +286,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if (st != CL_OK)
         return st;
     char mhash[17];
-    if ((st = ft_file_hash(p->model_path, mhash, err)) != CL_OK)
+    if ((st = cl__ft_file_hash(p->model_path, mhash, err)) != CL_OK)
         return st;
     char *cache_path = NULL;
     uint64_t key = corpus_key(mhash, p, c);
@@ -343,7 +343,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     x.dim = llama_model_n_embd(x.model);
     int32_t n_layer = llama_model_n_layer(x.model);
     if (p->layer >= n_layer) {
-        st = cl_error_set(err, CL_ERR_ARG, "--layer %d: the model has blocks 0..%d", p->layer,
+        st = cl_error_set(err, CL_ERR_ARG, "layer %d: the model has blocks 0..%d", p->layer,
                           n_layer - 1);
         goto done;
     }
@@ -399,7 +399,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
             cl_logf(p->log, p->log_ctx, "could not cache the features: %s", e2.msg);
     }
     if (res->cut)
-        cl_logf(p->log, p->log_ctx, "%lld sentences longer than --ctx %d tokens were run in pieces",
+        cl_logf(p->log, p->log_ctx, "%lld sentences longer than n_ctx %d tokens were run in pieces",
              (long long)res->cut, p->n_ctx);
 done:
     cl_dense_writer_free(dw);

@@ -28,7 +28,7 @@ cl_status cl_llama_default_model_path(char *buf, size_t n, cl_error *err)
         w = snprintf(buf, n, "%s/.cache/clinner/models/%s", home, CL_LLAMA_DEFAULT_MODEL_FILE);
     else
         return cl_error_set(err, CL_ERR_ARG,
-                            "no default model: set CLINNER_CACHE or HOME, or give --model");
+                            "no default model: set CLINNER_CACHE or HOME, or give a model path");
     if (w < 0 || (size_t)w >= n)
         return cl_error_set(err, CL_ERR_ARG, "default model path too long");
     return CL_OK;
@@ -114,7 +114,7 @@ cl_llama_model *cl_llama_model_load(const char *path, bool verbose, cl_error *er
     if (!m->model) {
         cl_error_set(err, CL_ERR_MODEL,
                      "%s: llama.cpp could not load the model (corrupt file or unsupported "
-                     "architecture; --verbose shows llama.cpp's log)",
+                     "architecture; verbose mode shows llama.cpp's log)",
                      path);
         cl_llama_model_free(m);
         return NULL;

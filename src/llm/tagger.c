@@ -383,7 +383,7 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     if (!builder)
         return cl_error_set(err, CL_ERR_ARG, "llama: no prompt builder");
     if (p.n_ctx < 64 || p.n_ctx > 1 << 20)
-        return cl_error_set(err, CL_ERR_ARG, "llama: --ctx must be in 64..1048576 (got %d)",
+        return cl_error_set(err, CL_ERR_ARG, "llama: n_ctx must be in 64..1048576 (got %d)",
                             p.n_ctx);
     if (p.n_parallel < 1 || p.n_parallel > 64)
         return cl_error_set(err, CL_ERR_ARG, "llama: parallel sequences must be in 1..64 (got %d)",
@@ -391,12 +391,12 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     if (p.draft < 0 || p.draft > 1024)
         return cl_error_set(err, CL_ERR_ARG, "llama: draft must be in 0..1024 (got %d)", p.draft);
     if (!(p.temperature >= 0.0f) || p.temperature > 100.0f)
-        return cl_error_set(err, CL_ERR_ARG, "llama: --temp must be in 0..100");
+        return cl_error_set(err, CL_ERR_ARG, "llama: temperature must be in 0..100");
     if ((unsigned)p.decode > CL_DECODE_FORCED)
         return cl_error_set(err, CL_ERR_ARG, "llama: unknown decoding mode %d", (int)p.decode);
     if (p.decode == CL_DECODE_FORCED && p.temperature > 0)
         return cl_error_set(err, CL_ERR_ARG,
-                            "llama: forced decoding is greedy (--temp must be 0)");
+                            "llama: forced decoding is greedy (temperature must be 0)");
     if (p.n_threads <= 0)
         p.n_threads = cl_llm_ncpu();
     if (p.n_batch < 16)
@@ -437,7 +437,7 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
         st = cl_llm_engine_speculate(t->e, t->ls, err);
         if (st == CL_OK && p.speculate < 0)
             cl_logf(t->p.log, t->p.log_ctx, "llama: the model runs on a GPU: forced decoding guesses labels too "
-                      "(--speculate off to stop it; the labels are the same)");
+                      "(speculate = 0 stops it; the labels are the same)");
     }
     if (st != CL_OK) {
         tagger_free(t);

@@ -570,10 +570,10 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         return cl_error_set(err, CL_ERR_ARG, "openai: no prompt builder");
     if (p.decode == CL_DECODE_FORCED)
         return cl_error_set(err, CL_ERR_ARG,
-                            "openai: --decode forced needs the model's log-probabilities "
-                            "in process: use --backend llama (or --decode grammar)");
+                            "openai: forced decoding needs the model's log-probabilities "
+                            "in process: use the llama backend (or grammar decoding)");
     if (p.parallel < 1 || p.parallel > 256)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --parallel must be in 1..256 (got %d)",
+        return cl_error_set(err, CL_ERR_ARG, "openai: parallel must be in 1..256 (got %d)",
                             p.parallel);
     if (p.retries < 0 || p.retries > 100)
         return cl_error_set(err, CL_ERR_ARG, "openai: retries must be in 0..100 (got %d)",
@@ -584,10 +584,10 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         return cl_error_set(err, CL_ERR_ARG, "openai: temperature must be in [0, 2] (got %g)",
                             p.temperature);
     if (p.max_tokens < 0)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --max-tokens must be >= 0");
+        return cl_error_set(err, CL_ERR_ARG, "openai: max_tokens must be >= 0");
     const char *base = p.api_base && *p.api_base ? p.api_base : CL_OPENAI_DEFAULT_API_BASE;
     if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --api-base must start with http:// or "
+        return cl_error_set(err, CL_ERR_ARG, "openai: api_base must start with http:// or "
                                              "https:// (got '%s')",
                             base);
     const char *env = p.api_key_env ? p.api_key_env : CL_OPENAI_DEFAULT_KEY_ENV;
@@ -596,7 +596,7 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         key = NULL;
     if (!key && p.api_key_env)
         return cl_error_set(err, CL_ERR_ARG,
-                            "openai: the API-key variable $%s is not set (--api-key-env)", env);
+                            "openai: the API-key variable $%s is not set (api_key_env)", env);
     if (key && strpbrk(key, "\r\n"))
         return cl_error_set(err, CL_ERR_ARG, "openai: $%s holds a line break", env);
 
