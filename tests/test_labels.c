@@ -1,5 +1,5 @@
 /* test_labels.c - the label table (labels.h): ids, the BIO split, validity,
- * growth past its first allocation. */
+ * growth past its first allocation; the lenient BIO chunker. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -67,11 +67,43 @@ static void ids_survive_growth(void **state)
     cl_labels_free(l);
 }
 
+/* The lenient chunker on a hand-made sequence (types: 0 SIGN, 1 DISEASE):
+ *   t:     0      1      2  3      4      5      6      7      8      9
+ *          B-S    I-S    O  I-S    I-D    B-D    B-D    I-D    I-D    I-D
+ *   starts:                                             (8 starts a sentence)
+ * entities: [0,2) S; [3,4) S (I after O); [4,5) D (I after another type);
+ * [5,6) D; [6,8) D (B after the same type starts anew); [8,10) D (a sentence
+ * start closes). */
+static void lenient_chunks(void **state)
+{
+    (void)state;
+    const int32_t type[] = {0, 0, -1, 0, 1, 1, 1, 1, 1, 1};
+    const bool is_b[] = {1, 0, 0, 0, 0, 1, 1, 0, 0, 0};
+    bool starts[10] = {0};
+    starts[8] = true;
+    cl_bio_chunk out[10];
+    const cl_bio_chunk want[] = {{0, 2, 0}, {3, 4, 0}, {4, 5, 1}, {5, 6, 1}, {6, 8, 1}, {8, 10, 1}};
+    int32_t n = cl_bio_chunks(type, is_b, starts, 10, out);
+    assert_int_equal(n, 6);
+    for (int32_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].begin, want[i].begin);
+        assert_int_equal(out[i].end, want[i].end);
+        assert_int_equal(out[i].type, want[i].type);
+    }
+    /* without sentence starts the last two are one entity */
+    n = cl_bio_chunks(type, is_b, NULL, 10, out);
+    assert_int_equal(n, 5);
+    assert_int_equal(out[4].begin, 6);
+    assert_int_equal(out[4].end, 10);
+    assert_int_equal(cl_bio_chunks(type, is_b, NULL, 0, out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_and_bio_split),
         cmocka_unit_test(ids_survive_growth),
+        cmocka_unit_test(lenient_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

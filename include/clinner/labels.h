@@ -46,6 +46,24 @@ int32_t cl_labels_type(const cl_labels *l, int32_t id);
 int32_t cl_labels_ntypes(const cl_labels *l);
 const char *cl_labels_type_name(const cl_labels *l, int32_t type);
 
+/* ---- the BIO chunker ----
+ * The entities of a label sequence read the lenient (conlleval) way, the
+ * reading of the CRF's dev F1 and of cl_bio_to_entities: a B-X starts an
+ * entity, so does an I-X that does not continue one of type X on the token
+ * before (after O, another type, or a sentence start), and an entity goes
+ * on over the I-X that follow.  Per token: type[t] its entity type (< 0: O,
+ * or a label read as O), is_b[t] whether it is a B-; starts (may be NULL)
+ * true where a sentence starts.  out has room for n chunks (sorted by
+ * begin); returns their count.  The scorer (eval.h) reads odd labels
+ * seqeval's way and keeps its own. */
+typedef struct cl_bio_chunk {
+    int32_t begin, end; /* tokens [begin, end) */
+    int32_t type;
+} cl_bio_chunk;
+
+int32_t cl_bio_chunks(const int32_t *type, const bool *is_b, const bool *starts, int32_t n,
+                      cl_bio_chunk *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,8 @@
  * labels.c - the label table of labels.h: an open-addressing hash of label
  * strings to ids (FNV-1a), with each label's prefix and entity type worked
  * out once when it is added.  Tables hold a handful of labels, so growth is
- * by doubling and nothing is ever removed.
+ * by doubling and nothing is ever removed.  Also the one lenient BIO
+ * chunker (cl_bio_chunks) that the CRF and the BIO decoder share.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,22 @@ int32_t cl_labels_ntypes(const cl_labels *l) { return l->ntypes; }
 const char *cl_labels_type_name(const cl_labels *l, int32_t type)
 {
     return type >= 0 && type < l->ntypes ? l->types[type] : NULL;
+}
+
+int32_t cl_bio_chunks(const int32_t *type, const bool *is_b, const bool *starts, int32_t n,
+                      cl_bio_chunk *out)
+{
+    int32_t k = 0;
+    bool open = false;
+    for (int32_t t = 0; t < n; t++) {
+        int32_t ty = type[t];
+        if (open && ty >= 0 && !is_b[t] && ty == out[k - 1].type && !(starts && starts[t])) {
+            out[k - 1].end = t + 1;
+            continue;
+        }
+        open = ty >= 0;
+        if (open)
+            out[k++] = (cl_bio_chunk){t, t + 1, ty};
+    }
+    return k;
 }
