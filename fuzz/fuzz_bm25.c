@@ -1,10 +1,10 @@
 /*
  * fuzz_bm25.c - libFuzzer target for the BM25 index loader (cl_bm25_load),
- * which reads the index that knn-shot and rag cache on disk.  The file ends
- * with a checksum of everything before it and must carry the caller's key,
- * so random bytes would stop there: the input is the file between its magic
- * and its checksum, the target adds both and passes the key the bytes hold
- * (offset 8 of the input).
+ * which reads the index that knn-shot and rag cache on disk.  The file is
+ * binfile.h's container (its header holds a checksum of the payload) and
+ * must carry the caller's key, so random bytes would stop there: the input
+ * is the payload, the target adds the header and passes the key the bytes
+ * hold (the payload's first 8 bytes).
  *
  * A refused file must say why and name the file.  An accepted index must
  * answer queries: hits are distinct documents of the index, in order of
@@ -49,23 +49,27 @@ static void query(const cl_bm25 *ix, const char *const *terms, int32_t nterms)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    unsigned char *file = malloc(8 + size + 8);
+    unsigned char *file = malloc(32 + size);
     if (!file)
         abort();
-    memcpy(file, "CLBM25\n", 8);
+    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, data, size), len = size;
+    uint32_t version = 2, reserved = 0;
+    memcpy(file, "CLBM25\n", 8); /* the header, on a little-endian host */
+    memcpy(file + 8, &version, 4);
+    memcpy(file + 12, &reserved, 4);
+    memcpy(file + 16, &len, 8);
+    memcpy(file + 24, &sum, 8);
     if (size > 0)
-        memcpy(file + 8, data, size);
-    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, file, 8 + size);
-    memcpy(file + 8 + size, &sum, 8);
+        memcpy(file + 32, data, size);
     uint64_t key = 0;
-    if (size >= 16)
-        memcpy(&key, data + 8, 8);
+    if (size >= 8)
+        memcpy(&key, data, 8);
 
     char path[] = "/tmp/fuzz-bm25-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0)
         abort();
-    if (write(fd, file, 8 + size + 8) != (ssize_t)(8 + size + 8))
+    if (write(fd, file, 32 + size) != (ssize_t)(32 + size))
         abort();
     close(fd);
     free(file);

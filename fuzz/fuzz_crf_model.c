@@ -25,6 +25,7 @@
 #include "clinner/crf.h"
 #include "clinner/doc.h"
 #include "clinner/tokenize.h"
+#include "clinner/util.h"
 #include "crf/crf_internal.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
@@ -83,7 +84,7 @@ static void load_as(const unsigned char *data, size_t size, uint32_t version)
     put_le(file + 8, version, 4);
     put_le(file + 12, 0, 4);
     put_le(file + 16, size, 8);
-    put_le(file + 24, crf_fnv1a(data, size, CRF_FNV_INIT), 8);
+    put_le(file + 24, cl_fnv1a64(CL_FNV64_INIT, data, size), 8);
     if (size > 0)
         memcpy(file + 32, data, size);
 

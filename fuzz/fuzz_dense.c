@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         int32_t dim = cl_dense_dim(t);
         if (dim <= 0)
             abort();
-        if (size >= 16) { /* the first record, when there is one */
+        if (size >= 16 && memcmp(data, "CLDENSE1", 8) == 0) {
+            /* the first record of a first-format file, when there is one */
             uint32_t idlen = u32le(data + 12);
             if (idlen < 256 && size >= 16 + (size_t)idlen + 4) {
                 char id[256];

@@ -61,26 +61,26 @@ static void gradient_matches_finite_differences(void **state)
     random_seq(&s[1], 4, d.A, d.D, d.L, dense[1]);
     random_weights(w, n, 1.0);
     crf_work wk;
-    crf_work_init(&wk, d.L);
-    assert_int_equal(crf_work_reserve(&wk, 8), 0);
+    cl__crf_work_init(&wk, d.L);
+    assert_int_equal(cl__crf_work_reserve(&wk, 8), 0);
     for (int i = 0; i < 2; i++)
-        crf_seq_nll(d, w, &s[i], &wk, g);
+        cl__crf_seq_nll(d, w, &s[i], &wk, g);
     for (int64_t i = 0; i < n; i++) {
         double h = 1e-5, save = w[i], fp = 0, fm = 0;
         w[i] = save + h;
         for (int k = 0; k < 2; k++)
-            fp += crf_seq_nll(d, w, &s[k], &wk, NULL);
+            fp += cl__crf_seq_nll(d, w, &s[k], &wk, NULL);
         w[i] = save - h;
         for (int k = 0; k < 2; k++)
-            fm += crf_seq_nll(d, w, &s[k], &wk, NULL);
+            fm += cl__crf_seq_nll(d, w, &s[k], &wk, NULL);
         w[i] = save;
         double fd = (fp - fm) / (2 * h);
         if (fabs(fd - g[i]) > 1e-6 * (1 + fabs(fd)))
             fail_msg("weight %lld: analytic %.9f, finite difference %.9f", (long long)i, g[i], fd);
     }
-    crf_work_free(&wk);
-    crf_seq_free(&s[0]);
-    crf_seq_free(&s[1]);
+    cl__crf_work_free(&wk);
+    cl__crf_seq_free(&s[0]);
+    cl__crf_seq_free(&s[1]);
     free(w);
     free(g);
 }
@@ -101,7 +101,7 @@ static void brute_force(crf_dims d, const double *w, const double *S, int32_t T,
             y[t] = (int32_t)(q % d.L);
             q /= d.L;
         }
-        scores[p] = crf_path_score(d, w, S, T, y);
+        scores[p] = cl__crf_path_score(d, w, S, T, y);
         if (scores[p] > mx) {
             mx = scores[p];
             memcpy(best, y, (size_t)T * sizeof *y);
@@ -136,17 +136,17 @@ static void viterbi_and_marginals_match_brute_force(void **state)
         crf_seq s;
         random_seq(&s, T, d.A, 0, d.L, NULL);
         crf_work wk;
-        crf_work_init(&wk, d.L);
-        assert_int_equal(crf_work_reserve(&wk, T), 0);
+        cl__crf_work_init(&wk, d.L);
+        assert_int_equal(cl__crf_work_reserve(&wk, T), 0);
         double S[64], marg[64], bscore, logz;
         int32_t path[8], bpath[8];
-        crf_state_scores(d, w, &s, wk.S);
+        cl__crf_state_scores(d, w, &s, wk.S);
         memcpy(S, wk.S, (size_t)T * d.L * sizeof(double));
-        double vs = crf_viterbi(d, w, wk.S, T, &wk, path);
+        double vs = cl__crf_viterbi(d, w, wk.S, T, &wk, path);
         brute_force(d, w, S, T, bpath, &bscore, &logz, marg);
         assert_true(fabs(vs - bscore) < 1e-9 * (1 + fabs(bscore)));
-        assert_true(fabs(crf_path_score(d, w, S, T, path) - bscore) < 1e-9 * (1 + fabs(bscore)));
-        double lz = crf_forward_backward(d, w, T, &wk);
+        assert_true(fabs(cl__crf_path_score(d, w, S, T, path) - bscore) < 1e-9 * (1 + fabs(bscore)));
+        double lz = cl__crf_forward_backward(d, w, T, &wk);
         assert_true(fabs(lz - logz) < 1e-9 * (1 + fabs(logz)));
         for (int32_t t = 0; t < T; t++) {
             double sum = 0;
@@ -156,8 +156,8 @@ static void viterbi_and_marginals_match_brute_force(void **state)
             }
             assert_true(fabs(sum - 1.0) < 1e-12);
         }
-        crf_work_free(&wk);
-        crf_seq_free(&s);
+        cl__crf_work_free(&wk);
+        cl__crf_seq_free(&s);
         free(w);
     }
 }
@@ -171,14 +171,14 @@ static void f1_counts_follow_conlleval(void **state)
     crf_f1_counts c;
     memset(&c, 0, sizeof c);
     c.ntypes = 2;
-    crf_f1_add(&c, gold, pred, 8);
+    cl__crf_f1_add(&c, gold, pred, 8);
     assert_int_equal(c.ngold[0], 2);
     assert_int_equal(c.tp[0], 2);
     assert_int_equal(c.ngold[1], 1);
     assert_int_equal(c.npred[1], 1);
     assert_int_equal(c.tp[1], 0);
     double macro, micro;
-    crf_f1_result(&c, &macro, &micro);
+    cl__crf_f1_result(&c, &macro, &micro);
     assert_true(fabs(macro - 0.5) < 1e-12);
     assert_true(fabs(micro - 2.0 / 3.0) < 1e-12);
 }
@@ -201,13 +201,13 @@ static void lbfgs_minimises_quadratic_and_l1(void **state)
     crf_lbfgs_params p = {.m = 5, .max_iter = 100, .max_linesearch = 40, .epsilon = 1e-10};
     double x[4] = {0};
     double fx;
-    assert_true(crf_lbfgs(4, x, &fx, test_quad, NULL, NULL, &p) >= 0);
+    assert_true(cl__crf_lbfgs(4, x, &fx, test_quad, NULL, NULL, &p) >= 0);
     for (int i = 0; i < 4; i++)
         assert_true(fabs(x[i] - i) < 1e-5);
     /* with L1 c1 = 1: the minimiser of (x - i)^2 + |x| is i - 0.5 (0 for i = 0) */
     double y[4] = {0};
     p.c1 = 1.0;
-    assert_true(crf_lbfgs(4, y, &fx, test_quad, NULL, NULL, &p) >= 0);
+    assert_true(cl__crf_lbfgs(4, y, &fx, test_quad, NULL, NULL, &p) >= 0);
     assert_true(y[0] == 0.0);
     for (int i = 1; i < 4; i++)
         assert_true(fabs(y[i] - (i - 0.5)) < 1e-4);
@@ -616,9 +616,14 @@ static void dense_features_round_trip_and_train(void **state)
     cl_corpus *c = hand_corpus();
     cl_error err;
     char *path = tmp_path("dense.bin");
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(cl_dense_write_header(fp, 3, &err), CL_OK);
+    cl_dense_writer *dw;
+    assert_int_equal(cl_dense_writer_open(path, 3, 77, &dw, &err), CL_OK);
+    /* legacy: the first format's bytes (no container) for the same table */
+    cl_buf legacy;
+    cl_buf_init(&legacy);
+    const uint32_t three = 3;
+    cl_buf_append(&legacy, "CLDENSE1", 8);
+    cl_buf_append(&legacy, (const char *)&three, 4);
     for (int32_t i = 0; i < c->ndocs; i++) {
         cl_doc *d = c->docs[i];
         float *rows = calloc((size_t)d->ntokens * 3, sizeof *rows);
@@ -627,13 +632,19 @@ static void dense_features_round_trip_and_train(void **state)
             rows[k * 3 + 1] = (float)k / 10.0f;
             rows[k * 3 + 2] = -0.5f;
         }
-        assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, 3, rows, &err), CL_OK);
+        assert_int_equal(cl_dense_writer_add(dw, d->id, d->ntokens, rows, &err), CL_OK);
+        uint32_t idlen = (uint32_t)strlen(d->id), nt = (uint32_t)d->ntokens;
+        cl_buf_append(&legacy, (const char *)&idlen, 4); /* a little-endian host */
+        cl_buf_append(&legacy, d->id, idlen);
+        cl_buf_append(&legacy, (const char *)&nt, 4);
+        cl_buf_append(&legacy, (const char *)rows, (size_t)d->ntokens * 3 * 4);
         free(rows);
     }
-    fclose(fp);
+    assert_int_equal(cl_dense_writer_commit(dw, &err), CL_OK);
     cl_dense_table *t;
     assert_int_equal(cl_dense_read(path, &t, &err), CL_OK);
     assert_int_equal(cl_dense_dim(t), 3);
+    assert_int_equal(cl_dense_key(t), 77);
     int32_t nt;
     const float *r = cl_dense_find(t, "b", &nt);
     assert_non_null(r);
@@ -661,15 +672,39 @@ static void dense_features_round_trip_and_train(void **state)
     cl_crf_model_free(m2);
     unlink(mp);
     free(mp);
-    /* a truncated dense file is a parse error naming the file */
+    /* a truncated or corrupt dense file is a format error naming the file */
     char *data;
     size_t n;
     assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
     write_bytes(path, data, n - 2);
     cl_dense_table *t2;
-    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "truncated"));
-    /* so is a value that is not a finite number, named by document, token, dimension */
+    assert_non_null(strstr(err.msg, path));
+    data[n - 5] ^= 0x20;
+    write_bytes(path, data, n);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    free(data);
+    /* a file of the first format loads to the same rows */
+    write_bytes(path, legacy.data, legacy.len);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_OK);
+    assert_int_equal(cl_dense_key(t2), 0);
+    for (int32_t i = 0; i < c->ndocs; i++) {
+        int32_t n1, n2;
+        const float *r1 = cl_dense_find(t, c->docs[i]->id, &n1);
+        const float *r2 = cl_dense_find(t2, c->docs[i]->id, &n2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(r1, r2, (size_t)n1 * 3 * 4);
+    }
+    cl_dense_free(t2);
+    /* truncated there: a parse error naming the byte */
+    write_bytes(path, legacy.data, legacy.len - 2);
+    assert_int_equal(cl_dense_read(path, &t2, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "truncated record"));
+    /* a value that is not a finite number is named by document, token, dimension */
+    n = legacy.len;
+    data = cl_buf_detach(&legacy);
     const float nan_value = NAN;
     memcpy(data + n - 4, &nan_value, 4); /* the last value: last document, last token, dim 2 */
     write_bytes(path, data, n);
@@ -701,12 +736,9 @@ static void dense_rms_scale_is_folded_into_the_weights(void **state)
     int64_t n = 0;
     char *path[2] = {tmp_path("dense-raw.bin"), tmp_path("dense-pre.bin")};
     for (int pass = 0; pass < 3; pass++) { /* 0: sums, 1: raw file, 2: pre-scaled file */
-        FILE *fp = NULL;
-        if (pass > 0) {
-            fp = fopen(path[pass - 1], "wb");
-            assert_non_null(fp);
-            assert_int_equal(cl_dense_write_header(fp, D, &err), CL_OK);
-        }
+        cl_dense_writer *dw = NULL;
+        if (pass > 0)
+            assert_int_equal(cl_dense_writer_open(path[pass - 1], D, 0, &dw, &err), CL_OK);
         for (int32_t i = 0; i < c->ndocs; i++) {
             cl_doc *d = c->docs[i];
             float *rows = calloc((size_t)d->ntokens * D, sizeof *rows);
@@ -724,15 +756,14 @@ static void dense_rms_scale_is_folded_into_the_weights(void **state)
             if (pass == 0)
                 n += d->ntokens;
             else
-                assert_int_equal(cl_dense_write_doc(fp, d->id, d->ntokens, D, rows, &err),
-                                 CL_OK);
+                assert_int_equal(cl_dense_writer_add(dw, d->id, d->ntokens, rows, &err), CL_OK);
             free(rows);
         }
         if (pass == 0)
             for (int k = 0; k < D; k++)
                 scale[k] = 1.0 / sqrt(sum[k] / (double)n);
         else
-            fclose(fp);
+            assert_int_equal(cl_dense_writer_commit(dw, &err), CL_OK);
     }
     cl_dense_table *raw, *pre;
     assert_int_equal(cl_dense_read(path[0], &raw, &err), CL_OK);
@@ -791,14 +822,14 @@ static void document_words_are_frequent_content_words(void **state)
     cl_doc *d = make_doc("d", sents, 4);
     crf_doc_ctx dc;
     cl_error err;
-    assert_int_equal(crf_doc_ctx_init(&dc, d, 2, &err), CL_OK);
+    assert_int_equal(cl__crf_doc_ctx_init(&dc, d, 2, &err), CL_OK);
     assert_int_equal(dc.n, 2);
     assert_string_equal(dc.attrs[0], "D=skin");     /* 3 times, case folded */
     assert_string_equal(dc.attrs[1], "D=blisters"); /* 2 times, before "lesions" */
-    crf_doc_ctx_free(&dc);
-    assert_int_equal(crf_doc_ctx_init(&dc, d, 10, &err), CL_OK);
+    cl__crf_doc_ctx_free(&dc);
+    assert_int_equal(cl__crf_doc_ctx_init(&dc, d, 10, &err), CL_OK);
     assert_int_equal(dc.n, 3); /* "with", "these", "the" are function words; the rest once */
-    crf_doc_ctx_free(&dc);
+    cl__crf_doc_ctx_free(&dc);
     cl_doc_free(d);
 }
 
@@ -838,17 +869,17 @@ static void vocabulary_terms_become_features(void **state)
      * disease, epidermolysis, epidermolysis bullosa, œdème */
     assert_int_equal(m->vocab.ncats, 3);
     assert_int_equal(m->vocab.keys.n, 8);
-    int32_t id = crf_dict_find(&m->vocab.keys, "fabry", 5);
+    int32_t id = cl__crf_dict_find(&m->vocab.keys, "fabry", 5);
     assert_true(id >= 0 && m->vocab.cats[id] == 0); /* a prefix only */
-    id = crf_dict_find(&m->vocab.keys, "epidermolysis bullosa", 21);
+    id = cl__crf_dict_find(&m->vocab.keys, "epidermolysis bullosa", 21);
     assert_true(id >= 0 && m->vocab.cats[id] == 6); /* SKIN and ORPHA */
-    assert_true(crf_dict_find(&m->vocab.keys, "œdème", strlen("œdème")) >= 0);
+    assert_true(cl__crf_dict_find(&m->vocab.keys, "œdème", strlen("œdème")) >= 0);
     /* the longest term from each token; "Fabry syndrome" matches nothing */
     const char *sent[] = {"burning pain in Fabry disease , not in Fabry syndrome"};
     cl_doc *d = make_doc("v", sent, 1);
     cl_buf b;
     cl_buf_init(&b);
-    assert_int_equal(crf_sentence_attrs(&m->cfg, NULL, -1, &m->vocab, NULL, d, 0, collect_attr,
+    assert_int_equal(cl__crf_sentence_attrs(&m->cfg, NULL, -1, &m->vocab, NULL, d, 0, collect_attr,
                                         &b, &err),
                      CL_OK);
     const char *want[] = {"\n0:v=B-PHENO\n", "\n1:v=I-PHENO\n", "\n1:v=B-PHENO\n",

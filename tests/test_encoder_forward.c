@@ -121,14 +121,14 @@ static void test_forward_matches_numpy(void **state)
     enc_graph_opts sig = {.train_ops = false, .exact_gelu = false};
     enc_graph_opts train = {.train_ops = true, .exact_gelu = false};
     float *hb, *hs, *ht;
-    assert_int_equal(enc_forward(e, T, 2, ids, lens, NULL, 0, &exact, 2, &hb, &err), CL_OK);
+    assert_int_equal(cl__enc_forward(e, T, 2, ids, lens, NULL, 0, &exact, 2, &hb, &err), CL_OK);
     for (int s = 0; s < 2; s++) {
         double md = max_diff(hb + (size_t)s * T * d, ref[s].h, (size_t)ref[s].n * (size_t)d);
         fprintf(stderr, "batch row %d: max diff %.3g\n", s, md);
         assert_true(md < TOL);
     }
-    assert_int_equal(enc_forward(e, T, 2, ids, lens, NULL, 0, &sig, 2, &hs, &err), CL_OK);
-    assert_int_equal(enc_forward(e, T, 2, ids, lens, NULL, 0, &train, 2, &ht, &err), CL_OK);
+    assert_int_equal(cl__enc_forward(e, T, 2, ids, lens, NULL, 0, &sig, 2, &hs, &err), CL_OK);
+    assert_int_equal(cl__enc_forward(e, T, 2, ids, lens, NULL, 0, &train, 2, &ht, &err), CL_OK);
     double md = 0;
     for (int s = 0; s < 2; s++)
         md = fmax(md, max_diff(hs + (size_t)s * T * d, ht + (size_t)s * T * d,

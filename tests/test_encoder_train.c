@@ -198,8 +198,8 @@ static void test_grad_layer_norm_and_gelu(void **state)
     ggml_set_param(g);
     ggml_set_param(b);
     enc_graph_opts o = {.train_ops = true};
-    struct ggml_tensor *y = enc_layer_norm(c.ctx, x, g, b, 1e-12f, true);
-    y = enc_gelu(c.ctx, ggml_scale(c.ctx, y, 2.0f), &o); /* reach GELU's curved range */
+    struct ggml_tensor *y = cl__enc_layer_norm(c.ctx, x, g, b, 1e-12f, true);
+    y = cl__enc_gelu(c.ctx, ggml_scale(c.ctx, y, 2.0f), &o); /* reach GELU's curved range */
     struct ggml_tensor *r = rand_tensor(c.ctx, 16, 5, &seed, 1.0f, 0.0f);
     c.loss = ggml_sum(c.ctx, ggml_mul(c.ctx, y, r));
     fd_prepare(&c);
@@ -230,7 +230,7 @@ static void test_grad_whole_model(void **state)
     cl_encoder *e;
     assert_int_equal(cl_encoder_open(tmpdir(), &e, &err), CL_OK);
     const char *labels[] = {"O", "B-X", "I-X"};
-    assert_int_equal(enc_new_head(e, labels, 3, 7, &err), CL_OK);
+    assert_int_equal(cl__enc_new_head(e, labels, 3, 7, &err), CL_OK);
     uint64_t seed = 5;
     struct ggml_init_params ip = {256 << 20, NULL, false};
     fd_case c = {.ctx = ggml_init(ip)};
@@ -244,8 +244,8 @@ static void test_grad_whole_model(void **state)
     const int32_t lens[] = {7, 5}, gather[] = {1, 2, 3, 5, 8, 9, 10};
     enc_graph_opts o = {.train_ops = true};
     enc_inputs in;
-    struct ggml_tensor *logits = enc_build(c.ctx, e, T, B, 7, &o, &in);
-    assert_int_equal(enc_set_inputs(&in, e, T, B, ids, lens, gather, 7, &err), CL_OK);
+    struct ggml_tensor *logits = cl__enc_build(c.ctx, e, T, B, 7, &o, &in);
+    assert_int_equal(cl__enc_set_inputs(&in, e, T, B, ids, lens, gather, 7, &err), CL_OK);
     struct ggml_tensor *lab = ggml_new_tensor_2d(c.ctx, GGML_TYPE_F32, 3, 7);
     const int gold[] = {0, 0, 1, 0, 1, 2, 0};
     memset(lab->data, 0, ggml_nbytes(lab));

@@ -103,16 +103,16 @@ static void test_names(void **state)
     assert_int_equal(cl_ft_schedule_from_name("step", &s, &err), CL_ERR_ARG);
 
     /* which tensors train */
-    assert_false(ft_tensor_trains("token_embd.weight", CL_FT_TENSORS_ALL, 0, 30));
-    assert_true(ft_tensor_trains("blk.0.attn_q.weight", CL_FT_TENSORS_ALL, 0, 30));
-    assert_true(ft_tensor_trains("blk.29.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
-    assert_true(ft_tensor_trains("blk.28.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
-    assert_false(ft_tensor_trains("blk.27.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
-    assert_true(ft_tensor_trains("output_norm.weight", CL_FT_TENSORS_LAST, 2, 30));
-    assert_true(ft_tensor_trains("output.weight", CL_FT_TENSORS_LAST, 2, 30));
-    assert_true(ft_tensor_trains("blk.3.attn_norm.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
-    assert_true(ft_tensor_trains("output.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
-    assert_false(ft_tensor_trains("blk.3.attn_q.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+    assert_false(cl__ft_tensor_trains("token_embd.weight", CL_FT_TENSORS_ALL, 0, 30));
+    assert_true(cl__ft_tensor_trains("blk.0.attn_q.weight", CL_FT_TENSORS_ALL, 0, 30));
+    assert_true(cl__ft_tensor_trains("blk.29.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(cl__ft_tensor_trains("blk.28.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_false(cl__ft_tensor_trains("blk.27.ffn_up.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(cl__ft_tensor_trains("output_norm.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(cl__ft_tensor_trains("output.weight", CL_FT_TENSORS_LAST, 2, 30));
+    assert_true(cl__ft_tensor_trains("blk.3.attn_norm.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+    assert_true(cl__ft_tensor_trains("output.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
+    assert_false(cl__ft_tensor_trains("blk.3.attn_q.weight", CL_FT_TENSORS_NORMS_OUTPUT, 0, 30));
 }
 
 static void test_pack(void **state)
@@ -127,7 +127,7 @@ static void test_pack(void **state)
     memset(&w, 0, sizeof w);
     int32_t skipped;
     cl_error err;
-    assert_int_equal(ft_windows_pack(&w, 8, seqs, NULL, 3, true, 2, &skipped, &err), CL_OK);
+    assert_int_equal(cl__ft_windows_pack(&w, 8, seqs, NULL, 3, true, 2, &skipped, &err), CL_OK);
     assert_int_equal(skipped, 0);
     assert_int_equal(w.n, 2); /* a+b (9 tokens) fit 8 positions + 1 target; c alone */
     llama_token *t0 = w.tokens;
@@ -144,7 +144,7 @@ static void test_pack(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(w.choice[i], 0);
     int32_t labels[8];
-    ft_window_labels(&w, 0, 100, labels);
+    cl__ft_window_labels(&w, 0, 100, labels);
     assert_int_equal(labels[0], 10); /* row 0 keeps its own label */
     assert_int_equal(labels[1], 11);
     assert_int_equal(labels[3], 10 - 3 * 100); /* masked: onto row 0's element */
@@ -156,7 +156,7 @@ static void test_pack(void **state)
     llama_token d[12] = {0};
     uint8_t cd[12] = {0};
     ft_seq seqs2[2] = {{a, ca, 5, NULL}, {d, cd, 12, NULL}};
-    assert_int_equal(ft_windows_pack(&w, 8, seqs2, NULL, 2, false, 2, &skipped, &err), CL_OK);
+    assert_int_equal(cl__ft_windows_pack(&w, 8, seqs2, NULL, 2, false, 2, &skipped, &err), CL_OK);
     assert_int_equal(w.n, 1);
     assert_int_equal(skipped, 1);
     assert_int_equal(w.tokens[5], 2); /* padding */
@@ -166,7 +166,7 @@ static void test_pack(void **state)
      * whole label is right when its later tokens ('+') are right too */
     uint8_t cha[5] = {0, 0, 'B', FT_LABEL_MORE, 'I'}, chb[4] = {0, 'O', FT_LABEL_MORE, 'I'};
     ft_seq seqs3[2] = {{a, ca, 5, cha}, {b, cb, 4, chb}};
-    assert_int_equal(ft_windows_pack(&w, 8, seqs3, NULL, 2, true, 2, &skipped, &err), CL_OK);
+    assert_int_equal(cl__ft_windows_pack(&w, 8, seqs3, NULL, 2, true, 2, &skipped, &err), CL_OK);
     assert_int_equal(w.n, 1);
     uint8_t wantc[8] = {0, 'B', FT_LABEL_MORE, 'I', 0, 'O', FT_LABEL_MORE, 'I'};
     assert_memory_equal(w.choice, wantc, 8);
@@ -176,7 +176,7 @@ static void test_pack(void **state)
     int32_t pred[8] = {10, 11, 99, 13, 0, 20, 21, 21};
     cl_ft_choices got;
     memset(&got, 0, sizeof got);
-    ft_window_choices(&w, 0, pred, &got);
+    cl__ft_window_choices(&w, 0, pred, &got);
     assert_int_equal(got.n[0], 1);
     assert_int_equal(got.right[0], 1);
     assert_int_equal(got.whole[0], 1);
@@ -186,7 +186,7 @@ static void test_pack(void **state)
     assert_int_equal(got.n[2], 2);
     assert_int_equal(got.right[2], 1);
     assert_int_equal(got.whole[2], 1);
-    ft_windows_free(&w);
+    cl__ft_windows_free(&w);
 }
 
 /* A tokenized training document built by hand: one sentence with a
@@ -221,7 +221,7 @@ static void test_render(void **state)
     assert_non_null(b);
     cl_doc *doc = sample_doc();
     cl_ft_example ex;
-    assert_int_equal(ft_render_example(m, b, doc, 0, CL_FT_LOSS_LABELS, &ex, &err), CL_OK);
+    assert_int_equal(cl__ft_render_example(m, b, doc, 0, CL_FT_LOSS_LABELS, &ex, &err), CL_OK);
     /* the prompt the tagger sends is a prefix of the training text */
     cl_prompt pr;
     cl_prompt_init(&pr);
@@ -245,7 +245,7 @@ static void test_render(void **state)
     /* counted tokens spell the labels (stories260K splits them into pieces;
      * the first may carry the separator's space, " O") */
     ft_seq s;
-    assert_int_equal(ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
+    assert_int_equal(cl__ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
     cl_buf spelled;
     cl_buf_init(&spelled);
     char piece[64];
@@ -292,7 +292,7 @@ static void test_render(void **state)
     assert_int_equal(marks, 7);
     /* whole-answer loss: one span from the prompt's end */
     cl_ft_example ex2;
-    assert_int_equal(ft_render_example(m, b, doc, 0, CL_FT_LOSS_ANSWER, &ex2, &err), CL_OK);
+    assert_int_equal(cl__ft_render_example(m, b, doc, 0, CL_FT_LOSS_ANSWER, &ex2, &err), CL_OK);
     assert_int_equal(ex2.nspans, 1);
     assert_int_equal(ex2.spans[0][0], ex2.prompt_len);
     assert_int_equal(ex2.nlines, 7); /* label starts whatever the loss */
@@ -301,7 +301,7 @@ static void test_render(void **state)
     cl_ft_example_free(&ex2);
     cl_buf_free(&all);
     cl_buf_free(&spelled);
-    ft_seq_free(&s);
+    cl__ft_seq_free(&s);
     cl_buf_free(&head);
     cl_prompt_free(&pr);
     cl_ft_example_free(&ex);
@@ -336,7 +336,7 @@ static void test_masked_loss(void **state)
     int32_t nt;
     size_t *ends;
     cl_error err;
-    assert_int_equal(ft_tokenize(vocab, text, strlen(text), &toks, &nt, &ends, &err), CL_OK);
+    assert_int_equal(cl__ft_tokenize(vocab, text, strlen(text), &toks, &nt, &ends, &err), CL_OK);
     assert_true(nt > T + 1);
     free(ends);
     uint8_t counted[257] = {0};
@@ -354,7 +354,7 @@ static void test_masked_loss(void **state)
     ft_windows w;
     memset(&w, 0, sizeof w);
     int32_t skipped;
-    assert_int_equal(ft_windows_pack(&w, T, &s, NULL, 1, true, 0, &skipped, &err), CL_OK);
+    assert_int_equal(cl__ft_windows_pack(&w, T, &s, NULL, 1, true, 0, &skipped, &err), CL_OK);
     assert_int_equal(w.n, 1);
 
     /* expected: sum of -log p(next) over counted rows and row 0, over T */
@@ -397,7 +397,7 @@ static void test_masked_loss(void **state)
     llama_opt_init(tc, model, op);
     ggml_opt_dataset_t ds = ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, T, T, 1, 1);
     memcpy(ggml_opt_dataset_data(ds)->data, w.tokens, sizeof(int32_t) * (size_t)T);
-    ft_window_labels(&w, 0, nv, (int32_t *)ggml_opt_dataset_labels(ds)->data);
+    cl__ft_window_labels(&w, 0, nv, (int32_t *)ggml_opt_dataset_labels(ds)->data);
     ggml_opt_result_t r = ggml_opt_result_init();
     llama_opt_epoch(tc, ds, r, r, 0, NULL, NULL); /* evaluation only */
     double loss, unc;
@@ -418,7 +418,7 @@ static void test_masked_loss(void **state)
     assert_true(same >= T - 2);
     cl_ft_choices got;
     memset(&got, 0, sizeof got);
-    ft_window_choices(&w, 0, pred, &got);
+    cl__ft_window_choices(&w, 0, pred, &got);
     fprintf(stderr, "label choices: %lld of %lld right (decode: %lld)\n", (long long)got.right[0],
             (long long)got.n[0], (long long)want.right[0]);
     assert_int_equal(got.n[0], want.n[0]);
@@ -437,7 +437,7 @@ static void test_masked_loss(void **state)
     ggml_opt_dataset_free(ds);
     llama_free(tc);
     llama_model_free(model);
-    ft_windows_free(&w);
+    cl__ft_windows_free(&w);
     free(toks);
 }
 
@@ -542,7 +542,7 @@ static void test_features(void **state)
     free(b2);
     p.layer = 99;
     assert_int_equal(cl_features_export(&p, c, out3, &r, &err), CL_ERR_ARG);
-    assert_non_null(strstr(err.msg, "--layer 99"));
+    assert_non_null(strstr(err.msg, "layer 99"));
     cl_dense_free(t);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -593,7 +593,7 @@ static void test_save_roundtrip(void **state)
     struct llama_model *model = llama_model_load_from_file(path, mp);
     assert_non_null(model);
     cl_error err;
-    assert_int_equal(ft_save_model(model, path, out, NULL, &err), CL_OK);
+    assert_int_equal(cl__ft_save_model(model, path, out, NULL, &err), CL_OK);
     int32_t ctx_orig = llama_model_n_ctx_train(model);
     char t1[64] = "", t2[64] = "";
     llama_model_meta_val_str(model, "tokenizer.chat_template", t1, sizeof t1);
@@ -618,7 +618,7 @@ static void test_save_roundtrip(void **state)
     snprintf(named, sizeof named, "%s/named.gguf", dir);
     model = llama_model_load_from_file(out, mp);
     assert_non_null(model);
-    assert_int_equal(ft_save_model(model, out, named, "chatml", &err), CL_OK);
+    assert_int_equal(cl__ft_save_model(model, out, named, "chatml", &err), CL_OK);
     llama_model_free(model);
     cl_llama_model *lm = cl_llama_model_load(named, false, &err);
     assert_non_null(lm);
@@ -633,7 +633,7 @@ static void test_save_roundtrip(void **state)
     cl_llama_model_free(lm);
     model = llama_model_load_from_file(named, mp);
     assert_non_null(model);
-    assert_int_equal(ft_save_model(model, named, out, CL_LLAMA_PLAIN_TEMPLATE_NAME, &err), CL_OK);
+    assert_int_equal(cl__ft_save_model(model, named, out, CL_LLAMA_PLAIN_TEMPLATE_NAME, &err), CL_OK);
     llama_model_free(model);
     lm = cl_llama_model_load(out, false, &err);
     assert_non_null(lm);
@@ -673,9 +673,9 @@ static void test_memory_estimate(void **state)
     char *f32 = NULL;
     assert_int_equal(cl_ft_f32_model(path, dir, 1, &f32, NULL, NULL, &err), CL_OK);
     ft_mem all, last1, last99;
-    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_ALL, 0, 512, &all, &err), CL_OK);
-    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 1, 512, &last1, &err), CL_OK);
-    assert_int_equal(ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 99, 512, &last99, &err),
+    assert_int_equal(cl__ft_estimate_memory(f32, CL_FT_TENSORS_ALL, 0, 512, &all, &err), CL_OK);
+    assert_int_equal(cl__ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 1, 512, &last1, &err), CL_OK);
+    assert_int_equal(cl__ft_estimate_memory(f32, CL_FT_TENSORS_LAST, 99, 512, &last99, &err),
                      CL_OK);
     /* stories260K has 5 blocks: last:1 keeps 3 blocks' activations */
     assert_true(all.activations > 0);
@@ -687,7 +687,7 @@ static void test_memory_estimate(void **state)
     assert_int_equal(last1.logits, all.logits);
     assert_int_equal(last1.total, last1.weights + last1.optimizer + last1.activations +
                                       last1.logits + last1.kv + (256ll << 20));
-    assert_int_equal(ft_estimate_memory("/nonexistent.gguf", CL_FT_TENSORS_ALL, 0, 512, &all,
+    assert_int_equal(cl__ft_estimate_memory("/nonexistent.gguf", CL_FT_TENSORS_ALL, 0, 512, &all,
                                         &err),
                      CL_ERR_MODEL);
     free(f32);
@@ -725,10 +725,10 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
             if (c->docs[d]->sentences[se].tok_end == c->docs[d]->sentences[se].tok_begin)
                 continue;
             cl_ft_example ex;
-            assert_int_equal(ft_render_example(m, b, c->docs[d], se, CL_FT_LOSS_LABELS, &ex, &err),
+            assert_int_equal(cl__ft_render_example(m, b, c->docs[d], se, CL_FT_LOSS_LABELS, &ex, &err),
                              CL_OK);
             ft_seq s;
-            assert_int_equal(ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
+            assert_int_equal(cl__ft_seq_from_example(m->vocab, &ex, &s, &err), CL_OK);
             if (s.n >= 2 && s.n <= n_ctx + 1) {
                 llama_memory_clear(llama_get_memory(ctx), true);
                 decode_all(ctx, s.toks, s.n - 1); /* the last token is only a target */
@@ -764,7 +764,7 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
                     out->whole[k] += all;
                 }
             }
-            ft_seq_free(&s);
+            cl__ft_seq_free(&s);
             cl_ft_example_free(&ex);
         }
     llama_free(ctx);
@@ -873,7 +873,7 @@ static void test_finetune_then_tag(void **state)
     p.n_ctx = 256;
     p.resume = false;
     assert_int_equal(cl_finetune(&p, train, NULL, &r, &err), CL_ERR_ARG);
-    assert_non_null(strstr(err.msg, "--ctx"));
+    assert_non_null(strstr(err.msg, "n_ctx"));
     /* as is a window that is not a multiple of 256, and a memory limit too small */
     p.n_ctx = 1000;
     assert_int_equal(cl_finetune(&p, train, NULL, &r, &err), CL_ERR_ARG);

@@ -506,10 +506,10 @@ static void zero_shot_prompt(void **state)
     /* strategies that need data refuse to start without it */
     p.strategy = CL_STRATEGY_FEW_SHOT;
     assert_null(cl_prompt_builder_new(&p, &err));
-    assert_non_null(strstr(err.msg, "--train"));
+    assert_non_null(strstr(err.msg, "training data"));
     p.strategy = CL_STRATEGY_RAG;
     assert_null(cl_prompt_builder_new(&p, &err));
-    assert_non_null(strstr(err.msg, "--kb"));
+    assert_non_null(strstr(err.msg, "knowledge base"));
 }
 
 /* Hand-made stand-in for ACTH-Deficiency: 7 sentences, the 6th starts with

@@ -162,11 +162,12 @@ static void bm25_file_round_trip_and_corruption(void **state)
 }
 
 /* Write an index file's bytes with its checksum recomputed (data is
- * changed in place: its last 8 bytes). */
+ * changed in place: the header's checksum, bytes 24..31, binfile.h; a
+ * little-endian host). */
 static void write_forged(const char *path, char *data, size_t n)
 {
-    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, data, n - 8);
-    memcpy(data + n - 8, &sum, 8);
+    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, data + 32, n - 32);
+    memcpy(data + 24, &sum, 8);
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(data, 1, n, fp), n);
@@ -188,21 +189,22 @@ static void bm25_forged_files_are_refused(void **state)
     char *data;
     size_t n;
     assert_int_equal(cl_read_file(path, &data, &n, &err), CL_OK);
-    /* layout of the small index: header to 56, 3 document lengths, terms
-     * a b c d e (4 + 1 bytes each) from 68, 6 starts from 93, 6 posting
-     * documents from 117, 6 frequencies from 141, checksum from 165 */
-    assert_int_equal(n, 173);
-    assert_memory_equal(data + 72, "a", 1);
-    assert_memory_equal(data + 77, "b", 1);
+    /* layout of the small index: container header to 32, key, k1, b,
+     * counts to 72, 3 document lengths, terms a b c d e (4 + 1 bytes each)
+     * from 84, 6 starts from 109, 6 posting documents from 133, 6
+     * frequencies from 157 to the end, 181 */
+    assert_int_equal(n, 181);
+    assert_memory_equal(data + 88, "a", 1);
+    assert_memory_equal(data + 93, "b", 1);
     const struct {
         size_t at;
         int32_t value;
         const char *why;
     } cases[] = {
-        {64, -1, "negative document length"},
-        {117, 1, "postings out of order"}, /* a: documents 1, 1 */
-        {161, 2, "posting out of range"},  /* e in d2 (1 term) twice */
-        {44, INT32_MAX, "truncated vocabulary"}, /* the term count */
+        {80, -1, "negative document length"},
+        {133, 1, "postings out of order"}, /* a: documents 1, 1 */
+        {177, 2, "posting out of range"},  /* e in d2 (1 term) twice */
+        {60, INT32_MAX, "truncated vocabulary"}, /* the term count */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *copy = malloc(n);
@@ -222,19 +224,19 @@ static void bm25_forged_files_are_refused(void **state)
     char *copy = malloc(n);
     assert_non_null(copy);
     memcpy(copy, data, n);
-    copy[77] = 'a';
+    copy[93] = 'a';
     write_forged(path, copy, n);
     cl_bm25 *back = NULL;
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "a vocabulary term is there twice"));
     memcpy(copy, data, n);
-    copy[82] = '\0';
+    copy[98] = '\0';
     write_forged(path, copy, n);
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "NUL byte"));
     memcpy(copy, data, n);
     double inf = INFINITY;
-    memcpy(copy + 24, &inf, 8);
+    memcpy(copy + 40, &inf, 8);
     write_forged(path, copy, n);
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "bad parameters"));

@@ -120,14 +120,14 @@ static void test_metrics_text(void **state)
     (void)state;
     serve_metrics m;
     memset(&m, 0, sizeof m);
-    serve_metrics_request(&m, 200, 0.004);  /* bucket le=0.005 */
-    serve_metrics_request(&m, 200, 0.2);    /* le=0.25 */
-    serve_metrics_request(&m, 413, 100.0);  /* +Inf only */
+    cl__serve_metrics_request(&m, 200, 0.004);  /* bucket le=0.005 */
+    cl__serve_metrics_request(&m, 200, 0.2);    /* le=0.25 */
+    cl__serve_metrics_request(&m, 413, 100.0);  /* +Inf only */
     m.tokens = 17;
     m.queue_requests = 2;
     cl_buf b;
     cl_buf_init(&b);
-    assert_int_equal(serve_metrics_format(&m, &b), 0);
+    assert_int_equal(cl__serve_metrics_format(&m, &b), 0);
     const char *want[] = {
         "clinner_http_requests_total{code=\"200\"} 2\n",
         "clinner_http_requests_total{code=\"413\"} 1\n",

@@ -41,6 +41,39 @@ static void offsets_round_trip(void **state)
     cl_text_index_free(&ix);
 }
 
+/* Every code point and every byte of mixed texts (ASCII runs, wide code
+ * points at the start, the end, side by side) against a plain scan. */
+static void offsets_match_a_scan(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "", "plain ascii", "\xc3\xa9", "\xc3\xa9t\xc3\xa9", "ab\xe2\x80\x94\xe2\x80\x94" "cd",
+        "\xf0\x9d\x9b\xbc\xc2\xa0x\xe2\x80\x94", "x\xc2\xa0", "fever 38\xc2\xb0" "C, rash \xe2\x80\x93 ok.",
+    };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        const char *s = texts[t];
+        size_t n = strlen(s);
+        cl_text_index ix;
+        cl_error err;
+        assert_int_equal(cl_text_index_init(&ix, s, n, &err), CL_OK);
+        int32_t cp = 0;
+        for (size_t b = 0; b <= n; b++) {
+            bool starts = b == n || ((unsigned char)s[b] & 0xC0) != 0x80;
+            if (starts) {
+                assert_int_equal(cl_text_cp_to_byte(&ix, cp), b);
+                assert_int_equal(cl_text_byte_to_cp(&ix, b), cp);
+                cp++;
+            } else {
+                assert_int_equal(cl_text_byte_to_cp(&ix, b), -1);
+            }
+        }
+        assert_int_equal(ix.nchars, cp - 1);
+        assert_int_equal(cl_text_cp_to_byte(&ix, cp), SIZE_MAX);
+        assert_int_equal(cl_text_byte_to_cp(&ix, n + 1), -1);
+        cl_text_index_free(&ix);
+    }
+}
+
 static void python_space_set(void **state)
 {
     (void)state;
@@ -163,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_validation_names_offset),
         cmocka_unit_test(offsets_round_trip),
+        cmocka_unit_test(offsets_match_a_scan),
         cmocka_unit_test(python_space_set),
         cmocka_unit_test(doc_rejects_bad_utf8_and_bad_offsets),
         cmocka_unit_test(doc_keeps_only_chosen_types),

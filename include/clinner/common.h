@@ -10,6 +10,7 @@
 #ifndef CLINNER_COMMON_H
 #define CLINNER_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,15 @@ cl_status cl_error_set(cl_error *err, cl_status code, const char *fmt, ...)
 /* Prepend context ("file.ann:12: ") to an existing message; returns err->code. */
 cl_status cl_error_prefix(cl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Record an error from a va_list (what cl_error_set does with its "..."). */
+cl_status cl_error_vset(cl_error *err, cl_status code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* Where the library reports what the user should know but is not an error
+ * (a retried request, a skipped sentence, a cache hit); the CLI prints it to
+ * stderr.  util.h's cl_logf formats a message for one. */
+typedef void (*cl_log_fn)(void *ctx, const char *msg);
 
 /* Short name of a status ("parse error", ...). */
 const char *cl_status_name(cl_status code);

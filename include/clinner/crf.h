@@ -46,12 +46,15 @@ const char *cl_crf_labels_name(cl_crf_labels labels);
 
 /* ---- dense per-token features ----
  *
- * File format (all integers little-endian):
- *   header:  8 bytes "CLDENSE1", u32 dim
+ * File format: binfile.h's container (magic "CLNRDNS\0", version 2) whose
+ * payload (integers little-endian) is
+ *   u64 key (what the features were computed from; 0: not said), u32 dim,
  *   records: u32 id_len, id_len bytes of the document id (no NUL),
  *            u32 ntokens, ntokens * dim float32 (IEEE 754, little-endian),
  *            row i belonging to the document's token i
- * until the end of the file.  Token indices are those of the tokenizer used
+ * to the end of the payload.  Files of the first format (8 bytes
+ * "CLDENSE1", u32 dim, the same records; no checksum) still load.  Token
+ * indices are those of the tokenizer used
  * for training and tagging, so the file must be produced with the same one;
  * a document whose token count differs is an error.  A document absent from
  * the file gets zero vectors. */
@@ -62,10 +65,21 @@ void cl_dense_free(cl_dense_table *t);
 int32_t cl_dense_dim(const cl_dense_table *t);
 /* Rows of document id (ntokens * dim floats) or NULL when absent. */
 const float *cl_dense_find(const cl_dense_table *t, const char *doc_id, int32_t *ntokens);
-/* Writers for producers of such files (clinner features). */
-cl_status cl_dense_write_header(FILE *fp, int32_t dim, cl_error *err);
-cl_status cl_dense_write_doc(FILE *fp, const char *doc_id, int32_t ntokens, int32_t dim,
-                             const float *rows, cl_error *err);
+/* The key the file was written with (0 for the first format). */
+uint64_t cl_dense_key(const cl_dense_table *t);
+
+/* Writing such a file (clinner features): open starts it at path (written
+ * atomically: nothing appears there before commit), add appends one
+ * document's ntokens * dim rows, commit completes the header's length and
+ * checksum, renames the file into place and frees the writer; free alone
+ * abandons the file. */
+typedef struct cl_dense_writer cl_dense_writer;
+cl_status cl_dense_writer_open(const char *path, int32_t dim, uint64_t key,
+                               cl_dense_writer **out, cl_error *err);
+cl_status cl_dense_writer_add(cl_dense_writer *w, const char *doc_id, int32_t ntokens,
+                              const float *rows, cl_error *err);
+cl_status cl_dense_writer_commit(cl_dense_writer *w, cl_error *err);
+void cl_dense_writer_free(cl_dense_writer *w);
 
 /* ---- training ---- */
 

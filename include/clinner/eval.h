@@ -21,6 +21,7 @@
 
 #include "clinner/corpus.h"
 #include "clinner/doc.h"
+#include "clinner/labels.h"
 #include "clinner/util.h"
 
 #ifdef __cplusplus
@@ -194,6 +195,17 @@ bool cl_eval_align(const char *const *pred, int32_t npred, int32_t ngold, const 
  * strict mode a label that is not O, B-X or I-X is an error (seqeval raises). */
 cl_status cl_eval_corpora(const cl_corpus *gold, const cl_corpus *pred,
                           const cl_eval_params *params, cl_eval_result *out, cl_error *err);
+/* The same in steps, for large files: a token-level view keeps of a corpus
+ * only labels (ids of labels, shared by gold and predictions), token texts
+ * and sentence units, about 15 bytes per token, so the corpus can be freed
+ * once it is reduced.  gold: the corpus must have token labels. */
+typedef struct cl_eval_tokens cl_eval_tokens;
+cl_status cl_eval_tokens_new(const cl_corpus *c, bool gold, cl_labels *labels,
+                             cl_eval_tokens **out, cl_error *err);
+void cl_eval_tokens_free(cl_eval_tokens *t);
+cl_status cl_eval_tokens_score(const cl_eval_tokens *gold, const cl_eval_tokens *pred,
+                               const cl_labels *labels, const cl_eval_params *params,
+                               cl_eval_result *out, cl_error *err);
 /* Token level against LLM output: block i is aligned to the gold's sentence
  * unit i (as above); the block count must equal the unit count. */
 cl_status cl_eval_paperlines(const cl_corpus *gold, const cl_paperlines *pred,

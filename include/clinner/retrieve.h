@@ -16,16 +16,11 @@
 
 #include "clinner/doc.h"
 #include "clinner/tokenize.h"
+#include "clinner/util.h" /* cl_fnv1a64, the index cache keys' hash */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- hashing (index cache keys) ---- */
-
-/* FNV-1a 64 of data[0..n), continuing from h (start with CL_FNV64_INIT). */
-#define CL_FNV64_INIT 0xcbf29ce484222325ULL
-uint64_t cl_fnv1a64(uint64_t h, const void *data, size_t n);
 
 /* ---- terms ---- */
 

@@ -34,11 +34,8 @@ typedef struct cl_tagger_stats {
                                * work included); the rest of a run is on the host */
 } cl_tagger_stats;
 
-/* Where a backend reports what the user should know but is not an error
- * (a retried request, a skipped sentence); the CLI prints it to stderr. */
-typedef void (*cl_log_fn)(void *ctx, const char *msg);
-/* Format a message and pass it to log (nothing when log is NULL). */
-void cl_logf(cl_log_fn log, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A backend reports what the user should know but is not an error (a
+ * retried request, a skipped sentence) through a cl_log_fn (common.h). */
 
 /* What an LLM backend answered for one sentence, kept so that users can
  * study the raw answers (`clinner tag --answers FILE`). */

@@ -29,11 +29,16 @@ int cl_utf8_encode(int32_t cp, char *out);
 /* Number of code points in a valid UTF-8 string. */
 int32_t cl_utf8_length(const char *s, size_t n);
 
-/* Code-point <-> byte offset map of one text. */
+/* Code-point <-> byte offset map of one text.  Only the code points that
+ * take more than one byte are listed (clinical text is nearly all ASCII), so
+ * an ASCII text costs nothing and the others 8 bytes per such code point;
+ * a lookup is a binary search over them. */
 typedef struct cl_text_index {
-    int32_t nchars;     /* code points in the text */
-    size_t nbytes;      /* bytes in the text */
-    size_t *cp_to_byte; /* nchars + 1 entries; cp_to_byte[nchars] == nbytes */
+    int32_t nchars; /* code points in the text */
+    size_t nbytes;  /* bytes in the text */
+    int32_t nwide;  /* code points of more than one byte */
+    int32_t *wide_cp;    /* their positions, ascending */
+    int32_t *wide_extra; /* bytes beyond one of wide_cp[0..i], cumulated */
 } cl_text_index;
 
 /* Build the map for valid UTF-8 text (validates; CL_ERR_UTF8 names the byte). */

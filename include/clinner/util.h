@@ -1,12 +1,14 @@
 /*
  * util.h - small building blocks shared by every module: a growable string
- * buffer, whole-file reading, and atomic file output (write to a temporary
+ * buffer, whole-file reading, atomic file output (write to a temporary
  * file in the same directory, rename on commit) so that no command ever
- * leaves a partial output file behind.
+ * leaves a partial output file behind, the one log-message formatter and
+ * the one hash (FNV-1a 64) behind checksums, cache keys and fingerprints.
  */
 #ifndef CLINNER_UTIL_H
 #define CLINNER_UTIL_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "clinner/common.h"
@@ -76,6 +78,21 @@ bool cl_threads_oversubscribed(double load, int ncpu, int nthreads);
 
 /* Monotonic clock in seconds. */
 double cl_now(void);
+
+/* ---- log messages ----
+ * Format a message (printf-style, cut at 2 KiB) and hand it to log(ctx, msg);
+ * nothing happens when log is NULL.  Every module that reports notes through
+ * a cl_log_fn (common.h) formats them here. */
+void cl_logf(cl_log_fn log, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same for a module's own printf-like note function (va_list). */
+void cl_vlogf(cl_log_fn log, void *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* ---- hashing ----
+ * FNV-1a 64 of data[0..n), continuing from h (start with CL_FNV64_INIT): the
+ * checksum of binary files (binfile.h), cache keys and resume fingerprints. */
+#define CL_FNV64_INIT 0xcbf29ce484222325ULL
+uint64_t cl_fnv1a64(uint64_t h, const void *data, size_t n);
 
 #ifdef __cplusplus
 }

@@ -153,6 +153,37 @@ static void usage(FILE *fp)
             "      --pred gpt4-1106-preview-chat_all_5shot_result_test.txt --pred-format paper-lines\n");
 }
 
+/* Token-level scoring of two token files: the gold corpus *g is reduced to
+ * its token-level view and freed, then the predictions are read and
+ * reduced, so that only one whole corpus is in memory at a time.  (The
+ * scorer's messages name both files.) */
+static cl_status score_token_files(cl_corpus **g, cl_format pf, const char *pred,
+                                   const cl_eval_params *params, cl_eval_result *res,
+                                   cl_error *err)
+{
+    cl_labels *labels = NULL;
+    cl_eval_tokens *gv = NULL, *pv = NULL;
+    cl_corpus *p = NULL;
+    cl_status st = cl_labels_new(&labels, err);
+    if (st == CL_OK)
+        st = cl_eval_tokens_new(*g, true, labels, &gv, err);
+    cl_corpus_free(*g);
+    *g = NULL;
+    if (st == CL_OK && !(p = cl_corpus_new()))
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_corpus_read(p, pf, pred, err);
+    if (st == CL_OK)
+        st = cl_eval_tokens_new(p, false, labels, &pv, err);
+    cl_corpus_free(p);
+    if (st == CL_OK)
+        st = cl_eval_tokens_score(gv, pv, labels, params, res, err);
+    cl_eval_tokens_free(gv);
+    cl_eval_tokens_free(pv);
+    cl_labels_free(labels);
+    return st;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *gold = NULL, *gold_fmt = NULL, *pred = NULL, *pred_fmt = NULL;
@@ -230,7 +261,13 @@ int cmd_eval(int argc, char **argv)
     }
     if (cl_corpus_read(g, gf, gold, &err) != CL_OK)
         goto fail;
-    if (pf == CL_FORMAT_PAPER_LINES) {
+    if (!span_level && pf != CL_FORMAT_PAPER_LINES && !html) {
+        /* token level, token against token: each corpus is reduced to what
+         * scoring needs and freed before the next is read (peak memory);
+         * --html keeps the gold to score every --pred against it */
+        if (score_token_files(&g, pf, pred, &params, &res, &err) != CL_OK)
+            goto fail;
+    } else if (pf == CL_FORMAT_PAPER_LINES) {
         if (cl_paperlines_read(pred, &pl, &err) != CL_OK ||
             cl_eval_paperlines(g, &pl, pred, &params, &res, &err) != CL_OK)
             goto fail;

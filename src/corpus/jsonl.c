@@ -45,13 +45,13 @@ static cl_status jfail(const jctx *j, const char *field, const char *fmt, ...)
 
 static cl_status jfail(const jctx *j, const char *field, const char *fmt, ...)
 {
-    char msg[512];
+    if (!j->err)
+        return CL_ERR_PARSE;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cl_error_vset(j->err, CL_ERR_PARSE, fmt, ap);
     va_end(ap);
-    return cl_error_set(j->err, CL_ERR_PARSE, "%s:%ld: field %s: %s", j->file, j->line, field,
-                        msg);
+    return cl_error_prefix(j->err, "%s:%ld: field %s: ", j->file, j->line, field);
 }
 
 /* An integer-valued JSON number in [lo, hi]. */

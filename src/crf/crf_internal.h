@@ -22,15 +22,13 @@ typedef struct crf_dict {
     uint32_t nslots;  /* power of two */
 } crf_dict;
 
-void crf_dict_init(crf_dict *d);
-void crf_dict_free(crf_dict *d);
+void cl__crf_dict_init(crf_dict *d);
+void cl__crf_dict_free(crf_dict *d);
 /* Id of key or -1. */
-int32_t crf_dict_find(const crf_dict *d, const char *key, size_t n);
+int32_t cl__crf_dict_find(const crf_dict *d, const char *key, size_t n);
 /* Id of key, added when absent; -1 when out of memory.  *added tells which. */
-int32_t crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added);
+int32_t cl__crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added);
 
-uint64_t crf_fnv1a(const void *data, size_t n, uint64_t h);
-#define CRF_FNV_INIT 0xcbf29ce484222325ULL
 
 /* ---- dimensions, sequences ---- */
 #define CRF_MAX_TYPES 32
@@ -57,7 +55,7 @@ typedef struct crf_seq {
     int32_t *labels;    /* T gold label ids, or NULL */
 } crf_seq;
 
-void crf_seq_free(crf_seq *s);
+void cl__crf_seq_free(crf_seq *s);
 
 /* Scratch space of one thread (grows as needed). */
 typedef struct crf_work {
@@ -72,21 +70,21 @@ typedef struct crf_work {
     int32_t *back;  /* T * L Viterbi back pointers */
 } crf_work;
 
-void crf_work_init(crf_work *w, int32_t L);
-int crf_work_reserve(crf_work *w, int32_t T); /* 0 ok, -1 nomem */
-void crf_work_free(crf_work *w);
+void cl__crf_work_init(crf_work *w, int32_t L);
+int cl__crf_work_reserve(crf_work *w, int32_t T); /* 0 ok, -1 nomem */
+void cl__crf_work_free(crf_work *w);
 
 /* ---- dense rows (dense.c) ---- */
 /* rms[k]: root mean square of dimension k over every token of the corpus's
  * documents that the table has (0 when there are none). */
-void crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms);
+void cl__crf_dense_rms(const cl_dense_table *t, const cl_corpus *docs, double *rms);
 /* A copy of t with dimension k multiplied by scale[k] (rounded to float). */
-cl_status crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
+cl_status cl__crf_dense_scaled(const cl_dense_table *t, const double *scale, cl_dense_table **out,
                            cl_error *err);
 
 /* ---- inference (infer.c) ---- */
 /* S[t*L + y] = sum of weights of token t's attributes (and dense row) for y. */
-void crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S);
+void cl__crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S);
 /* Subtract bias from the state score of O (label 0) at every position. */
 static inline void crf_bias_o(crf_dims d, double *S, int32_t T, double bias)
 {
@@ -95,16 +93,16 @@ static inline void crf_bias_o(crf_dims d, double *S, int32_t T, double bias)
             S[(size_t)t * d.L] -= bias;
 }
 /* Best label sequence given state scores; returns its score. */
-double crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_work *wk,
+double cl__crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_work *wk,
                    int32_t *out);
 /* Forward-backward over wk->S: fills wk->marg (T * L) and returns log Z. */
-double crf_forward_backward(crf_dims d, const double *w, int32_t T, crf_work *wk);
+double cl__crf_forward_backward(crf_dims d, const double *w, int32_t T, crf_work *wk);
 /* Score of a given label sequence. */
-double crf_path_score(crf_dims d, const double *w, const double *S, int32_t T,
+double cl__crf_path_score(crf_dims d, const double *w, const double *S, int32_t T,
                       const int32_t *y);
 /* Negative log-likelihood of s (which must have labels); adds its gradient
  * to grad when grad != NULL. */
-double crf_seq_nll(crf_dims d, const double *w, const crf_seq *s, crf_work *wk, double *grad);
+double cl__crf_seq_nll(crf_dims d, const double *w, const crf_seq *s, crf_work *wk, double *grad);
 
 /* ---- optimiser (lbfgs.c) ---- */
 /* Returns the smooth part f(x) and writes its gradient. */
@@ -120,7 +118,7 @@ typedef struct crf_lbfgs_params {
 /* Minimise f(x) + c1 |x|_1 from x; x holds the last iterate on return.
  * Returns 0 on convergence or a stop, -1 out of memory, 1 when the line
  * search failed (x is then the last good iterate; not an error for us). */
-int crf_lbfgs(int64_t n, double *x, double *fx, crf_eval_fn eval, crf_iter_fn iter, void *ud,
+int cl__crf_lbfgs(int64_t n, double *x, double *fx, crf_eval_fn eval, crf_iter_fn iter, void *ud,
               const crf_lbfgs_params *p);
 
 /* ---- labels ---- */
@@ -135,9 +133,9 @@ typedef struct crf_f1_counts {
     int32_t ntypes;
     int64_t tp[32], npred[32], ngold[32];
 } crf_f1_counts;
-void crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T);
+void cl__crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T);
 /* Macro and micro F1 over the types. */
-void crf_f1_result(const crf_f1_counts *c, double *macro, double *micro);
+void cl__crf_f1_result(const crf_f1_counts *c, double *macro, double *micro);
 
 /* ---- features (features.c) ---- */
 typedef struct crf_feat_config {
@@ -155,8 +153,8 @@ typedef struct crf_doc_ctx {
     int32_t n;
 } crf_doc_ctx;
 
-cl_status crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_error *err);
-void crf_doc_ctx_free(crf_doc_ctx *dc);
+cl_status cl__crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_error *err);
+void cl__crf_doc_ctx_free(crf_doc_ctx *dc);
 
 /* Gazetteer: lower-cased token n-grams (joined by ' ') of training entities. */
 typedef struct crf_gaz {
@@ -168,10 +166,10 @@ typedef struct crf_gaz {
     int32_t max_len;
 } crf_gaz;
 
-void crf_gaz_init(crf_gaz *g, int32_t ntypes, int32_t max_len);
-void crf_gaz_free(crf_gaz *g);
+void cl__crf_gaz_init(crf_gaz *g, int32_t ntypes, int32_t max_len);
+void cl__crf_gaz_free(crf_gaz *g);
 /* Add an entry seen in fold `fold` (or -1) with type t. */
-int crf_gaz_add(crf_gaz *g, const char *key, size_t n, int32_t type, int32_t fold);
+int cl__crf_gaz_add(crf_gaz *g, const char *key, size_t n, int32_t type, int32_t fold);
 
 /* Vocabulary (vocab.c): lower-cased token sequences of medical terms, each
  * proper prefix a key with category mask 0 (a token trie in one hash). */
@@ -185,23 +183,23 @@ typedef struct crf_vocab {
     int32_t max_len; /* longest key in tokens */
 } crf_vocab;
 
-void crf_vocab_init(crf_vocab *v);
-void crf_vocab_free(crf_vocab *v);
+void cl__crf_vocab_init(crf_vocab *v);
+void cl__crf_vocab_free(crf_vocab *v);
 /* Add key (tokens joined by ' ') with categories mask; -1 on out of memory. */
-int crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask);
+int cl__crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask);
 /* Read a "CATEGORY<TAB>term" file, tokenizing terms with tok. */
-cl_status crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err);
+cl_status cl__crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err);
 
 /* Called for each attribute of token t; returns 0 or -1 (stop, error). */
 typedef int (*crf_emit_fn)(void *ud, int32_t t, const char *attr, size_t n);
 
 /* Emit the attributes of sentence si of doc.  fold >= 0 hides gazetteer
  * entries seen only in that fold (training documents), -1 shows all. */
-cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
-                             int32_t si, crf_emit_fn emit, void *ud, cl_error *err);
+cl_status cl__crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
+                                 const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
+                                 int32_t si, crf_emit_fn emit, void *ud, cl_error *err);
 /* Lower-cased text of token tok into buf (NUL-terminated); returns length. */
-size_t crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap);
+size_t cl__crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap);
 
 /* ---- the model object (model.c) ---- */
 struct cl_crf_model {
@@ -219,9 +217,9 @@ struct cl_crf_model {
 };
 
 /* Allocate a model with labels for the given types (dims.A/D set later). */
-cl_crf_model *crf_model_new(const char *const *types, int32_t ntypes, cl_error *err);
+cl_crf_model *cl__crf_model_new(const char *const *types, int32_t ntypes, cl_error *err);
 /* Label id of a tag string ("B-SIGN"), 0 when unknown or not in the set. */
-int32_t crf_model_label_id(const cl_crf_model *m, const char *tag);
+int32_t cl__crf_model_label_id(const cl_crf_model *m, const char *tag);
 
 /* ---- sentence -> crf_seq (seq.c) ---- */
 typedef int32_t (*crf_label_fn)(void *ud, const char *tag);
@@ -242,7 +240,7 @@ typedef struct crf_seq_src {
     void *label_ud;
 } crf_seq_src;
 
-cl_status crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, crf_seq *out,
+cl_status cl__crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, crf_seq *out,
                         cl_error *err);
 
 #endif

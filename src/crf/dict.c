@@ -9,20 +9,11 @@
 #include <string.h>
 
 #include "crf/crf_internal.h"
+#include "clinner/util.h"
 
-uint64_t crf_fnv1a(const void *data, size_t n, uint64_t h)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
+void cl__crf_dict_init(crf_dict *d) { memset(d, 0, sizeof *d); }
 
-void crf_dict_init(crf_dict *d) { memset(d, 0, sizeof *d); }
-
-void crf_dict_free(crf_dict *d)
+void cl__crf_dict_free(crf_dict *d)
 {
     for (int32_t i = 0; i < d->n; i++)
         free(d->keys[i]);
@@ -32,12 +23,12 @@ void crf_dict_free(crf_dict *d)
     memset(d, 0, sizeof *d);
 }
 
-int32_t crf_dict_find(const crf_dict *d, const char *key, size_t n)
+int32_t cl__crf_dict_find(const crf_dict *d, const char *key, size_t n)
 {
     if (!d->nslots)
         return -1;
     uint32_t mask = d->nslots - 1;
-    uint32_t i = (uint32_t)crf_fnv1a(key, n, CRF_FNV_INIT) & mask;
+    uint32_t i = (uint32_t)cl_fnv1a64(CL_FNV64_INIT, key, n) & mask;
     for (;;) {
         int32_t id = d->slots[i];
         if (id < 0)
@@ -56,7 +47,7 @@ static int rehash(crf_dict *d, uint32_t nslots)
     memset(slots, 0xff, (size_t)nslots * sizeof *slots);
     uint32_t mask = nslots - 1;
     for (int32_t id = 0; id < d->n; id++) {
-        uint32_t i = (uint32_t)crf_fnv1a(d->keys[id], d->klen[id], CRF_FNV_INIT) & mask;
+        uint32_t i = (uint32_t)cl_fnv1a64(CL_FNV64_INIT, d->keys[id], d->klen[id]) & mask;
         while (slots[i] >= 0)
             i = (i + 1) & mask;
         slots[i] = id;
@@ -67,11 +58,11 @@ static int rehash(crf_dict *d, uint32_t nslots)
     return 0;
 }
 
-int32_t crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added)
+int32_t cl__crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added)
 {
     if (added)
         *added = false;
-    int32_t id = crf_dict_find(d, key, n);
+    int32_t id = cl__crf_dict_find(d, key, n);
     if (id >= 0)
         return id;
     if ((uint64_t)(d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
@@ -99,7 +90,7 @@ int32_t crf_dict_intern(crf_dict *d, const char *key, size_t n, bool *added)
     d->keys[id] = copy;
     d->klen[id] = (uint32_t)n;
     uint32_t mask = d->nslots - 1;
-    uint32_t i = (uint32_t)crf_fnv1a(key, n, CRF_FNV_INIT) & mask;
+    uint32_t i = (uint32_t)cl_fnv1a64(CL_FNV64_INIT, key, n) & mask;
     while (d->slots[i] >= 0)
         i = (i + 1) & mask;
     d->slots[i] = id;

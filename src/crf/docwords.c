@@ -38,7 +38,7 @@ static bool is_stopword(const char *w)
     return false;
 }
 
-void crf_doc_ctx_free(crf_doc_ctx *dc)
+void cl__crf_doc_ctx_free(crf_doc_ctx *dc)
 {
     if (!dc)
         return;
@@ -49,19 +49,19 @@ void crf_doc_ctx_free(crf_doc_ctx *dc)
     memset(dc, 0, sizeof *dc);
 }
 
-cl_status crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_error *err)
+cl_status cl__crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_error *err)
 {
     memset(dc, 0, sizeof *dc);
     if (k <= 0 || doc->ntokens == 0)
         return CL_OK;
     crf_dict words;
-    crf_dict_init(&words);
+    cl__crf_dict_init(&words);
     int32_t *count = NULL;
     int32_t cap = 0;
     char low[256];
     cl_status st = CL_OK;
     for (int32_t t = 0; t < doc->ntokens && st == CL_OK; t++) {
-        size_t n = crf_token_lower(doc, t, low, sizeof low);
+        size_t n = cl__crf_token_lower(doc, t, low, sizeof low);
         if (n < 4)
             continue;
         bool alpha = true;
@@ -69,7 +69,7 @@ cl_status crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_err
             alpha = (low[i] >= 'a' && low[i] <= 'z') || (unsigned char)low[i] >= 0x80;
         if (!alpha || is_stopword(low))
             continue;
-        int32_t id = crf_dict_intern(&words, low, n, NULL);
+        int32_t id = cl__crf_dict_intern(&words, low, n, NULL);
         if (id >= cap) {
             int32_t nc = cap ? cap * 2 : 256;
             int32_t *c = realloc(count, (size_t)nc * sizeof *c);
@@ -114,8 +114,8 @@ cl_status crf_doc_ctx_init(crf_doc_ctx *dc, const cl_doc *doc, int32_t k, cl_err
         count[best] = 0;
     }
     free(count);
-    crf_dict_free(&words);
+    cl__crf_dict_free(&words);
     if (st != CL_OK)
-        crf_doc_ctx_free(dc);
+        cl__crf_doc_ctx_free(dc);
     return st;
 }

@@ -38,28 +38,28 @@
 #define MAX_TOKEN_CPS 48 /* longer tokens (URLs, chemical names) are cut for features */
 #define MAX_SHAPE 24
 
-void crf_gaz_init(crf_gaz *g, int32_t ntypes, int32_t max_len)
+void cl__crf_gaz_init(crf_gaz *g, int32_t ntypes, int32_t max_len)
 {
     memset(g, 0, sizeof *g);
-    crf_dict_init(&g->keys);
+    cl__crf_dict_init(&g->keys);
     g->ntypes = ntypes;
     g->max_len = max_len;
 }
 
-void crf_gaz_free(crf_gaz *g)
+void cl__crf_gaz_free(crf_gaz *g)
 {
-    crf_dict_free(&g->keys);
+    cl__crf_dict_free(&g->keys);
     free(g->types);
     free(g->folds);
     memset(g, 0, sizeof *g);
 }
 
-int crf_gaz_add(crf_gaz *g, const char *key, size_t n, int32_t type, int32_t fold)
+int cl__crf_gaz_add(crf_gaz *g, const char *key, size_t n, int32_t type, int32_t fold)
 {
     if (type < 0 || type >= g->ntypes || type >= CRF_MAX_TYPES)
         return -1;
     bool added;
-    int32_t id = crf_dict_intern(&g->keys, key, n, &added);
+    int32_t id = cl__crf_dict_intern(&g->keys, key, n, &added);
     if (id < 0)
         return -1;
     if (g->keys.cap > g->cap) { /* per-entry arrays follow the dictionary's capacity */
@@ -107,7 +107,7 @@ static int32_t lower_cp(int32_t c)
     return utf8proc_tolower(c);
 }
 
-size_t crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap)
+size_t cl__crf_token_lower(const cl_doc *doc, int32_t tok, char *buf, size_t cap)
 {
     size_t nb;
     const char *p = cl_doc_token_bytes(doc, tok, &nb);
@@ -263,7 +263,7 @@ static cl_status gaz_mark(const crf_gaz *g, int32_t fold, tokinfo *ti, int32_t T
                 goto nomem;
             if (cl_buf_append(&key, ti[i + n - 1].lw, ti[i + n - 1].lwlen) != 0)
                 goto nomem;
-            int32_t e = crf_dict_find(&g->keys, key.data, key.len);
+            int32_t e = cl__crf_dict_find(&g->keys, key.data, key.len);
             if (e < 0)
                 continue;
             uint32_t vis = gaz_visible(g, e, fold);
@@ -303,7 +303,7 @@ static cl_status vocab_mark(const crf_vocab *v, tokinfo *ti, int32_t T, cl_error
                 cl_buf_free(&key);
                 return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             }
-            int32_t id = crf_dict_find(&v->keys, key.data, key.len);
+            int32_t id = cl__crf_dict_find(&v->keys, key.data, key.len);
             if (id < 0)
                 break; /* no term goes on this way */
             if (v->cats[id]) {
@@ -458,9 +458,9 @@ static int vocab_emit(const crf_vocab *v, const tokinfo *ti, int32_t T, int32_t 
     return 0;
 }
 
-cl_status crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
-                             const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
-                             int32_t si, crf_emit_fn emit, void *ud, cl_error *err)
+cl_status cl__crf_sentence_attrs(const crf_feat_config *cfg, const crf_gaz *gaz, int32_t fold,
+                                 const crf_vocab *vocab, const crf_doc_ctx *dc, const cl_doc *doc,
+                                 int32_t si, crf_emit_fn emit, void *ud, cl_error *err)
 {
     if (si < 0 || si >= doc->nsentences)
         return cl_error_set(err, CL_ERR_RANGE, "%s: sentence %d out of range", doc->id, si);

@@ -18,7 +18,7 @@
 
 #include "crf/crf_internal.h"
 
-void crf_seq_free(crf_seq *s)
+void cl__crf_seq_free(crf_seq *s)
 {
     if (!s)
         return;
@@ -28,13 +28,13 @@ void crf_seq_free(crf_seq *s)
     memset(s, 0, sizeof *s);
 }
 
-void crf_work_init(crf_work *w, int32_t L)
+void cl__crf_work_init(crf_work *w, int32_t L)
 {
     memset(w, 0, sizeof *w);
     w->L = L;
 }
 
-void crf_work_free(crf_work *w)
+void cl__crf_work_free(crf_work *w)
 {
     free(w->S);
     free(w->alpha);
@@ -47,7 +47,7 @@ void crf_work_free(crf_work *w)
     memset(w, 0, sizeof *w);
 }
 
-int crf_work_reserve(crf_work *w, int32_t T)
+int cl__crf_work_reserve(crf_work *w, int32_t T)
 {
     if (!w->expT) {
         w->expT = malloc((size_t)w->L * w->L * sizeof *w->expT);
@@ -90,7 +90,7 @@ int crf_work_reserve(crf_work *w, int32_t T)
     return 0;
 }
 
-void crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S)
+void cl__crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S)
 {
     const int32_t L = d.L;
     const double *wd = w + crf_dense_off(d);
@@ -117,7 +117,7 @@ void crf_state_scores(crf_dims d, const double *w, const crf_seq *s, double *S)
     }
 }
 
-double crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_work *wk,
+double cl__crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_work *wk,
                    int32_t *out)
 {
     const int32_t L = d.L;
@@ -159,7 +159,7 @@ double crf_viterbi(crf_dims d, const double *w, const double *S, int32_t T, crf_
     return score;
 }
 
-double crf_path_score(crf_dims d, const double *w, const double *S, int32_t T, const int32_t *y)
+double cl__crf_path_score(crf_dims d, const double *w, const double *S, int32_t T, const int32_t *y)
 {
     const double *tr = w + crf_trans_off(d);
     double s = 0.0;
@@ -171,7 +171,7 @@ double crf_path_score(crf_dims d, const double *w, const double *S, int32_t T, c
     return s;
 }
 
-double crf_forward_backward(crf_dims d, const double *w, int32_t T, crf_work *wk)
+double cl__crf_forward_backward(crf_dims d, const double *w, int32_t T, crf_work *wk)
 {
     const int32_t L = d.L;
     const double *tr = w + crf_trans_off(d);
@@ -256,14 +256,14 @@ double crf_forward_backward(crf_dims d, const double *w, int32_t T, crf_work *wk
     return logz;
 }
 
-double crf_seq_nll(crf_dims d, const double *w, const crf_seq *s, crf_work *wk, double *grad)
+double cl__crf_seq_nll(crf_dims d, const double *w, const crf_seq *s, crf_work *wk, double *grad)
 {
     const int32_t L = d.L, T = s->T;
     if (T <= 0)
         return 0.0;
-    crf_state_scores(d, w, s, wk->S);
-    double gold = crf_path_score(d, w, wk->S, T, s->labels);
-    double logz = crf_forward_backward(d, w, T, wk);
+    cl__crf_state_scores(d, w, s, wk->S);
+    double gold = cl__crf_path_score(d, w, wk->S, T, s->labels);
+    double logz = cl__crf_forward_backward(d, w, T, wk);
     if (!grad)
         return logz - gold;
     /* d nll / d w = expected counts - observed counts */

@@ -5,12 +5,14 @@
  * Labels are O plus B-/I- of each entity type (crf_internal.h gives the id
  * arithmetic).  The dev F1 follows conlleval / seqeval's default mode, the
  * paper's protocol: an entity is a maximal B-X I-X ... run, an I-X after O or
- * after another type starts a new entity, and a prediction counts when its
- * span and type both match a gold entity of the same sentence.
+ * after another type starts a new entity (labels.h's cl_bio_chunks), and a
+ * prediction counts when its span and type both match a gold entity of the
+ * same sentence.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "clinner/labels.h"
 #include "crf/crf_internal.h"
 
 cl_status cl_crf_labels_from_name(const char *name, cl_crf_labels *out, cl_error *err)
@@ -30,53 +32,58 @@ const char *cl_crf_labels_name(cl_crf_labels labels)
     return labels == CL_CRF_LABELS_ALL ? "all" : "paper";
 }
 
-/* Entities of a label sequence as (begin, end, type) triples; returns count. */
-static int32_t chunks(const int32_t *y, int32_t T, int32_t *out)
+/* Entities of a label sequence (labels.h's chunker); returns count.  ty and
+ * b are scratch space for T values. */
+static int32_t chunks(const int32_t *y, int32_t T, int32_t *ty, bool *b, cl_bio_chunk *out)
 {
-    int32_t n = 0, begin = -1, type = -1;
-    for (int32_t t = 0; t <= T; t++) {
-        int32_t ty = t < T ? crf_label_type(y[t]) : -1;
-        bool starts = ty >= 0 && (crf_label_is_b(y[t]) || ty != type);
-        if (begin >= 0 && (ty < 0 || starts)) {
-            out[3 * n] = begin;
-            out[3 * n + 1] = t;
-            out[3 * n + 2] = type;
-            n++;
-            begin = -1;
+    for (int32_t t = 0; t < T; t++) {
+        ty[t] = crf_label_type(y[t]);
+        b[t] = crf_label_is_b(y[t]);
+    }
+    return cl_bio_chunks(ty, b, NULL, T, out);
+}
+
+void cl__crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T)
+{
+    enum { SHORT = 64 }; /* sentences are short; long ones take the heap */
+    cl_bio_chunk stack[2 * SHORT];
+    int32_t ty_stack[SHORT];
+    bool b_stack[SHORT];
+    bool heap = T > SHORT;
+    cl_bio_chunk *g = heap ? malloc(sizeof *g * 2 * (size_t)T) : stack;
+    int32_t *ty = heap ? malloc(sizeof *ty * (size_t)T) : ty_stack;
+    bool *b = heap ? malloc(sizeof *b * (size_t)T) : b_stack;
+    if (!g || !ty || !b) { /* out of memory: the sentence is left out of a diagnostic score */
+        if (heap) {
+            free(g);
+            free(ty);
+            free(b);
         }
-        if (starts)
-            begin = t;
-        type = ty;
+        return;
     }
-    return n;
-}
-
-void crf_f1_add(crf_f1_counts *c, const int32_t *gold, const int32_t *pred, int32_t T)
-{
-    int32_t stack[2 * 3 * 64]; /* sentences are short; long ones take the heap */
-    int32_t *g = T <= 64 ? stack : malloc(sizeof(int32_t) * 6 * (size_t)T);
-    if (!g)
-        return; /* out of memory: the sentence is left out of a diagnostic score */
-    int32_t *p = g + 3 * (T <= 64 ? 64 : T);
-    int32_t ng = chunks(gold, T, g), np = chunks(pred, T, p);
+    cl_bio_chunk *p = g + (heap ? T : SHORT);
+    int32_t ng = chunks(gold, T, ty, b, g), np = chunks(pred, T, ty, b, p);
     for (int32_t i = 0; i < ng; i++)
-        if (g[3 * i + 2] < c->ntypes)
-            c->ngold[g[3 * i + 2]]++;
+        if (g[i].type < c->ntypes)
+            c->ngold[g[i].type]++;
     for (int32_t i = 0, j = 0; i < np; i++) { /* both lists are sorted by start */
-        int32_t ty = p[3 * i + 2];
-        if (ty >= c->ntypes)
+        if (p[i].type >= c->ntypes)
             continue;
-        c->npred[ty]++;
-        while (j < ng && g[3 * j] < p[3 * i])
+        c->npred[p[i].type]++;
+        while (j < ng && g[j].begin < p[i].begin)
             j++;
-        if (j < ng && memcmp(&g[3 * j], &p[3 * i], 3 * sizeof(int32_t)) == 0)
-            c->tp[ty]++;
+        if (j < ng && g[j].begin == p[i].begin && g[j].end == p[i].end &&
+            g[j].type == p[i].type)
+            c->tp[p[i].type]++;
     }
-    if (g != stack)
+    if (heap) {
         free(g);
+        free(ty);
+        free(b);
+    }
 }
 
-void crf_f1_result(const crf_f1_counts *c, double *macro, double *micro)
+void cl__crf_f1_result(const crf_f1_counts *c, double *macro, double *micro)
 {
     double sum = 0.0;
     int64_t tp = 0, np = 0, ng = 0;

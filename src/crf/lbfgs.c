@@ -54,7 +54,7 @@ static void pseudo_gradient(double *pg, const double *x, const double *g, int64_
     }
 }
 
-int crf_lbfgs(int64_t n, double *x, double *fx, crf_eval_fn eval, crf_iter_fn iter, void *ud,
+int cl__crf_lbfgs(int64_t n, double *x, double *fx, crf_eval_fn eval, crf_iter_fn iter, void *ud,
               const crf_lbfgs_params *p)
 {
     const int m = p->m > 0 ? p->m : 6;

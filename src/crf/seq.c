@@ -28,7 +28,7 @@ static int emit(void *ud, int32_t t, const char *attr, size_t n)
     int32_t id;
     if (b->intern) {
         bool added;
-        id = crf_dict_intern(b->intern, attr, n, &added);
+        id = cl__crf_dict_intern(b->intern, attr, n, &added);
         if (id < 0)
             return -1;
         if (id >= *b->cap_counts) {
@@ -44,7 +44,7 @@ static int emit(void *ud, int32_t t, const char *attr, size_t n)
         }
         (*b->counts)[id]++;
     } else {
-        id = crf_dict_find(b->lookup, attr, n);
+        id = cl__crf_dict_find(b->lookup, attr, n);
         if (id < 0)
             return 0;
     }
@@ -67,7 +67,7 @@ static int emit(void *ud, int32_t t, const char *attr, size_t n)
     return 0;
 }
 
-cl_status crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, crf_seq *out,
+cl_status cl__crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, crf_seq *out,
                         cl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -79,10 +79,10 @@ cl_status crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, c
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     builder b = {.s = out, .cur_t = 0, .lookup = src->lookup, .intern = src->intern,
                  .counts = src->counts, .cap_counts = src->cap_counts};
-    cl_status st = crf_sentence_attrs(src->cfg, src->gaz, src->fold, src->vocab, src->doc_ctx, doc,
-                                      si, emit, &b, err);
+    cl_status st = cl__crf_sentence_attrs(src->cfg, src->gaz, src->fold, src->vocab, src->doc_ctx,
+                                          doc, si, emit, &b, err);
     if (st != CL_OK) {
-        crf_seq_free(out);
+        cl__crf_seq_free(out);
         return st;
     }
     /* tokens after the last one that emitted anything */
@@ -95,7 +95,7 @@ cl_status crf_seq_build(const crf_seq_src *src, const cl_doc *doc, int32_t si, c
     if (src->label_of && doc->tags) {
         out->labels = malloc((size_t)(T > 0 ? T : 1) * sizeof *out->labels);
         if (!out->labels) {
-            crf_seq_free(out);
+            cl__crf_seq_free(out);
             return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         }
         for (int32_t t = 0; t < T; t++)

@@ -47,19 +47,19 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
             doc->tag_conf[i] = -1.0f; /* not tagged (yet) */
     }
     crf_doc_ctx dc;
-    cl_status st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err);
+    cl_status st = cl__crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err);
     if (st != CL_OK)
         return st;
     crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .vocab = &m->vocab, .fold = -1,
                        .doc_ctx = &dc,
                        .lookup = &m->attrs, .dense_rows = rows, .dense_dim = m->dims.D};
     crf_work wk;
-    crf_work_init(&wk, m->dims.L);
+    cl__crf_work_init(&wk, m->dims.L);
     int32_t *path = NULL;
     int32_t cap = 0;
     for (int32_t si = sent_begin; si < sent_end && st == CL_OK; si++) {
         crf_seq s;
-        if ((st = crf_seq_build(&src, doc, si, &s, err)) != CL_OK)
+        if ((st = cl__crf_seq_build(&src, doc, si, &s, err)) != CL_OK)
             break;
         if (s.T > cap) {
             int32_t *p = realloc(path, (size_t)s.T * sizeof *p);
@@ -68,25 +68,25 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
                 cap = s.T;
             }
         }
-        if (s.T > cap || crf_work_reserve(&wk, s.T) != 0) {
-            crf_seq_free(&s);
+        if (s.T > cap || cl__crf_work_reserve(&wk, s.T) != 0) {
+            cl__crf_seq_free(&s);
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             break;
         }
-        crf_state_scores(m->dims, m->w, &s, wk.S);
+        cl__crf_state_scores(m->dims, m->w, &s, wk.S);
         crf_bias_o(m->dims, wk.S, s.T, m->o_bias);
-        crf_viterbi(m->dims, m->w, wk.S, s.T, &wk, path);
-        crf_forward_backward(m->dims, m->w, s.T, &wk); /* overwrites S with exp scores */
+        cl__crf_viterbi(m->dims, m->w, wk.S, s.T, &wk, path);
+        cl__crf_forward_backward(m->dims, m->w, s.T, &wk); /* overwrites S with exp scores */
         int32_t tb = doc->sentences[si].tok_begin;
         for (int32_t t = 0; t < s.T && st == CL_OK; t++) {
             st = cl_doc_set_tag(doc, tb + t, m->labels[path[t]], err);
             doc->tag_conf[tb + t] = (float)wk.marg[(size_t)t * m->dims.L + path[t]];
         }
-        crf_seq_free(&s);
+        cl__crf_seq_free(&s);
     }
     free(path);
-    crf_work_free(&wk);
-    crf_doc_ctx_free(&dc);
+    cl__crf_work_free(&wk);
+    cl__crf_doc_ctx_free(&dc);
     return st;
 }
 

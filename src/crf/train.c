@@ -62,7 +62,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static int32_t label_of(void *ud, const char *tag) { return crf_model_label_id(ud, tag); }
+static int32_t label_of(void *ud, const char *tag) { return cl__crf_model_label_id(ud, tag); }
 
 typedef struct range {
     int32_t begin, end; /* sequences */
@@ -108,11 +108,11 @@ static void *eval_range(void *arg)
     double loss = 0.0;
     crf_work *wk = &tr->work[j->k];
     for (int32_t i = tr->ranges[j->k].begin; i < tr->ranges[j->k].end; i++) {
-        if (crf_work_reserve(wk, tr->train[i].T) != 0) {
+        if (cl__crf_work_reserve(wk, tr->train[i].T) != 0) {
             tr->nomem = true;
             break;
         }
-        loss += crf_seq_nll(tr->dims, j->x, &tr->train[i], wk, g);
+        loss += cl__crf_seq_nll(tr->dims, j->x, &tr->train[i], wk, g);
     }
     tr->losses[j->k] = loss;
     return NULL;
@@ -162,15 +162,15 @@ static double dev_f1(trainer *tr, const double *x, double o_bias, double *micro)
     crf_work *wk = &tr->work[0];
     for (int32_t i = 0; i < tr->ndev; i++) {
         const crf_seq *s = &tr->dev[i];
-        if (s->T == 0 || !s->labels || crf_work_reserve(wk, s->T) != 0)
+        if (s->T == 0 || !s->labels || cl__crf_work_reserve(wk, s->T) != 0)
             continue;
-        crf_state_scores(tr->dims, x, s, wk->S);
+        cl__crf_state_scores(tr->dims, x, s, wk->S);
         crf_bias_o(tr->dims, wk->S, s->T, o_bias);
-        crf_viterbi(tr->dims, x, wk->S, s->T, wk, tr->path);
-        crf_f1_add(&c, s->labels, tr->path, s->T);
+        cl__crf_viterbi(tr->dims, x, wk->S, s->T, wk, tr->path);
+        cl__crf_f1_add(&c, s->labels, tr->path, s->T);
     }
     double macro;
-    crf_f1_result(&c, &macro, micro);
+    cl__crf_f1_result(&c, &macro, micro);
     return macro;
 }
 
@@ -224,26 +224,26 @@ static cl_status build_gazetteer(cl_crf_model *m, const cl_corpus *train, const 
             const cl_sentence *s = &doc->sentences[si];
             int32_t t = s->tok_begin;
             while (t < s->tok_end) {
-                int32_t y = crf_model_label_id(m, doc->tags[t]);
+                int32_t y = cl__crf_model_label_id(m, doc->tags[t]);
                 if (y == 0) {
                     t++;
                     continue;
                 }
                 int32_t type = crf_label_type(y), e = t + 1;
                 while (e < s->tok_end && e - t < m->gaz.max_len) {
-                    int32_t z = crf_model_label_id(m, doc->tags[e]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[e]);
                     if (z == 0 || crf_label_is_b(z) || crf_label_type(z) != type)
                         break;
                     e++;
                 }
                 bool too_long = false;
                 if (e < s->tok_end) {
-                    int32_t z = crf_model_label_id(m, doc->tags[e]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[e]);
                     too_long = z != 0 && !crf_label_is_b(z) && crf_label_type(z) == type;
                 }
                 size_t len = 0;
                 for (int32_t k = t; k < e && !too_long; k++) {
-                    size_t n = crf_token_lower(doc, k, low, sizeof low);
+                    size_t n = cl__crf_token_lower(doc, k, low, sizeof low);
                     if (len + n + 2 > cap) {
                         size_t nc = (len + n + 2) * 2;
                         char *nk = realloc(key, nc);
@@ -259,13 +259,13 @@ static cl_status build_gazetteer(cl_crf_model *m, const cl_corpus *train, const 
                     memcpy(key + len, low, n);
                     len += n;
                 }
-                if (!too_long && crf_gaz_add(&m->gaz, key, len, type, fold[d]) != 0) {
+                if (!too_long && cl__crf_gaz_add(&m->gaz, key, len, type, fold[d]) != 0) {
                     free(key);
                     return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
                 }
                 t = e;
                 while (too_long && t < s->tok_end) { /* skip the rest of an overlong entity */
-                    int32_t z = crf_model_label_id(m, doc->tags[t]);
+                    int32_t z = cl__crf_model_label_id(m, doc->tags[t]);
                     if (z == 0 || crf_label_is_b(z) || crf_label_type(z) != type)
                         break;
                     t++;
@@ -300,7 +300,7 @@ static void free_seqs(crf_seq *s, int32_t n)
     if (!s)
         return;
     for (int32_t i = 0; i < n; i++)
-        crf_seq_free(&s[i]);
+        cl__crf_seq_free(&s[i]);
     free(s);
 }
 
@@ -314,7 +314,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
     if (!tr->train)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     crf_dict all;
-    crf_dict_init(&all);
+    cl__crf_dict_init(&all);
     int64_t *counts = NULL;
     int32_t cap_counts = 0;
     int32_t *remap = NULL;
@@ -329,7 +329,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         if (st != CL_OK)
             break;
         crf_doc_ctx dc;
-        if ((st = crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
+        if ((st = cl__crf_doc_ctx_init(&dc, doc, m->cfg.doc_words, err)) != CL_OK)
             break;
         crf_seq_src src = {.cfg = &m->cfg, .gaz = &m->gaz, .vocab = &m->vocab, .fold = fold[d],
                            .doc_ctx = &dc,
@@ -338,13 +338,13 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
                            .label_ud = m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
             crf_seq s;
-            st = crf_seq_build(&src, doc, si, &s, err);
+            st = cl__crf_seq_build(&src, doc, si, &s, err);
             if (st == CL_OK && s.T > 0)
                 tr->train[tr->ntrain++] = s;
             else if (st == CL_OK)
-                crf_seq_free(&s);
+                cl__crf_seq_free(&s);
         }
-        crf_doc_ctx_free(&dc);
+        cl__crf_doc_ctx_free(&dc);
     }
     if (st == CL_OK) { /* min-count cutoff; surviving ids keep their first-seen order */
         remap = malloc((size_t)(all.n > 0 ? all.n : 1) * sizeof *remap);
@@ -353,7 +353,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
         for (int32_t i = 0; i < all.n && st == CL_OK; i++) {
             remap[i] = -1;
             if (counts[i] >= p->min_count) {
-                remap[i] = crf_dict_intern(&m->attrs, all.keys[i], all.klen[i], NULL);
+                remap[i] = cl__crf_dict_intern(&m->attrs, all.keys[i], all.klen[i], NULL);
                 if (remap[i] < 0)
                     st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             }
@@ -376,7 +376,7 @@ static cl_status build_train_seqs(trainer *tr, const cl_corpus *train, const int
     }
     free(remap);
     free(counts);
-    crf_dict_free(&all);
+    cl__crf_dict_free(&all);
     return st;
 }
 
@@ -397,7 +397,7 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
         if (st != CL_OK)
             break;
         crf_doc_ctx dc;
-        if ((st = crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
+        if ((st = cl__crf_doc_ctx_init(&dc, doc, tr->m->cfg.doc_words, err)) != CL_OK)
             break;
         crf_seq_src src = {.cfg = &tr->m->cfg, .gaz = &tr->m->gaz, .vocab = &tr->m->vocab,
                            .fold = -1, .doc_ctx = &dc,
@@ -405,13 +405,13 @@ static cl_status build_dev_seqs(trainer *tr, const cl_corpus *dev, cl_error *err
                            .label_of = label_of, .label_ud = tr->m};
         for (int32_t si = 0; si < doc->nsentences && st == CL_OK; si++) {
             crf_seq s;
-            st = crf_seq_build(&src, doc, si, &s, err);
+            st = cl__crf_seq_build(&src, doc, si, &s, err);
             if (st == CL_OK && s.T > 0)
                 tr->dev[tr->ndev++] = s;
             else if (st == CL_OK)
-                crf_seq_free(&s);
+                cl__crf_seq_free(&s);
         }
-        crf_doc_ctx_free(&dc);
+        cl__crf_doc_ctx_free(&dc);
     }
     return st;
 }
@@ -443,15 +443,15 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     cl_crf_model *m = tr->m;
     const int32_t L = tr->dims.L;
     crf_dict kept;
-    crf_dict_init(&kept);
+    cl__crf_dict_init(&kept);
     int32_t A = 0;
     for (int32_t a = 0; a < tr->dims.A; a++) {
         bool nz = false;
         for (int32_t y = 0; y < L && !nz; y++)
             nz = (float)x[(size_t)a * L + y] != 0.0f;
         if (nz) {
-            if (crf_dict_intern(&kept, m->attrs.keys[a], m->attrs.klen[a], NULL) < 0) {
-                crf_dict_free(&kept);
+            if (cl__crf_dict_intern(&kept, m->attrs.keys[a], m->attrs.klen[a], NULL) < 0) {
+                cl__crf_dict_free(&kept);
                 return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
             }
             A++;
@@ -460,7 +460,7 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     crf_dims nd = {A, L, tr->dims.D};
     double *w = malloc((size_t)crf_nweights(nd) * sizeof *w);
     if (!w) {
-        crf_dict_free(&kept);
+        cl__crf_dict_free(&kept);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     int32_t j = 0;
@@ -477,7 +477,7 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     int64_t rest = (int64_t)L * L + (int64_t)tr->dims.D * L;
     for (int64_t i = 0; i < rest; i++)
         w[crf_trans_off(nd) + i] = (float)x[crf_trans_off(tr->dims) + i];
-    crf_dict_free(&m->attrs);
+    cl__crf_dict_free(&m->attrs);
     m->attrs = kept;
     free(m->w);
     m->w = w;
@@ -485,25 +485,205 @@ static cl_status finish_model(trainer *tr, const double *x, cl_error *err)
     return CL_OK;
 }
 
+static cl_status check_train_params(const cl_crf_train_params *p, const cl_corpus *train,
+                                    cl_error *err)
+{
+    if (p->threads < 1 || p->threads > 64)
+        return cl_error_set(err, CL_ERR_ARG, "threads must be 1..64 (got %d)", p->threads);
+    if (p->c1 < 0 || p->c2 < 0 || !isfinite(p->c1) || !isfinite(p->c2))
+        return cl_error_set(err, CL_ERR_ARG, "c1 and c2 must be >= 0");
+    if (p->max_iter < 1)
+        return cl_error_set(err, CL_ERR_ARG, "max_iter must be >= 1 (got %d)", p->max_iter);
+    if (p->doc_words < 0 || p->doc_words > 1000)
+        return cl_error_set(err, CL_ERR_ARG, "document words must be 0..1000 (got %d)",
+                            p->doc_words);
+    if (p->gazetteer_folds < 2 || p->gazetteer_folds > 8)
+        return cl_error_set(err, CL_ERR_ARG, "gazetteer folds must be 2..8 (got %d)",
+                            p->gazetteer_folds);
+    if (!train || train->ndocs == 0)
+        return cl_error_set(err, CL_ERR_ARG, "no training documents");
+    return CL_OK;
+}
+
+/* Gazetteer folds: a seeded shuffle of the documents dealt round-robin. */
+static cl_status deal_folds(const cl_corpus *train, const cl_crf_train_params *p, int32_t *fold,
+                            cl_error *err)
+{
+    int32_t *perm = malloc((size_t)train->ndocs * sizeof *perm);
+    if (!perm)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    uint64_t rs = p->seed;
+    for (int32_t i = 0; i < train->ndocs; i++)
+        perm[i] = i;
+    for (int32_t i = train->ndocs - 1; i > 0; i--) {
+        int32_t j = (int32_t)(splitmix(&rs) % (uint64_t)(i + 1));
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int32_t i = 0; i < train->ndocs; i++)
+        fold[perm[i]] = i % p->gazetteer_folds;
+    free(perm);
+    return CL_OK;
+}
+
+/* RMS mode: train on a scaled copy of the dense table (p->dense is pointed
+ * at it); *scale gets the factors, folded into the weights at the end. */
+static cl_status scale_dense(trainer *tr, cl_crf_train_params *p, const cl_corpus *train,
+                             double **scale, cl_dense_table **scaled, cl_error *err)
+{
+    if (!p->dense || p->dense_scale != CL_CRF_DENSE_RMS)
+        return CL_OK;
+    *scale = malloc((size_t)tr->dims.D * sizeof **scale);
+    if (!*scale)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl__crf_dense_rms(p->dense, train, *scale);
+    for (int32_t k = 0; k < tr->dims.D; k++)
+        (*scale)[k] = (*scale)[k] > 0.0 ? 1.0 / (*scale)[k] : 1.0;
+    cl_status st = cl__crf_dense_scaled(p->dense, *scale, scaled, err);
+    if (st == CL_OK)
+        p->dense = *scaled;
+    return st;
+}
+
+/* The optimiser's state: thread ranges, gradients, work space, the weights
+ * *x (zero) and the best dev weights. */
+static cl_status alloc_optimiser(trainer *tr, double **x, cl_error *err)
+{
+    tr->nweights = crf_nweights(tr->dims);
+    tr->nthreads = tr->p->threads < tr->ntrain ? tr->p->threads : tr->ntrain;
+    tr->ranges = calloc((size_t)tr->nthreads, sizeof *tr->ranges);
+    tr->grads = calloc((size_t)tr->nthreads, sizeof *tr->grads);
+    tr->work = calloc((size_t)tr->nthreads, sizeof *tr->work);
+    tr->losses = calloc((size_t)tr->nthreads, sizeof *tr->losses);
+    *x = calloc((size_t)tr->nweights, sizeof **x);
+    tr->best = tr->ndev > 0 ? calloc((size_t)tr->nweights, sizeof *tr->best) : NULL;
+    int32_t maxT = 1;
+    for (int32_t i = 0; i < tr->ndev; i++)
+        if (tr->dev[i].T > maxT)
+            maxT = tr->dev[i].T;
+    tr->path = malloc((size_t)maxT * sizeof *tr->path);
+    bool ok = tr->ranges && tr->grads && tr->work && tr->losses && *x && tr->path &&
+              (tr->ndev == 0 || tr->best);
+    for (int k = 0; k < tr->nthreads && ok; k++) {
+        cl__crf_work_init(&tr->work[k], tr->dims.L);
+        if (k > 0)
+            ok = (tr->grads[k] = malloc((size_t)tr->nweights * sizeof(double))) != NULL;
+    }
+    if (!ok) {
+        free(*x);
+        *x = NULL;
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory for %lld weights",
+                            (long long)tr->nweights);
+    }
+    partition(tr);
+    return CL_OK;
+}
+
+/* After the optimiser: the last iterate is evaluated too, unless it
+ * already was, and the O bias tuned on dev; returns the bias. */
+static double pick_best_on_dev(trainer *tr, const double *x)
+{
+    double o_bias = 0.0;
+    if (tr->ndev == 0)
+        return o_bias;
+    double micro;
+    double f1 = dev_f1(tr, x, 0.0, &micro);
+    if (f1 > tr->best_f1) {
+        tr->best_f1 = f1;
+        tr->best_iter = tr->last_iter;
+        memcpy(tr->best, x, (size_t)tr->nweights * sizeof *x);
+    }
+    /* A CRF trained on text where most tokens are O errs towards O: it
+     * misses more entities than it invents.  Lowering the score of O by a
+     * constant trades precision for recall; the constant is the one with
+     * the best dev F1 (0 when none beats it). */
+    for (int k = 1; tr->p->tune_o_bias && k <= 12; k++) {
+        double f = dev_f1(tr, tr->best, 0.25 * k, &micro);
+        if (f > tr->best_f1) {
+            tr->best_f1 = f;
+            o_bias = 0.25 * k;
+        }
+    }
+    return o_bias;
+}
+
+static void report_stage(const trainer *tr, const char *stage, double loss, double o_bias)
+{
+    const cl_crf_train_params *p = tr->p;
+    if (!p->progress)
+        return;
+    bool done = strcmp(stage, "done") == 0;
+    cl_crf_progress pr = {.max_iter = p->max_iter, .loss = loss, .dev_f1 = -1,
+                          .dev_micro_f1 = -1, .best_dev_f1 = -1,
+                          .elapsed_s = cl_now() - tr->t0, .o_bias = o_bias, .stage = stage};
+    if (done) {
+        pr.best_dev_f1 = tr->ndev > 0 ? tr->best_f1 : -1;
+        pr.best_iteration = tr->best_iter;
+        cl_crf_model_info info;
+        cl_crf_model_get_info(tr->m, &info);
+        pr.active = info.nonzero;
+    } else {
+        pr.active = crf_nweights(tr->dims);
+    }
+    p->progress(p->progress_ud, &pr);
+}
+
+static void trainer_free(trainer *tr)
+{
+    free_seqs(tr->train, tr->ntrain);
+    free_seqs(tr->dev, tr->ndev);
+    if (tr->work)
+        for (int k = 0; k < tr->nthreads; k++)
+            cl__crf_work_free(&tr->work[k]);
+    if (tr->grads)
+        for (int k = 1; k < tr->nthreads; k++)
+            free(tr->grads[k]);
+    free(tr->work);
+    free(tr->grads);
+    free(tr->ranges);
+    free(tr->losses);
+    free(tr->best);
+    free(tr->path);
+}
+
+/* Features of train and dev as sequences, with the gazetteer and the dense
+ * table they need. */
+static cl_status build_features(trainer *tr, cl_crf_train_params *p, const cl_corpus *train,
+                                const cl_corpus *dev, int32_t *fold, double **dense_scale,
+                                cl_dense_table **scaled_dense, cl_error *err)
+{
+    cl_crf_model *m = tr->m;
+    m->cfg = (crf_feat_config){.window = 2, .affix = 4, .gazetteer = p->gazetteer,
+                               .gaz_max_len = p->gazetteer_max_len, .doc_words = p->doc_words};
+    m->gaz.max_len = p->gazetteer_max_len;
+    cl_status st = deal_folds(train, p, fold, err);
+    if (st == CL_OK && p->gazetteer)
+        st = build_gazetteer(m, train, fold, err);
+    if (st == CL_OK && p->vocab_path)
+        st = cl__crf_vocab_read(&m->vocab, p->vocab_path, p->vocab_tokenizer, err);
+    if (st != CL_OK)
+        return st;
+    tr->dims.L = m->dims.L;
+    tr->dims.D = p->dense ? cl_dense_dim(p->dense) : 0;
+    m->dims.D = tr->dims.D;
+    if ((st = scale_dense(tr, p, train, dense_scale, scaled_dense, err)) != CL_OK ||
+        (st = build_train_seqs(tr, train, fold, err)) != CL_OK)
+        return st;
+    tr->dims.A = m->dims.A;
+    if (tr->ntrain == 0)
+        return cl_error_set(err, CL_ERR_ARG, "the training documents have no tokenized sentences");
+    return build_dev_seqs(tr, dev, err);
+}
+
 cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
                        const cl_crf_train_params *params, cl_crf_model **out, cl_error *err)
 {
     *out = NULL;
     cl_crf_train_params p = params ? *params : cl_crf_train_default_params();
-    if (p.threads < 1 || p.threads > 64)
-        return cl_error_set(err, CL_ERR_ARG, "threads must be 1..64 (got %d)", p.threads);
-    if (p.c1 < 0 || p.c2 < 0 || !isfinite(p.c1) || !isfinite(p.c2))
-        return cl_error_set(err, CL_ERR_ARG, "c1 and c2 must be >= 0");
-    if (p.max_iter < 1)
-        return cl_error_set(err, CL_ERR_ARG, "max-iter must be >= 1 (got %d)", p.max_iter);
-    if (p.doc_words < 0 || p.doc_words > 1000)
-        return cl_error_set(err, CL_ERR_ARG, "document words must be 0..1000 (got %d)",
-                            p.doc_words);
-    if (p.gazetteer_folds < 2 || p.gazetteer_folds > 8)
-        return cl_error_set(err, CL_ERR_ARG, "gazetteer folds must be 2..8 (got %d)",
-                            p.gazetteer_folds);
-    if (!train || train->ndocs == 0)
-        return cl_error_set(err, CL_ERR_ARG, "no training documents");
+    cl_status st = check_train_params(&p, train, err);
+    if (st != CL_OK)
+        return st;
     const char *const *types = p.labels == CL_CRF_LABELS_ALL ? cl_all_types : cl_paper_types;
     int32_t ntypes = p.labels == CL_CRF_LABELS_ALL ? CL_NUM_ALL_TYPES : CL_NUM_PAPER_TYPES;
 
@@ -512,172 +692,44 @@ cl_status cl_crf_train(const cl_corpus *train, const cl_corpus *dev,
     tr.p = &p;
     tr.t0 = cl_now();
     tr.best_f1 = -1.0;
-    cl_status st = CL_OK;
     double *dense_scale = NULL;          /* RMS mode: 1 / rms per dimension */
     cl_dense_table *scaled_dense = NULL; /* RMS mode: the table the trainer reads */
+    double *x = NULL;
     int32_t *fold = calloc((size_t)train->ndocs, sizeof *fold);
-    tr.m = crf_model_new(types, ntypes, err);
-    if (!tr.m || !fold) {
+    tr.m = cl__crf_model_new(types, ntypes, err);
+    if (!tr.m || !fold)
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        goto done;
+    if (st == CL_OK)
+        st = build_features(&tr, &p, train, dev, fold, &dense_scale, &scaled_dense, err);
+    if (st == CL_OK) {
+        report_stage(&tr, "features", 0.0, 0.0);
+        st = alloc_optimiser(&tr, &x, err);
     }
-    cl_crf_model *m = tr.m;
-    m->cfg = (crf_feat_config){.window = 2, .affix = 4, .gazetteer = p.gazetteer,
-                               .gaz_max_len = p.gazetteer_max_len, .doc_words = p.doc_words};
-    m->gaz.max_len = p.gazetteer_max_len;
-    /* folds: a seeded shuffle of the documents dealt round-robin */
-    {
-        int32_t *perm = malloc((size_t)train->ndocs * sizeof *perm);
-        if (!perm) {
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        uint64_t rs = p.seed;
-        for (int32_t i = 0; i < train->ndocs; i++)
-            perm[i] = i;
-        for (int32_t i = train->ndocs - 1; i > 0; i--) {
-            int32_t j = (int32_t)(splitmix(&rs) % (uint64_t)(i + 1));
-            int32_t t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        for (int32_t i = 0; i < train->ndocs; i++)
-            fold[perm[i]] = i % p.gazetteer_folds;
-        free(perm);
-    }
-    if (p.gazetteer && (st = build_gazetteer(m, train, fold, err)) != CL_OK)
-        goto done;
-    if (p.vocab_path && (st = crf_vocab_read(&m->vocab, p.vocab_path, p.vocab_tokenizer, err)) !=
-                            CL_OK)
-        goto done;
-    tr.dims.L = m->dims.L;
-    tr.dims.D = p.dense ? cl_dense_dim(p.dense) : 0;
-    m->dims.D = tr.dims.D;
-    if (p.dense && p.dense_scale == CL_CRF_DENSE_RMS) {
-        /* train on a scaled copy; the factors are folded into the weights at the end */
-        dense_scale = malloc((size_t)tr.dims.D * sizeof *dense_scale);
-        if (!dense_scale) {
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        crf_dense_rms(p.dense, train, dense_scale);
-        for (int32_t k = 0; k < tr.dims.D; k++)
-            dense_scale[k] = dense_scale[k] > 0.0 ? 1.0 / dense_scale[k] : 1.0;
-        if ((st = crf_dense_scaled(p.dense, dense_scale, &scaled_dense, err)) != CL_OK)
-            goto done;
-        p.dense = scaled_dense;
-    }
-    if ((st = build_train_seqs(&tr, train, fold, err)) != CL_OK)
-        goto done;
-    tr.dims.A = m->dims.A;
-    if (tr.ntrain == 0) {
-        st = cl_error_set(err, CL_ERR_ARG, "the training documents have no tokenized sentences");
-        goto done;
-    }
-    if ((st = build_dev_seqs(&tr, dev, err)) != CL_OK)
-        goto done;
-    if (p.progress) {
-        cl_crf_progress pr = {.max_iter = p.max_iter, .dev_f1 = -1, .dev_micro_f1 = -1,
-                              .best_dev_f1 = -1, .elapsed_s = cl_now() - tr.t0,
-                              .stage = "features"};
-        pr.active = crf_nweights(tr.dims);
-        p.progress(p.progress_ud, &pr);
-    }
-    /* optimiser state */
-    tr.nweights = crf_nweights(tr.dims);
-    tr.nthreads = p.threads < tr.ntrain ? p.threads : tr.ntrain;
-    tr.ranges = calloc((size_t)tr.nthreads, sizeof *tr.ranges);
-    tr.grads = calloc((size_t)tr.nthreads, sizeof *tr.grads);
-    tr.work = calloc((size_t)tr.nthreads, sizeof *tr.work);
-    tr.losses = calloc((size_t)tr.nthreads, sizeof *tr.losses);
-    double *x = calloc((size_t)tr.nweights, sizeof *x);
-    tr.best = tr.ndev > 0 ? calloc((size_t)tr.nweights, sizeof *tr.best) : NULL;
-    int32_t maxT = 1;
-    for (int32_t i = 0; i < tr.ndev; i++)
-        if (tr.dev[i].T > maxT)
-            maxT = tr.dev[i].T;
-    tr.path = malloc((size_t)maxT * sizeof *tr.path);
-    bool ok = tr.ranges && tr.grads && tr.work && tr.losses && x && tr.path &&
-              (tr.ndev == 0 || tr.best);
-    for (int k = 0; k < tr.nthreads && ok; k++) {
-        crf_work_init(&tr.work[k], tr.dims.L);
-        if (k > 0)
-            ok = (tr.grads[k] = malloc((size_t)tr.nweights * sizeof(double))) != NULL;
-    }
-    if (!ok) {
-        free(x);
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory for %lld weights",
-                          (long long)tr.nweights);
-        goto done;
-    }
-    partition(&tr);
-    crf_lbfgs_params lp = {.m = p.lbfgs_m, .max_iter = p.max_iter, .period = p.period,
-                           .max_linesearch = 40, .c1 = p.c1, .epsilon = p.epsilon,
-                           .delta = p.delta};
     double fx = 0.0;
-    int rc = crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
-    if (rc < 0 || tr.nomem) {
-        free(x);
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory during optimisation");
-        goto done;
+    if (st == CL_OK) {
+        crf_lbfgs_params lp = {.m = p.lbfgs_m, .max_iter = p.max_iter, .period = p.period,
+                               .max_linesearch = 40, .c1 = p.c1, .epsilon = p.epsilon,
+                               .delta = p.delta};
+        int rc = cl__crf_lbfgs(tr.nweights, x, &fx, evaluate, on_iteration, &tr, &lp);
+        if (rc < 0 || tr.nomem)
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory during optimisation");
     }
-    /* the last iterate is evaluated too, unless it already was */
-    double o_bias = 0.0;
-    if (tr.ndev > 0) {
-        double micro;
-        double f1 = dev_f1(&tr, x, 0.0, &micro);
-        if (f1 > tr.best_f1) {
-            tr.best_f1 = f1;
-            tr.best_iter = tr.last_iter;
-            memcpy(tr.best, x, (size_t)tr.nweights * sizeof *x);
-        }
-        /* A CRF trained on text where most tokens are O errs towards O: it
-         * misses more entities than it invents.  Lowering the score of O by
-         * a constant trades precision for recall; the constant is the one
-         * with the best dev F1 (0 when none beats it). */
-        for (int k = 1; p.tune_o_bias && k <= 12; k++) {
-            double f = dev_f1(&tr, tr.best, 0.25 * k, &micro);
-            if (f > tr.best_f1) {
-                tr.best_f1 = f;
-                o_bias = 0.25 * k;
-            }
-        }
+    if (st == CL_OK) {
+        double o_bias = pick_best_on_dev(&tr, x);
+        double *wbest = tr.ndev > 0 ? tr.best : x;
+        for (int32_t k = 0; dense_scale && k < tr.dims.D; k++) /* back to the raw scale */
+            for (int32_t y = 0; y < tr.dims.L; y++)
+                wbest[crf_dense_off(tr.dims) + (int64_t)k * tr.dims.L + y] *= dense_scale[k];
+        st = finish_model(&tr, wbest, err);
+        tr.m->o_bias = o_bias;
+        if (st == CL_OK)
+            report_stage(&tr, "done", fx, o_bias);
     }
-    double *wbest = tr.ndev > 0 ? tr.best : x;
-    for (int32_t k = 0; dense_scale && k < tr.dims.D; k++) /* back to the raw features' scale */
-        for (int32_t y = 0; y < tr.dims.L; y++)
-            wbest[crf_dense_off(tr.dims) + (int64_t)k * tr.dims.L + y] *= dense_scale[k];
-    st = finish_model(&tr, wbest, err);
-    m->o_bias = o_bias;
     free(x);
-    if (st == CL_OK && p.progress) {
-        cl_crf_progress pr = {.max_iter = p.max_iter, .loss = fx, .dev_f1 = -1,
-                              .dev_micro_f1 = -1, .best_dev_f1 = tr.ndev > 0 ? tr.best_f1 : -1,
-                              .best_iteration = tr.best_iter, .elapsed_s = cl_now() - tr.t0,
-                              .o_bias = o_bias, .stage = "done"};
-        cl_crf_model_info info;
-        cl_crf_model_get_info(m, &info);
-        pr.active = info.nonzero;
-        p.progress(p.progress_ud, &pr);
-    }
-done:
     free(fold);
     free(dense_scale);
     cl_dense_free(scaled_dense);
-    free_seqs(tr.train, tr.ntrain);
-    free_seqs(tr.dev, tr.ndev);
-    if (tr.work)
-        for (int k = 0; k < tr.nthreads; k++)
-            crf_work_free(&tr.work[k]);
-    if (tr.grads)
-        for (int k = 1; k < tr.nthreads; k++)
-            free(tr.grads[k]);
-    free(tr.work);
-    free(tr.grads);
-    free(tr.ranges);
-    free(tr.losses);
-    free(tr.best);
-    free(tr.path);
+    trainer_free(&tr);
     if (st != CL_OK) {
         cl_crf_model_free(tr.m);
         return st;

@@ -28,21 +28,21 @@
 #include "clinner/util.h"
 #include "crf/crf_internal.h"
 
-void crf_vocab_init(crf_vocab *v) { memset(v, 0, sizeof *v); }
+void cl__crf_vocab_init(crf_vocab *v) { memset(v, 0, sizeof *v); }
 
-void crf_vocab_free(crf_vocab *v)
+void cl__crf_vocab_free(crf_vocab *v)
 {
-    crf_dict_free(&v->keys);
+    cl__crf_dict_free(&v->keys);
     free(v->cats);
     for (int32_t c = 0; c < v->ncats; c++)
         free(v->cat_names[c]);
     memset(v, 0, sizeof *v);
 }
 
-int crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask)
+int cl__crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask)
 {
     bool added;
-    int32_t id = crf_dict_intern(&v->keys, key, n, &added);
+    int32_t id = cl__crf_dict_intern(&v->keys, key, n, &added);
     if (id < 0)
         return -1;
     if (v->keys.cap > v->cap) {
@@ -86,16 +86,16 @@ static cl_status add_term(crf_vocab *v, const char *term, size_t n, uint32_t mas
     char low[256];
     cl_buf_reset(key);
     for (int32_t t = 0; st == CL_OK && t < d->ntokens; t++) {
-        size_t k = crf_token_lower(d, t, low, sizeof low);
+        size_t k = cl__crf_token_lower(d, t, low, sizeof low);
         if ((t > 0 && cl_buf_putc(key, ' ') != 0) || cl_buf_append(key, low, k) != 0 ||
-            crf_vocab_add(v, key->data, key->len, t + 1 == d->ntokens ? mask : 0) != 0)
+            cl__crf_vocab_add(v, key->data, key->len, t + 1 == d->ntokens ? mask : 0) != 0)
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory reading the vocabulary");
     }
     cl_doc_free(d);
     return st;
 }
 
-cl_status crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err)
+cl_status cl__crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err)
 {
     char *data = NULL;
     size_t n = 0;

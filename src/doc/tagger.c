@@ -1,7 +1,6 @@
 /*
  * tagger.c - the generic half of the backend interface (tagger.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,16 +97,4 @@ const cl_tagger_answer *cl_tagger_answers_get(const cl_tagger_answers *as, int32
     if (!as->a || i < 0 || i >= as->n || !as->a[i].text)
         return NULL;
     return &as->a[i];
-}
-
-void cl_logf(cl_log_fn log, void *ctx, const char *fmt, ...)
-{
-    if (!log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    log(ctx, msg);
 }

@@ -52,32 +52,32 @@ typedef struct enc_graph_opts {
 } enc_graph_opts;
 
 /* The graph's LayerNorm and GELU (exposed for the gradient tests). */
-struct ggml_tensor *enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *cl__enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                    struct ggml_tensor *g, struct ggml_tensor *b, float eps,
                                    bool train_ops);
-struct ggml_tensor *enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *cl__enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
                              const enc_graph_opts *o);
 
 /* Output: logits [nlabels, ngather] when ngather > 0 (needs the head), else
  * hidden states [hidden, T*B]. */
-struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
+struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
                               int32_t B, int32_t ngather, const enc_graph_opts *o,
                               enc_inputs *in);
 
 /* Fill in's tensors from host arrays (ids / lens per sequence; positions
  * and mask follow; pad ids are 0). */
-cl_status enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
+cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
                          const int32_t *ids, const int32_t *lens, const int32_t *gather,
                          int32_t ngather, cl_error *err);
 
 /* Make (or remake) the classifier for labels, initialised N(0, 0.02) from
  * seed, bias 0. */
-cl_status enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
+cl_status cl__enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
                        cl_error *err);
 
 /* Save every weight, the head and metadata (extra: key/value pairs,
  * NULL-terminated) as one safetensors file. */
-cl_status enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type, const char *const *extra,
+cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type, const char *const *extra,
                    cl_error *err);
 
 /* Pieces of a sentence's words, each word's first piece position
@@ -95,37 +95,37 @@ typedef struct enc_sentence_pieces {
     int32_t nchunks;
 } enc_sentence_pieces;
 
-cl_status enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
+cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
                                  int32_t max_pieces, enc_sentence_pieces *out, cl_error *err);
-void enc_sentence_pieces_free(enc_sentence_pieces *sp);
+void cl__enc_sentence_pieces_free(enc_sentence_pieces *sp);
 
 /* Viterbi over BIO-valid label sequences of log-probabilities lp
  * [n][nlabels]: writes n label indices. */
-void enc_viterbi_bio(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
+void cl__enc_viterbi_bio(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
                      int32_t *out);
 
 /* Log-probabilities [token][label] of sentences [sb, se) (indexed from the
  * first sentence's first token); a word without pieces gets O. */
-cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                     int32_t threads, float *lp, cl_error *err);
 /* Viterbi labels of those sentences from lp with O's score lowered by
  * o_bias; conf (may be NULL) from the unbiased probabilities. */
-cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                      const float *lp, float o_bias, int32_t *labels, float *conf, cl_error *err);
 /* Average F1 over the label set's types on dev (gold doc->tags), from
  * each document's log-probabilities lps[d] (NULL: computed here). */
-cl_status enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
+cl_status cl__enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
                      int32_t threads, double *f1, cl_error *err);
 
 /* Labels (indices into e->labels) and their probabilities (conf may be
  * NULL) of every token of sentences [sb, se), indexed from the first
  * sentence's first token. */
-cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                       int32_t threads, int32_t *labels, float *conf, cl_error *err);
 
 /* Run a forward graph on the CPU (threads) and return the output's floats
  * (caller frees). */
-cl_status enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *ids,
+cl_status cl__enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *ids,
                       const int32_t *lens, const int32_t *gather, int32_t ngather,
                       const enc_graph_opts *o, int32_t threads, float **out, cl_error *err);
 

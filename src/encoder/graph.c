@@ -18,7 +18,7 @@
 
 #include "encoder/enc_internal.h"
 
-struct ggml_tensor *enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *cl__enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor *x,
                                    struct ggml_tensor *g, struct ggml_tensor *b, float eps,
                                    bool train_ops)
 {
@@ -36,7 +36,7 @@ struct ggml_tensor *enc_layer_norm(struct ggml_context *ctx, struct ggml_tensor 
 /* GELU: erf form (BERT's own), or the tanh form written with ops that have
  * a backward pass: 0.5 x (1 + tanh(u)) = x sigmoid(2u) = x exp(-softplus(-2u)),
  * u = sqrt(2/pi) (x + 0.044715 x^3). */
-struct ggml_tensor *enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
+struct ggml_tensor *cl__enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x,
                              const enc_graph_opts *o)
 {
     if (!o->train_ops && o->exact_gelu)
@@ -74,7 +74,7 @@ static struct ggml_tensor *attention(struct ggml_context *ctx, const cl_encoder 
     return linear(ctx, L->o_w, L->o_b, ggml_reshape_2d(ctx, kqv, d, (int64_t)T * B));
 }
 
-struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
+struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
                               int32_t B, int32_t ngather, const enc_graph_opts *o,
                               enc_inputs *in)
 {
@@ -93,14 +93,14 @@ struct ggml_tensor *enc_build(struct ggml_context *ctx, const cl_encoder *e, int
     struct ggml_tensor *x = ggml_add(ctx, ggml_get_rows(ctx, e->wemb, in->ids),
                                      ggml_get_rows(ctx, e->pemb, in->pos));
     x = ggml_add(ctx, x, ggml_view_1d(ctx, e->temb, c->hidden, 0));
-    x = enc_layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
+    x = cl__enc_layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
     for (int l = 0; l < c->layers; l++) {
         const enc_layer *L = &e->layers[l];
         struct ggml_tensor *a = attention(ctx, e, L, x, in->mask, T, B);
-        x = enc_layer_norm(ctx, ggml_add(ctx, x, a), L->ln1_g, L->ln1_b, c->eps, o->train_ops);
-        struct ggml_tensor *f = enc_gelu(ctx, linear(ctx, L->ff1_w, L->ff1_b, x), o);
+        x = cl__enc_layer_norm(ctx, ggml_add(ctx, x, a), L->ln1_g, L->ln1_b, c->eps, o->train_ops);
+        struct ggml_tensor *f = cl__enc_gelu(ctx, linear(ctx, L->ff1_w, L->ff1_b, x), o);
         f = linear(ctx, L->ff2_w, L->ff2_b, f);
-        x = enc_layer_norm(ctx, ggml_add(ctx, x, f), L->ln2_g, L->ln2_b, c->eps, o->train_ops);
+        x = cl__enc_layer_norm(ctx, ggml_add(ctx, x, f), L->ln2_g, L->ln2_b, c->eps, o->train_ops);
     }
     if (ngather <= 0 || !e->cls_w)
         return x;
@@ -120,7 +120,7 @@ static void set_data(struct ggml_tensor *t, const void *src, size_t n)
         memcpy(t->data, src, n);
 }
 
-cl_status enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
+cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, int32_t B,
                          const int32_t *ids, const int32_t *lens, const int32_t *gather,
                          int32_t ngather, cl_error *err)
 {
@@ -153,7 +153,7 @@ cl_status enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t T, i
 
 #define ENC_GRAPH_NODES 4096
 
-cl_status enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *ids,
+cl_status cl__enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *ids,
                       const int32_t *lens, const int32_t *gather, int32_t ngather,
                       const enc_graph_opts *o, int32_t threads, float **out, cl_error *err)
 {
@@ -170,14 +170,14 @@ cl_status enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32_t *
     cl_status st = ctx && be && ga ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (st == CL_OK) {
         enc_inputs in;
-        struct ggml_tensor *y = enc_build(ctx, e, T, B, ngather, o, &in);
+        struct ggml_tensor *y = cl__enc_build(ctx, e, T, B, ngather, o, &in);
         ggml_set_output(y);
         struct ggml_cgraph *gf = ggml_new_graph_custom(ctx, ENC_GRAPH_NODES, false);
         ggml_build_forward_expand(gf, y);
         if (!ggml_gallocr_alloc_graph(ga, gf))
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory (encoder compute buffer)");
         if (st == CL_OK)
-            st = enc_set_inputs(&in, e, T, B, ids, lens, gather, ngather, err);
+            st = cl__enc_set_inputs(&in, e, T, B, ids, lens, gather, ngather, err);
         ggml_backend_cpu_set_n_threads(be, threads > 0 ? threads : 1);
         if (st == CL_OK && ggml_backend_graph_compute(be, gf) != GGML_STATUS_SUCCESS)
             st = cl_error_set(err, CL_ERR_INTERNAL, "encoder: graph computation failed");
@@ -204,7 +204,7 @@ cl_status cl_encoder_hidden(const cl_encoder *e, const int32_t *ids, int32_t n, 
                                 ids[i]);
     enc_graph_opts o = {.train_ops = false, .exact_gelu = exact_gelu};
     float *h;
-    cl_status st = enc_forward(e, n, 1, ids, &n, NULL, 0, &o, threads, &h, err);
+    cl_status st = cl__enc_forward(e, n, 1, ids, &n, NULL, 0, &o, threads, &h, err);
     if (st == CL_OK) {
         memcpy(out, h, (size_t)n * (size_t)e->cfg.hidden * sizeof *out);
         free(h);

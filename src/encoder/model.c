@@ -263,7 +263,7 @@ static cl_status load_all(cl_encoder *e, const cl_st_file *f, const char *path, 
     free(specs);
     if (st != CL_OK || !e->labels)
         return st;
-    if ((st = enc_new_head(e, (const char *const *)e->labels, e->nlabels, 0, err)) != CL_OK)
+    if ((st = cl__enc_new_head(e, (const char *const *)e->labels, e->nlabels, 0, err)) != CL_OK)
         return st;
     st = load_tensor(f, path, "classifier.weight", e->cls_w, err);
     return st == CL_OK ? load_tensor(f, path, "classifier.bias", e->cls_b, err) : st;
@@ -351,7 +351,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-cl_status enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
+cl_status cl__enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
                        cl_error *err)
 {
     if (labels != (const char *const *)e->labels) {
@@ -505,12 +505,12 @@ cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_w
     if (!e->labels)
         st = cl_error_set(err, CL_ERR_MODEL, "%s: a base encoder, not a tagger", in_path);
     if (st == CL_OK)
-        st = enc_save(e, out_path, type, NULL, err);
+        st = cl__enc_save(e, out_path, type, NULL, err);
     cl_encoder_free(e);
     return st;
 }
 
-cl_status enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
+cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
                    const char *const *extra, cl_error *err)
 {
     if (!e->cls_w)

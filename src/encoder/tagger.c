@@ -18,7 +18,7 @@
 #define ENC_TAG_MAX_PIECES 256
 #define ENC_TAG_BATCH_TOKENS 2048
 
-void enc_sentence_pieces_free(enc_sentence_pieces *sp)
+void cl__enc_sentence_pieces_free(enc_sentence_pieces *sp)
 {
     for (int32_t i = 0; i < sp->nchunks; i++) {
         free(sp->chunks[i].ids);
@@ -66,7 +66,7 @@ static cl_status add_chunk(enc_sentence_pieces *out, const cl_encoder *e, const 
     return CL_OK;
 }
 
-cl_status enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
+cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
                                  int32_t max_pieces, enc_sentence_pieces *out, cl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -99,7 +99,7 @@ cl_status enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t
     free(wstart);
     free(wcount);
     if (st != CL_OK)
-        enc_sentence_pieces_free(out);
+        cl__enc_sentence_pieces_free(out);
     return st;
 }
 
@@ -113,7 +113,7 @@ static bool bio_allowed(const char *prev, const char *cur)
     return !strcmp(prev + 2, cur + 2);
 }
 
-void enc_viterbi_bio(const char *const *labels, int32_t L, const float *lp, int32_t n,
+void cl__enc_viterbi_bio(const char *const *labels, int32_t L, const float *lp, int32_t n,
                      int32_t *out)
 {
     if (n <= 0)
@@ -208,7 +208,7 @@ static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_
     }
     enc_graph_opts o = {.train_ops = false, .exact_gelu = !e->tanh_gelu};
     if (st == CL_OK && k > 0)
-        st = enc_forward(e, T, B, ids, lens, gather, k, &o, threads, &logits, err);
+        st = cl__enc_forward(e, T, B, ids, lens, gather, k, &o, threads, &logits, err);
     for (int32_t i = 0; st == CL_OK && i < k; i++) {
         const float *z = logits + (size_t)i * L;
         float mx = z[0];
@@ -231,7 +231,7 @@ static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_
 
 /* Log-probabilities [word][label] of sentences [sb, se) of doc; a word with
  * no pieces gets O. */
-cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                     int32_t threads, float *lp, cl_error *err)
 {
     const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
@@ -245,7 +245,7 @@ cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t 
     cl_status st = CL_OK;
     int32_t nref = 0;
     for (int32_t s = sb; s < se && st == CL_OK; s++)
-        if ((st = enc_pieces_of_sentence(e, doc, s, ENC_TAG_MAX_PIECES, &sp[s - sb], err)) ==
+        if ((st = cl__enc_pieces_of_sentence(e, doc, s, ENC_TAG_MAX_PIECES, &sp[s - sb], err)) ==
             CL_OK)
             nref += sp[s - sb].nchunks;
     seq_ref *refs = st == CL_OK ? malloc(((size_t)nref + 1) * sizeof *refs) : NULL;
@@ -265,13 +265,13 @@ cl_status enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t 
         i = j;
     }
     for (int32_t s = sb; s < se; s++)
-        enc_sentence_pieces_free(&sp[s - sb]);
+        cl__enc_sentence_pieces_free(&sp[s - sb]);
     free(sp);
     free(refs);
     return st;
 }
 
-cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                      const float *lp, float o_bias, int32_t *labels, float *conf, cl_error *err)
 {
     const int32_t L = e->nlabels, base = doc->sentences[sb].tok_begin;
@@ -289,7 +289,7 @@ cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t
         memcpy(tmp, lp + (size_t)t0 * L, (size_t)n * (size_t)L * sizeof *tmp);
         for (int32_t t = 0; t < n; t++)
             tmp[(size_t)t * L] -= o_bias; /* label 0 is O */
-        enc_viterbi_bio((const char *const *)e->labels, L, tmp, n, labels + t0);
+        cl__enc_viterbi_bio((const char *const *)e->labels, L, tmp, n, labels + t0);
         for (int32_t t = t0; conf && t < t0 + n; t++)
             conf[t] = expf(lp[(size_t)t * L + labels[t]]);
     }
@@ -297,7 +297,7 @@ cl_status enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t
     return CL_OK;
 }
 
-cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+cl_status cl__enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                       int32_t threads, int32_t *labels, float *conf, cl_error *err)
 {
     if (sb >= se)
@@ -307,9 +307,9 @@ cl_status enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_
     float *lp = malloc(((size_t)nw + 1) * (size_t)L * sizeof *lp);
     if (!lp)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = enc_score(e, doc, sb, se, threads, lp, err);
+    cl_status st = cl__enc_score(e, doc, sb, se, threads, lp, err);
     if (st == CL_OK)
-        st = enc_decode(e, doc, sb, se, lp, e->o_bias, labels, conf, err);
+        st = cl__enc_decode(e, doc, sb, se, lp, e->o_bias, labels, conf, err);
     free(lp);
     return st;
 }
@@ -342,7 +342,7 @@ static cl_status tagger_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_
     int32_t *labels = malloc(((size_t)nw + 1) * sizeof *labels);
     if (!labels)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = enc_predict(t->e, doc, sb, se, t->threads, labels, doc->tag_conf + base, err);
+    cl_status st = cl__enc_predict(t->e, doc, sb, se, t->threads, labels, doc->tag_conf + base, err);
     for (int32_t i = 0; i < nw && st == CL_OK; i++)
         st = cl_doc_set_tag(doc, base + i, t->e->labels[labels[i]], err);
     free(labels);

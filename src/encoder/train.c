@@ -102,7 +102,7 @@ static cl_status add_examples(trainer *t, const cl_doc *doc, int32_t *cap, cl_er
         if (t->p->max_sentences > 0 && t->nex >= t->p->max_sentences)
             return CL_OK;
         enc_sentence_pieces sp;
-        cl_status st = enc_pieces_of_sentence(t->e, doc, s, t->p->max_pieces, &sp, err);
+        cl_status st = cl__enc_pieces_of_sentence(t->e, doc, s, t->p->max_pieces, &sp, err);
         if (st != CL_OK)
             return st;
         for (int32_t c = 0; c < sp.nchunks && st == CL_OK; c++) {
@@ -134,7 +134,7 @@ static cl_status add_examples(trainer *t, const cl_doc *doc, int32_t *cap, cl_er
                     x->lab[x->npos++] = label_index(t->e, doc->tags ? doc->tags[tok0 + w] : NULL);
                 }
         }
-        enc_sentence_pieces_free(&sp);
+        cl__enc_sentence_pieces_free(&sp);
         if (st != CL_OK)
             return st;
     }
@@ -306,7 +306,7 @@ static cl_status train_step(trainer *t, ggml_opt_context_t opt, const batch_buf 
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory (graph)");
     enc_graph_opts o = {.train_ops = true};
     enc_inputs in;
-    struct ggml_tensor *logits = enc_build(ctx, t->e, bb->T, bb->B, bb->ng, &o, &in);
+    struct ggml_tensor *logits = cl__enc_build(ctx, t->e, bb->T, bb->B, bb->ng, &o, &in);
     struct ggml_cgraph *gf = ggml_new_graph_custom(ctx, ENC_GRAPH_SIZE, true);
     ggml_build_forward_expand(gf, logits);
     ggml_opt_prepare_alloc(opt, ctx, gf, in.ids, logits);
@@ -314,7 +314,7 @@ static cl_status train_step(trainer *t, ggml_opt_context_t opt, const batch_buf 
     /* Non-static graphs accumulate gradients in place even with opt_period 1,
      * and ggml_opt resets them only for opt_period > 1: zero them here. */
     ggml_opt_reset(opt, false);
-    cl_status st = enc_set_inputs(&in, t->e, bb->T, bb->B, bb->ids, bb->lens, bb->gather,
+    cl_status st = cl__enc_set_inputs(&in, t->e, bb->T, bb->B, bb->ids, bb->lens, bb->gather,
                                   bb->ng, err);
     if (st != CL_OK) {
         ggml_free(ctx);
@@ -357,7 +357,7 @@ static cl_status score_doc(const cl_encoder *e, const cl_doc *doc, const float *
     const char **pred = malloc(((size_t)doc->ntokens + 1) * sizeof *pred);
     cl_status st = lab && pred ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     if (st == CL_OK)
-        st = enc_decode(e, doc, 0, doc->nsentences, lp, o_bias, lab, NULL, err);
+        st = cl__enc_decode(e, doc, 0, doc->nsentences, lp, o_bias, lab, NULL, err);
     int32_t base = doc->sentences[0].tok_begin;
     for (int32_t s = 0; s < doc->nsentences && st == CL_OK; s++) {
         const cl_sentence *se = &doc->sentences[s];
@@ -379,14 +379,14 @@ static float *doc_scores(const cl_encoder *e, const cl_doc *doc, int32_t threads
         cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (enc_score(e, doc, 0, doc->nsentences, threads, lp, err) != CL_OK) {
+    if (cl__enc_score(e, doc, 0, doc->nsentences, threads, lp, err) != CL_OK) {
         free(lp);
         return NULL;
     }
     return lp;
 }
 
-cl_status enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
+cl_status cl__enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lps, float o_bias,
                      int32_t threads, double *f1, cl_error *err)
 {
     cl_eval_params ep = cl_eval_default_params();
@@ -415,7 +415,7 @@ cl_status enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const *lp
 
 static cl_status dev_f1(const trainer *t, const cl_corpus *dev, double *f1, cl_error *err)
 {
-    return enc_dev_f1(t->e, dev, NULL, 0.0f, t->p->threads, f1, err);
+    return cl__enc_dev_f1(t->e, dev, NULL, 0.0f, t->p->threads, f1, err);
 }
 
 cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int32_t threads,
@@ -438,7 +438,7 @@ cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int3
     double best = -1, best_b = 0;
     for (int i = 0; i <= 16 && st == CL_OK; i++) { /* O's offset 0, 0.25, ..., 4 */
         double f1;
-        if ((st = enc_dev_f1(e, dev, lps, 0.25f * (float)i, threads, &f1, err)) != CL_OK)
+        if ((st = cl__enc_dev_f1(e, dev, lps, 0.25f * (float)i, threads, &f1, err)) != CL_OK)
             break;
         if (i == 0)
             *f1_before = f1;
@@ -451,7 +451,7 @@ cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int3
         e->o_bias = (float)best_b;
         *bias = best_b;
         *f1_after = best;
-        st = enc_save(e, out_path, type, NULL, err);
+        st = cl__enc_save(e, out_path, type, NULL, err);
     }
     for (int32_t d = 0; lps && d < dev->ndocs; d++)
         free(lps[d]);
@@ -493,7 +493,7 @@ static cl_status save_checkpoint(const trainer *t, const run_state *rs, const ch
     const char *extra[] = {"clinner.ckpt.fingerprint", fp, "clinner.ckpt.epoch", ep,
                            "clinner.ckpt.batch_done", bd, "clinner.ckpt.global_step", gs,
                            "clinner.ckpt.best_f1", bf, "clinner.ckpt.best_epoch", be, NULL};
-    return enc_save(t->e, path, CL_ENC_F32, extra, err);
+    return cl__enc_save(t->e, path, CL_ENC_F32, extra, err);
 }
 
 static cl_status load_checkpoint(trainer *t, run_state *rs, const char *path, cl_error *err)
@@ -564,7 +564,7 @@ static int64_t compute_estimate(trainer *t)
     if (ctx && ga) {
         enc_graph_opts o = {.train_ops = true};
         enc_inputs in;
-        struct ggml_tensor *logits = enc_build(ctx, t->e, bb.T, bb.B, bb.ng, &o, &in);
+        struct ggml_tensor *logits = cl__enc_build(ctx, t->e, bb.T, bb.B, bb.ng, &o, &in);
         struct ggml_tensor *lab = ggml_dup_tensor(ctx, logits);
         ggml_set_input(lab);
         struct ggml_tensor *loss = ggml_cross_entropy_loss(ctx, logits, lab);
@@ -627,11 +627,11 @@ static cl_status end_epoch(trainer *t, run_state *rs, const cl_corpus *dev, doub
         if (f1 > rs->best_f1) {
             rs->best_f1 = f1;
             rs->best_epoch = rs->epoch + 1;
-            st = enc_save(t->e, p->out_path, p->out_type, NULL, err);
+            st = cl__enc_save(t->e, p->out_path, p->out_type, NULL, err);
         }
     } else {
         rs->best_epoch = rs->epoch + 1;
-        st = enc_save(t->e, p->out_path, p->out_type, NULL, err);
+        st = cl__enc_save(t->e, p->out_path, p->out_type, NULL, err);
     }
     cl_enc_progress pr;
     report(t, rs, false, t0, pieces, f1, &pr);
@@ -726,7 +726,7 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
     for (int32_t i = 0; same && i < t->e->nlabels; i++)
         same = !strcmp(t->e->labels[i], labels[i]);
     if (st == CL_OK && !same)
-        st = enc_new_head(t->e, (const char *const *)labels, 2 * ntypes + 1, p->seed, err);
+        st = cl__enc_new_head(t->e, (const char *const *)labels, 2 * ntypes + 1, p->seed, err);
     else if (same)
         log_msg(p, "the base is a tagger with these labels: training on from its classifier");
     for (int32_t i = 0; labels && i < 2 * ntypes + 1; i++)

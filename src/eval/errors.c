@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
-void ev_errors_free(cl_eval_errors *e)
+void cl__ev_errors_free(cl_eval_errors *e)
 {
     for (int c = 0; c < CL_ERRC_COUNT; c++) {
         for (int i = 0; i < e->nexamples[c]; i++) {
@@ -45,7 +45,7 @@ static char *dup_or_null(const char *s, bool *fail)
     return d;
 }
 
-cl_status ev_errors_copy(cl_eval_errors *dst, const cl_eval_errors *src, cl_error *err)
+cl_status cl__ev_errors_copy(cl_eval_errors *dst, const cl_eval_errors *src, cl_error *err)
 {
     memset(dst, 0, sizeof *dst);
     bool fail = false;
@@ -72,7 +72,7 @@ cl_status ev_errors_copy(cl_eval_errors *dst, const cl_eval_errors *src, cl_erro
         }
     }
     if (fail) {
-        ev_errors_free(dst);
+        cl__ev_errors_free(dst);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory copying error examples");
     }
     return CL_OK;
@@ -252,7 +252,7 @@ static int add_example(cl_eval_errors *errs, cl_err_class c, const ev_ent *g, co
     return 0;
 }
 
-cl_status ev_classify(const ev_ent *gold, int64_t ngold, const ev_ent *pred, int64_t npred,
+cl_status cl__ev_classify(const ev_ent *gold, int64_t ngold, const ev_ent *pred, int64_t npred,
                       const ev_types *types, const ev_unit_view *view, int64_t unit,
                       int max_examples, cl_eval_errors *errs, cl_error *err)
 {

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 static const char *const series_colors[] = {"#2f6fde", "#e0803b", "#2e9e6a", "#9b59b6",
                                             "#c0392b", "#16a085", "#7f8c8d", "#d4ac0d"};

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
-void ev_types_free(ev_types *t)
+void cl__ev_types_free(ev_types *t)
 {
     for (int32_t i = 0; i < t->n; i++)
         free(t->names[i]);
@@ -27,7 +27,7 @@ void ev_types_free(ev_types *t)
     t->n = t->cap = 0;
 }
 
-int32_t ev_types_intern(ev_types *t, const char *name, size_t len)
+int32_t cl__ev_types_intern(ev_types *t, const char *name, size_t len)
 {
     for (int32_t i = 0; i < t->n; i++)
         if (strlen(t->names[i]) == len && !memcmp(t->names[i], name, len))
@@ -47,14 +47,14 @@ int32_t ev_types_intern(ev_types *t, const char *name, size_t len)
     return t->n++;
 }
 
-void ev_ents_free(ev_ents *e)
+void cl__ev_ents_free(ev_ents *e)
 {
     free(e->v);
     e->v = NULL;
     e->n = e->cap = 0;
 }
 
-int ev_ents_push(ev_ents *e, int32_t type, int64_t start, int64_t end)
+int cl__ev_ents_push(ev_ents *e, int32_t type, int64_t start, int64_t end)
 {
     if (e->n == e->cap) {
         int64_t cap = e->cap ? e->cap * 2 : 64;
@@ -84,7 +84,7 @@ static const char *after_first_char(const char *s, int *tag)
     return s;
 }
 
-void ev_chunker_init(ev_chunker *c)
+void cl__ev_chunker_init(ev_chunker *c)
 {
     c->prev_tag = 'O';
     c->prev_type = -1;
@@ -110,7 +110,7 @@ static bool start_of_chunk(int pt, int t, int32_t pty, int32_t ty)
     return t != 'O' && t != '.' && pty != ty;
 }
 
-int ev_chunker_feed(ev_chunker *c, const char *label, ev_types *types, ev_ents *out)
+int cl__ev_chunker_feed(ev_chunker *c, const char *label, ev_types *types, ev_ents *out)
 {
     if (!label || !*label)
         label = "O";
@@ -123,11 +123,11 @@ int ev_chunker_feed(ev_chunker *c, const char *label, ev_types *types, ev_ents *
         ty = "_";
         tylen = 1;
     }
-    int32_t type = ev_types_intern(types, ty, tylen);
+    int32_t type = cl__ev_types_intern(types, ty, tylen);
     if (type < 0)
         return -1;
     if (end_of_chunk(c->prev_tag, tag, c->prev_type, type))
-        if (ev_ents_push(out, c->prev_type, c->begin, c->pos) < 0)
+        if (cl__ev_ents_push(out, c->prev_type, c->begin, c->pos) < 0)
             return -1;
     if (start_of_chunk(c->prev_tag, tag, c->prev_type, type))
         c->begin = c->pos;
@@ -163,7 +163,7 @@ static int strict_prefix(const char *label, const char **tag, size_t *taglen)
     return p;
 }
 
-int32_t ev_first_not_iob2(const char *const *labels, int32_t n)
+int32_t cl__ev_first_not_iob2(const char *const *labels, int32_t n)
 {
     const char *tag;
     size_t taglen;
@@ -173,12 +173,12 @@ int32_t ev_first_not_iob2(const char *const *labels, int32_t n)
     return -1;
 }
 
-int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_types *types,
+int cl__ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_types *types,
                        ev_ents *out, int32_t *bad)
 {
     const char *tag = NULL;
     size_t taglen = 0;
-    *bad = ev_first_not_iob2(labels, n);
+    *bad = cl__ev_first_not_iob2(labels, n);
     if (*bad >= 0)
         return 1;
     int32_t i = 0;
@@ -197,21 +197,21 @@ int ev_strict_sentence(const char *const *labels, int32_t n, int64_t base, ev_ty
                 break;
             j++;
         }
-        int32_t type = ev_types_intern(types, tag, taglen);
-        if (type < 0 || ev_ents_push(out, type, base + i, base + j) < 0)
+        int32_t type = cl__ev_types_intern(types, tag, taglen);
+        if (type < 0 || cl__ev_ents_push(out, type, base + i, base + j) < 0)
             return -1;
         i = j;
     }
     return 0;
 }
 
-cl_status ev_not_iob2(cl_error *err, const char *label, int32_t index, const char *word)
+cl_status cl__ev_not_iob2(cl_error *err, const char *label, int32_t index, const char *word)
 {
     char shown[64];
-    ev_visible(label, shown, sizeof shown);
+    cl__ev_visible(label, shown, sizeof shown);
     if (word) {
         char w[64];
-        ev_visible(word, w, sizeof w);
+        cl__ev_visible(word, w, sizeof w);
         return cl_error_set(err, CL_ERR_PARSE,
                             "token %d ('%s'): label '%s' is not IOB2 (strict mode, like seqeval's "
                             "IOB2 scheme, accepts only O, B-TYPE and I-TYPE; use the default mode "
@@ -246,14 +246,14 @@ cl_status cl_eval_entities(const char *const *labels, int32_t n, cl_eval_mode mo
     int rc = 0;
     int32_t bad = -1;
     if (mode == CL_EVAL_STRICT) {
-        rc = ev_strict_sentence(labels, n, 0, &types, &ents, &bad);
+        rc = cl__ev_strict_sentence(labels, n, 0, &types, &ents, &bad);
     } else {
         ev_chunker ch;
-        ev_chunker_init(&ch);
+        cl__ev_chunker_init(&ch);
         for (int32_t i = 0; i < n && rc == 0; i++)
-            rc = ev_chunker_feed(&ch, labels[i], &types, &ents);
+            rc = cl__ev_chunker_feed(&ch, labels[i], &types, &ents);
         if (rc == 0)
-            rc = ev_chunker_feed(&ch, "O", &types, &ents);
+            rc = cl__ev_chunker_feed(&ch, "O", &types, &ents);
     }
     cl_eval_span *v = NULL;
     if (rc == 0 && ents.n > 0) {
@@ -269,10 +269,10 @@ cl_status cl_eval_entities(const char *const *labels, int32_t n, cl_eval_mode mo
         }
     }
     int32_t count = (int32_t)ents.n;
-    ev_types_free(&types);
-    ev_ents_free(&ents);
+    cl__ev_types_free(&types);
+    cl__ev_ents_free(&ents);
     if (rc > 0)
-        return ev_not_iob2(err, labels[bad], bad, NULL);
+        return cl__ev_not_iob2(err, labels[bad], bad, NULL);
     if (rc != 0) {
         cl_eval_spans_free(v, count);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory reading entities");

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "clinner/text.h"
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 static const char SEP[] = "######";
 #define SEP_LEN 6

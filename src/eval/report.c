@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 static const char *AVG_LABEL = "average (paper)";
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 cl_eval_params cl_eval_default_params(void)
 {
@@ -64,7 +64,7 @@ const char *cl_err_class_name(cl_err_class c)
     return "?";
 }
 
-void ev_result_init(cl_eval_result *r)
+void cl__ev_result_init(cl_eval_result *r)
 {
     memset(r, 0, sizeof *r);
     r->misaligned = -1;
@@ -77,8 +77,8 @@ void cl_eval_result_free(cl_eval_result *r)
     for (int32_t i = 0; i < r->ntypes; i++)
         free(r->types[i].type);
     free(r->types);
-    ev_errors_free(&r->errors);
-    ev_result_init(r);
+    cl__ev_errors_free(&r->errors);
+    cl__ev_result_init(r);
 }
 
 const cl_type_score *cl_eval_result_type(const cl_eval_result *r, const char *type)
@@ -98,7 +98,7 @@ static int cmp_score(const void *a, const void *b)
     return strcmp(((const cl_type_score *)a)->type, ((const cl_type_score *)b)->type);
 }
 
-cl_status ev_build_result(const ev_types *types, const int64_t *tp, const int64_t *npred,
+cl_status cl__ev_build_result(const ev_types *types, const int64_t *tp, const int64_t *npred,
                           const int64_t *ntrue, cl_eval_result *r, cl_error *err)
 {
     int32_t k = 0;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 struct cl_scorer {
     cl_eval_params p;
@@ -31,8 +31,8 @@ cl_scorer *cl_scorer_new(const cl_eval_params *params, cl_error *err)
         return NULL;
     }
     s->p = params ? *params : cl_eval_default_params();
-    ev_chunker_init(&s->gch);
-    ev_chunker_init(&s->pch);
+    cl__ev_chunker_init(&s->gch);
+    cl__ev_chunker_init(&s->pch);
     return s;
 }
 
@@ -40,10 +40,10 @@ void cl_scorer_free(cl_scorer *s)
 {
     if (!s)
         return;
-    ev_types_free(&s->types);
-    ev_ents_free(&s->gold);
-    ev_ents_free(&s->pred);
-    ev_errors_free(&s->errs);
+    cl__ev_types_free(&s->types);
+    cl__ev_ents_free(&s->gold);
+    cl__ev_ents_free(&s->pred);
+    cl__ev_errors_free(&s->errs);
     free(s);
 }
 
@@ -79,27 +79,27 @@ cl_status cl_scorer_add(cl_scorer *s, const char *const *gold, const char *const
          * first, so that a rejected sentence adds nothing */
         for (int side = 0; side < 2; side++) {
             const char *const *labels = side ? pred : gold;
-            int32_t bad = ev_first_not_iob2(labels, n);
+            int32_t bad = cl__ev_first_not_iob2(labels, n);
             if (bad >= 0) {
-                ev_not_iob2(err, labels[bad], bad, tokens ? tokens[bad] : NULL);
+                cl__ev_not_iob2(err, labels[bad], bad, tokens ? tokens[bad] : NULL);
                 return cl_error_prefix(err, "%s ", side ? "predictions" : "gold");
             }
         }
         int32_t bad;
-        rc = ev_strict_sentence(gold, n, base, &s->types, &s->gold, &bad);
+        rc = cl__ev_strict_sentence(gold, n, base, &s->types, &s->gold, &bad);
         if (rc == 0)
-            rc = ev_strict_sentence(pred, n, base, &s->types, &s->pred, &bad);
+            rc = cl__ev_strict_sentence(pred, n, base, &s->types, &s->pred, &bad);
     } else {
         for (int32_t i = 0; i < n && rc == 0; i++) {
-            rc = ev_chunker_feed(&s->gch, gold[i], &s->types, &s->gold);
+            rc = cl__ev_chunker_feed(&s->gch, gold[i], &s->types, &s->gold);
             if (rc == 0)
-                rc = ev_chunker_feed(&s->pch, pred[i], &s->types, &s->pred);
+                rc = cl__ev_chunker_feed(&s->pch, pred[i], &s->types, &s->pred);
         }
         /* seqeval's "O" after every sentence */
         if (rc == 0)
-            rc = ev_chunker_feed(&s->gch, "O", &s->types, &s->gold);
+            rc = cl__ev_chunker_feed(&s->gch, "O", &s->types, &s->gold);
         if (rc == 0)
-            rc = ev_chunker_feed(&s->pch, "O", &s->types, &s->pred);
+            rc = cl__ev_chunker_feed(&s->pch, "O", &s->types, &s->pred);
     }
     if (rc)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
@@ -113,7 +113,7 @@ cl_status cl_scorer_add(cl_scorer *s, const char *const *gold, const char *const
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         } else {
             ev_unit_view view = {tokens, n, NULL, NULL};
-            st = ev_classify(lg, ng, lp, np, &s->types, &view, s->units, s->p.max_examples,
+            st = cl__ev_classify(lg, ng, lp, np, &s->types, &view, s->units, s->p.max_examples,
                              &s->errs, err);
         }
         free(lg);
@@ -184,17 +184,17 @@ static cl_status count_matches(const ev_ents *gold, const ev_ents *pred, int32_t
 
 cl_status cl_scorer_result(cl_scorer *s, cl_eval_result *out, cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     int32_t nt = s->types.n ? s->types.n : 1;
     int64_t *tp = calloc((size_t)nt * 3, sizeof *tp);
     if (!tp)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
     cl_status st = count_matches(&s->gold, &s->pred, s->types.n, tp, tp + nt, tp + 2 * nt, err);
     if (st == CL_OK)
-        st = ev_build_result(&s->types, tp, tp + nt, tp + 2 * nt, out, err);
+        st = cl__ev_build_result(&s->types, tp, tp + nt, tp + 2 * nt, out, err);
     free(tp);
     if (st == CL_OK && s->p.errors) {
-        st = ev_errors_copy(&out->errors, &s->errs, err);
+        st = cl__ev_errors_copy(&out->errors, &s->errs, err);
         out->has_errors = st == CL_OK;
     }
     if (st != CL_OK) {

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "clinner/text.h"
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 typedef struct sp_ent {
     int32_t type;
@@ -229,7 +229,7 @@ static cl_status pred_entities(const cl_doc *gd, const cl_doc *pd, cl_eval_mode 
     if (pd->nentities > 0 || !pd->tags) {
         for (int32_t i = 0; i < pd->nentities; i++) {
             const cl_entity *e = &pd->entities[i];
-            int32_t t = ev_types_intern(types, e->type, strlen(e->type));
+            int32_t t = cl__ev_types_intern(types, e->type, strlen(e->type));
             if (t < 0 || sp_push(out, t, e->frags, e->nfrags))
                 return cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         }
@@ -250,7 +250,7 @@ static cl_status pred_entities(const cl_doc *gd, const cl_doc *pd, cl_eval_mode 
             cl_error_prefix(err, "document %s, sentence %d, ", pd->id, s + 1);
         for (int32_t k = 0; k < ne && st == CL_OK; k++) {
             cl_span f = {pos[tb + ents[k].start].start, pos[tb + ents[k].end - 1].end};
-            int32_t t = ev_types_intern(types, ents[k].type, strlen(ents[k].type));
+            int32_t t = cl__ev_types_intern(types, ents[k].type, strlen(ents[k].type));
             if (t < 0 || sp_push(out, t, &f, 1))
                 st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         }
@@ -294,7 +294,7 @@ static cl_status classify_doc(const sp_list *g, const sp_list *p, const cl_doc *
             pe[i] = (ev_ent){p->v[i].type, p->v[i].start, p->v[i].end,
                              shape_of(&p->v[i], g, p, g->n + i + 1)};
         ev_unit_view view = {NULL, 0, gd->text, &gd->index};
-        st = ev_classify(ge, g->n, pe, p->n, types, &view, unit, max_examples, errs, err);
+        st = cl__ev_classify(ge, g->n, pe, p->n, types, &view, unit, max_examples, errs, err);
     }
     free(ge);
     free(pe);
@@ -305,7 +305,7 @@ cl_status cl_eval_span_corpora(const cl_corpus *gold, const cl_corpus *pred,
                                const cl_eval_params *params, cl_eval_result *out,
                                cl_error *err)
 {
-    ev_result_init(out);
+    cl__ev_result_init(out);
     cl_eval_params p = params ? *params : cl_eval_default_params();
     for (int32_t j = 0; j < pred->ndocs; j++) {
         bool found = false;
@@ -330,7 +330,7 @@ cl_status cl_eval_span_corpora(const cl_corpus *gold, const cl_corpus *pred,
         sp_list g = {0}, pl = {0};
         for (int32_t k = 0; k < gd->nentities && st == CL_OK; k++) {
             const cl_entity *e = &gd->entities[k];
-            int32_t t = ev_types_intern(&types, e->type, strlen(e->type));
+            int32_t t = cl__ev_types_intern(&types, e->type, strlen(e->type));
             if (t < 0 || sp_push(&g, t, e->frags, e->nfrags))
                 st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
         }
@@ -357,17 +357,17 @@ cl_status cl_eval_span_corpora(const cl_corpus *gold, const cl_corpus *pred,
     if (st == CL_OK && counts_fit(&cnt, types.n ? types.n : 1))
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
     if (st == CL_OK)
-        st = ev_build_result(&types, cnt.tp, cnt.npred, cnt.ntrue, out, err);
+        st = cl__ev_build_result(&types, cnt.tp, cnt.npred, cnt.ntrue, out, err);
     if (st == CL_OK && p.errors) {
         out->errors = errs;
         memset(&errs, 0, sizeof errs);
         out->has_errors = true;
     }
-    ev_errors_free(&errs);
+    cl__ev_errors_free(&errs);
     free(cnt.tp);
     free(cnt.npred);
     free(cnt.ntrue);
-    ev_types_free(&types);
+    cl__ev_types_free(&types);
     if (st != CL_OK) {
         cl_eval_result_free(out);
         return st;

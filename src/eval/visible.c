@@ -11,7 +11,7 @@
 
 #include <utf8proc.h>
 
-#include "eval/internal.h"
+#include "eval/eval_internal.h"
 
 static bool invisible(utf8proc_int32_t c)
 {
@@ -31,7 +31,7 @@ static bool invisible(utf8proc_int32_t c)
     }
 }
 
-const char *ev_visible(const char *s, char *out, size_t cap)
+const char *cl__ev_visible(const char *s, char *out, size_t cap)
 {
     size_t len = 0, n = s ? strlen(s) : 0, i = 0;
     if (cap < 16) {

@@ -148,7 +148,7 @@ cl_llm_engine *cl_llm_engine_new(cl_llama_model *m, const cl_llama_params *p, cl
     if (!e->ctx) {
         cl_error_set(err, CL_ERR_MODEL,
                      "%s: llama.cpp could not create a context of %u tokens (%d per sentence "
-                     "x %d parallel); try a smaller --ctx",
+                     "x %d parallel); try a smaller n_ctx",
                      m->path, cp.n_ctx, p->n_ctx, p->n_parallel);
         free(e);
         return NULL;

@@ -7,8 +7,9 @@
  * SmolLM2, which then serves as a weak embedder) gets mean pooling.
  * Vectors are L2-normalised, so ranking by dot product is ranking by
  * cosine similarity.  Embedding a knowledge base is slow on a CPU, so the
- * passage vectors are cached on disk in a small checksummed file keyed by
- * the knowledge base's fingerprint and the model file (path, size, mtime).
+ * passage vectors are cached on disk in binfile.h's container (checksummed),
+ * keyed by the knowledge base's fingerprint and the model file (path, size,
+ * mtime).
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clinner/binfile.h"
 #include "llm/llm_internal.h"
 
 struct cl_llama_embedder {
@@ -55,7 +57,7 @@ cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl
 {
     cl_llama_embed_params p = params ? *params : cl_llama_embed_default_params();
     if (!p.model_path) {
-        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (--embed-model)");
+        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (model_path)");
         return NULL;
     }
     if (p.n_ctx < 8 || p.n_ctx > 1 << 16) {
@@ -170,7 +172,8 @@ typedef struct embed_retriever {
     float *query;
 } embed_retriever;
 
-#define CACHE_MAGIC "CLEMB001"
+#define CACHE_MAGIC "CLNREMB"   /* binfile.h's container */
+#define CACHE_VERSION 2u        /* 1 ("CLEMB001", no container): ignored, rebuilt */
 
 static char *cache_path(const char *dir, uint64_t key)
 {
@@ -179,42 +182,37 @@ static char *cache_path(const char *dir, uint64_t key)
     return cl_path_join(dir, name);
 }
 
-/* Load cached vectors; false when absent or not valid. */
-static bool cache_load(const char *path, int32_t n, int32_t dim, float *vecs)
+/* Load cached vectors; false when absent or not valid (then they are
+ * computed again and the file replaced). */
+static bool cache_load(const char *path, uint64_t key, int32_t n, int32_t dim, float *vecs)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    char *data;
+    size_t size;
+    if (cl_read_file(path, &data, &size, NULL) != CL_OK)
         return false;
-    char magic[8];
-    int32_t hdr[2];
-    uint64_t sum = 0;
-    size_t count = (size_t)n * (size_t)dim;
-    bool ok = fread(magic, 1, 8, fp) == 8 && memcmp(magic, CACHE_MAGIC, 8) == 0 &&
-              fread(hdr, sizeof hdr, 1, fp) == 1 && hdr[0] == n && hdr[1] == dim &&
-              fread(vecs, sizeof *vecs, count, fp) == count && fread(&sum, sizeof sum, 1, fp) == 1 &&
-              sum == cl_fnv1a64(CL_FNV64_INIT, vecs, count * sizeof *vecs);
-    fclose(fp);
+    cl_binr r;
+    bool ok = cl_binr_open(&r, data, size, CACHE_MAGIC, CACHE_VERSION, CACHE_VERSION, NULL, path,
+                           "embedding cache", CL_ERR_FORMAT, NULL) == CL_OK &&
+              cl_binr_u64(&r) == key && cl_binr_i32(&r) == n && cl_binr_i32(&r) == dim &&
+              cl_binr_f32s(&r, vecs, (size_t)n * (size_t)dim) && cl_binr_done(&r);
+    free(data);
     return ok;
 }
 
-static void cache_save(const char *dir, const char *path, int32_t n, int32_t dim,
+static void cache_save(const char *dir, const char *path, uint64_t key, int32_t n, int32_t dim,
                        const float *vecs)
 {
-    cl_error err;
-    if (cl_mkdir_p(dir, &err) != CL_OK)
+    if (cl_mkdir_p(dir, NULL) != CL_OK)
         return;
-    cl_atomic_file f;
-    if (cl_atomic_open(&f, path, &err) != CL_OK)
-        return;
-    int32_t hdr[2] = {n, dim};
-    size_t count = (size_t)n * (size_t)dim;
-    uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, vecs, count * sizeof *vecs);
-    if (fwrite(CACHE_MAGIC, 1, 8, f.fp) == 8 && fwrite(hdr, sizeof hdr, 1, f.fp) == 1 &&
-        fwrite(vecs, sizeof *vecs, count, f.fp) == count &&
-        fwrite(&sum, sizeof sum, 1, f.fp) == 1)
-        cl_atomic_commit(&f, &err);
-    else
-        cl_atomic_abort(&f);
+    cl_binw w;
+    cl_binw_init(&w);
+    cl_binw_u64(&w, key);
+    cl_binw_i32(&w, n);
+    cl_binw_i32(&w, dim);
+    cl_binw_f32s(&w, vecs, (size_t)n * (size_t)dim);
+    cl_binw_save(&w, path, CACHE_MAGIC, CACHE_VERSION, NULL); /* a cache that cannot be
+                                                               * written is not an error */
+    cl_binw_free(&w);
 }
 
 static cl_status er_top_k(void *self, const char *query_text, const char *const *query_terms,
@@ -294,7 +292,7 @@ cl_status cl_llama_embed_retriever_new(const cl_llama_embed_params *params, cl_k
     const char *dir = params ? params->cache_dir : NULL;
     uint64_t key = cl_fnv1a64(cl_kb_fingerprint(kb), &r->e->model_key, sizeof r->e->model_key);
     char *path = dir ? cache_path(dir, key) : NULL;
-    if (!path || !cache_load(path, n, dim, r->vecs)) {
+    if (!path || !cache_load(path, key, n, dim, r->vecs)) {
         for (int32_t p = 0; p < n; p++) {
             cl_status st = embed_one(r->e, kb->passages[p].text,
                                      r->vecs + (size_t)p * (size_t)dim, err);
@@ -305,7 +303,7 @@ cl_status cl_llama_embed_retriever_new(const cl_llama_embed_params *params, cl_k
             }
         }
         if (path)
-            cache_save(dir, path, n, dim, r->vecs);
+            cache_save(dir, path, key, n, dim, r->vecs);
     }
     free(path);
     out->ops = &embed_ops;

@@ -6,7 +6,7 @@
  * as in the document) is tokenized by the model with BOS and run as its own
  * sequence (up to 16 sentences of a document share one llama_decode, in
  * parallel sequences) with every position as an output.  Each model token gets its
- * byte range from its piece (ft_tokenize), and a word token takes the
+ * byte range from its piece (cl__ft_tokenize), and a word token takes the
  * vector of the last model token that overlaps it: the state that has read
  * the whole word.  The last layer comes from llama_get_embeddings_ith
  * (pooling off); an inner block's output is copied from the graph by the
@@ -71,43 +71,21 @@ static bool grab_cb(struct ggml_tensor *t, bool ask, void *ud)
     return false;
 }
 
-static void note(const cl_features_params *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const cl_features_params *p, const char *fmt, ...)
-{
-    if (!p->log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->log(p->log_ctx, msg);
-}
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *s = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* Cache key: model hash, layer, context, and every document's id, text and
  * token offsets. */
 static uint64_t corpus_key(const char *mhash, const cl_features_params *p, const cl_corpus *c)
 {
-    uint64_t h = fnv(1469598103934665603ull, mhash, 16);
+    uint64_t h = cl_fnv1a64(CL_FNV64_INIT, mhash, 16);
     int32_t v[3] = {p->layer, p->n_ctx, 1 /* format version */};
-    h = fnv(h, v, sizeof v);
+    h = cl_fnv1a64(h, v, sizeof v);
     for (int32_t d = 0; d < c->ndocs; d++) {
         const cl_doc *doc = c->docs[d];
         const char *id = doc->id ? doc->id : "";
-        h = fnv(h, id, strlen(id) + 1);
-        h = fnv(h, doc->text, doc->text_bytes);
-        h = fnv(h, &doc->ntokens, sizeof doc->ntokens);
+        h = cl_fnv1a64(h, id, strlen(id) + 1);
+        h = cl_fnv1a64(h, doc->text, doc->text_bytes);
+        h = cl_fnv1a64(h, &doc->ntokens, sizeof doc->ntokens);
         if (doc->ntokens)
-            h = fnv(h, doc->tokens, sizeof *doc->tokens * (size_t)doc->ntokens);
+            h = cl_fnv1a64(h, doc->tokens, sizeof *doc->tokens * (size_t)doc->ntokens);
     }
     return h;
 }
@@ -237,7 +215,7 @@ static cl_status run_doc(fx *x, const cl_doc *doc, float *rows, cl_features_resu
         size_t nb;
         const char *first = cl_doc_token_bytes(doc, se->tok_begin, &nb);
         const char *lastp = cl_doc_token_bytes(doc, se->tok_end - 1, &nb);
-        st = ft_tokenize_text(x->vocab, first, (size_t)(lastp + nb - first), false, &fs[s].toks,
+        st = cl__ft_tokenize_text(x->vocab, first, (size_t)(lastp + nb - first), false, &fs[s].toks,
                               &fs[s].n, &fs[s].ends, err);
         if (st == CL_OK && fs[s].n > 0 &&
             !(fs[s].vec = malloc(sizeof(float) * (size_t)fs[s].n * (size_t)x->dim)))
@@ -297,9 +275,9 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if (!p->model_path || !out_path)
         return cl_error_set(err, CL_ERR_ARG, "features: a model and an output path are needed");
     if (p->n_ctx < 16 || p->n_ctx > 65536)
-        return cl_error_set(err, CL_ERR_ARG, "--ctx must be in 16..65536 (got %d)", p->n_ctx);
+        return cl_error_set(err, CL_ERR_ARG, "n_ctx must be in 16..65536 (got %d)", p->n_ctx);
     if (p->layer < CL_FEATURES_LAST_LAYER)
-        return cl_error_set(err, CL_ERR_ARG, "--layer must be 'last' or a block number >= 0");
+        return cl_error_set(err, CL_ERR_ARG, "layer must be 'last' or a block number >= 0");
     for (int32_t d = 0; d < c->ndocs; d++)
         if (c->docs[d]->ntokens > 0 && !c->docs[d]->sentences)
             return cl_error_set(err, CL_ERR_ARG, "document %s has tokens but no sentences",
@@ -308,13 +286,13 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     if (st != CL_OK)
         return st;
     char mhash[17];
-    if ((st = ft_file_hash(p->model_path, mhash, err)) != CL_OK)
+    if ((st = cl__ft_file_hash(p->model_path, mhash, err)) != CL_OK)
         return st;
     char *cache_path = NULL;
+    uint64_t key = corpus_key(mhash, p, c);
     if (p->cache_dir) {
         char name[64];
-        snprintf(name, sizeof name, "%016llx.dense",
-                 (unsigned long long)corpus_key(mhash, p, c));
+        snprintf(name, sizeof name, "%016llx.dense", (unsigned long long)key);
         if ((st = cl_mkdir_p(p->cache_dir, err)) != CL_OK)
             return st;
         cache_path = cl_path_join(p->cache_dir, name);
@@ -323,7 +301,12 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
         if (access(cache_path, R_OK) == 0) {
             cl_dense_table *t = NULL;
             st = cl_dense_read(cache_path, &t, err); /* also checks the file */
-            if (st == CL_OK) {
+            if (st == CL_OK && cl_dense_key(t) != key && cl_dense_key(t) != 0) {
+                /* (0: a file of the first format, before keys; its name is the key) */
+                st = cl_error_set(err, CL_ERR_FORMAT, "computed from other inputs (key %016llx)",
+                                  (unsigned long long)cl_dense_key(t));
+                cl_dense_free(t);
+            } else if (st == CL_OK) {
                 res->dim = cl_dense_dim(t);
                 cl_dense_free(t);
                 st = copy_file(cache_path, out_path, err);
@@ -333,11 +316,11 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
                 res->documents = c->ndocs;
                 res->tokens = cl_corpus_ntokens(c);
                 res->seconds = cl_now() - t0;
-                note(p, "features from the cache: %s", cache_path);
+                cl_logf(p->log, p->log_ctx, "features from the cache: %s", cache_path);
                 free(cache_path);
                 return CL_OK;
             }
-            note(p, "ignoring a bad cache file %s: %s", cache_path, err ? err->msg : "");
+            cl_logf(p->log, p->log_ctx, "ignoring a bad cache file %s: %s", cache_path, err ? err->msg : "");
             cl_error_clear(err);
             st = CL_OK;
         }
@@ -347,8 +330,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     memset(&x, 0, sizeof x);
     x.p = p;
     float *rows = NULL;
-    cl_atomic_file f;
-    bool open = false;
+    cl_dense_writer *dw = NULL;
     cl_llm_init_backend(p->verbose);
     struct llama_model_params mp = llama_model_default_params();
     x.model = llama_model_load_from_file(p->model_path, mp);
@@ -361,7 +343,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     x.dim = llama_model_n_embd(x.model);
     int32_t n_layer = llama_model_n_layer(x.model);
     if (p->layer >= n_layer) {
-        st = cl_error_set(err, CL_ERR_ARG, "--layer %d: the model has blocks 0..%d", p->layer,
+        st = cl_error_set(err, CL_ERR_ARG, "layer %d: the model has blocks 0..%d", p->layer,
                           n_layer - 1);
         goto done;
     }
@@ -387,10 +369,7 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
     }
     x.batch = llama_batch_init(p->n_ctx, 0, 1);
     res->dim = x.dim;
-    if ((st = cl_atomic_open(&f, out_path, err)) != CL_OK)
-        goto done;
-    open = true;
-    if ((st = cl_dense_write_header(f.fp, x.dim, err)) != CL_OK)
+    if ((st = cl_dense_writer_open(out_path, x.dim, key, &dw, err)) != CL_OK)
         goto done;
     for (int32_t d = 0; d < c->ndocs; d++) {
         const cl_doc *doc = c->docs[d];
@@ -405,26 +384,25 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
             cl_error_prefix(err, "%s: ", doc->id ? doc->id : "?");
             goto done;
         }
-        if ((st = cl_dense_write_doc(f.fp, doc->id ? doc->id : "", doc->ntokens, x.dim, rows,
-                                     err)) != CL_OK)
+        if ((st = cl_dense_writer_add(dw, doc->id ? doc->id : "", doc->ntokens, rows, err)) !=
+            CL_OK)
             goto done;
         res->documents++;
         if (p->progress)
             p->progress(p->progress_ctx, d + 1, c->ndocs, res->model_tokens);
     }
-    st = cl_atomic_commit(&f, err);
-    open = false;
+    st = cl_dense_writer_commit(dw, err);
+    dw = NULL;
     if (st == CL_OK && cache_path) {
         cl_error e2;
         if (copy_file(out_path, cache_path, &e2) != CL_OK)
-            note(p, "could not cache the features: %s", e2.msg);
+            cl_logf(p->log, p->log_ctx, "could not cache the features: %s", e2.msg);
     }
     if (res->cut)
-        note(p, "%lld sentences longer than --ctx %d tokens were run in pieces",
+        cl_logf(p->log, p->log_ctx, "%lld sentences longer than n_ctx %d tokens were run in pieces",
              (long long)res->cut, p->n_ctx);
 done:
-    if (open)
-        cl_atomic_abort(&f);
+    cl_dense_writer_free(dw);
     free(rows);
     free(x.grab.data);
     if (x.batch.token)

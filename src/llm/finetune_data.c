@@ -79,7 +79,7 @@ static cl_status answer_spans(const char *answer, size_t off, cl_ft_loss loss, c
     return CL_OK;
 }
 
-cl_status ft_render_example(const cl_llama_model *m, const cl_prompt_builder *b, const cl_doc *doc,
+cl_status cl__ft_render_example(const cl_llama_model *m, const cl_prompt_builder *b, const cl_doc *doc,
                             int32_t sent, cl_ft_loss loss, cl_ft_example *ex, cl_error *err)
 {
     memset(ex, 0, sizeof *ex);
@@ -130,13 +130,13 @@ done:
     return st;
 }
 
-cl_status ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t n,
+cl_status cl__ft_tokenize(const struct llama_vocab *vocab, const char *text, size_t n,
                       llama_token **toks, int32_t *ntoks, size_t **ends, cl_error *err)
 {
-    return ft_tokenize_text(vocab, text, n, true, toks, ntoks, ends, err);
+    return cl__ft_tokenize_text(vocab, text, n, true, toks, ntoks, ends, err);
 }
 
-cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, size_t n,
+cl_status cl__ft_tokenize_text(const struct llama_vocab *vocab, const char *text, size_t n,
                            bool parse_special, llama_token **toks, int32_t *ntoks, size_t **ends,
                            cl_error *err)
 {
@@ -196,7 +196,7 @@ cl_status ft_tokenize_text(const struct llama_vocab *vocab, const char *text, si
     return CL_OK;
 }
 
-void ft_seq_free(ft_seq *s)
+void cl__ft_seq_free(ft_seq *s)
 {
     if (!s)
         return;
@@ -206,19 +206,19 @@ void ft_seq_free(ft_seq *s)
     memset(s, 0, sizeof *s);
 }
 
-cl_status ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_example *ex,
+cl_status cl__ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_example *ex,
                               ft_seq *out, cl_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t *ends;
-    cl_status st = ft_tokenize(vocab, ex->text, strlen(ex->text), &out->toks, &out->n, &ends, err);
+    cl_status st = cl__ft_tokenize(vocab, ex->text, strlen(ex->text), &out->toks, &out->n, &ends, err);
     if (st != CL_OK)
         return st;
     out->counted = calloc((size_t)(out->n ? out->n : 1), 1);
     out->choice = calloc((size_t)(out->n ? out->n : 1), 1);
     if (!out->counted || !out->choice) {
         free(ends);
-        ft_seq_free(out);
+        cl__ft_seq_free(out);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     int32_t sp = 0;
@@ -251,7 +251,7 @@ cl_status ft_seq_from_example(const struct llama_vocab *vocab, const cl_ft_examp
     return CL_OK;
 }
 
-void ft_windows_free(ft_windows *w)
+void cl__ft_windows_free(ft_windows *w)
 {
     if (!w)
         return;
@@ -293,11 +293,11 @@ static cl_status windows_grow(ft_windows *w, llama_token pad)
     return CL_OK;
 }
 
-cl_status ft_windows_pack(ft_windows *w, int32_t n_ctx, const ft_seq *seqs, const int32_t *order,
+cl_status cl__ft_windows_pack(ft_windows *w, int32_t n_ctx, const ft_seq *seqs, const int32_t *order,
                           int32_t nseqs, bool pack, llama_token pad_token, int32_t *skipped,
                           cl_error *err)
 {
-    ft_windows_free(w);
+    cl__ft_windows_free(w);
     w->n_ctx = n_ctx;
     *skipped = 0;
     size_t W = (size_t)n_ctx;
@@ -332,7 +332,7 @@ cl_status ft_windows_pack(ft_windows *w, int32_t n_ctx, const ft_seq *seqs, cons
     return CL_OK;
 }
 
-void ft_window_labels(const ft_windows *w, int32_t win, int32_t n_vocab, int32_t *labels)
+void cl__ft_window_labels(const ft_windows *w, int32_t win, int32_t n_vocab, int32_t *labels)
 {
     size_t W = (size_t)w->n_ctx;
     const llama_token *t = w->tokens + (size_t)win * (W + 1);
@@ -344,7 +344,7 @@ void ft_window_labels(const ft_windows *w, int32_t win, int32_t n_vocab, int32_t
         labels[i] = m[i] ? t[i + 1] : (int32_t)(t[1] - (int64_t)i * n_vocab);
 }
 
-void ft_window_choices(const ft_windows *w, int32_t win, const int32_t *pred, cl_ft_choices *c)
+void cl__ft_window_choices(const ft_windows *w, int32_t win, const int32_t *pred, cl_ft_choices *c)
 {
     size_t W = (size_t)w->n_ctx;
     const llama_token *t = w->tokens + (size_t)win * (W + 1);

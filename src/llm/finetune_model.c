@@ -25,7 +25,7 @@ static struct gguf_context *open_meta(const char *path, cl_error *err)
     return g;
 }
 
-cl_status ft_gguf_is_f32(const char *path, bool *is_f32, cl_error *err)
+cl_status cl__ft_gguf_is_f32(const char *path, bool *is_f32, cl_error *err)
 {
     struct gguf_context *g = open_meta(path, err);
     if (!g)
@@ -38,7 +38,7 @@ cl_status ft_gguf_is_f32(const char *path, bool *is_f32, cl_error *err)
     return CL_OK;
 }
 
-cl_status ft_file_hash(const char *path, char out[17], cl_error *err)
+cl_status cl__ft_file_hash(const char *path, char out[17], cl_error *err)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -77,7 +77,7 @@ cl_status cl_ft_f32_model(const char *model_path, const char *cache_dir, int32_t
 {
     *out = NULL;
     bool f32;
-    cl_status st = ft_gguf_is_f32(model_path, &f32, err);
+    cl_status st = cl__ft_gguf_is_f32(model_path, &f32, err);
     if (st != CL_OK)
         return st;
     if (f32) {
@@ -85,7 +85,7 @@ cl_status cl_ft_f32_model(const char *model_path, const char *cache_dir, int32_t
         return *out ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     char hash[17];
-    if ((st = ft_file_hash(model_path, hash, err)) != CL_OK)
+    if ((st = cl__ft_file_hash(model_path, hash, err)) != CL_OK)
         return st;
     if ((st = cl_mkdir_p(cache_dir, err)) != CL_OK)
         return st;
@@ -241,7 +241,7 @@ done:
     return st;
 }
 
-cl_status ft_save_model(const struct llama_model *model, const char *orig_path, const char *path,
+cl_status cl__ft_save_model(const struct llama_model *model, const char *orig_path, const char *path,
                         const char *chat_template, cl_error *err)
 {
     cl_buf raw, fixed;
@@ -265,7 +265,7 @@ cl_status ft_save_model(const struct llama_model *model, const char *orig_path, 
     return st;
 }
 
-bool ft_tensor_trains(const char *name, cl_ft_tensors kind, int32_t last_n, int32_t n_layer)
+bool cl__ft_tensor_trains(const char *name, cl_ft_tensors kind, int32_t last_n, int32_t n_layer)
 {
     /* llama.cpp never trains these (see llama_set_param). */
     if (!strcmp(name, "token_embd.weight") || !strcmp(name, "rope_freqs.weight"))
@@ -303,7 +303,7 @@ static int64_t meta_u32(const struct gguf_context *g, const char *arch, const ch
     }
 }
 
-cl_status ft_estimate_memory(const char *path, cl_ft_tensors kind, int32_t last_n, int32_t n_ctx,
+cl_status cl__ft_estimate_memory(const char *path, cl_ft_tensors kind, int32_t last_n, int32_t n_ctx,
                              ft_mem *m, cl_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -326,7 +326,7 @@ cl_status ft_estimate_memory(const char *path, cl_ft_tensors kind, int32_t last_
         int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
         m->n_params += n;
         m->weights += (int64_t)gguf_get_tensor_size(g, i);
-        if (ft_tensor_trains(gguf_get_tensor_name(g, i), kind, last_n, (int32_t)n_layer))
+        if (cl__ft_tensor_trains(gguf_get_tensor_name(g, i), kind, last_n, (int32_t)n_layer))
             m->n_trained += n;
     }
     gguf_free(g);
@@ -354,7 +354,7 @@ cl_status ft_estimate_memory(const char *path, cl_ft_tensors kind, int32_t last_
     return CL_OK;
 }
 
-int64_t ft_mem_available(void)
+int64_t cl__ft_mem_available(void)
 {
     FILE *fp = fopen("/proc/meminfo", "r");
     if (!fp)

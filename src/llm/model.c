@@ -110,7 +110,7 @@ cl_llama_model *cl_llama_model_load(const char *path, bool verbose, cl_error *er
     if (!m->model) {
         cl_error_set(err, CL_ERR_MODEL,
                      "%s: llama.cpp could not load the model (corrupt file or unsupported "
-                     "architecture; --verbose shows llama.cpp's log)",
+                     "architecture; verbose mode shows llama.cpp's log)",
                      path);
         cl_llama_model_free(m);
         return NULL;

@@ -49,19 +49,6 @@ cl_llama_params cl_llama_default_params(void)
     return p;
 }
 
-static void report(llama_tagger *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(llama_tagger *t, const char *fmt, ...)
-{
-    if (!t->p.log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    t->p.log(t->p.log_ctx, msg);
-}
-
 static uint32_t sentence_seed(uint32_t seed, const char *doc_id, int32_t sent)
 {
     uint64_t h = cl_fnv1a64(CL_FNV64_INIT, &seed, sizeof seed);
@@ -161,7 +148,7 @@ static cl_status make_job(llama_tagger *t, const cl_doc *doc, int32_t sent, cl_l
     int32_t est = user_tokens + n * (t->label_tokens + 1) + 8;
     int32_t n_ctx = cl_llm_engine_n_ctx(t->e);
     if (j->nprompt + est > n_ctx) {
-        report(t,
+        cl_logf(t->p.log, t->p.log_ctx,
               "%s: sentence %d skipped (left O): its prompt (%d tokens) and answer (about %d) "
               "do not fit the context of %d tokens",
               doc->id ? doc->id : "?", sent, j->nprompt, est, n_ctx);
@@ -220,7 +207,7 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         if (st != CL_OK)
             return st;
         if (j->overflow)
-            report(t, "%s: sentence %d: the answer ran into the end of the context", id, sent);
+            cl_logf(t->p.log, t->p.log_ctx, "%s: sentence %d: the answer ran into the end of the context", id, sent);
         if (info.misaligned)
             t->st.misaligned++;
         t->st.invalid_labels += info.invalid_labels;
@@ -232,9 +219,9 @@ static cl_status store(llama_tagger *t, cl_doc *doc, int32_t sent, cl_llm_job *j
         all_o = true;
         t->st.skipped++;
         if (j->overflow)
-            report(t, "%s: sentence %d skipped (left O): the answer ran out of context", id, sent);
+            cl_logf(t->p.log, t->p.log_ctx, "%s: sentence %d skipped (left O): the answer ran out of context", id, sent);
         else
-            report(t, "%s: sentence %d skipped (left O): the model's vocabulary cannot write "
+            cl_logf(t->p.log, t->p.log_ctx, "%s: sentence %d skipped (left O): the model's vocabulary cannot write "
                      "the answer%s",
                   id, sent, j->inconsistent ? " (grammar and answer automaton disagree)" : "");
     }
@@ -396,7 +383,7 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     if (!builder)
         return cl_error_set(err, CL_ERR_ARG, "llama: no prompt builder");
     if (p.n_ctx < 64 || p.n_ctx > 1 << 20)
-        return cl_error_set(err, CL_ERR_ARG, "llama: --ctx must be in 64..1048576 (got %d)",
+        return cl_error_set(err, CL_ERR_ARG, "llama: n_ctx must be in 64..1048576 (got %d)",
                             p.n_ctx);
     if (p.n_parallel < 1 || p.n_parallel > 64)
         return cl_error_set(err, CL_ERR_ARG, "llama: parallel sequences must be in 1..64 (got %d)",
@@ -404,12 +391,12 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     if (p.draft < 0 || p.draft > 1024)
         return cl_error_set(err, CL_ERR_ARG, "llama: draft must be in 0..1024 (got %d)", p.draft);
     if (!(p.temperature >= 0.0f) || p.temperature > 100.0f)
-        return cl_error_set(err, CL_ERR_ARG, "llama: --temp must be in 0..100");
+        return cl_error_set(err, CL_ERR_ARG, "llama: temperature must be in 0..100");
     if ((unsigned)p.decode > CL_DECODE_FORCED)
         return cl_error_set(err, CL_ERR_ARG, "llama: unknown decoding mode %d", (int)p.decode);
     if (p.decode == CL_DECODE_FORCED && p.temperature > 0)
         return cl_error_set(err, CL_ERR_ARG,
-                            "llama: forced decoding is greedy (--temp must be 0)");
+                            "llama: forced decoding is greedy (temperature must be 0)");
     if (p.n_threads <= 0)
         p.n_threads = cl_llm_ncpu();
     if (p.n_batch < 16)
@@ -442,15 +429,15 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
      * is not what it sees (no template in the file, or one llama.cpp does
      * not know). */
     if (st == CL_OK && !p.chat_template && !cl_llama_model_has_template(t->m))
-        report(t, "llama: %s has no chat template llama.cpp can apply; prompts use a plain "
+        cl_logf(t->p.log, t->p.log_ctx, "llama: %s has no chat template llama.cpp can apply; prompts use a plain "
                   "'### System: / ### User: / ### Assistant:' layout",
                t->model_path);
     if (st == CL_OK && p.decode == CL_DECODE_FORCED &&
         (p.speculate > 0 || (p.speculate < 0 && llama_supports_gpu_offload()))) {
         st = cl_llm_engine_speculate(t->e, t->ls, err);
         if (st == CL_OK && p.speculate < 0)
-            report(t, "llama: the model runs on a GPU: forced decoding guesses labels too "
-                      "(--speculate off to stop it; the labels are the same)");
+            cl_logf(t->p.log, t->p.log_ctx, "llama: the model runs on a GPU: forced decoding guesses labels too "
+                      "(speculate = 0 stops it; the labels are the same)");
     }
     if (st != CL_OK) {
         tagger_free(t);

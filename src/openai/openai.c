@@ -111,19 +111,18 @@ static void redact(char *msg, const char *key)
             }
 }
 
-static void logf_(openai *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(openai *o, const char *fmt, ...)
+/* The log sink that the notes go through (cl_logf formats them): the API key
+ * is blanked out of a message before the caller's log sees it. */
+static void log_redacted(void *ctx, const char *msg)
 {
-    if (!o->p.log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    redact(msg, o->key);
-    o->p.log(o->p.log_ctx, msg);
+    const openai *o = ctx;
+    char copy[2048];
+    snprintf(copy, sizeof copy, "%s", msg);
+    redact(copy, o->key);
+    o->p.log(o->p.log_ctx, copy);
 }
+
+#define logf_(o, ...) cl_logf((o)->p.log ? log_redacted : NULL, (void *)(o), __VA_ARGS__)
 
 /* ---- requests ---- */
 
@@ -758,10 +757,10 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         return cl_error_set(err, CL_ERR_ARG, "openai: no prompt builder");
     if (p.decode == CL_DECODE_FORCED)
         return cl_error_set(err, CL_ERR_ARG,
-                            "openai: --decode forced needs the model's log-probabilities "
-                            "in process: use --backend llama (or --decode grammar)");
+                            "openai: forced decoding needs the model's log-probabilities "
+                            "in process: use the llama backend (or grammar decoding)");
     if (p.parallel < 1 || p.parallel > 256)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --parallel must be in 1..256 (got %d)",
+        return cl_error_set(err, CL_ERR_ARG, "openai: parallel must be in 1..256 (got %d)",
                             p.parallel);
     if (p.retries < 0 || p.retries > 100)
         return cl_error_set(err, CL_ERR_ARG, "openai: retries must be in 0..100 (got %d)",
@@ -772,7 +771,7 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         return cl_error_set(err, CL_ERR_ARG, "openai: temperature must be in [0, 2] (got %g)",
                             p.temperature);
     if (p.max_tokens < 0)
-        return cl_error_set(err, CL_ERR_ARG, "openai: --max-tokens must be >= 0");
+        return cl_error_set(err, CL_ERR_ARG, "openai: max_tokens must be >= 0");
     const char *base = p.api_base && *p.api_base ? p.api_base : CL_OPENAI_DEFAULT_API_BASE;
     for (const char *u = base; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL)
         if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
@@ -786,7 +785,7 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
         key = NULL;
     if (!key && p.api_key_env)
         return cl_error_set(err, CL_ERR_ARG,
-                            "openai: the API-key variable $%s is not set (--api-key-env)", env);
+                            "openai: the API-key variable $%s is not set (api_key_env)", env);
     if (key && strpbrk(key, "\r\n"))
         return cl_error_set(err, CL_ERR_ARG, "openai: $%s holds a line break", env);
 

@@ -201,8 +201,7 @@ static cl_status setup_fewshot(cl_prompt_builder *b, cl_error *err)
     const cl_doc *doc = find_doc(p->train, id);
     if (!doc)
         return cl_error_set(err, CL_ERR_ARG,
-                            "few-shot: training document '%s' not found in the training data "
-                            "(--train)",
+                            "few-shot: training document '%s' not found in the training data",
                             id);
     if (!doc->tags)
         return cl_error_set(err, CL_ERR_ARG, "few-shot: training document '%s' has no labels",
@@ -434,16 +433,16 @@ cl_prompt_builder *cl_prompt_builder_new(const cl_prompt_params *params, cl_erro
     }
     if ((p.strategy == CL_STRATEGY_FEW_SHOT || p.strategy == CL_STRATEGY_KNN_SHOT) &&
         (p.shots < 1 || p.shots > 1000)) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: --shots must be in 1..1000 (got %d)", p.shots);
+        cl_error_set(err, CL_ERR_ARG, "prompt: shots must be in 1..1000 (got %d)", p.shots);
         return NULL;
     }
     if ((p.strategy == CL_STRATEGY_FEW_SHOT || p.strategy == CL_STRATEGY_KNN_SHOT) && !p.train) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: %s needs training data (--train)",
+        cl_error_set(err, CL_ERR_ARG, "prompt: %s needs training data (train)",
                      cl_strategy_name(p.strategy));
         return NULL;
     }
     if (p.strategy == CL_STRATEGY_RAG && (!p.retriever || !p.retriever->ops)) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: rag needs a knowledge base (--kb)");
+        cl_error_set(err, CL_ERR_ARG, "prompt: rag needs a knowledge base (retriever)");
         return NULL;
     }
     if (p.strategy == CL_STRATEGY_RAG && (p.rag_top_k < 1 || p.rag_top_k > 100)) {

@@ -11,11 +11,11 @@
  * per-document array (the corpora here have thousands of documents, not
  * millions) and keeps the best k in a small sorted array.
  *
- * File (native byte order, checked by a marker): magic "CLBM25\n\0",
- * u32 version, u32 byte-order marker, u64 key, f64 k1, f64 b, i32 ndocs,
- * i32 nterms, i64 npost, i32 doc_len[ndocs], terms (u32 length + bytes),
- * i32 start[nterms + 1], i32 post_doc[npost], i32 post_tf[npost], then the
- * FNV-1a 64 of everything before it.
+ * File: binfile.h's container (magic "CLBM25\n\0", version 2) whose payload
+ * (little-endian) is u64 key, f64 k1, f64 b, i32 ndocs, i32 nterms, i64
+ * npost, i32 doc_len[ndocs], terms (u32 length + bytes), i32 start[nterms +
+ * 1], i32 post_doc[npost], i32 post_tf[npost].  Version 1 (native byte
+ * order, checksum at the end) is refused with a "rebuild" message.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,11 +24,10 @@
 #include <string.h>
 
 #include "clinner/retrieve.h"
-#include "clinner/util.h"
+#include "clinner/binfile.h"
 
 #define BM25_MAGIC "CLBM25\n"
-#define BM25_VERSION 1u
-#define BM25_BYTE_ORDER 0x01020304u
+#define BM25_VERSION 2u /* 1: native byte order, checksum at the end (refused) */
 
 typedef struct triple {
     int32_t term, doc, tf;
@@ -53,16 +52,6 @@ struct cl_bm25 {
     int32_t *post_doc, *post_tf;
     int64_t npost;
 };
-
-uint64_t cl_fnv1a64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 cl_bm25_params cl_bm25_default_params(void)
 {
@@ -368,68 +357,131 @@ cl_status cl_bm25_query(const cl_bm25 *ix, const char *const *terms, int32_t nte
 
 /* ---- file format ---- */
 
-static int put(cl_buf *b, const void *p, size_t n) { return cl_buf_append(b, p, n); }
-
 cl_status cl_bm25_save(const cl_bm25 *ix, const char *path, uint64_t key, cl_error *err)
 {
     if (!ix->finished)
         return cl_error_set(err, CL_ERR_ARG, "%s: bm25 index not finished", path);
-    cl_buf b;
-    cl_buf_init(&b);
-    uint32_t version = BM25_VERSION, order = BM25_BYTE_ORDER;
-    int bad = put(&b, BM25_MAGIC, 8) | put(&b, &version, 4) | put(&b, &order, 4) |
-              put(&b, &key, 8) | put(&b, &ix->p.k1, 8) | put(&b, &ix->p.b, 8) |
-              put(&b, &ix->ndocs, 4) | put(&b, &ix->nterms, 4) | put(&b, &ix->npost, 8) |
-              put(&b, ix->doc_len, (size_t)ix->ndocs * 4);
-    for (int32_t t = 0; t < ix->nterms && !bad; t++) {
-        uint32_t len = (uint32_t)strlen(ix->terms[t]);
-        bad |= put(&b, &len, 4) | put(&b, ix->terms[t], len);
-    }
-    bad |= put(&b, ix->start, ((size_t)ix->nterms + 1) * 4) |
-           put(&b, ix->post_doc, (size_t)ix->npost * 4) |
-           put(&b, ix->post_tf, (size_t)ix->npost * 4);
-    if (!bad) {
-        uint64_t sum = cl_fnv1a64(CL_FNV64_INIT, b.data, b.len);
-        bad |= put(&b, &sum, 8);
-    }
-    if (bad) {
-        cl_buf_free(&b);
-        return cl_error_set(err, CL_ERR_NOMEM, "%s: out of memory", path);
-    }
-    cl_atomic_file f;
-    cl_status st = cl_atomic_open(&f, path, err);
-    if (st == CL_OK) {
-        if (fwrite(b.data, 1, b.len, f.fp) != b.len) {
-            st = cl_error_set(err, CL_ERR_IO, "%s: write error: %s", path, strerror(errno));
-            cl_atomic_abort(&f);
-        } else {
-            st = cl_atomic_commit(&f, err);
-        }
-    }
-    cl_buf_free(&b);
+    cl_binw w;
+    cl_binw_init(&w);
+    cl_binw_u64(&w, key);
+    cl_binw_f64(&w, ix->p.k1);
+    cl_binw_f64(&w, ix->p.b);
+    cl_binw_i32(&w, ix->ndocs);
+    cl_binw_i32(&w, ix->nterms);
+    cl_binw_i64(&w, ix->npost);
+    cl_binw_i32s(&w, ix->doc_len, (size_t)ix->ndocs);
+    for (int32_t t = 0; t < ix->nterms; t++)
+        cl_binw_str(&w, ix->terms[t], strlen(ix->terms[t]));
+    cl_binw_i32s(&w, ix->start, (size_t)ix->nterms + 1);
+    cl_binw_i32s(&w, ix->post_doc, (size_t)ix->npost);
+    cl_binw_i32s(&w, ix->post_tf, (size_t)ix->npost);
+    cl_status st = cl_binw_save(&w, path, BM25_MAGIC, BM25_VERSION, err);
+    cl_binw_free(&w);
     return st;
 }
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t n, at;
-} reader;
-
-static bool take(reader *r, void *dst, size_t n)
+/* count int32 values into a new array; false when the payload has fewer */
+static bool take_array(cl_binr *r, int32_t **dst, size_t count)
 {
-    if (n > r->n - r->at)
-        return false;
-    memcpy(dst, r->p + r->at, n);
-    r->at += n;
-    return true;
-}
-
-static bool take_array(reader *r, int32_t **dst, size_t count)
-{
-    if (count > (r->n - r->at) / 4)
+    if (count > cl_binr_left(r) / 4)
         return false;
     *dst = malloc(count ? count * 4 : 4);
-    return *dst && take(r, *dst, count * 4);
+    return *dst && cl_binr_i32s(r, *dst, count);
+}
+
+/* The vocabulary: nterms strings, each without NUL. */
+static const char *read_terms(cl_binr *r, cl_bm25 *ix, int32_t nterms)
+{
+    /* each term takes at least its length (4 bytes) and its postings start
+     * (4 bytes): a count the file cannot hold is refused before it is
+     * allocated */
+    if ((size_t)nterms > cl_binr_left(r) / 8)
+        return "truncated vocabulary";
+    ix->terms = calloc(nterms ? (size_t)nterms : 1, sizeof *ix->terms);
+    if (!ix->terms)
+        return "out of memory";
+    ix->cap_terms = nterms;
+    for (int32_t t = 0; t < nterms; t++) {
+        size_t len;
+        const char *s = cl_binr_str(r, &len);
+        if (!s)
+            return "truncated vocabulary";
+        if (memchr(s, '\0', len))
+            return "vocabulary term with a NUL byte";
+        if (!(ix->terms[t] = cl_strndup(s, len)))
+            return "out of memory";
+        ix->nterms = t + 1;
+    }
+    return NULL;
+}
+
+/* Everything a query indexes with, checked. */
+static const char *check_postings(const cl_bm25 *ix)
+{
+    int32_t nterms = ix->nterms, ndocs = ix->ndocs;
+    int64_t npost = ix->npost;
+    if (ix->start[0] != 0 || ix->start[nterms] != npost)
+        return "inconsistent postings";
+    for (int32_t t = 0; t < nterms; t++)
+        if (ix->start[t + 1] < ix->start[t])
+            return "inconsistent postings";
+    /* a term occurs in a document at most as often as the document has
+     * terms: that keeps every length >= 1 where a score is computed, so
+     * scores are finite and >= 0 */
+    for (int32_t d = 0; d < ndocs; d++)
+        if (ix->doc_len[d] < 0)
+            return "negative document length";
+    for (int64_t i = 0; i < npost; i++)
+        if (ix->post_doc[i] < 0 || ix->post_doc[i] >= ndocs || ix->post_tf[i] <= 0 ||
+            ix->post_tf[i] > ix->doc_len[ix->post_doc[i]])
+            return "posting out of range";
+    /* cl_bm25_score binary-searches a term's postings: documents ascending,
+     * each once */
+    for (int32_t t = 0; t < nterms; t++)
+        for (int32_t i = ix->start[t] + 1; i < ix->start[t + 1]; i++)
+            if (ix->post_doc[i] <= ix->post_doc[i - 1])
+                return "postings out of order";
+    return NULL;
+}
+
+/* The payload after the container's checks; NULL or why it is refused. */
+static const char *read_index(cl_binr *r, uint64_t key, cl_bm25 **out)
+{
+    uint64_t fkey = cl_binr_u64(r);
+    cl_bm25_params p;
+    p.k1 = cl_binr_f64(r);
+    p.b = cl_binr_f64(r);
+    int32_t ndocs = cl_binr_i32(r), nterms = cl_binr_i32(r);
+    int64_t npost = cl_binr_i64(r);
+    if (r->bad || ndocs < 0 || nterms < 0 || npost < 0 || npost > INT32_MAX)
+        return "bad header";
+    if (fkey != key)
+        return "built from other data (key mismatch)";
+    cl_bm25 *ix = *out = cl_bm25_new(&p, NULL);
+    if (!ix)
+        return "bad parameters";
+    ix->ndocs = ix->cap_docs = ndocs;
+    if (!take_array(r, &ix->doc_len, (size_t)ndocs))
+        return "truncated document lengths";
+    const char *why = read_terms(r, ix, nterms);
+    if (why)
+        return why;
+    ix->npost = npost;
+    if (!take_array(r, &ix->start, (size_t)nterms + 1) ||
+        !take_array(r, &ix->post_doc, (size_t)npost) ||
+        !take_array(r, &ix->post_tf, (size_t)npost) || !cl_binr_done(r))
+        return "truncated or oversized postings";
+    if ((why = check_postings(ix)))
+        return why;
+    size_t nslots = 1024;
+    while (nslots < (size_t)nterms * 2 + 2)
+        nslots *= 2;
+    int rehash = vocab_rehash(ix, nslots);
+    if (rehash != 0)
+        return rehash == -2 ? "a vocabulary term is there twice" : "out of memory";
+    compute_avgdl(ix);
+    ix->finished = true;
+    return NULL;
 }
 
 cl_status cl_bm25_load(const char *path, uint64_t key, cl_bm25 **out, cl_error *err)
@@ -440,141 +492,31 @@ cl_status cl_bm25_load(const char *path, uint64_t key, cl_bm25 **out, cl_error *
     cl_status st = cl_read_file(path, &data, &n, err);
     if (st != CL_OK)
         return st;
-    reader r = {(const unsigned char *)data, n, 0};
+    const unsigned char *u = (const unsigned char *)data;
+    if (cl_bin_has_magic(data, n, BM25_MAGIC) && n >= 12 && u[8] == 1 && !u[9] && !u[10] &&
+        !u[11]) {
+        free(data);
+        return cl_error_set(err, CL_ERR_FORMAT,
+                            "%s: a BM25 index of the first format (version 1); rebuild it "
+                            "with this clinner (as a cache it is rebuilt by itself)",
+                            path);
+    }
+    cl_binr r;
+    st = cl_binr_open(&r, data, n, BM25_MAGIC, BM25_VERSION, BM25_VERSION, NULL, path,
+                      "BM25 index", CL_ERR_FORMAT, err);
+    if (st != CL_OK) {
+        free(data);
+        return st;
+    }
     cl_bm25 *ix = NULL;
-    const char *why = NULL;
-    uint64_t sum;
-    if (n < 8 + 8 || memcmp(data, BM25_MAGIC, 8) != 0) {
-        why = "not a clinner BM25 index";
-        goto fail;
-    }
-    memcpy(&sum, data + n - 8, 8);
-    if (sum != cl_fnv1a64(CL_FNV64_INIT, data, n - 8)) {
-        why = "checksum mismatch (truncated or corrupt)";
-        goto fail;
-    }
-    r.n = n - 8;
-    r.at = 8;
-    uint32_t version, order;
-    uint64_t fkey;
-    cl_bm25_params p;
-    int32_t ndocs, nterms;
-    int64_t npost;
-    if (!take(&r, &version, 4) || !take(&r, &order, 4)) {
-        why = "truncated header";
-        goto fail;
-    }
-    if (version != BM25_VERSION || order != BM25_BYTE_ORDER) {
-        why = "unsupported version or byte order";
-        goto fail;
-    }
-    if (!take(&r, &fkey, 8) || !take(&r, &p.k1, 8) || !take(&r, &p.b, 8) ||
-        !take(&r, &ndocs, 4) || !take(&r, &nterms, 4) || !take(&r, &npost, 8) || ndocs < 0 ||
-        nterms < 0 || npost < 0 || npost > INT32_MAX) {
-        why = "bad header";
-        goto fail;
-    }
-    if (fkey != key) {
-        why = "built from other data (key mismatch)";
-        goto fail;
-    }
-    ix = cl_bm25_new(&p, NULL);
-    if (!ix) {
-        why = "bad parameters";
-        goto fail;
-    }
-    ix->ndocs = ix->cap_docs = ndocs;
-    if (!take_array(&r, &ix->doc_len, (size_t)ndocs)) {
-        why = "truncated document lengths";
-        goto fail;
-    }
-    /* each term takes at least its length (4 bytes) and its postings start
-     * (4 bytes): a count the file cannot hold is refused before it is
-     * allocated */
-    if ((size_t)nterms > (r.n - r.at) / 8) {
-        why = "truncated vocabulary";
-        goto fail;
-    }
-    ix->terms = calloc(nterms ? (size_t)nterms : 1, sizeof *ix->terms);
-    if (!ix->terms) {
-        why = "out of memory";
-        goto fail;
-    }
-    ix->cap_terms = nterms;
-    for (int32_t t = 0; t < nterms; t++) {
-        uint32_t len;
-        if (!take(&r, &len, 4) || len > r.n - r.at) {
-            why = "truncated vocabulary";
-            goto fail;
-        }
-        if (memchr(r.p + r.at, '\0', len)) {
-            why = "vocabulary term with a NUL byte";
-            goto fail;
-        }
-        ix->terms[t] = cl_strndup((const char *)r.p + r.at, len);
-        if (!ix->terms[t]) {
-            why = "out of memory";
-            goto fail;
-        }
-        ix->nterms = t + 1;
-        r.at += len;
-    }
-    ix->npost = npost;
-    if (!take_array(&r, &ix->start, (size_t)nterms + 1) ||
-        !take_array(&r, &ix->post_doc, (size_t)npost) ||
-        !take_array(&r, &ix->post_tf, (size_t)npost) || r.at != r.n) {
-        why = "truncated or oversized postings";
-        goto fail;
-    }
-    /* validate everything a query will index with */
-    if (ix->start[0] != 0 || ix->start[nterms] != npost) {
-        why = "inconsistent postings";
-        goto fail;
-    }
-    for (int32_t t = 0; t < nterms; t++)
-        if (ix->start[t + 1] < ix->start[t]) {
-            why = "inconsistent postings";
-            goto fail;
-        }
-    /* a term occurs in a document at most as often as the document has
-     * terms: that keeps every length >= 1 where a score is computed, so
-     * scores are finite and >= 0 */
-    for (int32_t d = 0; d < ndocs; d++)
-        if (ix->doc_len[d] < 0) {
-            why = "negative document length";
-            goto fail;
-        }
-    for (int64_t i = 0; i < npost; i++)
-        if (ix->post_doc[i] < 0 || ix->post_doc[i] >= ndocs || ix->post_tf[i] <= 0 ||
-            ix->post_tf[i] > ix->doc_len[ix->post_doc[i]]) {
-            why = "posting out of range";
-            goto fail;
-        }
-    /* cl_bm25_score binary-searches a term's postings: documents ascending,
-     * each once */
-    for (int32_t t = 0; t < nterms; t++)
-        for (int32_t i = ix->start[t] + 1; i < ix->start[t + 1]; i++)
-            if (ix->post_doc[i] <= ix->post_doc[i - 1]) {
-                why = "postings out of order";
-                goto fail;
-            }
-    size_t nslots = 1024;
-    while (nslots < (size_t)nterms * 2 + 2)
-        nslots *= 2;
-    int rehash = vocab_rehash(ix, nslots);
-    if (rehash != 0) {
-        why = rehash == -2 ? "a vocabulary term is there twice" : "out of memory";
-        goto fail;
-    }
-    compute_avgdl(ix);
-    ix->finished = true;
+    const char *why = read_index(&r, key, &ix);
     free(data);
+    if (why) {
+        cl_bm25_free(ix);
+        return cl_error_set(err, CL_ERR_FORMAT, "%s: %s", path, why);
+    }
     *out = ix;
     return CL_OK;
-fail:
-    cl_bm25_free(ix);
-    free(data);
-    return cl_error_set(err, CL_ERR_FORMAT, "%s: %s", path, why);
 }
 
 cl_status cl_bm25_cached(const char *cache_dir, uint64_t key, const cl_bm25_params *params,

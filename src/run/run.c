@@ -119,14 +119,10 @@ static cl_status answer_line(run *r, int32_t d, int32_t s, cl_error *err)
 
 void cl_run_note(run *r, const char *fmt, ...)
 {
-    if (!r->p.log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cl_vlogf(r->p.log, r->p.log_ctx, fmt, ap);
     va_end(ap);
-    r->p.log(r->p.log_ctx, msg);
 }
 
 /* ---- tagging ---- */

@@ -13,7 +13,7 @@ static const double bucket_le[SERVE_NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.0
                                                  0.05,  0.1,    0.25,  0.5,  1.0,
                                                  2.5,   5.0,    10.0,  30.0};
 
-void serve_metrics_request(serve_metrics *m, int status, double seconds)
+void cl__serve_metrics_request(serve_metrics *m, int status, double seconds)
 {
     if (status >= 100 && status < 600)
         m->by_status[status]++;
@@ -32,7 +32,7 @@ static int counter(cl_buf *out, const char *name, const char *help, const char *
                          name, (long long)v);
 }
 
-int serve_metrics_format(const serve_metrics *m, cl_buf *out)
+int cl__serve_metrics_format(const serve_metrics *m, cl_buf *out)
 {
     int rc = cl_buf_puts(out, "# HELP clinner_http_requests_total HTTP requests answered, by "
                               "status code.\n# TYPE clinner_http_requests_total counter\n");

@@ -18,7 +18,7 @@
  * `clinner tag --to jsonl` writes.
  *
  * A job is freed by whoever drops the last reference: the connection
- * (serve_job_finish), the pending list (when its last document is taken)
+ * (cl__serve_job_finish), the pending list (when its last document is taken)
  * or a worker still busy with one of its documents.
  */
 #include <errno.h>
@@ -202,7 +202,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-cl_status serve_pool_start(cl_server *srv, cl_error *err)
+cl_status cl__serve_pool_start(cl_server *srv, cl_error *err)
 {
     int32_t n = srv->reentrant ? srv->cfg.workers : 1;
     srv->threads = calloc((size_t)n, sizeof *srv->threads);
@@ -211,7 +211,7 @@ cl_status serve_pool_start(cl_server *srv, cl_error *err)
     for (int32_t i = 0; i < n; i++) {
         int rc = pthread_create(&srv->threads[i], NULL, worker_main, srv);
         if (rc != 0) {
-            serve_pool_stop(srv);
+            cl__serve_pool_stop(srv);
             return cl_error_set(err, CL_ERR_INTERNAL, "workers: cannot start thread %d: %s",
                                 i + 1, strerror(rc));
         }
@@ -221,7 +221,7 @@ cl_status serve_pool_start(cl_server *srv, cl_error *err)
     return CL_OK;
 }
 
-void serve_pool_stop(cl_server *srv)
+void cl__serve_pool_stop(cl_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
     srv->stopping = true;
@@ -268,7 +268,7 @@ static serve_job *job_new(char *body, size_t len)
     return j;
 }
 
-serve_job *serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy)
+serve_job *cl__serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy)
 {
     *busy = false;
     pthread_mutex_lock(&srv->mu);
@@ -311,7 +311,7 @@ static bool job_ready(const serve_job *j, int32_t upto)
     return true;
 }
 
-serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline)
+serve_wait cl__serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline)
 {
     serve_wait w = SERVE_DONE;
     pthread_mutex_lock(&srv->mu);
@@ -343,7 +343,7 @@ serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double dea
     return w;
 }
 
-cl_status serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err)
+cl_status cl__serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err)
 {
     pthread_mutex_lock(&srv->mu);
     cl_status st = j->st;
@@ -354,7 +354,7 @@ cl_status serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_er
     return st;
 }
 
-void serve_job_finish(cl_server *srv, serve_job *j)
+void cl__serve_job_finish(cl_server *srv, serve_job *j)
 {
     if (!j)
         return;

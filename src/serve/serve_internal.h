@@ -30,9 +30,9 @@ typedef struct serve_metrics {
 } serve_metrics;
 
 /* Record one finished request (status, seconds). */
-void serve_metrics_request(serve_metrics *m, int status, double seconds);
+void cl__serve_metrics_request(serve_metrics *m, int status, double seconds);
 /* Prometheus text exposition of m, appended to out; -1 on out of memory. */
-int serve_metrics_format(const serve_metrics *m, cl_buf *out);
+int cl__serve_metrics_format(const serve_metrics *m, cl_buf *out);
 
 /* One admitted tagging request: its body, parsed by a worker into
  * documents, which the workers tag in any order, and each one's JSONL line
@@ -76,23 +76,23 @@ struct cl_server {
 };
 
 /* pool.c: the tagging workers and their queue. */
-cl_status serve_pool_start(cl_server *srv, cl_error *err);
-void serve_pool_stop(cl_server *srv);
+cl_status cl__serve_pool_start(cl_server *srv, cl_error *err);
+void cl__serve_pool_stop(cl_server *srv);
 /* Admit a request body (malloc'ed, taken over: freed in any case): a worker
  * parses it, then its documents are queued for the workers.  NULL when the
  * queue is full (*busy) or out of memory. */
-serve_job *serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy);
+serve_job *cl__serve_job_submit(cl_server *srv, char *body, size_t len, bool *busy);
 typedef enum serve_wait { SERVE_DONE = 0, SERVE_TIMEOUT, SERVE_ABORTED } serve_wait;
 /* Wait until j's body is parsed and documents [0, upto) are done (upto 0:
  * parsed only; -1: every document), or j failed, or the monotonic time
  * deadline (cl_now() seconds; 0: none) passes, or the server shuts down
  * without grace. */
-serve_wait serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline);
+serve_wait cl__serve_job_wait(cl_server *srv, serve_job *j, int32_t upto, double deadline);
 /* j's state under the lock: its first failure (CL_OK: none; then *err is
  * a copy of the message) and whether that was a refused body. */
-cl_status serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err);
+cl_status cl__serve_job_state(cl_server *srv, serve_job *j, bool *bad_request, cl_error *err);
 /* The connection is done with j: documents not started are dropped and the
  * request leaves the queue. */
-void serve_job_finish(cl_server *srv, serve_job *j);
+void cl__serve_job_finish(cl_server *srv, serve_job *j);
 
 #endif

@@ -77,14 +77,10 @@ cl_serve_config cl_serve_config_default(void)
 static void logf_srv(cl_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_srv(cl_server *srv, const char *fmt, ...)
 {
-    if (!srv->cfg.log)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    cl_vlogf(srv->cfg.log, srv->cfg.log_ctx, fmt, ap);
     va_end(ap);
-    srv->cfg.log(srv->cfg.log_ctx, line);
 }
 
 static void reqctx_unref(reqctx *r)
@@ -95,7 +91,7 @@ static void reqctx_unref(reqctx *r)
     pthread_mutex_unlock(&srv->mu);
     if (!last)
         return;
-    serve_job_finish(srv, r->job);
+    cl__serve_job_finish(srv, r->job);
     cl_buf_free(&r->body);
     free(r);
 }
@@ -211,13 +207,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     serve_job *j = r->job;
     if (r->ended || r->next_doc >= j->ndocs)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    serve_wait w = serve_job_wait(r->srv, j, r->next_doc + 1, r->deadline);
+    serve_wait w = cl__serve_job_wait(r->srv, j, r->next_doc + 1, r->deadline);
     const char *line = NULL;
     size_t len = 0;
     char msg[CL_ERROR_MSG_MAX + 64];
     bool bad;
     cl_error jerr;
-    cl_status jst = serve_job_state(r->srv, j, &bad, &jerr);
+    cl_status jst = cl__serve_job_state(r->srv, j, &bad, &jerr);
     if (w == SERVE_DONE && jst == CL_OK) {
         line = j->lines[r->next_doc];
         len = j->lens[r->next_doc];
@@ -289,7 +285,7 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
     size_t len = r->body.len;
     char *body = cl_buf_detach(&r->body); /* the job's now; a worker parses it */
     bool busy;
-    r->job = serve_job_submit(srv, body, len, &busy);
+    r->job = cl__serve_job_submit(srv, body, len, &busy);
     if (!r->job) {
         char after[32];
         snprintf(after, sizeof after, "%.0f", ceil(srv->cfg.retry_after_s));
@@ -299,17 +295,17 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
                             busy ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, busy ? after : NULL);
     }
     r->deadline = srv->cfg.request_timeout_s > 0 ? r->t0 + srv->cfg.request_timeout_s : 0;
-    serve_wait w = serve_job_wait(srv, r->job, 0, r->deadline); /* parsed */
+    serve_wait w = cl__serve_job_wait(srv, r->job, 0, r->deadline); /* parsed */
     bool bad = false;
     cl_error jerr;
-    cl_status jst = serve_job_state(srv, r->job, &bad, &jerr);
+    cl_status jst = cl__serve_job_state(srv, r->job, &bad, &jerr);
     if (w == SERVE_DONE && bad)
         return answer_error(c, r, jst == CL_ERR_RANGE ? HTTP_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
                             jerr.msg, NULL, NULL);
     if (w == SERVE_DONE && jst == CL_OK && wants_ndjson(c))
         return answer_stream(c, r);
     if (w == SERVE_DONE)
-        w = serve_job_wait(srv, r->job, -1, r->deadline);
+        w = cl__serve_job_wait(srv, r->job, -1, r->deadline);
     if (w == SERVE_TIMEOUT) {
         pthread_mutex_lock(&srv->mu);
         srv->m.timeouts++;
@@ -322,7 +318,7 @@ static enum MHD_Result handle_tag(struct MHD_Connection *c, reqctx *r)
     if (w == SERVE_ABORTED)
         return answer_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down",
                             NULL, NULL);
-    if ((jst = serve_job_state(srv, r->job, &bad, &jerr)) != CL_OK)
+    if ((jst = cl__serve_job_state(srv, r->job, &bad, &jerr)) != CL_OK)
         return answer_error(c, r, status_of_tag_error(jst), jerr.msg, NULL, NULL);
     return answer_array(c, r, r->job);
 }
@@ -486,7 +482,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     logf_srv(srv, "%s %s %d %llu bytes %.1f ms%s", r->method, r->path, status,
              (unsigned long long)r->bytes, secs * 1000.0, how);
     pthread_mutex_lock(&srv->mu);
-    serve_metrics_request(&srv->m, status, secs);
+    cl__serve_metrics_request(&srv->m, status, secs);
     srv->m.in_flight--;
     pthread_mutex_unlock(&srv->mu);
     reqctx_unref(r);
@@ -670,7 +666,7 @@ cl_status cl_server_start(const cl_serve_config *cfg, cl_tag_session *s, cl_serv
     if (st == CL_OK && !(srv->models_json = models_json(srv, err)))
         st = err->code;
     if (st == CL_OK)
-        st = serve_pool_start(srv, err);
+        st = cl__serve_pool_start(srv, err);
     if (st == CL_OK)
         st = start_daemon(srv, err);
     if (st != CL_OK) {
@@ -705,7 +701,7 @@ int cl_server_shutdown(cl_server *srv, double grace_s)
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd); /* ours after quiescing, closed only after the stop */
     srv->daemon = NULL;
-    serve_pool_stop(srv);
+    cl__serve_pool_stop(srv);
     srv->shut = true;
     return left;
 }
@@ -729,7 +725,7 @@ void cl_server_free(cl_server *srv)
 cl_status cl_server_metrics(cl_server *srv, cl_buf *out, cl_error *err)
 {
     pthread_mutex_lock(&srv->mu);
-    int rc = serve_metrics_format(&srv->m, out);
+    int rc = cl__serve_metrics_format(&srv->m, out);
     pthread_mutex_unlock(&srv->mu);
     return rc == 0 ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
 }

@@ -5,6 +5,7 @@
  * This is the only file that converts between code-point and byte offsets.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <utf8proc.h>
 
 #include "clinner/text.h"
@@ -58,58 +59,92 @@ int32_t cl_utf8_length(const char *s, size_t n)
 
 cl_status cl_text_index_init(cl_text_index *ix, const char *s, size_t n, cl_error *err)
 {
-    ix->nchars = 0;
-    ix->nbytes = n;
-    ix->cp_to_byte = NULL;
+    memset(ix, 0, sizeof *ix);
     size_t bad;
     if (!cl_utf8_valid(s, n, &bad))
         return cl_error_set(err, CL_ERR_UTF8, "invalid UTF-8 at byte offset %zu", bad);
     if (n > (size_t)INT32_MAX)
         return cl_error_set(err, CL_ERR_RANGE, "text too long (%zu bytes)", n);
     int32_t nchars = cl_utf8_length(s, n);
-    ix->cp_to_byte = malloc(((size_t)nchars + 1) * sizeof *ix->cp_to_byte);
-    if (!ix->cp_to_byte)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    int32_t k = 0;
+    int32_t nwide = 0; /* every wide code point has one lead byte >= 0xC0 */
     for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            ix->cp_to_byte[k++] = i;
-    ix->cp_to_byte[k] = n;
+        nwide += (unsigned char)s[i] >= 0xC0;
+    if (nwide > 0) {
+        ix->wide_cp = malloc((size_t)nwide * sizeof *ix->wide_cp);
+        ix->wide_extra = malloc((size_t)nwide * sizeof *ix->wide_extra);
+        if (!ix->wide_cp || !ix->wide_extra) {
+            cl_text_index_free(ix);
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        }
+        int32_t cp = 0, k = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if ((c & 0xC0) == 0x80) {
+                ix->wide_extra[k - 1]++; /* a continuation byte of wide code point k - 1 */
+                continue;
+            }
+            if (c >= 0xC0) {
+                ix->wide_cp[k] = cp;
+                ix->wide_extra[k] = k > 0 ? ix->wide_extra[k - 1] : 0;
+                k++;
+            }
+            cp++;
+        }
+    }
     ix->nchars = nchars;
+    ix->nbytes = n;
+    ix->nwide = nwide;
     return CL_OK;
 }
 
 void cl_text_index_free(cl_text_index *ix)
 {
-    free(ix->cp_to_byte);
-    ix->cp_to_byte = NULL;
-    ix->nchars = 0;
-    ix->nbytes = 0;
+    free(ix->wide_cp);
+    free(ix->wide_extra);
+    memset(ix, 0, sizeof *ix);
 }
 
 size_t cl_text_cp_to_byte(const cl_text_index *ix, int32_t cp)
 {
-    if (!ix->cp_to_byte || cp < 0 || cp > ix->nchars)
+    if (cp < 0 || cp > ix->nchars)
         return SIZE_MAX;
-    return ix->cp_to_byte[cp];
+    /* extra bytes of the wide code points before cp: count those < cp */
+    int32_t lo = 0, hi = ix->nwide;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (ix->wide_cp[mid] < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (size_t)cp + (size_t)(lo > 0 ? ix->wide_extra[lo - 1] : 0);
 }
 
 int32_t cl_text_byte_to_cp(const cl_text_index *ix, size_t b)
 {
-    if (!ix->cp_to_byte || b > ix->nbytes)
+    if (b > ix->nbytes)
         return -1;
-    int32_t lo = 0, hi = ix->nchars; /* cp_to_byte is strictly increasing */
-    while (lo <= hi) {
+    /* the last wide code point that starts at or before b */
+    int32_t lo = 0, hi = ix->nwide;
+    while (lo < hi) {
         int32_t mid = lo + (hi - lo) / 2;
-        size_t v = ix->cp_to_byte[mid];
-        if (v == b)
-            return mid;
-        if (v < b)
+        size_t start = (size_t)ix->wide_cp[mid] + (size_t)(mid > 0 ? ix->wide_extra[mid - 1] : 0);
+        if (start <= b)
             lo = mid + 1;
         else
-            hi = mid - 1;
+            hi = mid;
     }
-    return -1;
+    if (lo == 0)
+        return (int32_t)b; /* only one-byte code points before b */
+    int32_t k = lo - 1;
+    size_t before = (size_t)(k > 0 ? ix->wide_extra[k - 1] : 0);
+    size_t start = (size_t)ix->wide_cp[k] + before;
+    size_t end = start + 1 + (size_t)ix->wide_extra[k] - before; /* past its last byte */
+    if (b == start)
+        return ix->wide_cp[k];
+    if (b < end)
+        return -1; /* inside the code point */
+    return ix->wide_cp[k] + 1 + (int32_t)(b - end);
 }
 
 bool cl_uc_is_python_space(int32_t cp)

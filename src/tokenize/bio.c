@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clinner/labels.h"
 #include "tokenize/tok_internal.h"
 
 typedef struct mention {
@@ -66,55 +67,64 @@ static int32_t *sentence_of_token(const cl_doc *doc)
     return so;
 }
 
-/* Split a tag into prefix 'B'/'I' and type; anything else is O (returns 0). */
-static char parse_tag(const char *tag, const char **type)
+/* Per token the entity type id (-1: O or a label read as O) and whether it
+ * is a B-, through a label table of the document's tags. */
+static cl_status read_tags(const cl_doc *doc, int32_t *type, bool *is_b, cl_error *err)
 {
-    if (!tag || (tag[0] != 'B' && tag[0] != 'I') || tag[1] != '-' || tag[2] == '\0')
-        return 0;
-    *type = tag + 2;
-    return tag[0];
+    cl_labels *l;
+    cl_status st = cl_labels_new(&l, err);
+    for (int32_t i = 0; i < doc->ntokens && st == CL_OK; i++) {
+        const char *tag = doc->tags[i];
+        int32_t id = cl_labels_intern(l, tag, tag ? strlen(tag) : 0);
+        if (id < 0) {
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        cl_bio_prefix p = cl_labels_prefix(l, id);
+        type[i] = p == CL_BIO_B || p == CL_BIO_I ? cl_labels_type(l, id) : -1;
+        is_b[i] = p == CL_BIO_B;
+    }
+    cl_labels_free(l);
+    return st;
 }
 
-/* Decode doc->tags into mentions (conlleval, lenient).  *out NULL when none. */
+/* Decode doc->tags into mentions (labels.h's lenient chunker, a sentence
+ * start closing any entity).  *out NULL when none. */
 static cl_status decode(const cl_doc *doc, mention **out, int32_t *nout, cl_error *err)
 {
     *out = NULL;
     *nout = 0;
     if (!doc->tags || doc->ntokens == 0)
         return CL_OK;
-    char *ss = sentence_starts(doc);
-    mention *m = malloc((size_t)doc->ntokens * sizeof *m);
-    if (!ss || !m) {
-        free(ss);
-        free(m);
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    size_t n = (size_t)doc->ntokens;
+    bool *starts = calloc(n, sizeof *starts), *is_b = malloc(n * sizeof *is_b);
+    int32_t *type = malloc(n * sizeof *type);
+    cl_bio_chunk *c = malloc(n * sizeof *c);
+    mention *m = malloc(n * sizeof *m);
+    cl_status st = starts && is_b && type && c && m
+                       ? CL_OK
+                       : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK) {
+        for (int32_t s = 0; s < doc->nsentences; s++)
+            if (doc->sentences[s].tok_begin < doc->ntokens)
+                starts[doc->sentences[s].tok_begin] = true;
+        st = read_tags(doc, type, is_b, err);
     }
-    int32_t n = 0;
-    bool open = false;
-    for (int32_t i = 0; i < doc->ntokens; i++) {
-        const char *type = NULL;
-        char p = parse_tag(doc->tags[i], &type);
-        if (open && (p != 'I' || ss[i] || strcmp(type, m[n - 1].type) != 0))
-            open = false;
-        if (p == 0)
-            continue;
-        if (open) {
-            m[n - 1].tok_e = i + 1;
-            m[n - 1].end = doc->tokens[i].end;
-        } else {
-            m[n].type = type;
-            m[n].tok_b = i;
-            m[n].tok_e = i + 1;
-            m[n].start = doc->tokens[i].start;
-            m[n].end = doc->tokens[i].end;
-            n++;
-            open = true;
-        }
+    if (st == CL_OK) {
+        int32_t k = cl_bio_chunks(type, is_b, starts, doc->ntokens, c);
+        for (int32_t j = 0; j < k; j++)
+            m[j] = (mention){doc->tags[c[j].begin] + 2, c[j].begin, c[j].end,
+                             doc->tokens[c[j].begin].start, doc->tokens[c[j].end - 1].end};
+        *out = m;
+        *nout = k;
+        m = NULL;
     }
-    free(ss);
-    *out = m;
-    *nout = n;
-    return CL_OK;
+    free(starts);
+    free(is_b);
+    free(type);
+    free(c);
+    free(m);
+    return st;
 }
 
 cl_status cl_bio_to_entities(cl_doc *doc, cl_error *err)

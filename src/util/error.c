@@ -21,14 +21,20 @@ void cl_error_clear(cl_error *err)
     err->msg[0] = '\0';
 }
 
-cl_status cl_error_set(cl_error *err, cl_status code, const char *fmt, ...)
+cl_status cl_error_vset(cl_error *err, cl_status code, const char *fmt, va_list ap)
 {
     if (!err)
         return code;
     err->code = code;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return code;
+}
+
+cl_status cl_error_set(cl_error *err, cl_status code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    cl_error_vset(err, code, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -19,7 +19,7 @@ f=(--model "$model" --tokenizer paper --threads 1 --cache-dir "$tmp/cache")
 
 "$B" features "${f[@]}" "$fx/train" -o "$tmp/train.dense" 2>"$tmp/err" ||
     { cat "$tmp/err"; fail "features exited $?"; }
-[ "$(head -c 8 "$tmp/train.dense")" = CLDENSE1 ] || fail "not a dense feature file"
+[ "$(head -c 7 "$tmp/train.dense")" = CLNRDNS ] || fail "not a dense feature file"
 grep -q 'x 64 dims' "$tmp/err" || fail "stories260K has 64 dims: $(cat "$tmp/err")"
 "$B" features "${f[@]}" "$fx/train" -o "$tmp/again.dense" 2>"$tmp/err" || fail "second run exited $?"
 grep -q 'from the cache' "$tmp/err" || fail "cache not used: $(cat "$tmp/err")"
