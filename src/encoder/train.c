@@ -74,19 +74,6 @@ typedef struct trainer {
     double lr_now;
 } trainer;
 
-static void log_msg(const cl_encoder_train_params *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void log_msg(const cl_encoder_train_params *p, const char *fmt, ...)
-{
-    if (!p->log)
-        return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    p->log(p->log_ctx, buf);
-}
 
 static int32_t label_index(const cl_encoder *e, const char *tag)
 {
@@ -728,7 +715,7 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
     if (st == CL_OK && !same)
         st = cl__enc_new_head(t->e, (const char *const *)labels, 2 * ntypes + 1, p->seed, err);
     else if (same)
-        log_msg(p, "the base is a tagger with these labels: training on from its classifier");
+        cl_logf(p->log, p->log_ctx, "the base is a tagger with these labels: training on from its classifier");
     for (int32_t i = 0; labels && i < 2 * ntypes + 1; i++)
         free(labels[i]);
     free(labels);
@@ -796,11 +783,11 @@ cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *tr
     if (st == CL_OK) {
         set_params(t.e);
         if (p->resume)
-            log_msg(p, "resuming from %s: epoch %d, batch %d of %d, step %" PRId64, ckpt,
+            cl_logf(p->log, p->log_ctx, "resuming from %s: epoch %d, batch %d of %d, step %" PRId64, ckpt,
                     rs.epoch + 1, rs.batch_done, t.nbatch, t.global_step);
         int64_t pb = param_bytes(t.e), cb = compute_estimate(&t);
         res->mem_estimate = 4 * pb + (cb > 0 ? cb : 0);
-        log_msg(p,
+        cl_logf(p->log, p->log_ctx,
                 "%d sequences in %d batches a epoch, %" PRId64 " steps; memory estimate %.0f MB "
                 "(weights %.0f MB x 4 for gradients and AdamW moments, compute %.0f MB)",
                 t.nex, t.nbatch, t.total_steps, res->mem_estimate / 1048576.0, pb / 1048576.0,
@@ -828,7 +815,7 @@ cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *tr
         st = cl_encoder_tune_o_bias(p->out_path, dev, p->threads, p->out_path, p->out_type,
                                     &res->o_bias, &before, &res->tuned_dev_f1, err);
         if (st == CL_OK)
-            log_msg(p, "O offset tuned on dev: %.2f (dev F1 %.4f -> %.4f)", res->o_bias, before,
+            cl_logf(p->log, p->log_ctx, "O offset tuned on dev: %.2f (dev F1 %.4f -> %.4f)", res->o_bias, before,
                     res->tuned_dev_f1);
     }
     res->best_epoch = rs.best_epoch;
