@@ -152,15 +152,5 @@ int main(void)
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 #else
-static void test_no_llama(void **state)
-{
-    (void)state;
-    fprintf(stderr, "SKIP: built without llama.cpp/ggml: the encoder is left out\n");
-    skip();
-}
-int main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_llama)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN_NOT_BUILT("built without llama.cpp/ggml: the encoder is left out")
 #endif

@@ -43,4 +43,19 @@ static inline const char *test_shared_path(char *buf, size_t n, const char *rel)
     if (!var)                                                        \
         skip()
 
+/* The whole program of a test whose subject is not in this build (the
+ * encoder without ggml, ...): one test, skipped with the reason. */
+#define TEST_MAIN_NOT_BUILT(why)                                                   \
+    static void test_not_built(void **state)                                       \
+    {                                                                              \
+        (void)state;                                                               \
+        fprintf(stderr, "SKIP: %s\n", why);                                        \
+        skip();                                                                    \
+    }                                                                              \
+    int main(void)                                                                 \
+    {                                                                              \
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_not_built)};      \
+        return cmocka_run_group_tests(tests, NULL, NULL);                          \
+    }
+
 #endif
