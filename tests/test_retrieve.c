@@ -155,6 +155,15 @@ static void bm25_file_round_trip_and_corruption(void **state)
     fclose(fp);
     assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
     assert_int_equal(cl_bm25_load("/nonexistent/ix.bin", 42, &back, &err), CL_ERR_IO);
+    /* an index of the first format (version 1, before the container): a
+     * clear "rebuild" error, not a checksum or truncation message */
+    fp = fopen(path, "wb");
+    fwrite("CLBM25\n\0\x01\0\0\0\x04\x03\x02\x01", 1, 16, fp);
+    fwrite(data, 1, n > 64 ? 64 : n, fp);
+    fclose(fp);
+    assert_int_equal(cl_bm25_load(path, 42, &back, &err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "rebuild"));
+    assert_non_null(strstr(err.msg, path));
     free(data);
     free(path);
     rm_rf(dir);

@@ -16,6 +16,8 @@
 
 #include "clinner/common.h"
 #include "clinner/util.h"
+#include "clinner/binfile.h"
+#include "clinner/labels.h"
 #include "clinner/text.h"
 #include "clinner/progress.h"
 #include "clinner/doc.h"

@@ -498,8 +498,9 @@ cl_status cl_eval_tokens_score(const cl_eval_tokens *gold, const cl_eval_tokens 
         st = cl_scorer_add(sc, gu.labels, pu.labels, gu.n, (const char *const *)w, err);
         words_free(w, gu.n);
     }
-    if (st == CL_OK && gold->nunits != pred->nunits) /* (equal segments: not reached) */
-        st = count_mismatch(&p, gold, pred, err);
+    if (st == CL_OK && gold->nunits != pred->nunits) /* (equal sentences: not reached) */
+        st = cl_error_set(err, CL_ERR_PARSE, "gold has %lld sentence units, predictions %lld",
+                          (long long)gold->nunits, (long long)pred->nunits);
     if (st == CL_OK)
         st = cl_scorer_result(sc, out, err);
     unit_free(&gu);

@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
     echo 'int long_one(void)'
     echo '{'
     echo '    int x = 0; /* { not a brace */'
-    for i in $(seq 147); do echo "    x += '}' + $i; // }"; done
+    for i in $(seq 146); do echo "    x += '}' + $i; // }"; done
     echo '    return x;'
     echo '}'
     echo 'static int short_one(void) { const char *s = "}"; return s[0]; }'
