@@ -10,18 +10,7 @@
 #     re-admitted after its health check; the summary counts each server's
 #     requests, and both took some.
 set -u
-fail() { echo "FAIL: $*"; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
-root=$(cd "$(dirname "$0")/../.." && pwd)
-B="$CLINNER_BIN"
-prefix=$("$root/scripts/setup-llama.sh" --prefix 2>/dev/null) || skip "llama.cpp not set up (scripts/setup-llama.sh)"
-server="$prefix/bin/llama-server"
-[ -x "$server" ] || skip "no llama-server in $prefix"
-model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || skip "stories260K.gguf not fetched (scripts/fetch-models.sh)"
-dev="${CLINNER_SHARED:-$root/../shared}/data/raredis/dev"
-[ -d "$dev" ] || skip "$dev not found (set CLINNER_SHARED)"
-command -v python3 >/dev/null || skip "python3 needed"
-[ -n "${CLINNER_SANITIZER:-}" ] && skip "slow under the sanitizers (test_openai covers the client there)"
+. "$(dirname "$0")/../cli_llama_server.sh"
 
 tmp=$(mktemp -d)
 declare -A spid port

@@ -1,0 +1,16 @@
+# Sourced by the CLI tests that start real llama.cpp llama-server processes
+# (openai_llama_server.sh, openai_fleet.sh): fail/skip, and the server
+# binary, the stories260K model and the dev split, or a skip saying which
+# set-up step is missing.  Sets root, B, server, model, dev.
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B="$CLINNER_BIN"
+prefix=$("$root/scripts/setup-llama.sh" --prefix 2>/dev/null) || skip "llama.cpp not set up (scripts/setup-llama.sh)"
+server="$prefix/bin/llama-server"
+[ -x "$server" ] || skip "no llama-server in $prefix"
+model=$("$root/scripts/fetch-models.sh" --path stories 2>/dev/null) || skip "stories260K.gguf not fetched (scripts/fetch-models.sh)"
+dev="${CLINNER_SHARED:-$root/../shared}/data/raredis/dev"
+[ -d "$dev" ] || skip "$dev not found (set CLINNER_SHARED)"
+command -v python3 >/dev/null || skip "python3 needed"
+[ -n "${CLINNER_SANITIZER:-}" ] && skip "slow under the sanitizers (test_openai covers the client there)"
