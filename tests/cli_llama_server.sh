@@ -14,3 +14,21 @@ dev="${CLINNER_SHARED:-$root/../shared}/data/raredis/dev"
 [ -d "$dev" ] || skip "$dev not found (set CLINNER_SHARED)"
 command -v python3 >/dev/null || skip "python3 needed"
 [ -n "${CLINNER_SANITIZER:-}" ] && skip "slow under the sanitizers (test_openai covers the client there)"
+
+# count_s JOURNAL: the tagged-sentence lines of a run's journal.
+count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
+
+# first_dev_docs N: copy the first dev documents into $tmp/in until they
+# hold at least N sentences; their gold is $tmp/gold.conll (paper tokens).
+first_dev_docs() {
+    mkdir "$tmp/in"
+    local txt base
+    for txt in "$dev"/*.txt; do
+        base=${txt%.txt}
+        cp "$txt" "$tmp/in/"
+        [ -f "$base.ann" ] && cp "$base.ann" "$tmp/in/"
+        "$B" convert --from brat --to conll --tokenizer paper "$tmp/in" -o "$tmp/gold.conll" ||
+            fail "convert exited $?"
+        [ "$(grep -c '^$' "$tmp/gold.conll")" -ge "$1" ] && break
+    done
+}

@@ -38,18 +38,9 @@ start_server() { # NAME
     fail "llama-server $1 did not come up"
 }
 stop_server() { kill -9 "${spid[$1]}" 2>/dev/null; wait "${spid[$1]}" 2>/dev/null; spid[$1]=""; }
-count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 # the first dev documents, at least 40 sentences
-mkdir "$tmp/in"
-for txt in "$dev"/*.txt; do
-    base=${txt%.txt}
-    cp "$txt" "$tmp/in/"
-    [ -f "$base.ann" ] && cp "$base.ann" "$tmp/in/"
-    "$B" convert --from brat --to conll --tokenizer paper "$tmp/in" -o "$tmp/gold.conll" ||
-        fail "convert exited $?"
-    [ "$(grep -c '^$' "$tmp/gold.conll")" -ge 40 ] && break
-done
+first_dev_docs 40
 
 port[a]=$(free_port)
 port[b]=$(free_port)

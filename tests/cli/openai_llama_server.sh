@@ -42,18 +42,9 @@ start_server() {
 # stopped hard: a gracefully stopping llama-server waits for the request in
 # flight, which waits for the server
 stop_server() { kill -9 "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=""; }
-count_s() { local n; n=$(grep -c '^S ' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 # the first dev documents, at least 20 sentences
-mkdir "$tmp/in"
-for txt in "$dev"/*.txt; do
-    base=${txt%.txt}
-    cp "$txt" "$tmp/in/"
-    [ -f "$base.ann" ] && cp "$base.ann" "$tmp/in/"
-    "$B" convert --from brat --to conll --tokenizer paper "$tmp/in" -o "$tmp/gold.conll" ||
-        fail "convert exited $?"
-    [ "$(grep -c '^$' "$tmp/gold.conll")" -ge 20 ] && break
-done
+first_dev_docs 20
 nsent=$(grep -c '^$' "$tmp/gold.conll")
 tokens() { grep -v '^#' "$1" | cut -f1; }
 
