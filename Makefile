@@ -79,7 +79,7 @@ endif
 ifneq ($(strip $(CFG_LLAMA_PREFIX)),)
   LLAMA_CFLAGS  = -DCL_HAVE_LLAMA=1 -I$(CFG_LLAMA_PREFIX)/include
   LLAMA_LDLIBS  = $(CFG_LLAMA_LDFLAGS)
-  LLAMA_SRCS    = $(wildcard src/llm/*.c) $(wildcard src/encoder/*.c)
+  LLAMA_SRCS    = $(wildcard src/llm/*.c) $(wildcard src/encoder/*.c) $(wildcard src/ensemble/*.c)
 endif
 BUILD_INFO = $(or $(CFG_LLAMA_INFO),without llama.cpp)
 # The shared library has llama.cpp inside only when its static libraries are
@@ -117,7 +117,7 @@ config:
 	@echo "install: PREFIX=$(PREFIX) (models from $(DATADIR))"
 
 # ------------------------------------------------------------ sources
-LIB_SRCS  = $(filter-out src/cli/% src/llm/% src/encoder/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
+LIB_SRCS  = $(filter-out src/cli/% src/llm/% src/encoder/% src/ensemble/%,$(wildcard src/*/*.c)) $(LLAMA_SRCS)
 CLI_SRCS  = $(wildcard src/cli/*.c)
 TEST_SRCS = $(wildcard tests/test_*.c)
 PUBLIC_HEADERS = $(wildcard include/clinner/*.h)

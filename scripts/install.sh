@@ -10,7 +10,7 @@
 #   lib/pkgconfig/clinner.pc
 #   include/clinner/*.h
 #   share/man/man1/clinner.1
-#   share/clinner/   the model files of models/ (*.model, README*, *.sha256,
+#   share/clinner/   the model files of models/ (*.model, *.json, README*, *.sha256,
 #                    SHA256SUMS, LICENSE*) when they exist, and the manifest
 # Installing over an earlier install first removes what its manifest lists.
 set -euo pipefail
@@ -85,7 +85,7 @@ for h in include/clinner/*.h; do put 0644 "$h" include/clinner; done
 put 0644 docs/clinner.1 share/man/man1
 new_dir share/clinner
 shopt -s nullglob
-for m in models/*.model models/README* models/*.sha256 models/SHA256SUMS* models/LICENSE*; do
+for m in models/*.model models/*.json models/README* models/*.sha256 models/SHA256SUMS* models/LICENSE*; do
     [ -f "$m" ] && put 0644 "$m" share/clinner
 done
 

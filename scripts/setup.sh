@@ -37,11 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# The shipped models (models/*.model) must match the sha256 recorded beside
+# The shipped models (models/*.model, *.json) must match the sha256 recorded beside
 # them: a truncated checkout, a Git LFS pointer or an edited file would
 # otherwise load as a corrupt or different model.
 models="$here/../models"
-for m in "$models"/*.model; do
+for m in "$models"/*.model "$models"/*.json; do
     [ -e "$m" ] || continue
     n=$(basename "$m")
     want=$(awk -v n="$n" '$2 == n {print $1}' "$models/SHA256SUMS" 2>/dev/null || true)

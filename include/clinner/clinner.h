@@ -32,6 +32,7 @@
 #include "clinner/features.h"
 #include "clinner/finetune.h"
 #include "clinner/encoder.h"
+#include "clinner/ensemble.h"
 #include "clinner/openai.h"
 #include "clinner/run.h"
 #include "clinner/session.h"

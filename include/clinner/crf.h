@@ -179,6 +179,14 @@ const char *cl_crf_model_label(const cl_crf_model *m, int32_t i);
 cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc *doc,
                      int32_t sent_begin, int32_t sent_end, cl_error *err);
 
+/* Every token's marginal probability of every label (forward-backward,
+ * with the model's O offset applied as when tagging) for sentences
+ * [sent_begin, sent_end): marg holds tokens x labels floats, rows from the
+ * first sentence's first token, columns in cl_crf_model_label order.
+ * Ensembles combine these with other taggers' probabilities. */
+cl_status cl_crf_marginals(const cl_crf_model *m, const cl_dense_table *dense, const cl_doc *doc,
+                           int32_t sent_begin, int32_t sent_end, float *marg, cl_error *err);
+
 /* A cl_tagger backed by the model (borrowed: it must outlive the tagger). */
 cl_status cl_crf_tagger_new(const cl_crf_model *m, cl_tagger *out, cl_error *err);
 /* The same with dense features (borrowed). */

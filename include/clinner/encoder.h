@@ -218,6 +218,13 @@ cl_status cl_encoder_tune_o_bias(const char *in_path, const cl_corpus *dev, int3
  * confidences are the chosen labels' softmax probabilities. */
 cl_status cl_encoder_tagger_open(const char *model_path, int32_t threads, cl_tagger *out,
                                  cl_error *err);
+/* Each token's log-probability of each label (cl_encoder_labels order) for
+ * sentences [sent_begin, sent_end) of a tokenized doc: lp holds tokens x
+ * labels floats, rows from the first sentence's first token; a word with no
+ * word pieces gets O.  Ensembles combine these with other taggers'. */
+cl_status cl_encoder_log_probs(const cl_encoder *e, const cl_doc *doc, int32_t sent_begin,
+                               int32_t sent_end, int32_t threads, float *lp, cl_error *err);
+
 /* The word tokenizer recorded in a tagger file ("clinical", ...), or NULL;
  * caller frees. */
 char *cl_encoder_model_tokenizer(const char *model_path, cl_error *err);

@@ -39,9 +39,13 @@ extern "C" {
  * by `make models` on the RareDis training split, shipped under models/ and
  * installed under share/clinner/. */
 #define CL_DEFAULT_CRF_MODEL "raredis-crf.model"
+/* The ensemble backend's default: that CRF with a fine-tuned MiniLM encoder
+ * (ensemble.h), a manifest beside the two model files under models/. */
+#define CL_DEFAULT_ENSEMBLE_MODEL "raredis-ensemble.json"
 
 typedef struct cl_tag_config {
-    const char *backend;       /* "crf" (default), "llama", "openai", "encoder" */
+    const char *backend;       /* "crf", "llama", "openai", "encoder", "ensemble"; NULL:
+                                * cl_tag_default_backend */
     const char *model;         /* model file (crf, llama, encoder) or the server's model name
                                 * (openai); NULL: the backend's default (crf: the shipped
                                 * model; llama: SmolLM2-135M-Instruct in the cache) */
@@ -124,6 +128,11 @@ int32_t cl_tag_session_batch(const cl_tag_session *s);
 /* The backends by index (NULL past the last) and whether one is in this
  * build ("llama" needs llama.cpp at build time). */
 const char *cl_tag_backend_name(int32_t i);
+/* The backend a config without one gets: "ensemble" (the shipped CRF +
+ * encoder, the most accurate on the RareDis dev split) when this build has
+ * it and its manifest is found or a .json model is given; "crf" when the
+ * config names a CRF model or dense features, or the ensemble is missing. */
+const char *cl_tag_default_backend(const cl_tag_config *cfg);
 bool cl_tag_backend_available(const char *name);
 
 /* Run the batch runner over c (prepared: cl_tag_session_prepare_doc) with

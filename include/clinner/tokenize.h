@@ -76,6 +76,13 @@ cl_status cl_bio_from_entities(cl_doc *doc, cl_bio_policy policy, const char *co
  * (mean over the entity's tokens). */
 cl_status cl_bio_to_entities(cl_doc *doc, cl_error *err);
 
+/* Viterbi over the label sequences that are valid BIO (I-X only after B-X
+ * or I-X) of per-token scores lp [n][nlabels] (log-probabilities, say):
+ * writes n indices into labels ("O", "B-X", "I-X" names), so a tagger that
+ * scores tokens independently still outputs valid BIO. */
+void cl_bio_viterbi(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
+                    int32_t *out);
+
 /* How cl_doc_prepare brings a document into token form. */
 typedef struct cl_prepare_params {
     cl_tokenizer_kind tokenizer;   /* for documents without tokens (default clinical) */

@@ -174,12 +174,6 @@ static char *default_base(void)
 /* argv: cmd_train's ("train", "encoder", ...), main's argv + 1. */
 int cmd_train_encoder(int argc, char **argv)
 {
-    /* ggml's OpenMP threads busy-wait by default: on a shared 2-core machine
-     * that slows training many times over; libgomp reads this at load time */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv - 1);
-    }
     cl_encoder_train_params p = cl_encoder_train_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     const char *base = NULL, *out = NULL, *out_type = NULL, *convert = NULL;

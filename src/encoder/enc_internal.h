@@ -99,11 +99,6 @@ cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int
                                  int32_t max_pieces, enc_sentence_pieces *out, cl_error *err);
 void cl__enc_sentence_pieces_free(enc_sentence_pieces *sp);
 
-/* Viterbi over BIO-valid label sequences of log-probabilities lp
- * [n][nlabels]: writes n label indices. */
-void cl__enc_viterbi_bio(const char *const *labels, int32_t nlabels, const float *lp, int32_t n,
-                     int32_t *out);
-
 /* Log-probabilities [token][label] of sentences [sb, se) (indexed from the
  * first sentence's first token); a word without pieces gets O. */
 cl_status cl__enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,

@@ -103,64 +103,6 @@ cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int
     return st;
 }
 
-/* I-X may follow only B-X or I-X; label 0.. with "O", "B-X", "I-X" names. */
-static bool bio_allowed(const char *prev, const char *cur)
-{
-    if (strncmp(cur, "I-", 2) != 0)
-        return true;
-    if (!prev || (strncmp(prev, "B-", 2) != 0 && strncmp(prev, "I-", 2) != 0))
-        return false;
-    return !strcmp(prev + 2, cur + 2);
-}
-
-void cl__enc_viterbi_bio(const char *const *labels, int32_t L, const float *lp, int32_t n,
-                     int32_t *out)
-{
-    if (n <= 0)
-        return;
-    double *score = malloc((size_t)n * (size_t)L * sizeof *score);
-    int32_t *back = malloc((size_t)n * (size_t)L * sizeof *back);
-    if (!score || !back) { /* degrade to per-word argmax over B/O (still valid BIO) */
-        for (int32_t t = 0; t < n; t++) {
-            int32_t best = 0;
-            for (int32_t l = 1; l < L; l++)
-                if (strncmp(labels[l], "I-", 2) && lp[t * L + l] > lp[t * L + best])
-                    best = l;
-            out[t] = best;
-        }
-        free(score);
-        free(back);
-        return;
-    }
-    for (int32_t l = 0; l < L; l++)
-        score[l] = bio_allowed(NULL, labels[l]) ? lp[l] : -INFINITY;
-    for (int32_t t = 1; t < n; t++)
-        for (int32_t l = 0; l < L; l++) {
-            double best = -INFINITY;
-            int32_t arg = 0;
-            for (int32_t p = 0; p < L; p++) {
-                double v = score[(t - 1) * L + p];
-                if (v > best && bio_allowed(labels[p], labels[l])) {
-                    best = v;
-                    arg = p;
-                }
-            }
-            score[t * L + l] = best + lp[t * L + l];
-            back[t * L + l] = arg;
-        }
-    int32_t cur = 0;
-    for (int32_t l = 1; l < L; l++)
-        if (score[(n - 1) * L + l] > score[(n - 1) * L + cur])
-            cur = l;
-    for (int32_t t = n - 1; t >= 0; t--) {
-        out[t] = cur;
-        if (t > 0)
-            cur = back[t * L + cur];
-    }
-    free(score);
-    free(back);
-}
-
 typedef struct seq_ref {
     int32_t sent, chunk, n;
 } seq_ref;
@@ -289,7 +231,7 @@ cl_status cl__enc_decode(const cl_encoder *e, const cl_doc *doc, int32_t sb, int
         memcpy(tmp, lp + (size_t)t0 * L, (size_t)n * (size_t)L * sizeof *tmp);
         for (int32_t t = 0; t < n; t++)
             tmp[(size_t)t * L] -= o_bias; /* label 0 is O */
-        cl__enc_viterbi_bio((const char *const *)e->labels, L, tmp, n, labels + t0);
+        cl_bio_viterbi((const char *const *)e->labels, L, tmp, n, labels + t0);
         for (int32_t t = t0; conf && t < t0 + n; t++)
             conf[t] = expf(lp[(size_t)t * L + labels[t]]);
     }
@@ -312,6 +254,19 @@ cl_status cl__enc_predict(const cl_encoder *e, const cl_doc *doc, int32_t sb, in
         st = cl__enc_decode(e, doc, sb, se, lp, e->o_bias, labels, conf, err);
     free(lp);
     return st;
+}
+
+cl_status cl_encoder_log_probs(const cl_encoder *e, const cl_doc *doc, int32_t sent_begin,
+                               int32_t sent_end, int32_t threads, float *lp, cl_error *err)
+{
+    if (!e->labels)
+        return cl_error_set(err, CL_ERR_ARG, "a base encoder has no labels to score");
+    if (sent_begin < 0 || sent_end > doc->nsentences || sent_begin > sent_end)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range (%d)",
+                            doc->id, sent_begin, sent_end, doc->nsentences);
+    if (sent_begin == sent_end)
+        return CL_OK;
+    return cl__enc_score(e, doc, sent_begin, sent_end, threads > 0 ? threads : 2, lp, err);
 }
 
 /* ---- the cl_tagger backend ---- */

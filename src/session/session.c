@@ -15,6 +15,7 @@
 #include "clinner/crf.h"
 #ifdef CL_HAVE_LLAMA
 #include "clinner/encoder.h"
+#include "clinner/ensemble.h"
 #include "clinner/llm.h"
 #endif
 #include "clinner/openai.h"
@@ -49,7 +50,7 @@ cl_tag_config cl_tag_config_default(void)
 {
     cl_tag_config c;
     memset(&c, 0, sizeof c);
-    c.backend = "crf";
+    c.backend = NULL; /* cl_tag_default_backend */
     c.strategy = "zero-shot";
     c.speculate = "auto";
     c.shots = CL_PROMPT_DEFAULT_SHOTS;
@@ -242,7 +243,31 @@ static cl_status open_encoder(cl_tag_session *s, const cl_tag_config *cfg, cl_er
     return st;
 }
 #define OPEN_ENCODER open_encoder
+
+/* ---- ensemble (CRF + encoder, from a manifest; ensemble.h) ---- */
+
+static cl_status open_ensemble(cl_tag_session *s, const cl_tag_config *cfg, cl_error *err)
+{
+    s->model = cfg->model ? cl_strdup(cfg->model)
+                          : cl_default_model_path(CL_DEFAULT_ENSEMBLE_MODEL);
+    if (!s->model)
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "model: none given, and the shipped default " CL_DEFAULT_ENSEMBLE_MODEL
+                            " is not in $CLINNER_MODELS, <build>/../models or "
+                            "<prefix>/share/clinner");
+    char *tok = NULL;
+    cl_status st = cl_ensemble_tagger_open(s->model, cfg->threads > 0 ? cfg->threads : 2,
+                                           &s->tagger, &tok, err);
+    if (st == CL_OK)
+        st = pick_tokenizer(s, cfg, tok, err);
+    free(tok);
+    /* whole documents per tag() call: the document-level type needs them */
+    s->batch = 1 << 24;
+    return st;
+}
+#define OPEN_ENSEMBLE open_ensemble
 #else
+#define OPEN_ENSEMBLE NULL
 #define OPEN_LLAMA NULL
 #define OPEN_ENCODER NULL
 #endif
@@ -252,8 +277,26 @@ static const backend backends[] = {
     {"llama", OPEN_LLAMA, false, "forced"},
     {"openai", open_openai, false, "free"},
     {"encoder", OPEN_ENCODER, false, NULL}, /* threads: its CPU threads */
+    {"ensemble", OPEN_ENSEMBLE, false, NULL}, /* threads: the encoder's */
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
+
+const char *cl_tag_default_backend(const cl_tag_config *cfg)
+{
+    size_t n = cfg && cfg->model ? strlen(cfg->model) : 0;
+    bool manifest = n >= 5 && !strcmp(cfg->model + n - 5, ".json");
+    if (cfg && (cfg->dense || (cfg->model && !manifest)))
+        return "crf"; /* a CRF's options or model file */
+#ifdef CL_HAVE_LLAMA
+    if (manifest)
+        return "ensemble";
+    char *m = cl_default_model_path(CL_DEFAULT_ENSEMBLE_MODEL);
+    free(m);
+    return m ? "ensemble" : "crf";
+#else
+    return "crf";
+#endif
+}
 
 const char *cl_tag_backend_name(int32_t i)
 {
@@ -303,14 +346,14 @@ cl_status cl_tag_session_open(const cl_tag_config *cfg_in, cl_tag_session **out,
 {
     *out = NULL;
     cl_tag_config cfg = cfg_in ? *cfg_in : cl_tag_config_default();
-    const char *name = cfg.backend ? cfg.backend : "crf";
+    const char *name = cfg.backend ? cfg.backend : cl_tag_default_backend(&cfg);
     const backend *be = NULL;
     for (size_t i = 0; i < NBACKENDS; i++)
         if (!strcmp(name, backends[i].name))
             be = &backends[i];
     if (!be)
         return cl_error_set(err, CL_ERR_ARG,
-                            "backend: unknown backend '%s' (valid: crf, llama, openai, encoder)", name);
+                            "backend: unknown backend '%s' (valid: crf, llama, openai, encoder, ensemble)", name);
     if (!be->open)
         return cl_error_set(err, CL_ERR_ARG, "backend: '%s' is not available in this build%s",
                             name,

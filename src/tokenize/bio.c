@@ -19,6 +19,7 @@
  * what we count as "lost" is what a seqeval scorer would miss.
  */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -443,4 +444,62 @@ cl_status cl_bio_from_entities(cl_doc *doc, cl_bio_policy policy, const char *co
     if (st == CL_OK && stats)
         st = add_stats(doc, policy, types, ntypes, stats, err);
     return st;
+}
+
+/* I-X may follow only B-X or I-X; label 0.. with "O", "B-X", "I-X" names. */
+static bool bio_allowed(const char *prev, const char *cur)
+{
+    if (strncmp(cur, "I-", 2) != 0)
+        return true;
+    if (!prev || (strncmp(prev, "B-", 2) != 0 && strncmp(prev, "I-", 2) != 0))
+        return false;
+    return !strcmp(prev + 2, cur + 2);
+}
+
+void cl_bio_viterbi(const char *const *labels, int32_t L, const float *lp, int32_t n,
+                     int32_t *out)
+{
+    if (n <= 0)
+        return;
+    double *score = malloc((size_t)n * (size_t)L * sizeof *score);
+    int32_t *back = malloc((size_t)n * (size_t)L * sizeof *back);
+    if (!score || !back) { /* degrade to per-word argmax over B/O (still valid BIO) */
+        for (int32_t t = 0; t < n; t++) {
+            int32_t best = 0;
+            for (int32_t l = 1; l < L; l++)
+                if (strncmp(labels[l], "I-", 2) && lp[t * L + l] > lp[t * L + best])
+                    best = l;
+            out[t] = best;
+        }
+        free(score);
+        free(back);
+        return;
+    }
+    for (int32_t l = 0; l < L; l++)
+        score[l] = bio_allowed(NULL, labels[l]) ? lp[l] : -INFINITY;
+    for (int32_t t = 1; t < n; t++)
+        for (int32_t l = 0; l < L; l++) {
+            double best = -INFINITY;
+            int32_t arg = 0;
+            for (int32_t p = 0; p < L; p++) {
+                double v = score[(t - 1) * L + p];
+                if (v > best && bio_allowed(labels[p], labels[l])) {
+                    best = v;
+                    arg = p;
+                }
+            }
+            score[t * L + l] = best + lp[t * L + l];
+            back[t * L + l] = arg;
+        }
+    int32_t cur = 0;
+    for (int32_t l = 1; l < L; l++)
+        if (score[(n - 1) * L + l] > score[(n - 1) * L + cur])
+            cur = l;
+    for (int32_t t = n - 1; t >= 0; t--) {
+        out[t] = cur;
+        if (t > 0)
+            cur = back[t * L + cur];
+    }
+    free(score);
+    free(back);
 }

@@ -75,11 +75,30 @@ ents = [(e["text"], e["type"]) for e in d["entities"]]
 sys.exit(0 if ("Fabry disease", "RAREDISEASE") in ents else 1)' "$tmp/fabry.jsonl" ||
     fail "'Fabry disease' is not a RAREDISEASE: $(cat "$tmp/fabry.jsonl")"
 
-# the default tagger (no option) is this model, found beside the build tree
+# the default tagger (no option) is the shipped ensemble (this CRF and the
+# encoder, models/raredis-ensemble.json), found beside the build tree; a
+# build without llama.cpp has no encoder and falls back to this CRF
 echo "Fabry disease is a rare inherited disorder that causes burning pain in the hands and feet." |
     CLINNER_MODELS= "$CLINNER_BIN" tag --progress off >"$tmp/default.jsonl" 2>"$tmp/default.err" ||
     fail "default tag exited $?: $(cat "$tmp/default.err")"
-cmp -s "$tmp/default.jsonl" "$tmp/fabry.jsonl" || fail "the default tagger's output differs: $(cat "$tmp/default.jsonl")"
+if "$CLINNER_BIN" --version | grep -q 'llama.cpp'; then
+    echo "Fabry disease is a rare inherited disorder that causes burning pain in the hands and feet." |
+        "$CLINNER_BIN" tag --backend ensemble --model "$root/models/raredis-ensemble.json" \
+        --progress off >"$tmp/ens.jsonl" 2>"$tmp/ens.err" || fail "ensemble exited $?: $(cat "$tmp/ens.err")"
+    cmp -s "$tmp/default.jsonl" "$tmp/ens.jsonl" ||
+        fail "the default tagger is not the shipped ensemble: $(cat "$tmp/default.jsonl")"
+    # the corpus files Fabry disease as SKINRAREDISEASE 4 times in 5, RAREDISEASE once
+    python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).readline())
+ents = [(e["text"], e["type"]) for e in d["entities"]]
+ok = ("Fabry disease", "RAREDISEASE") in ents or ("Fabry disease", "SKINRAREDISEASE") in ents
+sys.exit(0 if ok and ("inherited disorder", "DISEASE") in ents else 1)' "$tmp/default.jsonl" ||
+        fail "the default tagger missed Fabry disease or the inherited disorder: $(cat "$tmp/default.jsonl")"
+else
+    cmp -s "$tmp/default.jsonl" "$tmp/fabry.jsonl" ||
+        fail "the default tagger (no llama.cpp: the CRF) differs: $(cat "$tmp/default.jsonl")"
+fi
 
 # ---- the test split, with the corpus ----
 data="${CLINNER_SHARED:-$root/../shared}/data/raredis"
