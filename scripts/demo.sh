@@ -3,8 +3,9 @@
 # example clinical text (written for this project) both ways the study
 # compares, printing JSONL (tokens with labels, entities with code-point
 # offsets and confidences) and the time each took:
-#   1. clinner's default tagger: the CRF shipped in models/ (trained by
-#      `make models` on the RareDis training split), no LLM loaded;
+#   1. clinner's default tagger: the ensemble shipped in models/ (a CRF
+#      trained by `make models` and a MiniLM encoder fine-tuned by `clinner
+#      train encoder`, both on the RareDis training split), no LLM loaded;
 #   2. the LLM path: SmolLM2-135M-Instruct through llama.cpp, forced decoding,
 #      with the five sentences most like each input sentence from
 #      examples/demo-train as examples (knn-shot; three short annotated texts
@@ -25,6 +26,6 @@ block() { # title, then clinner tag's options
         'BEGIN { printf "== %s: %.2f s (whole command, model loading included)\n\n", t, b - a }' >&2
 }
 
-block "1. the default tagger (CRF, models/raredis-crf.model)"
+block "1. the default tagger (CRF + encoder ensemble, models/raredis-ensemble.json)"
 block "2. an LLM (SmolLM2-135M-Instruct, knn-shot examples, forced decoding)" \
     --backend llama --strategy knn-shot --train examples/demo-train "$@"
