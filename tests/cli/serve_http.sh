@@ -141,7 +141,7 @@ export CLINNER_TEST_SERVE_KEY='k3y-never-logged-71'
 python3 - "$root/tests/fixtures/crf/train/alpha.txt" >"$tmp/slow.json" <<'PY'
 import json, sys
 s = open(sys.argv[1]).read().replace("\n", " ")
-print(json.dumps({"documents": [{"id": str(i), "text": (s * 40)[:5000]} for i in range(100)]}))
+print(json.dumps({"documents": [{"id": str(i), "text": (s * 40)[:5000]} for i in range(200)]}))
 PY
 start_server --model "$tmp/fx.crf" --threads 1 --queue 1 --api-key-env CLINNER_TEST_SERVE_KEY \
     --cors https://example.org
@@ -157,14 +157,19 @@ grep -qi '^access-control-allow-origin: https://example.org' "$tmp/cors.h" || fa
 t0=$(date +%s.%N)
 curl -s -o "$tmp/slow.out" -w '%{http_code}' "${auth[@]}" "$base/v1/tag" --data-binary @"$tmp/slow.json" >"$tmp/slow.code" &
 slow=$!
-sleep 0.5
+# Wait until the server has admitted the slow request (a fixed sleep raced
+# with a fast machine that finished it first), then ask again.
+for _ in $(seq 200); do
+    curl -s "${auth[@]}" "$base/metrics" | grep -q '^clinner_queue_requests 1' && break
+    sleep 0.01
+done
 code=$(curl -s -D "$tmp/busy.h" -o "$tmp/busy.json" -w '%{http_code}' "${auth[@]}" "$base/v1/tag" -d '{"text": "x"}')
 [ "$code" = 503 ] || fail "full queue: status $code (the slow request took $(python3 -c "import time; print(round(time.time() - $t0, 2))") s)"
 grep -qi '^retry-after: 1' "$tmp/busy.h" || fail "503 without Retry-After"
 kill -TERM "$srv_pid"   # while the slow request is in flight
 wait "$slow"
 [ "$(cat "$tmp/slow.code")" = 200 ] || fail "request in flight at SIGTERM: status $(cat "$tmp/slow.code")"
-python3 -c "import json; assert len(json.load(open('$tmp/slow.out'))) == 100" || fail "in-flight answer cut"
+python3 -c "import json; assert len(json.load(open('$tmp/slow.out'))) == 200" || fail "in-flight answer cut"
 rc=0; wait "$srv_pid" || rc=$?; srv_pid=
 [ "$rc" = 0 ] || fail "exit $rc after SIGTERM with a request in flight"
 grep -q 'SIGTERM: no new connections' "$tmp/server.log" || fail "no SIGTERM line"
