@@ -98,6 +98,12 @@ cl_status cl_doc_push_sentence(cl_doc *doc, int32_t tok_begin, int32_t tok_end, 
 cl_status cl_doc_reset_tags(cl_doc *doc, cl_error *err);
 cl_status cl_doc_set_tag(cl_doc *doc, int32_t token, const char *tag, cl_error *err);
 
+/* What every tagger does before it labels sentences [sent_begin, sent_end):
+ * checks the range (CL_ERR_RANGE naming the document), and gives the document
+ * tags (all O) and confidences (-1: not tagged yet) if it has none, so that a
+ * run tagging a document range by range keeps the earlier ranges' labels. */
+cl_status cl_doc_begin_tagging(cl_doc *doc, int32_t sent_begin, int32_t sent_end, cl_error *err);
+
 /* Keep only the entity types in types[0..ntypes) (NULL: keep all): other
  * entities are removed (order kept), so are the relations that name a
  * removed entity, and other tags become O.  For a label set narrower than

@@ -108,15 +108,8 @@ cl_status cl_crf_tag(const cl_crf_model *m, const cl_dense_table *dense, cl_doc 
     cl_status st = check_input(m, dense, doc, sent_begin, sent_end, &rows, err);
     if (st != CL_OK || sent_begin == sent_end)
         return st;
-    if (!doc->tags && cl_doc_reset_tags(doc, err) != CL_OK)
-        return err ? err->code : CL_ERR_NOMEM;
-    if (!doc->tag_conf && doc->ntokens > 0) {
-        doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf);
-        if (!doc->tag_conf)
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        for (int32_t i = 0; i < doc->ntokens; i++)
-            doc->tag_conf[i] = -1.0f; /* not tagged (yet) */
-    }
+    if ((st = cl_doc_begin_tagging(doc, sent_begin, sent_end, err)) != CL_OK)
+        return st;
     const int32_t L = m->dims.L, base = doc->sentences[sent_begin].tok_begin;
     const int32_t n = doc->sentences[sent_end - 1].tok_end - base;
     int32_t *path = malloc(((size_t)n + 1) * sizeof *path);

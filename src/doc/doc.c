@@ -219,6 +219,22 @@ cl_status cl_doc_reset_tags(cl_doc *d, cl_error *err)
     return CL_OK;
 }
 
+cl_status cl_doc_begin_tagging(cl_doc *d, int32_t sb, int32_t se, cl_error *err)
+{
+    if (sb < 0 || se > d->nsentences || sb > se)
+        return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range (%d)",
+                            d->id ? d->id : "?", sb, se, d->nsentences);
+    if (!d->tags && cl_doc_reset_tags(d, err) != CL_OK)
+        return err ? err->code : CL_ERR_NOMEM;
+    if (!d->tag_conf && d->ntokens > 0) {
+        if (!(d->tag_conf = malloc((size_t)d->ntokens * sizeof *d->tag_conf)))
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < d->ntokens; i++)
+            d->tag_conf[i] = -1.0f;
+    }
+    return CL_OK;
+}
+
 cl_status cl_doc_set_tag(cl_doc *d, int32_t token, const char *tag, cl_error *err)
 {
     if (!d->tags && cl_doc_reset_tags(d, err) != CL_OK)

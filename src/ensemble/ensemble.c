@@ -155,19 +155,9 @@ static float confidence(const ens_tagger *t, const float *lp_row, int32_t l, int
 static cl_status ens_tag(void *self, cl_doc *doc, int32_t sb, int32_t se, cl_error *err)
 {
     ens_tagger *t = self;
-    if (sb < 0 || se > doc->nsentences || sb > se)
-        return cl_error_set(err, CL_ERR_RANGE, "%s: sentences [%d, %d) out of range (%d)",
-                            doc->id, sb, se, doc->nsentences);
-    if (sb == se)
-        return CL_OK;
-    if (!doc->tags && cl_doc_reset_tags(doc, err) != CL_OK)
-        return err ? err->code : CL_ERR_NOMEM;
-    if (!doc->tag_conf && doc->ntokens > 0) {
-        if (!(doc->tag_conf = malloc((size_t)doc->ntokens * sizeof *doc->tag_conf)))
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        for (int32_t i = 0; i < doc->ntokens; i++)
-            doc->tag_conf[i] = -1.0f;
-    }
+    cl_status st0 = cl_doc_begin_tagging(doc, sb, se, err);
+    if (st0 != CL_OK || sb == se)
+        return st0;
     const int32_t base = doc->sentences[sb].tok_begin;
     const size_t n = (size_t)(doc->sentences[se - 1].tok_end - base);
     float *pc = malloc((n + 1) * (size_t)t->L * sizeof *pc);
