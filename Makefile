@@ -126,7 +126,7 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SO_SRCS   = $(if $(SO_LLAMA_CFLAGS),$(LIB_SRCS),$(filter-out $(LLAMA_SRCS),$(LIB_SRCS)))
 PIC_OBJS  = $(SO_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS  = $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
-WEB_OBJ   = $(BUILD)/obj/gen/web_page.o
+WEB_OBJ   = $(BUILD)/obj/gen/web_page.o $(BUILD)/obj/gen/help_pages.o
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # programs run by hand for docs/BENCHMARKS.md (the bench/*.sh scripts use the
 # CLI); built with the tests so that they keep compiling
@@ -163,7 +163,15 @@ $(BUILD)/gen/web_page.c: web/index.html
 	  echo '#include "cli/web_page.h"'; echo 'const unsigned char cl_web_page[] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00};'; \
 	  echo 'const size_t cl_web_page_len = sizeof cl_web_page - 1;'; } > $@.tmp && mv $@.tmp $@
-$(WEB_OBJ): $(BUILD)/gen/web_page.c src/cli/web_page.h $(BUILD)/flags.stamp
+$(BUILD)/obj/gen/web_page.o: $(BUILD)/gen/web_page.c src/cli/web_page.h $(BUILD)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# `clinner COMMAND --help`: the pages of docs/cli/, compiled in (src/cli/help.h)
+$(BUILD)/gen/help_pages.c: $(wildcard docs/cli/*.txt) scripts/gen-help.sh
+	@mkdir -p $(dir $@)
+	sh scripts/gen-help.sh $@ $(sort $(wildcard docs/cli/*.txt))
+$(BUILD)/obj/gen/help_pages.o: $(BUILD)/gen/help_pages.c src/cli/help.h $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

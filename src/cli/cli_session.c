@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli_session.h"
+#include "cli/help.h"
 #include "clinner/openai.h"
 
 void cli_session_init(cli_session_opts *o)
@@ -49,46 +50,16 @@ void cli_session_finish(cli_session_opts *o)
     o->cfg.threads = (int32_t)o->threads;
 }
 
-void cli_session_usage(FILE *fp, const char *key_env_option)
+void cli_session_help(FILE *fp, const char *page, const char *key_env_option)
 {
-    fprintf(fp, "  --backend NAME      crf (default: the shipped model, " CL_DEFAULT_CRF_MODEL
-                "),\n"
-                "                      llama (a local GGUF model; default SmolLM2-135M-Instruct),\n"
-                "                      openai (an OpenAI-compatible server)");
-    for (int32_t i = 0; cl_tag_backend_name(i); i++)
+    char vars[512];
+    int n = snprintf(vars, sizeof vars, "key_env_option=%s\nopenai_api_base=%s\nunavailable=",
+                     key_env_option, CL_OPENAI_DEFAULT_API_BASE);
+    for (int32_t i = 0; cl_tag_backend_name(i) && n > 0 && (size_t)n < sizeof vars; i++)
         if (!cl_tag_backend_available(cl_tag_backend_name(i)))
-            fprintf(fp, " (%s is not available in this build)", cl_tag_backend_name(i));
-    fprintf(fp,
-            "\n"
-            "  --model PATH        model file (crf, llama); model name (openai)\n"
-            "  --dense FILE        crf: dense features of the input, for a model trained with them\n"
-            "  --tokenizer NAME    paper or clinical (default: the model's, else clinical)\n"
-            "LLM backends (llama, openai):\n"
-            "  --strategy NAME     zero-shot (default), few-shot (the paper's 5 examples),\n"
-            "                      knn-shot (the most similar training sentences, BM25) or\n"
-            "                      rag (knowledge-base passages, BM25)\n"
-            "  --decode MODE       forced (llama's default: feed the tokens, choose only the\n"
-            "                      labels; never misaligned), grammar (GBNF: one line per\n"
-            "                      token) or free (the paper's: parse the answer, align by\n"
-            "                      position; openai's default)\n"
-            "  --shots K           examples for few-shot / knn-shot (default 5)\n"
-            "  --train DIR         training split for examples (default\n"
-            "                      $CLINNER_SHARED/data/raredis/train)\n"
-            "  --kb DIR            folder of .txt articles for rag (default: the training texts)\n"
-            "  --rag-k N           passages per prompt (default 2)\n"
-            "  --temp T, --seed N  sampling temperature (default 0) and seed\n"
-            "  --max-tokens N      answer length limit (default: enough for every line)\n"
-            "  --parallel N        sentences decoded together (llama, default 4); requests in\n"
-            "                      flight (openai, default 1)\n"
-            "  --cache-dir DIR     index cache (default $CLINNER_CACHE or ~/.cache/clinner)\n"
-            "llama: --ctx N (tokens a sentence may use, default 4096), --speculate\n"
-            "  auto|on|off (forced: guess labels, checked in the same batch; auto: on a GPU),\n"
-            "  --embed-model GGUF (rag: rank passages by its embeddings), --chat-template T\n"
-            "  (a template name llama.cpp knows, or plain), --verbose (llama.cpp's log)\n"
-            "openai: --api-base URL (default " CL_OPENAI_DEFAULT_API_BASE "; a fleet:\n"
-            "  URL1,URL2,...: least-loaded healthy server, failover), %s\n"
-            "  VAR (default OPENAI_API_KEY; never printed), --retries N (5), --timeout S (300)\n",
-            key_env_option);
+            n += snprintf(vars + n, sizeof vars - (size_t)n, " (%s is not available in this build)",
+                          cl_tag_backend_name(i));
+    cli_help(fp, page, vars);
 }
 
 bool cli_session_refuse_foreign(const char *cmd, const cli_session_opts *o, const cli_opt *opts,

@@ -25,8 +25,9 @@ void cli_session_init(cli_session_opts *o);
 size_t cli_session_options(cli_session_opts *o, const char *key_env_option, cli_opt *out);
 /* Copy the parsed numbers into cfg. */
 void cli_session_finish(cli_session_opts *o);
-/* Help lines for these options (key_env_option as above). */
-void cli_session_usage(FILE *fp, const char *key_env_option);
+/* Help page `page` (docs/cli/), whose ${session-options} are these options
+ * (key_env_option as above; backends this build lacks are named). */
+void cli_session_help(FILE *fp, const char *page, const char *key_env_option);
 /* Options given that mean nothing to the backend: prints why and returns true. */
 bool cli_session_refuse_foreign(const char *cmd, const cli_session_opts *o, const cli_opt *opts,
                                 const bool *given, size_t nopts);

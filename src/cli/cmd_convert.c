@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/tokenize.h"
@@ -26,26 +27,7 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner convert --from FORMAT --to FORMAT [OPTIONS] INPUT [-o OUT]\n"
-            "\n"
-            "Convert a corpus between formats.\n"
-            "\n"
-            "  --from FORMAT      brat, paper-csv, conll, jsonl or text (INPUT '-' reads\n"
-            "                     stdin, except for brat)\n"
-            "  --to FORMAT        paper-csv, conll, jsonl, brat or paper-lines\n"
-            "  --tokenizer NAME   paper or clinical (default clinical): tokenizes input\n"
-            "                     without tokens (brat, text) and picks how entities become\n"
-            "                     BIO tags (paper: the paper's brat2iob rules)\n"
-            "  --labels SET       all (default: every entity type, ANAPHOR included, as in\n"
-            "                     the paper's CSVs) or paper (only DISEASE, RAREDISEASE,\n"
-            "                     SKINRAREDISEASE, SIGN, SYMPTOM; others become O)\n"
-            "  -o, --output OUT   output file (default: stdout); a directory for --to brat\n"
-            "                     (required there)\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "example (reproduces the paper's dev CSV):\n"
-            "  clinner convert --from brat --to paper-csv --tokenizer paper raredis/dev\n");
+    cli_help(fp, "convert", NULL);
 }
 
 int cmd_convert(int argc, char **argv)

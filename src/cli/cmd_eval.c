@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/eval.h"
@@ -101,56 +102,7 @@ static int write_html(const char *path, const cl_corpus *g, const char *gold, cl
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner eval --gold GOLD --gold-format FORMAT --pred PRED --pred-format FORMAT\n"
-            "                    [--mode default|strict] [--match exact|overlap] [--errors] [--json]\n"
-            "\n"
-            "Score predicted entities against gold ones.\n"
-            "\n"
-            "  --gold PATH          gold corpus (a directory or file for brat)\n"
-            "  --gold-format F      brat, paper-csv, conll or jsonl\n"
-            "  --pred PATH          predictions ('-' reads stdin, except for brat)\n"
-            "  --pred-format F      paper-lines (LLM output, aligned to the gold sentences by\n"
-            "                       position as in the paper), paper-csv, conll, jsonl or brat\n"
-            "  --mode M             token level: default (seqeval's default, lenient: I- after\n"
-            "                       O starts an entity) or strict (seqeval IOB2 strict)\n"
-            "  --match M            span level (brat gold): exact (same type and fragments,\n"
-            "                       default) or overlap (same type, any shared character)\n"
-            "  --errors             add the error breakdown (boundary, type, missed, spurious)\n"
-            "                       with examples\n"
-            "  --json               print one JSON object (per_type, average, micro, macro,\n"
-            "                       weighted, misaligned_sentences, errors)\n"
-            "  --html REPORT.html   also write a report to look at: charts per type and of\n"
-            "                       the errors, type confusion, examples; several --pred\n"
-            "                       (each with its --pred-format, or one for all) side by\n"
-            "                       side\n"
-            "  -h, --help           show this help\n"
-            "\n"
-            "Token level needs a token format for gold; two token formats must have the\n"
-            "same sentences and tokens, in the same documents.  'average' is the paper's:\n"
-            "the mean over DISEASE, RAREDISEASE, SKINRAREDISEASE, SIGN and SYMPTOM.\n"
-            "\n"
-            "Sentence units (token level, as the paper's brat2iob grouping): a document\n"
-            "whose last sentence does not end in '.', '?' or '!' runs on into the next\n"
-            "document's first sentence, and the two are scored as one sentence; LLM\n"
-            "output (paper-lines) has one block per such unit.\n"
-            "\n"
-            "Labels: default mode reads them as seqeval's default does (conlleval): the\n"
-            "first character is the tag and the type follows the first '-' (B-Sign is\n"
-            "type Sign); I- after O or another type starts an entity; E-X ends the entity\n"
-            "at that token and S-X is a one-token entity (IOBES); any other tag letter\n"
-            "('X-SIGN', or 'None': tag N, type 'one') starts an entity when its type is\n"
-            "not the previous label's and continues it otherwise.\n"
-            "Strict mode (seqeval's mode='strict', scheme=IOB2): an entity is B-X followed\n"
-            "by I-X of the same type, a lone I-X is nothing, and a label that is not O,\n"
-            "B-X or I-X (E-X, S-X, anything else) is an error naming the file, document,\n"
-            "sentence, token and label, as seqeval raises on it.\n"
-            "Empty labels read as O.  A UTF-8 byte-order mark at the start of a\n"
-            "paper-csv, conll or jsonl file is skipped.\n"
-            "\n"
-            "example (the paper's few-shot GPT-4 row):\n"
-            "  clinner eval --gold test_combined_IOB_data.csv --gold-format paper-csv \\\n"
-            "      --pred gpt4-1106-preview-chat_all_5shot_result_test.txt --pred-format paper-lines\n");
+    cli_help(fp, "eval", NULL);
 }
 
 /* Token-level scoring of two token files: the gold corpus *g is reduced to

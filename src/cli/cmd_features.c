@@ -15,6 +15,7 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
 
@@ -23,34 +24,9 @@
 
 static void usage(FILE *fp)
 {
-    cl_features_params d = cl_features_default_params();
-    fprintf(fp,
-            "usage: clinner features --model GGUF [OPTIONS] INPUT -o FILE\n"
-            "\n"
-            "Write one vector per word token (the model's hidden state at the token's last\n"
-            "sub-word piece, each sentence run alone) in the CRF's dense feature format.\n"
-            "\n"
-            "  --model GGUF        the model (any GGUF llama.cpp runs)\n"
-            "  --layer N|last      last (default): the final normed hidden state (embeddings\n"
-            "                      output, pooling off); N: the output of block N (0-based,\n"
-            "                      llama.cpp's \"l_out-N\"; cheaper: the blocks above N\n"
-            "                      are not run).  For the CRF a block two thirds up did\n"
-            "                      best with SmolLM2 (20 of 30; docs/RESULTS.md)\n"
-            "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: guessed)\n"
-            "  --tokenizer NAME    paper or clinical (default clinical): the one the CRF\n"
-            "                      is trained and tagged with\n"
-            "  --ctx N             model tokens per sentence (default %d)\n"
-            "  --threads N         CPU threads (default: all)\n"
-            "  --cache-dir DIR     cache (default $CLINNER_CACHE/features or\n"
-            "                      ~/.cache/clinner/features); --no-cache to skip it\n"
-            "  --verbose           llama.cpp's own log\n"
-            "  -o, --output FILE   the dense feature file (written atomically)\n"
-            "  -h, --help          show this help\n"
-            "\n"
-            "example:\n"
-            "  clinner features --model smollm2.gguf --tokenizer paper raredis/train -o train.dense\n"
-            "  clinner train crf --train raredis/train --tokenizer paper --dense train.dense ...\n",
-            d.n_ctx);
+    char vars[64];
+    snprintf(vars, sizeof vars, "ctx=%d", cl_features_default_params().n_ctx);
+    cli_help(fp, "features", vars);
 }
 
 static void on_log(void *ctx, const char *msg)

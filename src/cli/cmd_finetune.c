@@ -17,6 +17,7 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
 
@@ -26,74 +27,10 @@
 static void usage(FILE *fp)
 {
     cl_finetune_params d = cl_finetune_default_params();
-    fprintf(fp,
-            "usage: clinner finetune --model GGUF --train PATH [OPTIONS] -o OUT.gguf\n"
-            "\n"
-            "Instruction fine-tune a GGUF model on a CPU (llama.cpp's training API) with the\n"
-            "zero-shot prompt of `clinner tag`; tag with the result using\n"
-            "  clinner tag --model OUT.gguf --strategy zero-shot --decode forced\n"
-            "\n"
-            "  --model GGUF          model to start from (any type; converted to F32 once and\n"
-            "                        cached, llama.cpp trains F32 weights)\n"
-            "  --train PATH          training documents (BRAT directory or a file)\n"
-            "  --dev PATH            dev documents: validation loss after each epoch, and\n"
-            "                        how often the greedy first label token (and the\n"
-            "                        whole label, type too) is right after the gold\n"
-            "                        lines, for O, B- and I- apart\n"
-            "  --format FORMAT       brat, paper-csv, conll or jsonl (default: guessed)\n"
-            "  --tokenizer NAME      paper or clinical (default clinical): use the one you\n"
-            "                        will tag with\n"
-            "  --train-tensors SET   all (default), last:N (last N blocks + output) or\n"
-            "                        norms-output\n"
-            "  --loss WHAT           what the dev loss counts: labels (default: the label\n"
-            "                        tokens of each answer line), answer or all; training\n"
-            "                        counts every token (see include/clinner/finetune.h)\n"
-            "  --lr X                peak learning rate (default %g)\n"
-            "  --lr-min X            final learning rate (default %g)\n"
-            "  --schedule S          constant, linear or cosine (default cosine)\n"
-            "  --warmup F            fraction of steps with linear warm-up (default %g)\n"
-            "  --wd X                AdamW weight decay (default 0)\n"
-            "  --epochs N            passes over the training set (default %d); 0: only\n"
-            "                        the dev validation of --model (nothing is written)\n"
-            "  --ctx N               training window in model tokens, a multiple of 256\n"
-            "                        (default %d); longer examples are left out\n"
-            "  --no-pack             one example per window (default: packed)\n"
-            "  --max-examples N      a seeded random subset of N training sentences\n"
-            "  --max-dev N           dev sentences for validation (default %d; 0 all)\n"
-            "  --seed N              subset and order (default %u)\n"
-            "  --threads N           CPU threads (default: all)\n"
-            "  --save-every N        also checkpoint every N steps (default: each epoch)\n"
-            "  --keep-checkpoints    keep every checkpoint (F32), not only the last\n"
-            "  --dev-every N         also validate on dev every N steps (default: each\n"
-            "                        epoch): with the two above, choose a checkpoint on\n"
-            "                        dev, the results can swing between them\n"
-            "  --time-limit S        stop after the step that passes S seconds of training:\n"
-            "                        checkpoint, dev loss and -o as after an epoch;\n"
-            "                        --resume continues the run; Ctrl-C (SIGINT or\n"
-            "                        SIGTERM) stops the same way after the current step\n"
-            "                        (exit status 128 + signal; again: quit at once)\n"
-            "  --gpu-layers N        layers to offload to a GPU (-1: all; default 0); needs\n"
-            "                        llama.cpp built with CUDA (setup-llama.sh --cuda ARCH)\n"
-            "  --resume              continue from OUT.gguf's checkpoint (AdamW's moments\n"
-            "                        restart, so the rate warms up again over 20 steps, or\n"
-            "                        the run's warm-up if longer)\n"
-            "  --cache-dir DIR       F32 conversions (default $CLINNER_CACHE/f32 or\n"
-            "                        ~/.cache/clinner/f32)\n"
-            "  --mem-limit GIB       memory training may use (default: MemAvailable)\n"
-            "  --log-interval S      seconds between progress lines (default 10; 0: every step)\n"
-            "  --verbose             llama.cpp's own log\n"
-            "  --out-type T          f32 (default), f16 or q8_0 (smaller, faster to tag with)\n"
-            "  --chat-template T     chat format of the examples instead of the model's own\n"
-            "                        (a name llama.cpp knows, or plain), written into OUT\n"
-            "                        as its template so that `clinner tag` uses it too\n"
-            "  -o, --output OUT      the fine-tuned model (GGUF); checkpoints (F32) are\n"
-            "                        OUT.ckpt.json and OUT.ckpt-STEP.gguf\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "example:\n"
-            "  clinner finetune --model smollm2.gguf --train raredis/train --dev raredis/dev \\\n"
-            "      --tokenizer paper --max-examples 1000 --threads 2 -o smollm2-ner.gguf\n",
-            d.lr, d.lr_min, d.warmup, d.epochs, d.n_ctx, d.max_dev, d.seed);
+    char vars[256];
+    snprintf(vars, sizeof vars, "lr=%g\nlr_min=%g\nwarmup=%g\nepochs=%d\nctx=%d\nmax_dev=%d\nseed=%u",
+             d.lr, d.lr_min, d.warmup, d.epochs, d.n_ctx, d.max_dev, d.seed);
+    cli_help(fp, "finetune", vars);
 }
 
 typedef struct ui {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/run.h"
 #include "clinner/util.h"
@@ -18,28 +19,7 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner merge --input INPUT [--from FORMAT] [--to FORMAT] [-o OUT]\n"
-            "                     SHARD0 SHARD1 ... SHARD(N-1)\n"
-            "\n"
-            "Join the outputs of `clinner tag --shard K/N` for K = 0..N-1 (given in that\n"
-            "order) into one output in INPUT's document order, byte-identical to an\n"
-            "unsharded run, checking that every input document is there exactly once.\n"
-            "\n"
-            "  --input INPUT     the input the shards were tagged from (its order); records\n"
-            "                    that cannot be read from it are skipped, as --on-error skip\n"
-            "                    did when tagging\n"
-            "  --from FORMAT     INPUT's format: jsonl, conll, paper-csv or text (default:\n"
-            "                    from the extension)\n"
-            "  --to FORMAT       the shards' format: jsonl (default) or conll\n"
-            "  -o, --output OUT  output file (default stdout)\n"
-            "  -h, --help        show this help\n"
-            "\n"
-            "example (4 jobs, anywhere, then one merge):\n"
-            "  for k in 0 1 2 3; do clinner tag --backend crf --shard $k/4 notes.jsonl \\\n"
-            "      -o part$k.jsonl; done\n"
-            "  clinner merge --input notes.jsonl part0.jsonl part1.jsonl part2.jsonl \\\n"
-            "      part3.jsonl -o tagged.jsonl\n");
+    cli_help(fp, "merge", NULL);
 }
 
 int cmd_merge(int argc, char **argv)

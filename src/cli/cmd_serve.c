@@ -29,43 +29,7 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner serve [--host ADDR] [--port N] [TAG OPTIONS] [SERVER OPTIONS]\n"
-            "\n"
-            "Serve a tagger over HTTP, with a web page at /.\n"
-            "\n"
-            "  POST /v1/tag     {\"text\": \"...\"} or {\"documents\": [{\"id\": ..., \"text\": ...}]}\n"
-            "                   (optional \"tokenizer\": \"paper\" | \"clinical\"): a JSON array of\n"
-            "                   the documents `clinner tag --to jsonl` writes; with the header\n"
-            "                   Accept: application/x-ndjson one document a line, streamed\n"
-            "  GET  /v1/models  backend, model, tokenizer, types and labels, test scores\n"
-            "  GET  /healthz    200 while serving\n"
-            "  GET  /metrics    Prometheus text (requests by status, latency, tokens, queue)\n"
-            "\n"
-            "server:\n"
-            "  --host ADDR           address to listen on (default 127.0.0.1; 0.0.0.0: all)\n"
-            "  --port N              port (default 8080; 0: any free port, printed)\n"
-            "  --threads N           tagging threads (crf, encoder; default: the CPUs, at\n"
-            "                        most 16); llama: its CPU threads, one request at a time\n"
-            "  --queue N             tagging requests admitted at once; more get 503 with\n"
-            "                        Retry-After (default 64)\n"
-            "  --max-body BYTES      largest request body; larger get 413 (default 10485760)\n"
-            "  --max-docs N          documents per request (default 1000)\n"
-            "  --request-timeout S   time limit of one tagging request; 504 after (default 60)\n"
-            "  --idle-timeout S      close keep-alive connections idle this long (default 30)\n"
-            "  --max-connections N   open connections at most (default 256)\n"
-            "  --grace S             on SIGTERM, wait this long for requests in flight\n"
-            "                        (default 30)\n"
-            "  --api-key-env VAR     require 'Authorization: Bearer KEY' on /v1/, KEY being\n"
-            "                        the value of $VAR (never logged)\n"
-            "  --cors ORIGIN         send Access-Control-Allow-Origin: ORIGIN (default: no\n"
-            "                        CORS headers)\n"
-            "  --scores FILE         `clinner eval --json` output shown by /v1/models as\n"
-            "                        test_scores (default: MODEL.scores.json when present)\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "tagger (as in `clinner tag`; the server's --threads sets the CRF's):\n");
-    cli_session_usage(fp, "--openai-key-env");
+    cli_session_help(fp, "serve", "--openai-key-env");
 }
 
 /* Access log and notes: one line on stderr with a UTC time. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/tokenize.h"
@@ -19,23 +20,7 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner stats [OPTIONS] PATH...\n"
-            "\n"
-            "Corpus statistics: documents, characters, sentences, tokens, entities per\n"
-            "type, discontinuous and overlapping entities, relations.  Several PATHs are\n"
-            "counted together.  In token formats, entities are those the BIO tags decode\n"
-            "to (conlleval rules).\n"
-            "\n"
-            "options:\n"
-            "  --format NAME      brat, paper-csv, conll, jsonl or text (default: from the\n"
-            "                     path: a directory, .txt or .ann is brat, .csv paper-csv,\n"
-            "                     .conll conll, .jsonl jsonl)\n"
-            "  --tokenizer NAME   paper or clinical: tokenize documents that have no tokens\n"
-            "                     and, for brat input, report the BIO projection (paper\n"
-            "                     tokenizer -> the paper's policy, clinical -> clinner's)\n"
-            "  --json             print one JSON object instead of a table\n"
-            "  -h, --help         show this help\n");
+    cli_help(fp, "stats", NULL);
 }
 
 int cmd_stats(int argc, char **argv)

@@ -33,38 +33,7 @@ static void log_line(void *arg, const char *msg)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: clinner tag [--backend NAME] [OPTIONS] [INPUT|-] [-o OUT]\n"
-            "\n"
-            "Label every token of INPUT and write the labels (and the entities they form).\n"
-            "With no option, text on stdin is tagged by the shipped CRF model.\n"
-            "\n"
-            "  --from FORMAT       brat, paper-csv, conll, jsonl or text (default: brat for a\n"
-            "                      directory, else from the extension; '-' is text)\n"
-            "  --to FORMAT         jsonl (default: entities with code-point offsets, types\n"
-            "                      and confidences, plus per-token labels), brat, conll,\n"
-            "                      paper-csv or paper-lines\n"
-            "  --threads N         documents tagged in parallel (crf; default 1); CPU threads\n"
-            "                      (llama; default all; with 1, forced decoding gives grammar\n"
-            "                      decoding's labels exactly; on busy cores use fewer)\n"
-            "  -o, --output OUT    output file (default stdout; a directory for brat)\n"
-            "  --resume            continue an interrupted run of the same command (-o OUT;\n"
-            "                      a checkpoint made with other options is refused)\n"
-            "  --progress MODE     auto, tty, lines or off (default auto)\n"
-            "  --shard K/N         tag only shard K of N: the documents whose id's FNV-1a-64\n"
-            "                      hash mod N is K (`clinner merge` joins the shards)\n"
-            "  --on-error MODE     fail (default) or skip: a malformed input record is\n"
-            "                      reported on stderr (and in --rejects FILE) and skipped\n"
-            "                      (jsonl, conll, paper-csv, text input)\n"
-            "  With OUT '-' (stdout) documents are read, tagged and written one at a time.\n"
-            "  -h, --help          show this help\n"
-            "  --answers FILE      LLM backends: every sentence's raw model answer as JSONL,\n"
-            "                      resumed with the output\n");
-    cli_session_usage(fp, "--api-key-env");
-    fprintf(fp,
-            "\n"
-            "the paper's protocol on the test split:\n"
-            "  clinner tag --tokenizer paper --from brat --to paper-csv raredis/test -o pred.csv\n");
+    cli_session_help(fp, "tag", "--api-key-env");
 }
 
 /* The command's options: the session's (cli_session.h) and the run's. */

@@ -13,6 +13,7 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/crf.h"
 #include "clinner/progress.h"
@@ -21,52 +22,13 @@
 static void usage(FILE *fp)
 {
     cl_crf_train_params d = cl_crf_train_default_params();
-    fprintf(fp,
-            "usage: clinner train crf --train PATH [--dev PATH] [OPTIONS] -o MODEL\n"
-            "\n"
-            "Train a linear-chain CRF tagger (L-BFGS with L2, OWL-QN with L1).\n"
-            "\n"
-            "  --train PATH        training documents (a BRAT directory, or a file)\n"
-            "  --dev PATH          dev documents: the iteration with the best dev F1 is kept\n"
-            "  --format FORMAT     brat, paper-csv, conll or jsonl (default: brat for a\n"
-            "                      directory, else from the file extension)\n"
-            "  --tokenizer NAME    paper or clinical (default clinical); also how BRAT\n"
-            "                      entities become BIO tags (paper: brat2iob rules)\n"
-            "  --labels SET        paper (5 types, ANAPHOR as O; default) or all (6 types)\n"
-            "  --c1 X              L1 coefficient (default %g; > 0 uses OWL-QN)\n"
-            "  --c2 X              L2 coefficient (default %g)\n"
-            "  --max-iter N        L-BFGS iterations (default %d)\n"
-            "  --threads N         gradient threads (default %d); results are reproducible\n"
-            "                      for the same seed and thread count\n"
-            "  --seed N            seed of the gazetteer folds (default %llu)\n"
-            "  --min-count N       drop attributes seen fewer than N times (default %d)\n"
-            "  --eval-every K      dev F1 every K iterations (default %d)\n"
-            "  --patience N        stop after N dev evaluations without improvement\n"
-            "                      (default %d; 0 never stops early)\n"
-            "  --no-gazetteer      no gazetteer features\n"
-            "  --no-o-bias         do not tune the offset of O's score on dev (it trades\n"
-            "                      precision for recall; default: tuned when --dev is given)\n"
-            "  --doc-words K       the document's K most frequent content words as features\n"
-            "                      of every token (default %d; 0: none)\n"
-            "  --vocab FILE        medical terms as features: \"CATEGORY<TAB>term\" lines\n"
-            "                      (scripts/setup-vocab.sh builds one from HPO/Orphanet/OMIM\n"
-            "                      into the cache); the terms are stored in the model\n"
-            "  --dense FILE        dense per-token features (format in crf.h); the same\n"
-            "                      file kind must then be given to `clinner tag --dense`\n"
-            "  --dense-scale MODE  rms (default): divide each dense dimension by its root\n"
-            "                      mean square over the training tokens while training\n"
-            "                      (folded into the saved weights: tagging reads the same\n"
-            "                      raw file); raw: use the values as they are\n"
-            "  --progress MODE     auto, tty, lines or off (default auto: a live line on a\n"
-            "                      terminal, plain lines otherwise)\n"
-            "  -o, --output MODEL  model file (written atomically)\n"
-            "  -h, --help          show this help\n"
-            "\n"
-            "example:\n"
-            "  clinner train crf --train raredis/train --dev raredis/dev --tokenizer paper \\\n"
-            "      --threads 2 -o raredis-paper.crf\n",
-            d.c1, d.c2, d.max_iter, d.threads, (unsigned long long)d.seed, d.min_count,
-            d.eval_every, d.patience, d.doc_words);
+    char vars[256];
+    snprintf(vars, sizeof vars,
+             "c1=%g\nc2=%g\nmax_iter=%d\nthreads=%d\nseed=%llu\nmin_count=%d\neval_every=%d\n"
+             "patience=%d\ndoc_words=%d",
+             d.c1, d.c2, d.max_iter, d.threads, (unsigned long long)d.seed, d.min_count,
+             d.eval_every, d.patience, d.doc_words);
+    cli_help(fp, "train-crf", vars);
 }
 
 typedef struct train_ui {

@@ -17,6 +17,7 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/progress.h"
 #include "clinner/util.h"
@@ -27,49 +28,13 @@
 static void usage(FILE *fp)
 {
     cl_encoder_train_params d = cl_encoder_train_default_params();
-    fprintf(fp,
-            "usage: clinner train encoder --train PATH [--dev PATH] [--base MODEL] [OPTIONS] "
-            "-o MODEL\n"
-            "\n"
-            "Fine-tune a BERT-family encoder for token classification (first word piece of\n"
-            "each word labelled) with ggml's AdamW on the CPU; output is decoded by Viterbi\n"
-            "over valid BIO sequences.\n"
-            "\n"
-            "  --train PATH        training documents (a BRAT directory, or a file)\n"
-            "  --dev PATH          dev documents: the epoch with the best average F1 is kept\n"
-            "  --base MODEL        base encoder folder (model.safetensors, config.json,\n"
-            "                      vocab.txt; default: all-MiniLM-L6-v2 in the cache, from\n"
-            "                      scripts/fetch-encoder.sh)\n"
-            "  --format FORMAT     brat, paper-csv, conll or jsonl (default: from the path)\n"
-            "  --tokenizer NAME    paper or clinical word tokenizer (default clinical)\n"
-            "  --epochs N          epochs (default %d)\n"
-            "  --batch N           sentences per step (default %d)\n"
-            "  --lr X              peak learning rate (default %g)\n"
-            "  --warmup X          fraction of steps warming up (default %g)\n"
-            "  --weight-decay X    AdamW weight decay (default %g)\n"
-            "  --max-pieces N      word pieces per sequence; longer sentences are cut at\n"
-            "                      word boundaries (default %d)\n"
-            "  --threads N         CPU threads (default %d); runs are reproducible for the\n"
-            "                      same seed and thread count\n"
-            "  --seed N            batch order and classifier initialisation (default %llu)\n"
-            "  --save-every N      also checkpoint every N steps (default %d; 0: epochs only)\n"
-            "  --resume            continue from MODEL.ckpt (after a kill or Ctrl-C)\n"
-            "  --max-sentences N   use only the first N training sentences (quick runs)\n"
-            "  --out-type TYPE     f32 (default), f16 (half the size) or q8_0 (a quarter:\n"
-            "                      8-bit matrices, faster tagging)\n"
-            "  --convert MODEL     no training: rewrite a trained MODEL with --out-type (and\n"
-            "                      with --dev, tune O's offset on it)\n"
-            "  --no-o-bias         do not tune the offset of O's score on dev after training\n"
-            "                      (it trades precision for recall; default: tuned)\n"
-            "  --progress MODE     auto, tty, lines or off (default auto)\n"
-            "  -o, --output MODEL  model file (written atomically)\n"
-            "  -h, --help          show this help\n"
-            "\n"
-            "Ctrl-C or SIGTERM writes a checkpoint and stops; --resume continues.\n"
-            "example:\n"
-            "  clinner train encoder --train raredis/train --dev raredis/dev -o raredis.enc\n",
-            d.epochs, d.batch, d.lr, d.warmup, d.weight_decay, d.max_pieces, d.threads,
-            (unsigned long long)d.seed, d.save_every);
+    char vars[256];
+    snprintf(vars, sizeof vars,
+             "epochs=%d\nbatch=%d\nlr=%g\nwarmup=%g\nweight_decay=%g\nmax_pieces=%d\nthreads=%d\n"
+             "seed=%llu\nsave_every=%d",
+             d.epochs, d.batch, d.lr, d.warmup, d.weight_decay, d.max_pieces, d.threads,
+             (unsigned long long)d.seed, d.save_every);
+    cli_help(fp, "train-encoder", vars);
 }
 
 static volatile sig_atomic_t stop_signal;
