@@ -99,6 +99,10 @@ typedef struct cl_encoder cl_encoder;
 /* A base folder / model.safetensors (config.json, vocab.txt beside it), or
  * a fine-tuned tagger file. */
 cl_status cl_encoder_open(const char *path, cl_encoder **out, cl_error *err);
+/* Where set-up puts the default base encoder (all-MiniLM-L6-v2, from its
+ * pinned PyPI package): the cache's models/all-minilm-l6-v2.  Caller frees;
+ * NULL when no cache folder can be named. */
+char *cl_encoder_default_base(void);
 void cl_encoder_free(cl_encoder *e);
 const cl_encoder_config *cl_encoder_get_config(const cl_encoder *e);
 const cl_wordpiece *cl_encoder_vocab(const cl_encoder *e);
@@ -150,7 +154,7 @@ typedef void (*cl_enc_progress_fn)(void *ctx, const cl_enc_progress *p);
 typedef struct cl_encoder_train_params {
     const char *base;       /* base encoder (folder or safetensors); a tagger from an
                              * earlier run with the same labels trains on (its classifier
-                             * kept: more epochs, another rate) */
+                             * kept: more epochs, another rate); NULL: the default */
     const char *out_path;   /* final model (the best dev epoch's, written when it is
                              * reached); checkpoint "<out>.ckpt" (weights + counters) */
     const char *tokenizer;  /* recorded for `clinner tag` (the word tokenizer's name) */

@@ -59,6 +59,10 @@ typedef struct ui {
 static void on_progress(void *ctx, const cl_enc_progress *p)
 {
     ui *u = ctx;
+    if (!p->train && p->dev_f1 < 0) { /* no --dev */
+        cl_progress_message(u->bar, "epoch %d/%d done: loss %.4f", p->epoch, p->epochs, p->loss);
+        return;
+    }
     if (!p->train) {
         cl_progress_message(u->bar, "epoch %d/%d done: loss %.4f, dev F1 %.4f (best %.4f at epoch %d)",
                             p->epoch, p->epochs, p->loss, p->dev_f1, p->best_dev_f1,
@@ -124,18 +128,6 @@ static int convert_model(const char *model, const char *out, const char *dev_pat
     return rc;
 }
 
-static char *default_base(void)
-{
-    const char *cache = getenv("CLINNER_CACHE"), *home = getenv("HOME");
-    char buf[4096];
-    if (cache && *cache)
-        snprintf(buf, sizeof buf, "%s/models/all-minilm-l6-v2", cache);
-    else
-        snprintf(buf, sizeof buf, "%s/.cache/clinner/models/all-minilm-l6-v2",
-                 home ? home : ".");
-    return strdup(buf);
-}
-
 /* argv: cmd_train's ("train", "encoder", ...), main's argv + 1. */
 int cmd_train_encoder(int argc, char **argv)
 {
@@ -189,7 +181,7 @@ int cmd_train_encoder(int argc, char **argv)
         fprintf(stderr, "clinner train encoder: %s\n", err.msg);
         return 2;
     }
-    char *base_path = base ? strdup(base) : default_base();
+    char *base_path = base ? strdup(base) : cl_encoder_default_base();
     cl_prepare_params in = cl_prepare_default_params();
     in.tokenizer = tok;
     in.types = cl_paper_types;
@@ -232,7 +224,11 @@ int cmd_train_encoder(int argc, char **argv)
         rc = 128 + (int)stop_signal;
         goto done;
     }
-    fprintf(stderr,
+    if (r.best_dev_f1 < 0)
+        fprintf(stderr, "clinner train encoder: wrote %s (%d epoch%s, no dev split), %lld steps, %.1f s\n",
+                out, r.epochs_done, r.epochs_done == 1 ? "" : "s", (long long)r.steps, r.seconds);
+    else
+        fprintf(stderr,
             "clinner train encoder: wrote %s (epoch %d of %d, best dev F1 %.4f; O offset %.2f: "
             "%.4f), %lld steps, %lld pieces an epoch, %.1f s, memory estimate %.0f MB\n",
             out, r.best_epoch, r.epochs_done, r.best_dev_f1, r.o_bias, r.tuned_dev_f1,

@@ -269,6 +269,11 @@ static cl_status load_all(cl_encoder *e, const cl_st_file *f, const char *path, 
     return st == CL_OK ? load_tensor(f, path, "classifier.bias", e->cls_b, err) : st;
 }
 
+char *cl_encoder_default_base(void)
+{
+    return cl_default_cache_dir("models/all-minilm-l6-v2");
+}
+
 cl_status cl_encoder_open(const char *path, cl_encoder **out, cl_error *err)
 {
     *out = NULL;

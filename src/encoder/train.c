@@ -748,8 +748,8 @@ static cl_status check_params(const cl_encoder_train_params *p, cl_error *err)
 {
     if (p->out_type < CL_ENC_F32 || p->out_type > CL_ENC_Q8_0)
         return cl_error_set(err, CL_ERR_ARG, "out_type: unknown weight type");
-    if (!p->base || !p->out_path)
-        return cl_error_set(err, CL_ERR_ARG, "base and out_path are required");
+    if (!p->out_path)
+        return cl_error_set(err, CL_ERR_ARG, "out_path is required");
     if (p->epochs < 1 || p->batch < 1 || p->max_pieces < 8 || p->threads < 1 || p->lr <= 0 ||
         p->warmup < 0 || p->warmup > 1 || p->weight_decay < 0 || p->weight_decay > 1)
         return cl_error_set(err, CL_ERR_ARG,
@@ -769,14 +769,17 @@ cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *tr
     double t0 = cl_now();
     trainer t = {.p = p};
     run_state rs = {.best_f1 = -1};
-    char *ckpt = malloc(strlen(p->out_path) + 8);
+    char *ckpt = malloc(strlen(p->out_path) + 8), *base = p->base ? NULL : cl_encoder_default_base();
     ggml_backend_t be = NULL;
     ggml_backend_sched_t sched = NULL;
     ggml_opt_context_t opt = NULL;
-    if (!ckpt)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (!ckpt || (!p->base && !base)) {
+        free(ckpt);
+        free(base);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory (or no cache folder: set CLINNER_CACHE)");
+    }
     sprintf(ckpt, "%s.ckpt", p->out_path);
-    if ((st = cl_encoder_open(p->base, &t.e, err)) == CL_OK)
+    if ((st = cl_encoder_open(p->base ? p->base : base, &t.e, err)) == CL_OK)
         st = prepare(&t, train, err);
     if (st == CL_OK && p->resume)
         st = load_checkpoint(&t, &rs, ckpt, err);
@@ -837,5 +840,6 @@ cl_status cl_encoder_train(const cl_encoder_train_params *p, const cl_corpus *tr
     free(t.order);
     cl_encoder_free(t.e);
     free(ckpt);
+    free(base);
     return st;
 }
