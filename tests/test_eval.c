@@ -720,6 +720,35 @@ static void error_classes(void **state)
     cl_scorer_free(s);
 }
 
+/* Which scoring two formats call for, and the pairs that cannot be scored. */
+static void scoring_follows_the_formats(void **state)
+{
+    (void)state;
+    cl_error err;
+    bool span = true;
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_CONLL, CL_FORMAT_PAPER_CSV, false, &span, &err),
+                     CL_OK);
+    assert_false(span);
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_CONLL, CL_FORMAT_JSONL, true, &span, &err),
+                     CL_OK);
+    assert_true(span); /* --match asks for spans */
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_BRAT, CL_FORMAT_CONLL, false, &span, &err),
+                     CL_OK);
+    assert_true(span);
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_PAPER_CSV, CL_FORMAT_PAPER_LINES, true, &span,
+                                           &err),
+                     CL_OK);
+    assert_false(span); /* LLM lines align by position whatever --match says */
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_BRAT, CL_FORMAT_PAPER_LINES, false, &span, &err),
+                     CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "token-level gold"));
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_PAPER_LINES, CL_FORMAT_CONLL, false, &span, &err),
+                     CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "gold cannot be paper-lines"));
+    assert_int_equal(cl_eval_scoring_check(CL_FORMAT_CONLL, CL_FORMAT_TEXT, false, &span, &err),
+                     CL_ERR_ARG);
+}
+
 static void paper_gpt4_row(void **state)
 {
     (void)state;
@@ -772,6 +801,7 @@ int main(void)
         cmocka_unit_test(span_from_token_labels),
         cmocka_unit_test(error_classes),
         cmocka_unit_test(paper_gpt4_row),
+        cmocka_unit_test(scoring_follows_the_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

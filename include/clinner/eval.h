@@ -218,6 +218,28 @@ cl_status cl_eval_span_corpora(const cl_corpus *gold, const cl_corpus *pred,
                                const cl_eval_params *params, cl_eval_result *out,
                                cl_error *err);
 
+/* ---- files (what `clinner eval` does) ---- */
+
+/* Which scoring the formats call for: paper-lines predictions are aligned
+ * by position (token-level gold); BRAT gold, or match_given (an explicit
+ * span match mode) with other predictions, is span level; else token level.
+ * CL_ERR_ARG, naming the format, for a combination that cannot be scored
+ * (paper-lines or text as gold, text predictions, paper-lines against
+ * span-level gold). */
+cl_status cl_eval_scoring_check(cl_format gold_fmt, cl_format pred_fmt, bool match_given,
+                                bool *span_level, cl_error *err);
+/* Score the prediction file pred_path (pred_fmt) against the gold corpus
+ * as cl_eval_scoring_check decided (span_level); messages name the file. */
+cl_status cl_eval_file(const cl_corpus *gold, const char *pred_path, cl_format pred_fmt,
+                       bool span_level, const cl_eval_params *params, cl_eval_result *out,
+                       cl_error *err);
+/* Token level, two token files, for large files: the gold is read and
+ * reduced to its token view (cl_eval_tokens) and freed before the
+ * predictions are read, so only one whole corpus is in memory at a time. */
+cl_status cl_eval_token_files(const char *gold_path, cl_format gold_fmt, const char *pred_path,
+                              cl_format pred_fmt, const cl_eval_params *params,
+                              cl_eval_result *out, cl_error *err);
+
 /* ---- reports ---- */
 
 /* seqeval-like table (4 digits) plus the paper's average row; with errors
