@@ -462,6 +462,38 @@ static void rejects_bad_arguments(void **state)
     cl_doc_free(d);
 }
 
+/* clinner stats over files: counts, the tokenizer's projection, and an
+ * error that names the file. */
+static void report_files(void **state)
+{
+    (void)state;
+    cl_error err;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    assert_non_null(fp);
+    const char *paths[] = {"tests/fixtures/crf/train"};
+    cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
+    assert_int_equal(cl_corpus_report_files(fp, true, paths, 1, NULL, &tok, &err), CL_OK);
+    fclose(fp);
+    assert_non_null(strstr(buf, "\"documents\":\t3"));
+    assert_non_null(strstr(buf, "\"tokenizer\":\t\"clinical\""));
+    assert_non_null(strstr(buf, "\"bio\":")); /* brat + tokenizer: the projection */
+    free(buf);
+    buf = NULL;
+    fp = open_memstream(&buf, &len);
+    assert_int_equal(cl_corpus_report_files(fp, false, paths, 1, NULL, NULL, &err), CL_OK);
+    fclose(fp);
+    assert_null(strstr(buf, "tokens")); /* no tokenizer, no token format: no token rows */
+    free(buf);
+    const char *missing[] = {"tests/fixtures/no-such-corpus.conll"};
+    fp = open_memstream(&buf, &len);
+    assert_int_not_equal(cl_corpus_report_files(fp, false, missing, 1, NULL, NULL, &err), CL_OK);
+    fclose(fp);
+    free(buf);
+    assert_non_null(strstr(err.msg, "no-such-corpus.conll"));
+}
+
 /* ---- fixture: discontinuous, overlapping, UTF-8, no final newline ---- */
 
 static void fixture_pair(void **state)
@@ -579,6 +611,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(rejects_bad_arguments),
         cmocka_unit_test(fixture_pair),
+        cmocka_unit_test(report_files),
         cmocka_unit_test(paper_csv_dev),
         cmocka_unit_test(paper_csv_test),
     };

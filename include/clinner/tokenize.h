@@ -114,6 +114,15 @@ cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_param
 cl_status cl_corpus_report(FILE *fp, bool json, const cl_corpus_stats *st, bool have_tokens,
                            const cl_bio_stats *bio, const char *tokenizer, cl_error *err);
 
+/* clinner stats over files: read each of paths[0..n) (in *fmt, or each in
+ * the format its name suggests when fmt is NULL), decode entities from the
+ * tags of token formats, and with a tokenizer (tok not NULL) tokenize and
+ * project BRAT entities onto BIO, counting what the projection loses; then
+ * report as cl_corpus_report does.  Errors name the file. */
+cl_status cl_corpus_report_files(FILE *fp, bool json, const char *const *paths, int n,
+                                 const cl_format *fmt, const cl_tokenizer_kind *tok,
+                                 cl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

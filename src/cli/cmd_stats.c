@@ -66,56 +66,13 @@ int cmd_stats(int argc, char **argv)
     }
 
     rc = 1;
-    cl_corpus *c = cl_corpus_new();
-    if (!c) {
-        fprintf(stderr, "clinner stats: out of memory\n");
-        goto out;
-    }
-    bool any_brat = false, any_token_format = false;
-    cl_corpus_stats st;
-    memset(&st, 0, sizeof st);
-    cl_bio_stats bio;
-    memset(&bio, 0, sizeof bio);
-    for (int i = 0; i < npaths; i++) {
-        cl_format f = format_name ? fmt : cl_format_guess(paths[i]);
-        int32_t first = c->ndocs;
-        if (cl_corpus_read(c, f, paths[i], &err) != CL_OK) {
-            fprintf(stderr, "clinner stats: %s\n", err.msg);
-            goto done;
-        }
-        any_token_format |= cl_format_has_tokens(f);
-        /* token formats carry entities as tags: count what they decode to;
-         * with a tokenizer, brat's entities are projected and the losses
-         * counted */
-        cl_prepare_params pp = cl_prepare_default_params();
-        pp.tokenizer = tok;
-        pp.tokenize = tokenizer_name != NULL;
-        pp.entities_from_tags = true;
-        pp.bio_stats = f == CL_FORMAT_BRAT ? &bio : NULL;
-        any_brat |= f == CL_FORMAT_BRAT && tokenizer_name;
-        for (int32_t d = first; d < c->ndocs; d++)
-            if (cl_doc_prepare(c->docs[d], &pp, &err) != CL_OK) {
-                fprintf(stderr, "clinner stats: %s\n", err.msg);
-                goto done;
-            }
-    }
-    if (cl_corpus_stats_compute(c, &st, &err) != CL_OK) {
+    if (cl_corpus_report_files(stdout, json, paths, npaths, format_name ? &fmt : NULL,
+                               tokenizer_name ? &tok : NULL, &err) != CL_OK)
         fprintf(stderr, "clinner stats: %s\n", err.msg);
-        goto done;
-    }
-    bool have_tokens = tokenizer_name || any_token_format;
-    const char *tname = tokenizer_name ? cl_tokenizer_name(tok) : NULL;
-    if (cl_corpus_report(stdout, json, &st, have_tokens, any_brat ? &bio : NULL, tname, &err) !=
-        CL_OK) {
-        fprintf(stderr, "clinner stats: %s\n", err.msg);
-        goto done;
-    }
-    rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
-    if (rc)
+    else if (fflush(stdout) != 0 || ferror(stdout))
         fprintf(stderr, "clinner stats: write error on stdout\n");
-done:
-    cl_corpus_stats_free(&st);
-    cl_corpus_free(c);
+    else
+        rc = 0;
 out:
     free(paths);
     return rc;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -96,4 +97,41 @@ cl_status cl_corpus_report(FILE *fp, bool json, const cl_corpus_stats *st, bool 
     fprintf(fp, "%s\n", s);
     free(s);
     return CL_OK;
+}
+
+cl_status cl_corpus_report_files(FILE *fp, bool json, const char *const *paths, int n,
+                                 const cl_format *fmt, const cl_tokenizer_kind *tok,
+                                 cl_error *err)
+{
+    cl_corpus *c = cl_corpus_new();
+    if (!c)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    bool any_brat = false, any_token_format = false;
+    cl_corpus_stats st;
+    memset(&st, 0, sizeof st);
+    cl_bio_stats bio;
+    memset(&bio, 0, sizeof bio);
+    cl_prepare_params pp = cl_prepare_default_params();
+    pp.tokenizer = tok ? *tok : CL_TOKENIZER_CLINICAL;
+    pp.tokenize = tok != NULL;
+    pp.entities_from_tags = true; /* token formats carry entities as tags */
+    cl_status rc = CL_OK;
+    for (int i = 0; i < n && rc == CL_OK; i++) {
+        cl_format f = fmt ? *fmt : cl_format_guess(paths[i]);
+        int32_t first = c->ndocs;
+        rc = cl_corpus_read(c, f, paths[i], err);
+        any_token_format |= cl_format_has_tokens(f);
+        any_brat |= f == CL_FORMAT_BRAT && tok;
+        pp.bio_stats = f == CL_FORMAT_BRAT ? &bio : NULL;
+        for (int32_t d = first; d < c->ndocs && rc == CL_OK; d++)
+            rc = cl_doc_prepare(c->docs[d], &pp, err);
+    }
+    if (rc == CL_OK)
+        rc = cl_corpus_stats_compute(c, &st, err);
+    if (rc == CL_OK)
+        rc = cl_corpus_report(fp, json, &st, tok || any_token_format, any_brat ? &bio : NULL,
+                              tok ? cl_tokenizer_name(*tok) : NULL, err);
+    cl_corpus_stats_free(&st);
+    cl_corpus_free(c);
+    return rc;
 }
