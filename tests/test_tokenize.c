@@ -1,5 +1,7 @@
 /* test_tokenize.c - the paper and clinical tokenizers, sentence splitting,
  * BIO projection under both policies, decoding, and their statistics. */
+#include <unistd.h>
+
 #include "testutil.h"
 
 #include "clinner/corpus.h"
@@ -462,6 +464,38 @@ static void rejects_bad_arguments(void **state)
     cl_doc_free(d);
 }
 
+/* clinner convert: BRAT to CoNLL with the paper's types, and the pairs
+ * that cannot be converted. */
+static void convert_files(void **state)
+{
+    (void)state;
+    cl_error err;
+    char dir[] = "/tmp/clinner-convert-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = cl_path_join(dir, "out.conll");
+    cl_convert_params p = {.from = CL_FORMAT_BRAT, .to = CL_FORMAT_CONLL,
+                           .tokenizer = CL_TOKENIZER_CLINICAL};
+    assert_int_equal(cl_label_set_from_name("paper", &p.types, &p.ntypes, &err), CL_OK);
+    assert_int_equal(p.ntypes, CL_NUM_PAPER_TYPES);
+    assert_int_equal(cl_corpus_convert("tests/fixtures/crf/train", out, &p, &err), CL_OK);
+    size_t n = 0;
+    char *text = NULL;
+    assert_int_equal(cl_read_file(out, &text, &n, &err), CL_OK);
+    assert_non_null(strstr(text, "B-RAREDISEASE"));
+    assert_null(strstr(text, "ANAPHOR")); /* not one of the paper's types */
+    free(text);
+    assert_int_equal(cl_label_set_from_name("some", &p.types, &p.ntypes, &err), CL_ERR_ARG);
+    p.to = CL_FORMAT_BRAT;
+    assert_int_equal(cl_corpus_convert("tests/fixtures/crf/train", "-", &p, &err), CL_ERR_ARG);
+    p.from = CL_FORMAT_PAPER_LINES;
+    p.to = CL_FORMAT_CONLL;
+    assert_int_equal(cl_corpus_convert("x", out, &p, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "paper-lines"));
+    remove(out);
+    rmdir(dir);
+    free(out);
+}
+
 /* clinner stats over files: counts, the tokenizer's projection, and an
  * error that names the file. */
 static void report_files(void **state)
@@ -612,6 +646,7 @@ int main(void)
         cmocka_unit_test(rejects_bad_arguments),
         cmocka_unit_test(fixture_pair),
         cmocka_unit_test(report_files),
+        cmocka_unit_test(convert_files),
         cmocka_unit_test(paper_csv_dev),
         cmocka_unit_test(paper_csv_test),
     };

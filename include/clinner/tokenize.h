@@ -108,6 +108,24 @@ cl_status cl_doc_prepare(cl_doc *doc, const cl_prepare_params *p, cl_error *err)
 cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_params *p,
                          cl_corpus **out, cl_error *err);
 
+/* A label set by name: "paper" (the paper's five types: *types, *ntypes
+ * set to cl_paper_types) or "all" (every type: NULL, 0). */
+cl_status cl_label_set_from_name(const char *name, const char *const **types, int *ntypes,
+                                 cl_error *err);
+
+/* clinner convert: read in_path in p->from, prepare every document for the
+ * output format (tokenized for a token format, BRAT text kept as it is
+ * for BRAT; entities decoded from the tags of a token format written as
+ * BRAT or JSONL) and write out_path ("-": stdout) in p->to. */
+typedef struct cl_convert_params {
+    cl_format from, to;
+    cl_tokenizer_kind tokenizer;
+    const char *const *types; /* entity types kept (NULL: all) */
+    int ntypes;
+} cl_convert_params;
+cl_status cl_corpus_convert(const char *in_path, const char *out_path, const cl_convert_params *p,
+                            cl_error *err);
+
 /* Write st (and, when bio is not NULL, the projection's losses under the
  * tokenizer's policy) to fp as an aligned table or as JSON (clinner stats).
  * have_tokens: the corpus was tokenized (sentences and tokens are shown). */

@@ -53,70 +53,23 @@ int cmd_convert(int argc, char **argv)
         return 2;
     }
 
-    cl_error err;
-    cl_error_clear(&err);
-    cl_format from, to;
-    cl_tokenizer_kind tok = CL_TOKENIZER_CLINICAL;
-    const char *const *types = NULL;
-    int ntypes = 0;
-    if (cl_format_from_name(from_name, &from, &err) != CL_OK ||
-        cl_format_from_name(to_name, &to, &err) != CL_OK ||
-        (tok_name && cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK)) {
-        fprintf(stderr, "clinner convert: %s\n", err.msg);
-        return 2;
-    }
-    if (from == CL_FORMAT_PAPER_LINES) {
-        fprintf(stderr, "clinner convert: paper-lines cannot be read (use 'clinner eval' to "
-                        "score it against gold)\n");
-        return 2;
-    }
-    if (to == CL_FORMAT_TEXT) {
-        fprintf(stderr, "clinner convert: text is an input format only\n");
-        return 2;
-    }
-    if (labels && !strcmp(labels, "paper")) {
-        types = cl_paper_types;
-        ntypes = CL_NUM_PAPER_TYPES;
-    } else if (labels && strcmp(labels, "all") != 0) {
-        fprintf(stderr, "clinner convert: --labels must be 'paper' or 'all', not '%s'\n", labels);
-        return 2;
-    }
-    if (to == CL_FORMAT_BRAT && (!out || !strcmp(out, "-"))) {
+    if (!out && !strcmp(to_name, "brat")) {
         fprintf(stderr, "clinner convert: --to brat needs -o DIRECTORY\n");
         return 2;
     }
-    if (!out)
-        out = "-";
-
-    int rc = 1;
-    cl_corpus *c = cl_corpus_new();
-    if (!c) {
-        fprintf(stderr, "clinner convert: out of memory\n");
-        return 1;
-    }
-    if (cl_corpus_read(c, from, input, &err) != CL_OK) {
+    cl_error err;
+    cl_error_clear(&err);
+    cl_convert_params p = {.tokenizer = CL_TOKENIZER_CLINICAL};
+    if (cl_format_from_name(from_name, &p.from, &err) != CL_OK ||
+        cl_format_from_name(to_name, &p.to, &err) != CL_OK ||
+        (tok_name && cl_tokenizer_from_name(tok_name, &p.tokenizer, &err) != CL_OK) ||
+        (labels && cl_label_set_from_name(labels, &p.types, &p.ntypes, &err) != CL_OK)) {
         fprintf(stderr, "clinner convert: %s\n", err.msg);
-        goto done;
+        return 2;
     }
-    cl_prepare_params pp = cl_prepare_default_params();
-    pp.tokenizer = tok;
-    pp.types = types;
-    pp.ntypes = ntypes;
-    pp.tokenize = cl_format_has_tokens(to); /* brat to brat keeps the text as it is */
-    pp.entities_from_tags = (to == CL_FORMAT_BRAT || to == CL_FORMAT_JSONL) &&
-                            cl_format_has_tokens(from);
-    for (int32_t i = 0; i < c->ndocs; i++) {
-        if (cl_doc_prepare(c->docs[i], &pp, &err) != CL_OK) {
-            fprintf(stderr, "clinner convert: %s\n", err.msg);
-            goto done;
-        }
-    }
-    if (cl_corpus_write(c, to, out, &err) != CL_OK) {
+    if (cl_corpus_convert(input, out ? out : "-", &p, &err) != CL_OK) {
         fprintf(stderr, "clinner convert: %s\n", err.msg);
-        goto done;
+        return err.code == CL_ERR_ARG ? 2 : 1;
     }
-    rc = 0;
-done:
-    cl_corpus_free(c);
-    return rc;
+    return 0;
 }

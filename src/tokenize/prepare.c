@@ -67,3 +67,44 @@ cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_param
     *out = c;
     return CL_OK;
 }
+
+cl_status cl_label_set_from_name(const char *name, const char *const **types, int *ntypes,
+                                 cl_error *err)
+{
+    if (name && !strcmp(name, "paper")) {
+        *types = cl_paper_types;
+        *ntypes = CL_NUM_PAPER_TYPES;
+    } else if (name && !strcmp(name, "all")) {
+        *types = NULL;
+        *ntypes = 0;
+    } else {
+        return cl_error_set(err, CL_ERR_ARG, "labels: must be 'paper' or 'all', not '%s'",
+                            name ? name : "(none)");
+    }
+    return CL_OK;
+}
+
+cl_status cl_corpus_convert(const char *in, const char *out, const cl_convert_params *p,
+                            cl_error *err)
+{
+    if (p->from == CL_FORMAT_PAPER_LINES)
+        return cl_error_set(err, CL_ERR_ARG, "from: paper-lines (LLM answers) cannot be read as "
+                                             "a corpus; it is scored against gold (clinner eval)");
+    if (p->to == CL_FORMAT_TEXT)
+        return cl_error_set(err, CL_ERR_ARG, "to: text is an input format only");
+    if (p->to == CL_FORMAT_BRAT && !strcmp(out, "-"))
+        return cl_error_set(err, CL_ERR_ARG, "to: brat is written to a directory, not stdout");
+    cl_prepare_params pp = cl_prepare_default_params();
+    pp.tokenizer = p->tokenizer;
+    pp.types = p->types;
+    pp.ntypes = p->ntypes;
+    pp.tokenize = cl_format_has_tokens(p->to); /* brat to brat keeps the text as it is */
+    pp.entities_from_tags = (p->to == CL_FORMAT_BRAT || p->to == CL_FORMAT_JSONL) &&
+                            cl_format_has_tokens(p->from);
+    cl_corpus *c = NULL;
+    cl_status st = cl_corpus_load(in, p->from, &pp, &c, err);
+    if (st == CL_OK)
+        st = cl_corpus_write(c, p->to, out, err);
+    cl_corpus_free(c);
+    return st;
+}
