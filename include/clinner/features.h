@@ -36,7 +36,9 @@ typedef struct cl_features_params {
     int32_t n_ctx;          /* model tokens per sentence (default 1024); longer
                              * sentences are cut into pieces of n_ctx */
     int32_t threads;        /* 0: all cores */
-    const char *cache_dir;  /* NULL: no cache */
+    const char *cache_dir;  /* NULL: the cache's features/ folder ($CLINNER_CACHE or
+                             * ~/.cache/clinner) */
+    bool no_cache;          /* neither read nor write a cached file */
     bool verbose;           /* llama.cpp's own log */
     cl_log_fn log;          /* notes (cache hit, long sentences); may be NULL */
     void *log_ctx;

@@ -70,16 +70,15 @@ static cl_status parse_layer(const char *name, const char *value, void *dst, cl_
 int cmd_features(int argc, char **argv)
 {
     cl_features_params p = cl_features_default_params();
-    const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL, *cache = NULL;
-    bool no_cache = false;
+    const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL;
     const cli_opt opts[] = {
-        CLI_FLAG("--no-cache", &no_cache),
+        CLI_FLAG("--no-cache", &p.no_cache),
         CLI_FLAG("--verbose", &p.verbose),
         CLI_STRING("--model", &p.model_path),
         CLI_STRING2("--from", "--format", &from),
         CLI_STRING("--tokenizer", &tok_name),
         CLI_STRING2("--output", "-o", &out),
-        CLI_STRING("--cache-dir", &cache),
+        CLI_STRING("--cache-dir", &p.cache_dir),
         CLI_PARSER("--layer", &p.layer, parse_layer),
         CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 16, 65536),
         CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
@@ -100,8 +99,6 @@ int cmd_features(int argc, char **argv)
         fprintf(stderr, "clinner features: %s\n", err.msg);
         return 2;
     }
-    char *cache_owned = no_cache || cache ? NULL : cl_default_cache_dir("features");
-    p.cache_dir = no_cache ? NULL : cache ? cache : cache_owned;
     ui u = {cl_now(), cl_now()};
     p.log = on_log;
     p.progress = on_progress;
@@ -121,7 +118,6 @@ int cmd_features(int argc, char **argv)
         rc = 0;
     }
     cl_corpus_free(c);
-    free(cache_owned);
     return rc;
 }
 

@@ -267,6 +267,24 @@ static cl_status run_doc(fx *x, const cl_doc *doc, float *rows, cl_features_resu
     return st;
 }
 
+/* The cache file of key: in p->cache_dir, else in the cache's features/
+ * folder; *out NULL when caching is off or no cache folder can be named. */
+static cl_status cache_file(const cl_features_params *p, uint64_t key, char **out, cl_error *err)
+{
+    *out = NULL;
+    if (p->no_cache)
+        return CL_OK;
+    char *dflt = p->cache_dir ? NULL : cl_default_cache_dir("features");
+    const char *dir = p->cache_dir ? p->cache_dir : dflt;
+    char name[64];
+    snprintf(name, sizeof name, "%016llx.dense", (unsigned long long)key);
+    cl_status st = dir ? cl_mkdir_p(dir, err) : CL_OK;
+    if (st == CL_OK && dir && !(*out = cl_path_join(dir, name)))
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    free(dflt);
+    return st;
+}
+
 cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
                              const char *out_path, cl_features_result *res, cl_error *err)
 {
@@ -290,14 +308,9 @@ cl_status cl_features_export(const cl_features_params *p, const cl_corpus *c,
         return st;
     char *cache_path = NULL;
     uint64_t key = corpus_key(mhash, p, c);
-    if (p->cache_dir) {
-        char name[64];
-        snprintf(name, sizeof name, "%016llx.dense", (unsigned long long)key);
-        if ((st = cl_mkdir_p(p->cache_dir, err)) != CL_OK)
-            return st;
-        cache_path = cl_path_join(p->cache_dir, name);
-        if (!cache_path)
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if ((st = cache_file(p, key, &cache_path, err)) != CL_OK)
+        return st;
+    if (cache_path) {
         if (access(cache_path, R_OK) == 0) {
             cl_dense_table *t = NULL;
             st = cl_dense_read(cache_path, &t, err); /* also checks the file */
