@@ -55,6 +55,8 @@ typedef struct cl_atomic_file {
 cl_status cl_atomic_open(cl_atomic_file *f, const char *path, cl_error *err);
 cl_status cl_atomic_commit(cl_atomic_file *f, cl_error *err);
 void cl_atomic_abort(cl_atomic_file *f);
+/* The whole of data[0..len) to path, atomically as above. */
+cl_status cl_atomic_write(const char *path, const void *data, size_t len, cl_error *err);
 
 /* Join a directory and a file name into a new string. */
 char *cl_path_join(const char *dir, const char *name);

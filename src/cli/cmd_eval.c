@@ -61,17 +61,10 @@ static cl_status write_html(const char *path, const cl_corpus *g, const char *go
     }
     cl_buf html;
     cl_buf_init(&html);
-    cl_atomic_file f;
     if (st == CL_OK)
         st = cl_eval_format_html(rs, names, preds->n, "clinner evaluation", gold, &html, err);
-    if (st == CL_OK && (st = cl_atomic_open(&f, path, err)) == CL_OK) {
-        if (fwrite(html.data, 1, html.len, f.fp) != html.len) {
-            cl_atomic_abort(&f);
-            st = cl_error_set(err, CL_ERR_IO, "%s: write error", path);
-        } else {
-            st = cl_atomic_commit(&f, err);
-        }
-    }
+    if (st == CL_OK)
+        st = cl_atomic_write(path, html.data, html.len, err);
     for (int i = 1; i < preds->n; i++)
         cl_eval_result_free(&res[i]);
     cl_buf_free(&html);

@@ -619,14 +619,7 @@ static cl_status write_one(const char *dir, const cl_doc *doc, cl_error *err)
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((st = cl_atomic_open(&f, txt_path, err)) != CL_OK)
-        goto out;
-    if (doc->text_bytes && fwrite(doc->text, 1, doc->text_bytes, f.fp) != doc->text_bytes) {
-        cl_atomic_abort(&f);
-        st = cl_error_set(err, CL_ERR_IO, "%s: write error", txt_path);
-        goto out;
-    }
-    if ((st = cl_atomic_commit(&f, err)) != CL_OK)
+    if ((st = cl_atomic_write(txt_path, doc->text, doc->text_bytes, err)) != CL_OK)
         goto out;
     if ((st = cl_atomic_open(&f, ann_path, err)) != CL_OK)
         goto out;

@@ -86,6 +86,19 @@ cl_status cl_atomic_open(cl_atomic_file *f, const char *path, cl_error *err)
     return CL_OK;
 }
 
+cl_status cl_atomic_write(const char *path, const void *data, size_t len, cl_error *err)
+{
+    cl_atomic_file f;
+    cl_status st = cl_atomic_open(&f, path, err);
+    if (st != CL_OK)
+        return st;
+    if (len && fwrite(data, 1, len, f.fp) != len) {
+        cl_atomic_abort(&f);
+        return cl_error_set(err, CL_ERR_IO, "%s: write error", path);
+    }
+    return cl_atomic_commit(&f, err);
+}
+
 cl_status cl_atomic_commit(cl_atomic_file *f, cl_error *err)
 {
     if (f->is_stdout) {
