@@ -21,8 +21,8 @@ static void self_score(const cl_paperlines *pl, cl_eval_mode mode)
     p.mode = mode;
     p.errors = true;
     cl_error err;
-    cl_scorer *s = cl_scorer_new(&p, &err);
-    if (!s)
+    cl_scorer *s = NULL;
+    if (cl_scorer_new(&p, &s, &err) != CL_OK)
         abort();
     for (int32_t i = 0; i < pl->nblocks; i++) {
         const cl_pl_block *b = &pl->blocks[i];

@@ -96,8 +96,8 @@ static void score(const char *const *const *gold, const char *const *const *pred
     cl_eval_params p = cl_eval_default_params();
     p.mode = mode;
     cl_error err;
-    cl_scorer *s = cl_scorer_new(&p, &err);
-    assert_non_null(s);
+    cl_scorer *s = NULL;
+    assert_int_equal(cl_scorer_new(&p, &s, &err), CL_OK);
     for (int i = 0; i < n; i++)
         assert_int_equal(cl_scorer_add(s, gold[i], pred[i], len[i], NULL, &err), CL_OK);
     assert_int_equal(cl_scorer_result(s, r, &err), CL_OK);
@@ -221,8 +221,8 @@ static void strict_rejects_labels_not_iob2(void **state)
     cl_eval_params prm = cl_eval_default_params();
     prm.mode = CL_EVAL_STRICT;
     cl_error err;
-    cl_scorer *s = cl_scorer_new(&prm, &err);
-    assert_non_null(s);
+    cl_scorer *s = NULL;
+    assert_int_equal(cl_scorer_new(&prm, &s, &err), CL_OK);
     /* the first bad label of the predictions, named with its token */
     assert_int_equal(cl_scorer_add(s, g, p, 3, w, &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "predictions token 2 ('high'): label 'E-A' is not IOB2"));
@@ -695,7 +695,8 @@ static void error_classes(void **state)
     cl_eval_params prm = cl_eval_default_params();
     prm.errors = true;
     cl_error err;
-    cl_scorer *s = cl_scorer_new(&prm, &err);
+    cl_scorer *s = NULL;
+    assert_int_equal(cl_scorer_new(&prm, &s, &err), CL_OK);
     assert_int_equal(cl_scorer_add(s, g, p, 10, w, &err), CL_OK);
     cl_eval_result r;
     assert_int_equal(cl_scorer_result(s, &r, &err), CL_OK);

@@ -159,8 +159,8 @@ static void score_fixture(cl_eval_result *res)
     cl_eval_params p = cl_eval_default_params();
     p.errors = true;
     cl_error err;
-    cl_scorer *s = cl_scorer_new(&p, &err);
-    assert_non_null(s);
+    cl_scorer *s = NULL;
+    assert_int_equal(cl_scorer_new(&p, &s, &err), CL_OK);
     const char *t1[] = {"Fabry", "disease", "causes", "pain"};
     const char *g1[] = {"B-RAREDISEASE", "I-RAREDISEASE", "O", "B-SYMPTOM"};
     const char *p1[] = {"B-RAREDISEASE", "I-RAREDISEASE", "O", "B-SIGN"};

@@ -134,7 +134,7 @@ const cl_type_score *cl_eval_result_type(const cl_eval_result *r, const char *ty
 
 typedef struct cl_scorer cl_scorer;
 
-cl_scorer *cl_scorer_new(const cl_eval_params *params, cl_error *err);
+cl_status cl_scorer_new(const cl_eval_params *params, cl_scorer **out, cl_error *err);
 void cl_scorer_free(cl_scorer *s);
 /* One sentence of n gold and n predicted labels; tokens (may be NULL) are
  * used only for error examples.  An empty or NULL label reads as "O". */

@@ -377,10 +377,10 @@ cl_status cl__enc_dev_f1(const cl_encoder *e, const cl_corpus *dev, float *const
                      int32_t threads, double *f1, cl_error *err)
 {
     cl_eval_params ep = cl_eval_default_params();
-    cl_scorer *sc = cl_scorer_new(&ep, err);
-    if (!sc)
-        return err ? err->code : CL_ERR_NOMEM;
-    cl_status st = CL_OK;
+    cl_scorer *sc = NULL;
+    cl_status st = cl_scorer_new(&ep, &sc, err);
+    if (st != CL_OK)
+        return st;
     for (int32_t d = 0; d < dev->ndocs && st == CL_OK; d++) {
         const cl_doc *doc = dev->docs[d];
         if (doc->nsentences == 0 || !doc->tags)

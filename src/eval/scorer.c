@@ -23,17 +23,15 @@ struct cl_scorer {
     cl_eval_errors errs;
 };
 
-cl_scorer *cl_scorer_new(const cl_eval_params *params, cl_error *err)
+cl_status cl_scorer_new(const cl_eval_params *params, cl_scorer **out, cl_error *err)
 {
-    cl_scorer *s = calloc(1, sizeof *s);
-    if (!s) {
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory creating a scorer");
-        return NULL;
-    }
+    cl_scorer *s = *out = calloc(1, sizeof *s);
+    if (!s)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory creating a scorer");
     s->p = params ? *params : cl_eval_default_params();
     cl__ev_chunker_init(&s->gch);
     cl__ev_chunker_init(&s->pch);
-    return s;
+    return CL_OK;
 }
 
 void cl_scorer_free(cl_scorer *s)

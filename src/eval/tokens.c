@@ -475,11 +475,11 @@ cl_status cl_eval_tokens_score(const cl_eval_tokens *gold, const cl_eval_tokens 
     /* same count, other units: the loop below says where */
     if (gold->nseg != pred->nseg)
         return count_mismatch(&p, gold, pred, err);
-    cl_scorer *sc = cl_scorer_new(&p, err);
-    if (!sc)
-        return err ? err->code : CL_ERR_NOMEM;
+    cl_scorer *sc = NULL;
+    cl_status st = cl_scorer_new(&p, &sc, err);
+    if (st != CL_OK)
+        return st;
     unit gu = {0}, pu = {0};
-    cl_status st = CL_OK;
     for (int64_t k = 0; st == CL_OK && k < gold->nunits && k < pred->nunits; k++) {
         if (get_unit(gold, labels, k, &gu) || get_unit(pred, labels, k, &pu)) {
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
@@ -577,8 +577,8 @@ static cl_status score_blocks(const cl_eval_tokens *g, const cl_labels *labels,
     const char **al = NULL;
     int32_t alcap = 0;
     pl_counts c = {0};
-    cl_scorer *sc = cl_scorer_new(p, err);
-    cl_status st = sc ? CL_OK : (err ? err->code : CL_ERR_NOMEM);
+    cl_scorer *sc = NULL;
+    cl_status st = cl_scorer_new(p, &sc, err);
     for (int64_t k = 0; st == CL_OK && k < g->nunits; k++) {
         if (get_unit(g, labels, k, &gu)) {
             st = cl_error_set(err, CL_ERR_NOMEM, "out of memory scoring");
