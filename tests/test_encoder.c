@@ -142,7 +142,8 @@ static void test_safetensors_roundtrip(void **state)
     assert_true(fd >= 0);
     close(fd);
     cl_error err;
-    cl_st_writer *w = cl_st_writer_new();
+    cl_st_writer *w = NULL;
+    assert_int_equal(cl_st_writer_new(&w, &err), CL_OK);
     float a[6] = {1, 2, 3, 4, 5, 6.5f};
     int32_t b[3] = {7, -8, 9};
     int64_t sa[2] = {2, 3}, sb[1] = {3};

@@ -72,8 +72,9 @@ static void write_tiny_model(const char *dir)
     write_text(path, v.data);
     cl_buf_free(&v);
 
-    cl_st_writer *w = cl_st_writer_new();
+    cl_st_writer *w = NULL;
     cl_error err;
+    assert_int_equal(cl_st_writer_new(&w, &err), CL_OK);
     uint64_t seed = 12345;
     float *bufs[64];
     int nb = 0;

@@ -57,7 +57,7 @@ const char *cl_st_meta(const cl_st_file *f, const char *key);
 /* Writer: collect tensors (data copied by reference: must live until
  * cl_st_write) and metadata strings, then write path atomically. */
 typedef struct cl_st_writer cl_st_writer;
-cl_st_writer *cl_st_writer_new(void);
+cl_status cl_st_writer_new(cl_st_writer **out, cl_error *err);
 void cl_st_writer_free(cl_st_writer *w);
 cl_status cl_st_writer_add(cl_st_writer *w, const char *name, const char *dtype, int32_t ndim,
                            const int64_t *shape, const void *data, size_t nbytes, cl_error *err);

@@ -522,8 +522,9 @@ cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
         return cl_error_set(err, CL_ERR_INTERNAL, "encoder: no classifier to save");
     tensor_spec *specs = calloc(10 + 16 * ENC_MAX_LAYERS, sizeof *specs);
     void **bufs = calloc(10 + 16 * ENC_MAX_LAYERS, sizeof *bufs);
-    cl_st_writer *w = cl_st_writer_new();
-    cl_status st = specs && bufs && w ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_st_writer *w = NULL;
+    cl_status st = specs && bufs ? cl_st_writer_new(&w, err)
+                                 : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     int n = 0;
     if (st == CL_OK) {
         n = specs_of((cl_encoder *)e, specs);

@@ -249,14 +249,14 @@ struct cl_st_writer {
     cJSON *meta;
 };
 
-cl_st_writer *cl_st_writer_new(void)
+cl_status cl_st_writer_new(cl_st_writer **out, cl_error *err)
 {
-    cl_st_writer *w = calloc(1, sizeof *w);
+    cl_st_writer *w = *out = calloc(1, sizeof *w);
     if (w && !(w->meta = cJSON_CreateObject())) {
         free(w);
-        return NULL;
+        *out = NULL;
     }
-    return w;
+    return *out ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
 }
 
 void cl_st_writer_free(cl_st_writer *w)
