@@ -48,8 +48,8 @@ int main(int argc, char **argv)
     }
     cl_error err;
     cl_llm_init_backend(false);
-    cl_llama_model *m = cl_llama_model_load(argv[1], false, &err);
-    if (!m) {
+    cl_llama_model *m = NULL;
+    if (cl_llama_model_load(argv[1], false, &m, &err) != CL_OK) {
         fprintf(stderr, "fsm_greedy: %s\n", err.msg);
         return 1;
     }

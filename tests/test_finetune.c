@@ -214,8 +214,8 @@ static void test_render(void **state)
     if (!path)
         skip();
     cl_error err;
-    cl_llama_model *m = cl_llama_model_load(path, false, &err);
-    assert_non_null(m);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(path, false, &m, &err), CL_OK);
     cl_prompt_params pp = cl_prompt_default_params();
     cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
     assert_non_null(b);
@@ -620,8 +620,8 @@ static void test_save_roundtrip(void **state)
     assert_non_null(model);
     assert_int_equal(cl__ft_save_model(model, out, named, "chatml", &err), CL_OK);
     llama_model_free(model);
-    cl_llama_model *lm = cl_llama_model_load(named, false, &err);
-    assert_non_null(lm);
+    cl_llama_model *lm = NULL;
+    assert_int_equal(cl_llama_model_load(named, false, &lm, &err), CL_OK);
     assert_true(cl_llama_model_has_template(lm));
     cl_prompt pr;
     cl_prompt_init(&pr);
@@ -635,8 +635,7 @@ static void test_save_roundtrip(void **state)
     assert_non_null(model);
     assert_int_equal(cl__ft_save_model(model, named, out, CL_LLAMA_PLAIN_TEMPLATE_NAME, &err), CL_OK);
     llama_model_free(model);
-    lm = cl_llama_model_load(out, false, &err);
-    assert_non_null(lm);
+    assert_int_equal(cl_llama_model_load(out, false, &lm, &err), CL_OK);
     assert_false(cl_llama_model_has_template(lm));
     cl_llama_model_free(lm);
     cl_buf_free(&r);
@@ -706,8 +705,8 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
 {
     cl_error err;
     memset(out, 0, sizeof *out);
-    cl_llama_model *m = cl_llama_model_load(model_path, false, &err);
-    assert_non_null(m);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(model_path, false, &m, &err), CL_OK);
     cl_prompt_params pp = cl_prompt_default_params();
     pp.strategy = CL_STRATEGY_ZERO_SHOT;
     cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);

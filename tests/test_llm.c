@@ -90,9 +90,9 @@ static void test_gguf_check(void **state)
     memset(junk, 0xA5, sizeof junk);
     memcpy(junk, "GGUF\x03\0\0\0", 8);
     write_file(path, junk, sizeof junk);
-    cl_llama_model *m = cl_llama_model_load(path, false, &err);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(path, false, &m, &err), CL_ERR_MODEL);
     assert_null(m);
-    assert_int_equal(err.code, CL_ERR_MODEL);
     assert_non_null(strstr(err.msg, "could not load"));
 
     /* the tagger reports the same, and frees what it made */
@@ -451,8 +451,8 @@ static void test_stories_rag_shared_instruction(void **state)
     assert_non_null(strstr(pr.messages[0].content, "Background passages"));
     assert_true(strstr(pr.messages[0].content, "Background passages") - pr.messages[0].content >
                 (ptrdiff_t)pr.shared_bytes - 1);
-    cl_llama_model *m = cl_llama_model_load(model, false, &err);
-    assert_non_null(m);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(model, false, &m, &err), CL_OK);
     llama_token *tok;
     int32_t ninstr;
     assert_int_equal(cl_llm_tokenize(m, pr.messages[0].content, pr.shared_bytes, false, false,
@@ -498,8 +498,8 @@ static void test_chat_format(void **state)
     assert_int_equal(cl_prompt_add(&pr, "user", "Fever", &err), CL_OK);
     cl_buf out;
     cl_buf_init(&out);
-    cl_llama_model *m = cl_llama_model_load(stories, false, &err);
-    assert_non_null(m);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(stories, false, &m, &err), CL_OK);
     assert_false(cl_llama_model_has_template(m)); /* stories260K has none */
     assert_int_equal(cl_llama_chat_format(m, &pr, 2, true, &out, &err), CL_OK);
     assert_string_equal(out.data,
@@ -526,8 +526,7 @@ static void test_chat_format(void **state)
     char sbuf[4096];
     const char *smol = model_path(sbuf, sizeof sbuf, CL_LLAMA_DEFAULT_MODEL_FILE);
     if (smol) {
-        m = cl_llama_model_load(smol, false, &err);
-        assert_non_null(m);
+        assert_int_equal(cl_llama_model_load(smol, false, &m, &err), CL_OK);
         assert_true(cl_llama_model_has_template(m));
         assert_int_equal(cl_llama_chat_format(m, &pr, 2, true, &out, &err), CL_OK);
         assert_string_equal(out.data, "<|im_start|>system\nLabel tokens.<|im_end|>\n"
@@ -551,8 +550,8 @@ static int cmp_token(const void *a, const void *b)
 static void check_allowed_walk(const char *path)
 {
     cl_error err;
-    cl_llama_model *m = cl_llama_model_load(path, false, &err);
-    assert_non_null(m);
+    cl_llama_model *m = NULL;
+    assert_int_equal(cl_llama_model_load(path, false, &m, &err), CL_OK);
     assert_int_equal(cl_llm_pieces(m, &err), CL_OK);
     cl_label_set ls;
     assert_int_equal(cl_label_set_init(&ls, NULL, 0, &err), CL_OK);

@@ -69,7 +69,7 @@ typedef struct cl_llama_model cl_llama_model;
 /* Load a GGUF model (checked with cl_gguf_check first).  verbose lets
  * llama.cpp log to stderr; otherwise its log is silenced (llama.cpp's log
  * callback is process-wide: the last model loaded decides). */
-cl_llama_model *cl_llama_model_load(const char *path, bool verbose, cl_error *err);
+cl_status cl_llama_model_load(const char *path, bool verbose, cl_llama_model **out, cl_error *err);
 void cl_llama_model_free(cl_llama_model *m);
 /* A one-line description ("llama 135M Q4_1", as llama.cpp names it). */
 const char *cl_llama_model_desc(const cl_llama_model *m);

@@ -72,7 +72,7 @@ cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl
         return NULL;
     }
     e->n_ctx = p.n_ctx;
-    if (!(e->m = cl_llama_model_load(p.model_path, p.verbose, err))) {
+    if (cl_llama_model_load(p.model_path, p.verbose, &e->m, err) != CL_OK) {
         free(e);
         return NULL;
     }

@@ -698,9 +698,9 @@ static cl_status build_examples(ft_run *r, const cl_corpus *train, const cl_corp
     pp.ntypes = p->ntypes;
     if (!(r->b = cl_prompt_builder_new(&pp, err)))
         return err ? err->code : CL_ERR_INTERNAL;
-    if (!(r->rm = cl_llama_model_load(p->model_path, p->verbose, err)))
-        return err ? err->code : CL_ERR_MODEL;
-    cl_status st;
+    cl_status st = cl_llama_model_load(p->model_path, p->verbose, &r->rm, err);
+    if (st != CL_OK)
+        return st;
     if (p->chat_template &&
         (st = cl_llama_model_set_template(r->rm, p->chat_template, err)) != CL_OK)
         return st;

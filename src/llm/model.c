@@ -94,33 +94,34 @@ static bool template_works(const char *tmpl)
     return llama_chat_apply_template(tmpl, msgs, 2, true, buf, sizeof buf) > 0;
 }
 
-cl_llama_model *cl_llama_model_load(const char *path, bool verbose, cl_error *err)
+cl_status cl_llama_model_load(const char *path, bool verbose, cl_llama_model **out, cl_error *err)
 {
-    if (cl_gguf_check(path, err) != CL_OK)
-        return NULL;
+    *out = NULL;
+    cl_status st = cl_gguf_check(path, err);
+    if (st != CL_OK)
+        return st;
     cl_llama_model *m = calloc(1, sizeof *m);
     if (!m || !(m->path = cl_strdup(path))) {
         free(m);
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        return NULL;
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     cl_llm_init_backend(verbose);
     struct llama_model_params mp = llama_model_default_params();
     m->model = llama_model_load_from_file(path, mp);
     if (!m->model) {
-        cl_error_set(err, CL_ERR_MODEL,
-                     "%s: llama.cpp could not load the model (corrupt file or unsupported "
-                     "architecture; verbose mode shows llama.cpp's log)",
-                     path);
         cl_llama_model_free(m);
-        return NULL;
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "%s: llama.cpp could not load the model (corrupt file or unsupported "
+                            "architecture; verbose mode shows llama.cpp's log)",
+                            path);
     }
     m->vocab = llama_model_get_vocab(m->model);
     m->n_vocab = llama_vocab_n_tokens(m->vocab);
     llama_model_desc(m->model, m->desc, sizeof m->desc);
     const char *t = llama_model_chat_template(m->model, NULL);
     m->tmpl = t && template_works(t) ? t : NULL;
-    return m;
+    *out = m;
+    return CL_OK;
 }
 
 void cl_llama_model_free(cl_llama_model *m)

@@ -419,8 +419,8 @@ cl_status cl_llama_tagger_new(const cl_llama_params *params, const cl_prompt_bui
     t->p = p;
     t->b = builder;
     t->ls = cl_prompt_builder_labels(builder);
-    if (st == CL_OK && !(t->m = cl_llama_model_load(t->model_path, p.verbose, err)))
-        st = err ? err->code : CL_ERR_MODEL;
+    if (st == CL_OK)
+        st = cl_llama_model_load(t->model_path, p.verbose, &t->m, err);
     if (st == CL_OK && !(t->e = cl_llm_engine_new(t->m, &t->p, err)))
         st = err ? err->code : CL_ERR_MODEL;
     if (st == CL_OK && p.chat_template)
