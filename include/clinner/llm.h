@@ -163,7 +163,8 @@ typedef struct cl_llama_embedder cl_llama_embedder;
 
 /* An embedder: pooling as the model says (mean for models that name none,
  * such as chat models), vectors L2-normalised. */
-cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl_error *err);
+cl_status cl_llama_embedder_new(const cl_llama_embed_params *params, cl_llama_embedder **out,
+                                cl_error *err);
 void cl_llama_embedder_free(cl_llama_embedder *e);
 int32_t cl_llama_embedder_dim(const cl_llama_embedder *e);
 /* Embed texts[0..n) into out[i * dim .. (i + 1) * dim). */

@@ -53,28 +53,25 @@ static struct llama_context *embed_context(cl_llama_model *m, int32_t n_ctx, int
     return llama_init_from_model(m->model, cp);
 }
 
-cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl_error *err)
+cl_status cl_llama_embedder_new(const cl_llama_embed_params *params, cl_llama_embedder **out,
+                                cl_error *err)
 {
+    *out = NULL;
     cl_llama_embed_params p = params ? *params : cl_llama_embed_default_params();
-    if (!p.model_path) {
-        cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (model_path)");
-        return NULL;
-    }
-    if (p.n_ctx < 8 || p.n_ctx > 1 << 16) {
-        cl_error_set(err, CL_ERR_ARG, "embeddings: context must be in 8..65536 (got %d)",
-                     p.n_ctx);
-        return NULL;
-    }
+    if (!p.model_path)
+        return cl_error_set(err, CL_ERR_ARG, "embeddings: no model given (model_path)");
+    if (p.n_ctx < 8 || p.n_ctx > 1 << 16)
+        return cl_error_set(err, CL_ERR_ARG, "embeddings: context must be in 8..65536 (got %d)",
+                            p.n_ctx);
     int32_t threads = p.n_threads > 0 ? p.n_threads : cl_llm_ncpu();
     cl_llama_embedder *e = calloc(1, sizeof *e);
-    if (!e) {
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
+    if (!e)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     e->n_ctx = p.n_ctx;
-    if (cl_llama_model_load(p.model_path, p.verbose, &e->m, err) != CL_OK) {
+    cl_status st = cl_llama_model_load(p.model_path, p.verbose, &e->m, err);
+    if (st != CL_OK) {
         free(e);
-        return NULL;
+        return st;
     }
     e->ctx = embed_context(e->m, e->n_ctx, threads, LLAMA_POOLING_TYPE_UNSPECIFIED);
     if (e->ctx && llama_pooling_type(e->ctx) == LLAMA_POOLING_TYPE_NONE) {
@@ -82,10 +79,9 @@ cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl
         e->ctx = embed_context(e->m, e->n_ctx, threads, LLAMA_POOLING_TYPE_MEAN);
     }
     if (!e->ctx) {
-        cl_error_set(err, CL_ERR_MODEL, "%s: llama.cpp could not create an embedding context",
-                     p.model_path);
         cl_llama_embedder_free(e);
-        return NULL;
+        return cl_error_set(err, CL_ERR_MODEL,
+                            "%s: llama.cpp could not create an embedding context", p.model_path);
     }
     e->dim = llama_model_n_embd(e->m->model);
     e->batch = llama_batch_init(e->n_ctx, 0, 1);
@@ -97,7 +93,8 @@ cl_llama_embedder *cl_llama_embedder_new(const cl_llama_embed_params *params, cl
     }
     h = cl_fnv1a64(h, &e->n_ctx, sizeof e->n_ctx);
     e->model_key = h;
-    return e;
+    *out = e;
+    return CL_OK;
 }
 
 void cl_llama_embedder_free(cl_llama_embedder *e)
@@ -278,9 +275,10 @@ cl_status cl_llama_embed_retriever_new(const cl_llama_embed_params *params, cl_k
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     r->kb = kb;
-    if (!(r->e = cl_llama_embedder_new(params, err))) {
+    cl_status st = cl_llama_embedder_new(params, &r->e, err);
+    if (st != CL_OK) {
         er_free(r);
-        return err ? err->code : CL_ERR_MODEL;
+        return st;
     }
     int32_t n = kb->npassages, dim = r->e->dim;
     r->vecs = malloc(((size_t)n + 1) * (size_t)dim * sizeof *r->vecs);
@@ -294,8 +292,7 @@ cl_status cl_llama_embed_retriever_new(const cl_llama_embed_params *params, cl_k
     char *path = dir ? cache_path(dir, key) : NULL;
     if (!path || !cache_load(path, key, n, dim, r->vecs)) {
         for (int32_t p = 0; p < n; p++) {
-            cl_status st = embed_one(r->e, kb->passages[p].text,
-                                     r->vecs + (size_t)p * (size_t)dim, err);
+            st = embed_one(r->e, kb->passages[p].text, r->vecs + (size_t)p * (size_t)dim, err);
             if (st != CL_OK) {
                 free(path);
                 er_free(r);
