@@ -415,7 +415,8 @@ static void test_stories_rag_shared_instruction(void **state)
     (void)state;
     REQUIRE_MODEL(model, "stories260K.gguf");
     cl_error err;
-    cl_kb *kb = cl_kb_new();
+    cl_kb *kb = NULL;
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     const char *passages[] = {"Fabry disease causes pain and rash in the hands .",
                               "A dog ran in the park with a cat ."};
     for (int i = 0; i < 2; i++) {
@@ -671,7 +672,8 @@ static void test_embed_retriever(void **state)
     (void)state;
     REQUIRE_MODEL(model, "stories260K.gguf");
     cl_error err;
-    cl_kb *kb = cl_kb_new();
+    cl_kb *kb = NULL;
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     const char *texts[] = {"The cat sat on the mat .", "Fever and rash in Fabry disease .",
                            "A dog ran in the park ."};
     const char *ids[] = {"a", "b", "c"};
@@ -690,7 +692,8 @@ static void test_embed_retriever(void **state)
     ep.n_threads = 1;
     for (int round = 0; round < 2; round++) { /* the second loads the cache */
         cl_retriever r;
-        cl_kb *k2 = cl_kb_new();
+        cl_kb *k2 = NULL;
+        assert_int_equal(cl_kb_new(&k2, &err), CL_OK);
         for (int32_t i = 0; i < kb->npassages; i++) {
             cl_doc *d = cl_doc_new(kb->passages[i].doc_id, kb->passages[i].text,
                                    strlen(kb->passages[i].text), &err);
@@ -724,7 +727,8 @@ static void test_embed_retriever(void **state)
     /* a missing model is a model error */
     ep.model_path = "/nonexistent/model.gguf";
     cl_retriever r;
-    assert_int_equal(cl_llama_embed_retriever_new(&ep, cl_kb_new(), &r, &err), CL_ERR_MODEL);
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK); /* (the retriever frees it, even on failure) */
+    assert_int_equal(cl_llama_embed_retriever_new(&ep, kb, &r, &err), CL_ERR_MODEL);
 }
 
 int main(void)

@@ -362,13 +362,14 @@ static void kb_chunks_whole_sentences(void **state)
     cl_error err;
     int lens[] = {3, 3, 3};
     cl_doc *d = make_doc("doc", "a b c. d e f. g h i.", lens, 3);
-    cl_kb *kb = cl_kb_new();
+    cl_kb *kb = NULL;
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d, 5, &err), CL_OK); /* 3 + 3 > 5 */
     assert_int_equal(kb->npassages, 3);
     assert_string_equal(kb->passages[1].text, "d e f.");
     assert_string_equal(kb->passages[1].doc_id, "doc");
     cl_kb_free(kb);
-    kb = cl_kb_new();
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d, 6, &err), CL_OK);
     assert_int_equal(kb->npassages, 2);
     assert_string_equal(kb->passages[0].text, "a b c. d e f.");
@@ -379,7 +380,7 @@ static void kb_chunks_whole_sentences(void **state)
     /* a sentence longer than a chunk is cut */
     int one[] = {7};
     d = make_doc("long", "1 2 3 4 5 6 7", one, 1);
-    kb = cl_kb_new();
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d, 3, &err), CL_OK);
     assert_int_equal(kb->npassages, 3);
     assert_string_equal(kb->passages[0].text, "1 2 3");
@@ -398,7 +399,8 @@ static void bm25_retriever_excludes_document(void **state)
     cl_doc *d1 = make_doc("one", "fever and rash", l1, 1);
     cl_doc *d2 = make_doc("two", "fever with cough", l2, 1);
     cl_doc *d3 = make_doc("three", "unrelated words", l3, 1);
-    cl_kb *kb = cl_kb_new();
+    cl_kb *kb = NULL;
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d1, 512, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d2, 512, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb, d3, 512, &err), CL_OK);
@@ -420,7 +422,8 @@ static void bm25_retriever_excludes_document(void **state)
     cl_retriever_free(&r);
     cl_retriever_free(&r); /* safe twice */
     /* same passages, same fingerprint: the cached index is used */
-    cl_kb *kb2 = cl_kb_new();
+    cl_kb *kb2 = NULL;
+    assert_int_equal(cl_kb_new(&kb2, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb2, d1, 512, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb2, d2, 512, &err), CL_OK);
     assert_int_equal(cl_kb_add_doc(kb2, d3, 512, &err), CL_OK);
@@ -453,14 +456,15 @@ static void kb_reads_folder(void **state)
     fp = fopen(c, "w");
     fputs("T1\tSIGN 0 1\tx\n", fp);
     fclose(fp);
-    cl_kb *kb = cl_kb_new();
+    cl_kb *kb = NULL;
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_read_dir(kb, dir, CL_TOKENIZER_CLINICAL, 512, &err), CL_OK);
     assert_int_equal(kb->npassages, 2);
     assert_string_equal(kb->passages[0].doc_id, "a-first");
     assert_string_equal(kb->passages[0].text, "First article about fever.");
     assert_string_equal(kb->passages[1].doc_id, "b-second");
     cl_kb_free(kb);
-    kb = cl_kb_new();
+    assert_int_equal(cl_kb_new(&kb, &err), CL_OK);
     assert_int_equal(cl_kb_read_dir(kb, "/nonexistent-kb", CL_TOKENIZER_CLINICAL, 512, &err),
                      CL_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent-kb"));

@@ -107,7 +107,7 @@ typedef struct cl_kb {
     int32_t npassages, cap;
 } cl_kb;
 
-cl_kb *cl_kb_new(void);
+cl_status cl_kb_new(cl_kb **out, cl_error *err);
 void cl_kb_free(cl_kb *kb);
 
 /* Cut a tokenized document into passages of whole sentences, at most

@@ -93,7 +93,11 @@ cl_status cl_doc_terms(const cl_doc *doc, int32_t tok_begin, int32_t tok_end, ch
 
 /* ---- knowledge base ---- */
 
-cl_kb *cl_kb_new(void) { return calloc(1, sizeof(cl_kb)); }
+cl_status cl_kb_new(cl_kb **out, cl_error *err)
+{
+    *out = calloc(1, sizeof(cl_kb));
+    return *out ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+}
 
 void cl_kb_free(cl_kb *kb)
 {

@@ -32,10 +32,11 @@ static cl_status train_dir_for(const cl_tag_config *cfg, cl_strategy strategy, c
 static cl_status open_kb(const cl_tag_config *cfg, const char *dir, cl_tokenizer_kind tok,
                          const cl_session_hooks *hooks, cl_session_prompt *out, cl_error *err)
 {
-    cl_kb *kb = cl_kb_new();
-    if (!kb)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = cl_kb_read_dir(kb, dir, tok, CL_RAG_DEFAULT_CHUNK_TOKENS, err);
+    cl_kb *kb = NULL;
+    cl_status st = cl_kb_new(&kb, err);
+    if (st != CL_OK)
+        return st;
+    st = cl_kb_read_dir(kb, dir, tok, CL_RAG_DEFAULT_CHUNK_TOKENS, err);
     if (st != CL_OK) {
         cl_kb_free(kb);
         return cl_error_prefix(err, "kb_dir: ");
