@@ -217,8 +217,8 @@ static void test_render(void **state)
     cl_llama_model *m = NULL;
     assert_int_equal(cl_llama_model_load(path, false, &m, &err), CL_OK);
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     cl_doc *doc = sample_doc();
     cl_ft_example ex;
     assert_int_equal(cl__ft_render_example(m, b, doc, 0, CL_FT_LOSS_LABELS, &ex, &err), CL_OK);
@@ -709,8 +709,8 @@ static void manual_choices(const char *model_path, const cl_corpus *c, int32_t n
     assert_int_equal(cl_llama_model_load(model_path, false, &m, &err), CL_OK);
     cl_prompt_params pp = cl_prompt_default_params();
     pp.strategy = CL_STRATEGY_ZERO_SHOT;
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)n_ctx;
     cp.n_threads = cp.n_threads_batch = 2;
@@ -812,8 +812,8 @@ static void test_finetune_then_tag(void **state)
 
     /* the result loads and tags, forced decoding, every label BIO-valid */
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     cl_llama_params lp = cl_llama_default_params();
     lp.model_path = out;
     lp.decode = CL_DECODE_FORCED;

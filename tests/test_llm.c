@@ -97,8 +97,8 @@ static void test_gguf_check(void **state)
 
     /* the tagger reports the same, and frees what it made */
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     cl_llama_params lp = cl_llama_default_params();
     lp.model_path = path;
     cl_tagger t;
@@ -361,8 +361,8 @@ static void test_stories_forced_equals_grammar(void **state)
     REQUIRE_MODEL(model, "stories260K.gguf");
     cl_error err;
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     const cl_label_set *ls = cl_prompt_builder_labels(b);
     cl_doc *d = make_doc();
     logbuf lb = {0};
@@ -434,8 +434,8 @@ static void test_stories_rag_shared_instruction(void **state)
     pp.strategy = CL_STRATEGY_RAG;
     pp.retriever = &r;
     pp.rag_top_k = 1;
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     static const char text[] = "Fever and rash in Fabry disease . Fabry disease hurts the hands . "
                                "The dog ran in the park .";
     cl_doc *d = cl_doc_new("rag", text, sizeof text - 1, &err);
@@ -649,8 +649,8 @@ static void test_smollm2_forced_equals_grammar(void **state)
     if (d->nsentences > 3)
         d->nsentences = 3; /* keep the test short */
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     logbuf lb = {0};
     cl_tagger_stats g = run_tagger(model, b, CL_DECODE_GRAMMAR, 1, 0, d, &lb);
     char **gt = copy_tags(d);

@@ -295,8 +295,8 @@ static cl_prompt_builder *zero_shot(void)
 {
     cl_error err;
     cl_prompt_params pp = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&pp, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     return b;
 }
 

@@ -478,8 +478,8 @@ static void zero_shot_prompt(void **state)
     (void)state;
     cl_error err;
     cl_prompt_params p = cl_prompt_default_params();
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     int lens[] = {3, 2};
     cl_doc *d = make_doc("x", "Fever and rash . Ok", lens, 2, NULL);
     cl_prompt pr;
@@ -505,10 +505,18 @@ static void zero_shot_prompt(void **state)
     cl_doc_free(d);
     /* strategies that need data refuse to start without it */
     p.strategy = CL_STRATEGY_FEW_SHOT;
-    assert_null(cl_prompt_builder_new(&p, &err));
+    {
+        cl_prompt_builder *none = NULL;
+        assert_int_equal(cl_prompt_builder_new(&p, &none, &err), CL_ERR_ARG);
+        assert_null(none);
+    }
     assert_non_null(strstr(err.msg, "training data"));
     p.strategy = CL_STRATEGY_RAG;
-    assert_null(cl_prompt_builder_new(&p, &err));
+    {
+        cl_prompt_builder *none = NULL;
+        assert_int_equal(cl_prompt_builder_new(&p, &none, &err), CL_ERR_ARG);
+        assert_null(none);
+    }
     assert_non_null(strstr(err.msg, "knowledge base"));
 }
 
@@ -542,8 +550,8 @@ static void few_shot_fixed_examples(void **state)
     cl_prompt_params p = cl_prompt_default_params();
     p.strategy = CL_STRATEGY_FEW_SHOT;
     p.train = train;
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     int lens[] = {2};
     cl_doc *d = make_doc("t", "Hello there", lens, 1, NULL);
     cl_prompt pr;
@@ -567,13 +575,13 @@ static void few_shot_fixed_examples(void **state)
 
     /* fewer shots: the first ones; more: the document's other sentences */
     p.shots = 2;
-    b = cl_prompt_builder_new(&p, &err);
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     assert_int_equal(cl_prompt_build(b, d, 0, &pr, &err), CL_OK);
     assert_int_equal(pr.nmessages, 6);
     assert_string_equal(pr.messages[3].content, "s2\nb\n.");
     cl_prompt_builder_free(b);
     p.shots = 7;
-    b = cl_prompt_builder_new(&p, &err);
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     assert_int_equal(cl_prompt_build(b, d, 0, &pr, &err), CL_OK);
     assert_int_equal(pr.nmessages, 16);
     assert_string_equal(pr.messages[11].content, "s5\ne\n.");
@@ -583,11 +591,19 @@ static void few_shot_fixed_examples(void **state)
     /* a missing document or marker is a clear error */
     p.shots = 5;
     p.fewshot_doc = "Nope";
-    assert_null(cl_prompt_builder_new(&p, &err));
+    {
+        cl_prompt_builder *none = NULL;
+        assert_int_equal(cl_prompt_builder_new(&p, &none, &err), CL_ERR_ARG);
+        assert_null(none);
+    }
     assert_non_null(strstr(err.msg, "'Nope' not found"));
     p.fewshot_doc = NULL;
     p.fewshot_extra = "Never there";
-    assert_null(cl_prompt_builder_new(&p, &err));
+    {
+        cl_prompt_builder *none = NULL;
+        assert_int_equal(cl_prompt_builder_new(&p, &none, &err), CL_ERR_ARG);
+        assert_null(none);
+    }
     assert_non_null(strstr(err.msg, "Never there"));
 
     cl_prompt_free(&pr);
@@ -633,8 +649,8 @@ static void knn_shot_never_same_doc_or_sentence(void **state)
     p.train = train;
     p.shots = 2;
     p.cache_dir = dir;
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     /* tagging training document A, sentence 0 ("fever and rash ."): B's copy is
      * identical (never used) and A is the same document; C's sentence is the
      * best, then one of the rest */
@@ -660,8 +676,7 @@ static void knn_shot_never_same_doc_or_sentence(void **state)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "ls %s/bm25-*.bin >/dev/null 2>&1", dir);
     assert_int_equal(system(cmd), 0);
-    b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     cl_prompt pr2;
     cl_prompt_init(&pr2);
     assert_int_equal(cl_prompt_build(b, t, 0, &pr2, &err), CL_OK);
@@ -712,8 +727,8 @@ static void rag_prompt_has_passages(void **state)
     cl_prompt_params p = cl_prompt_default_params();
     p.strategy = CL_STRATEGY_RAG;
     p.retriever = &r;
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     cl_doc *d = make_doc("Doc-1", "Fever and rash", (int[]){3}, 1, NULL);
     cl_prompt pr;
     cl_prompt_init(&pr);
@@ -748,8 +763,8 @@ static void few_shot_real_acth(void **state)
     cl_prompt_params p = cl_prompt_default_params();
     p.strategy = CL_STRATEGY_FEW_SHOT;
     p.train = train;
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     cl_prompt pr;
     cl_prompt_init(&pr);
     assert_int_equal(cl_prompt_build(b, doc, 7, &pr, &err), CL_OK);
@@ -783,8 +798,8 @@ static void knn_real_never_same_doc(void **state)
     cl_prompt_params p = cl_prompt_default_params();
     p.strategy = CL_STRATEGY_KNN_SHOT;
     p.train = train;
-    cl_prompt_builder *b = cl_prompt_builder_new(&p, &err);
-    assert_non_null(b);
+    cl_prompt_builder *b = NULL;
+    assert_int_equal(cl_prompt_builder_new(&p, &b, &err), CL_OK);
     const cl_doc *doc = NULL;
     for (int32_t i = 0; i < train->ndocs && !doc; i++)
         if (!strcmp(train->docs[i]->id, "ACTH-Deficiency"))

@@ -148,7 +148,8 @@ typedef struct cl_prompt_builder cl_prompt_builder;
 
 /* Check the parameters and prepare the strategy (few-shot examples, knn
  * index: built once, loaded from cache_dir when there). */
-cl_prompt_builder *cl_prompt_builder_new(const cl_prompt_params *params, cl_error *err);
+cl_status cl_prompt_builder_new(const cl_prompt_params *params, cl_prompt_builder **out,
+                                cl_error *err);
 void cl_prompt_builder_free(cl_prompt_builder *b);
 const cl_label_set *cl_prompt_builder_labels(const cl_prompt_builder *b);
 cl_strategy cl_prompt_builder_strategy(const cl_prompt_builder *b);

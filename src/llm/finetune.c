@@ -696,9 +696,9 @@ static cl_status build_examples(ft_run *r, const cl_corpus *train, const cl_corp
     pp.strategy = CL_STRATEGY_ZERO_SHOT;
     pp.types = p->types;
     pp.ntypes = p->ntypes;
-    if (!(r->b = cl_prompt_builder_new(&pp, err)))
-        return err ? err->code : CL_ERR_INTERNAL;
-    cl_status st = cl_llama_model_load(p->model_path, p->verbose, &r->rm, err);
+    cl_status st = cl_prompt_builder_new(&pp, &r->b, err);
+    if (st == CL_OK)
+        st = cl_llama_model_load(p->model_path, p->verbose, &r->rm, err);
     if (st != CL_OK)
         return st;
     if (p->chat_template &&

@@ -424,37 +424,27 @@ static cl_status rag_instruction(const cl_prompt_builder *b, const cl_doc *doc, 
 
 /* ---- the builder ---- */
 
-cl_prompt_builder *cl_prompt_builder_new(const cl_prompt_params *params, cl_error *err)
+cl_status cl_prompt_builder_new(const cl_prompt_params *params, cl_prompt_builder **out,
+                                cl_error *err)
 {
+    *out = NULL;
     cl_prompt_params p = params ? *params : cl_prompt_default_params();
-    if ((unsigned)p.strategy > CL_STRATEGY_RAG) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: unknown strategy %d", (int)p.strategy);
-        return NULL;
-    }
+    if ((unsigned)p.strategy > CL_STRATEGY_RAG)
+        return cl_error_set(err, CL_ERR_ARG, "prompt: unknown strategy %d", (int)p.strategy);
     if ((p.strategy == CL_STRATEGY_FEW_SHOT || p.strategy == CL_STRATEGY_KNN_SHOT) &&
-        (p.shots < 1 || p.shots > 1000)) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: shots must be in 1..1000 (got %d)", p.shots);
-        return NULL;
-    }
-    if ((p.strategy == CL_STRATEGY_FEW_SHOT || p.strategy == CL_STRATEGY_KNN_SHOT) && !p.train) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: %s needs training data (train)",
-                     cl_strategy_name(p.strategy));
-        return NULL;
-    }
-    if (p.strategy == CL_STRATEGY_RAG && (!p.retriever || !p.retriever->ops)) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: rag needs a knowledge base (retriever)");
-        return NULL;
-    }
-    if (p.strategy == CL_STRATEGY_RAG && (p.rag_top_k < 1 || p.rag_top_k > 100)) {
-        cl_error_set(err, CL_ERR_ARG, "prompt: rag top-k must be in 1..100 (got %d)",
-                     p.rag_top_k);
-        return NULL;
-    }
+        (p.shots < 1 || p.shots > 1000))
+        return cl_error_set(err, CL_ERR_ARG, "prompt: shots must be in 1..1000 (got %d)", p.shots);
+    if ((p.strategy == CL_STRATEGY_FEW_SHOT || p.strategy == CL_STRATEGY_KNN_SHOT) && !p.train)
+        return cl_error_set(err, CL_ERR_ARG, "prompt: %s needs training data (train)",
+                            cl_strategy_name(p.strategy));
+    if (p.strategy == CL_STRATEGY_RAG && (!p.retriever || !p.retriever->ops))
+        return cl_error_set(err, CL_ERR_ARG, "prompt: rag needs a knowledge base (retriever)");
+    if (p.strategy == CL_STRATEGY_RAG && (p.rag_top_k < 1 || p.rag_top_k > 100))
+        return cl_error_set(err, CL_ERR_ARG, "prompt: rag top-k must be in 1..100 (got %d)",
+                            p.rag_top_k);
     cl_prompt_builder *b = calloc(1, sizeof *b);
-    if (!b) {
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
+    if (!b)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     b->p = p;
     b->p.types = NULL; /* not kept: the label set has copies */
     cl_status st = cl_label_set_init(&b->labels, p.types, p.types ? p.ntypes : 0, err);
@@ -466,9 +456,10 @@ cl_prompt_builder *cl_prompt_builder_new(const cl_prompt_params *params, cl_erro
         st = setup_knn(b, err);
     if (st != CL_OK) {
         cl_prompt_builder_free(b);
-        return NULL;
+        return st;
     }
-    return b;
+    *out = b;
+    return CL_OK;
 }
 
 void cl_prompt_builder_free(cl_prompt_builder *b)

@@ -87,8 +87,7 @@ cl_status cl_session_prompt_open(const cl_tag_config *cfg, cl_tokenizer_kind tok
     pp.retriever = out->retriever.ops ? &out->retriever : NULL;
     pp.rag_top_k = cfg->rag_k;
     pp.cache_dir = out->cache_dir;
-    out->builder = cl_prompt_builder_new(&pp, err);
-    return out->builder ? CL_OK : (err ? err->code : CL_ERR_NOMEM);
+    return cl_prompt_builder_new(&pp, &out->builder, err);
 }
 
 void cl_session_prompt_close(cl_session_prompt *p)
