@@ -233,15 +233,7 @@ cl_status cl_conll_parse(cl_corpus *c, const char *d, size_t n, const char *file
 
 cl_status cl_conll_read(cl_corpus *c, const char *path, cl_error *err)
 {
-    char *data = NULL;
-    size_t n = 0;
-    cl_status st = cl_read_input(path, &data, &n, err);
-    if (st != CL_OK)
-        return st;
-    size_t bom = n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* UTF-8 BOM */
-    st = cl_conll_parse(c, data + bom, n - bom, strcmp(path, "-") == 0 ? "stdin" : path, err);
-    free(data);
-    return st;
+    return cl_read_parsed(c, path, cl_conll_parse, err);
 }
 
 cl_status cl_conll_write_doc(const cl_doc *doc, FILE *fp, cl_error *err)

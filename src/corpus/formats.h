@@ -51,6 +51,11 @@ cl_status cl_jsonl_parse(cl_corpus *c, const char *data, size_t n, const char *f
 /* textfile.c: read a whole file, or all of stdin for "-"; *out is
  * NUL-terminated, caller frees. */
 cl_status cl_read_input(const char *path, char **out, size_t *len, cl_error *err);
+/* The file readers of the parsers above: read path ("-": stdin) and parse
+ * its bytes, after a UTF-8 BOM, naming the file (or "stdin") in messages. */
+typedef cl_status (*cl_corpus_parse_fn)(cl_corpus *c, const char *data, size_t n,
+                                        const char *file, cl_error *err);
+cl_status cl_read_parsed(cl_corpus *c, const char *path, cl_corpus_parse_fn parse, cl_error *err);
 
 /* papercsv.c: builds a document from a stream of (token, tag) pairs, as the
  * token formats without the original text need: the text becomes the tokens

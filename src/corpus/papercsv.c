@@ -468,14 +468,7 @@ done:
 
 cl_status cl_papercsv_read(cl_corpus *c, const char *path, cl_error *err)
 {
-    char *data = NULL;
-    size_t n = 0;
-    cl_status st = cl_read_input(path, &data, &n, err);
-    if (st != CL_OK)
-        return st;
-    st = cl_papercsv_parse(c, data, n, strcmp(path, "-") == 0 ? "stdin" : path, err);
-    free(data);
-    return st;
+    return cl_read_parsed(c, path, cl_papercsv_parse, err);
 }
 
 /* ---- writer ---- */

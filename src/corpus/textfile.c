@@ -72,6 +72,19 @@ cl_status cl_text_parse(cl_corpus *c, const char *data, size_t n, const char *na
     return cl_corpus_add(c, doc, err);
 }
 
+cl_status cl_read_parsed(cl_corpus *c, const char *path, cl_corpus_parse_fn parse, cl_error *err)
+{
+    char *data = NULL;
+    size_t n = 0;
+    cl_status st = cl_read_input(path, &data, &n, err);
+    if (st != CL_OK)
+        return st;
+    size_t bom = n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    st = parse(c, data + bom, n - bom, strcmp(path, "-") == 0 ? "stdin" : path, err);
+    free(data);
+    return st;
+}
+
 cl_status cl_text_read(cl_corpus *c, const char *path, cl_error *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
