@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang,
 # AddressSanitizer + UBSan), compiling the library sources directly (all of
-# src/*/*.c except the CLI and the LLM and encoder backends).  With --run SECONDS, also
+# src/*/*.c except the CLI and the LLM, encoder and ensemble backends).  With --run SECONDS, also
 # run each target for that long, its corpus in build-fuzz/corpus/<name>/ and
 # any crash in build-fuzz/crashes/<name>/; fuzz/<name>.dict (a libFuzzer
 # dictionary) and fuzz/seeds/<name>/ (seed inputs) are used when present.
@@ -27,7 +27,7 @@ libs=(-lcjson -lutf8proc -lcurl -lmicrohttpd -lm -pthread)
 mkdir -p "$out/obj"
 objs=()
 for src in src/*/*.c; do
-    case "$src" in src/cli/*|src/llm/*|src/encoder/*) continue;; esac   # the CLI; the llama.cpp/ggml users
+    case "$src" in src/cli/*|src/llm/*|src/encoder/*|src/ensemble/*) continue;; esac   # the CLI; the llama.cpp/ggml users
     obj="$out/obj/$(echo "${src%.c}" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include src -name '*.h' -newer "$obj" -print -quit)" ]; then
         "$CC" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
