@@ -972,6 +972,60 @@ static void progress_lines(void **state)
     free(path);
 }
 
+/* The trainer's words: progress lines, the label sets' types, the training
+ * metadata and the summary of a written model. */
+static void training_report(void **state)
+{
+    (void)state;
+    char line[512];
+    cl_crf_progress pr = {.iteration = 3, .max_iter = 10, .loss = 12.5, .dev_f1 = -1,
+                          .dev_micro_f1 = -1, .best_dev_f1 = -1, .active = 42,
+                          .elapsed_s = 1.25, .stage = "iteration", .eval_every = 5};
+    assert_false(cl_crf_progress_line(&pr, line, sizeof line)); /* thinned */
+    pr.eval_every = 0;
+    assert_true(cl_crf_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "iter    3  loss 12.50  active 42  1.2 s");
+    pr.dev_f1 = 0.5;
+    pr.dev_micro_f1 = 0.6;
+    pr.best_dev_f1 = 0.5;
+    pr.best_iteration = 3;
+    assert_true(cl_crf_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "iter    3  loss 12.50  dev F1 0.5000 (micro 0.6000)  best 0.5000 "
+                              "@3  active 42  1.2 s");
+    pr.stage = "features";
+    assert_true(cl_crf_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "features ready: 42 weights (1.2 s)");
+    pr.stage = "done";
+    pr.o_bias = 0.75;
+    assert_true(cl_crf_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "done: best dev F1 0.5000 at iteration 3 (O bias 0.75), 42 "
+                              "non-zero weights, 1.2 s");
+
+    int n = 0;
+    assert_ptr_equal(cl_crf_labels_types(CL_CRF_LABELS_PAPER, &n), cl_paper_types);
+    assert_int_equal(n, CL_NUM_PAPER_TYPES);
+    assert_ptr_equal(cl_crf_labels_types(CL_CRF_LABELS_ALL, &n), cl_all_types);
+    assert_int_equal(n, CL_NUM_ALL_TYPES);
+
+    cl_crf_model *m = five_iteration_model();
+    cl_crf_train_params p = quiet_params();
+    p.vocab_path = "some/dir/terms.tsv";
+    cl_error err;
+    assert_int_equal(cl_crf_model_set_train_meta(m, &p, CL_TOKENIZER_PAPER, CL_FORMAT_CONLL, &err),
+                     CL_OK);
+    assert_string_equal(cl_crf_model_get_meta(m, "tokenizer"), "paper");
+    assert_string_equal(cl_crf_model_get_meta(m, "labels"), "paper");
+    assert_string_equal(cl_crf_model_get_meta(m, "format"), "conll");
+    assert_string_equal(cl_crf_model_get_meta(m, "vocab"), "terms.tsv");
+    assert_non_null(strstr(cl_crf_model_get_meta(m, "params"), "max_iter="));
+    char summary[1024];
+    cl_crf_model_summary(m, "out.crf", 2.0, summary, sizeof summary);
+    assert_true(strncmp(summary, "wrote out.crf (", 15) == 0);
+    assert_non_null(strstr(summary, " labels, "));
+    assert_non_null(strstr(summary, ") in 2.0 s"));
+    cl_crf_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1045,7 @@ int main(void)
         cmocka_unit_test(vocabulary_terms_become_features),
         cmocka_unit_test(bad_training_arguments),
         cmocka_unit_test(progress_lines),
+        cmocka_unit_test(training_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

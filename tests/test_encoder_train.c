@@ -525,6 +525,48 @@ static int cleanup(void **state)
     return 0;
 }
 
+/* Training in words: the progress lines and the summary of a run. */
+static void test_report_lines(void **state)
+{
+    (void)state;
+    char line[512];
+    cl_enc_progress pr = {.train = true, .epoch = 1, .epochs = 3, .step = 2, .nsteps = 300,
+                          .loss = 0.5, .lr = 5e-5, .tokens_per_s = 1234, .eta_s = 120,
+                          .dev_f1 = -1, .best_dev_f1 = -1};
+    assert_false(cl_enc_progress_line(&pr, line, sizeof line)); /* not step 1 or a 50th */
+    pr.step = 50;
+    assert_true(cl_enc_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "step 50/300  epoch 1  loss 0.5000  lr 5.00e-05  1234 pieces/s  "
+                              "ETA 2 min");
+    pr.train = false;
+    assert_true(cl_enc_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line, "epoch 1/3 done: loss 0.5000");
+    pr.dev_f1 = 0.25;
+    pr.best_dev_f1 = 0.25;
+    pr.best_epoch = 1;
+    assert_true(cl_enc_progress_line(&pr, line, sizeof line));
+    assert_string_equal(line,
+                        "epoch 1/3 done: loss 0.5000, dev F1 0.2500 (best 0.2500 at epoch 1)");
+
+    cl_encoder_train_result r = {.epochs_done = 1, .best_dev_f1 = -1, .steps = 7, .seconds = 1.5};
+    cl_encoder_train_summary(&r, "m.enc", line, sizeof line);
+    assert_string_equal(line, "wrote m.enc (1 epoch, no dev split), 7 steps, 1.5 s");
+    r.epochs_done = 2;
+    r.best_epoch = 2;
+    r.best_dev_f1 = 0.5;
+    r.o_bias = 1.25;
+    r.tuned_dev_f1 = 0.55;
+    r.train_pieces = 1000;
+    r.mem_estimate = 3 * 1048576;
+    cl_encoder_train_summary(&r, "m.enc", line, sizeof line);
+    assert_string_equal(line, "wrote m.enc (epoch 2 of 2, best dev F1 0.5000; O offset 1.25: "
+                              "0.5500), 7 steps, 1000 pieces an epoch, 1.5 s, memory estimate "
+                              "3 MB");
+    r.stopped = true;
+    cl_encoder_train_summary(&r, "m.enc", line, sizeof line);
+    assert_string_equal(line, "stopped at step 7; checkpoint m.enc.ckpt");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -539,6 +581,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_grad_whole_model),
         cmocka_unit_test(test_toy_task_learns),
         cmocka_unit_test(test_stop_and_resume),
+        cmocka_unit_test(test_report_lines),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -887,6 +887,24 @@ static void test_finetune_then_tag(void **state)
     cl_corpus_free(train);
 }
 
+/* The sentence that sums a run up: the last epoch's losses. */
+static void test_result_summary(void **state)
+{
+    (void)state;
+    cl_finetune_result r;
+    memset(&r, 0, sizeof r);
+    r.examples = 12;
+    r.epochs_done = 2;
+    r.first_loss = 3.0;
+    r.train_loss[1] = 1.5;
+    r.dev_loss[1] = 1.75;
+    r.seconds = 61.4;
+    char line[512];
+    cl_finetune_result_summary(&r, "ft.gguf", line, sizeof line);
+    assert_string_equal(line, "wrote ft.gguf: 12 examples, 2 epochs, first loss 3.0000, last "
+                              "epoch train loss 1.5000, dev loss 1.7500, 61 s");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_memory_estimate),
         cmocka_unit_test(test_finetune_then_tag),
+        cmocka_unit_test(test_result_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

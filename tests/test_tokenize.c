@@ -621,6 +621,48 @@ static void paper_csv_test(void **state)
     reproduce_paper_csv("test", "data/paper/test_combined_IOB_data.csv");
 }
 
+/* A trainer's splits by name: names refused before any reading, each
+ * path's format guessed, the given types kept. */
+static void train_data_by_names(void **state)
+{
+    (void)state;
+    cl_error err;
+    cl_train_data d;
+    assert_int_equal(cl_train_data_init(&d, NULL, "nope", NULL, 0, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "tokenizer 'nope'"));
+    assert_int_equal(cl_train_data_init(&d, "nope", "clinical", NULL, 0, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "format 'nope'"));
+
+    static const char *const sign[] = {"SIGN"};
+    assert_int_equal(cl_train_data_init(&d, NULL, "paper", sign, 1, &err), CL_OK);
+    assert_int_equal(cl_train_data_load(&d, "tests/fixtures/tokenize/mixed.txt",
+                                        "tests/fixtures/formats/two_docs.conll", &err),
+                     CL_OK);
+    assert_int_equal(d.format, CL_FORMAT_BRAT); /* the training split's, guessed */
+    assert_int_equal(d.train->ndocs, 1);
+    assert_int_equal(d.dev->ndocs, 2);
+    for (int32_t i = 0; i < d.train->docs[0]->nentities; i++)
+        assert_string_equal(d.train->docs[0]->entities[i].type, "SIGN");
+    assert_true(d.train->docs[0]->ntokens > 0);
+    cl_train_data_free(&d);
+    assert_null(d.train);
+    assert_null(d.dev);
+
+    /* a given format holds for both; on error nothing is kept */
+    assert_int_equal(cl_train_data_init(&d, "conll", "clinical", NULL, 0, &err), CL_OK);
+    assert_int_equal(cl_train_data_load(&d, "tests/fixtures/formats/two_docs.conll",
+                                        "tests/fixtures/formats/no_such.conll", &err),
+                     CL_ERR_IO);
+    assert_null(d.train);
+    assert_null(d.dev);
+    /* only a dev split */
+    assert_int_equal(cl_train_data_load(&d, NULL, "tests/fixtures/formats/two_docs.conll", &err),
+                     CL_OK);
+    assert_null(d.train);
+    assert_int_equal(d.dev->ndocs, 2);
+    cl_train_data_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +691,7 @@ int main(void)
         cmocka_unit_test(convert_files),
         cmocka_unit_test(paper_csv_dev),
         cmocka_unit_test(paper_csv_test),
+        cmocka_unit_test(train_data_by_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

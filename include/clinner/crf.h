@@ -43,6 +43,9 @@ typedef enum cl_crf_labels {
 /* "paper" / "all" -> label set; CL_ERR_ARG names a bad value. */
 cl_status cl_crf_labels_from_name(const char *name, cl_crf_labels *out, cl_error *err);
 const char *cl_crf_labels_name(cl_crf_labels labels);
+/* The entity types a label set keeps (cl_paper_types or cl_all_types) and
+ * their count, for reading a training split with it. */
+const char *const *cl_crf_labels_types(cl_crf_labels labels, int *ntypes);
 
 /* ---- dense per-token features ----
  *
@@ -103,9 +106,16 @@ typedef struct cl_crf_progress {
     double o_bias;      /* "done": the O offset chosen on dev (0 when none) */
     double elapsed_s;   /* since training started (feature extraction included) */
     const char *stage;  /* "features", "iteration", "done" */
+    int eval_every;     /* the run's cl_crf_train_params.eval_every */
 } cl_crf_progress;
 
 typedef void (*cl_crf_progress_fn)(void *ud, const cl_crf_progress *p);
+
+/* The progress as one line of text into buf ("features ready", an
+ * iteration's loss and dev F1, "done"); iterations without a dev score are
+ * thinned to the first and every 10th when p->eval_every > 0.  False when p
+ * is not worth a line. */
+bool cl_crf_progress_line(const cl_crf_progress *p, char *buf, size_t n);
 
 typedef struct cl_crf_train_params {
     double c1;          /* L1 coefficient (OWL-QN when > 0) */
@@ -157,6 +167,12 @@ void cl_crf_model_free(cl_crf_model *m);
 cl_status cl_crf_model_set_meta(cl_crf_model *m, const char *key, const char *value,
                                 cl_error *err);
 const char *cl_crf_model_get_meta(const cl_crf_model *m, const char *key);
+/* Record how m was trained as its metadata: "tokenizer", "labels" and
+ * "format" (what `clinner tag` reads text with by default), "params" (p's
+ * numbers) and "vocab" (the file name of p->vocab_path, when given). */
+cl_status cl_crf_model_set_train_meta(cl_crf_model *m, const cl_crf_train_params *p,
+                                      cl_tokenizer_kind tokenizer, cl_format format,
+                                      cl_error *err);
 
 typedef struct cl_crf_model_info {
     int32_t nlabels;
@@ -169,6 +185,10 @@ typedef struct cl_crf_model_info {
 } cl_crf_model_info;
 
 void cl_crf_model_get_info(const cl_crf_model *m, cl_crf_model_info *info);
+/* The sentence that reports a model written to path into buf: "wrote PATH
+ * (L labels, A attributes, ... O bias B) in S s" (seconds: the whole run). */
+void cl_crf_model_summary(const cl_crf_model *m, const char *path, double seconds, char *buf,
+                          size_t n);
 const char *cl_crf_model_label(const cl_crf_model *m, int32_t i);
 
 /* ---- tagging ---- */

@@ -151,6 +151,12 @@ typedef struct cl_enc_progress {
 
 typedef void (*cl_enc_progress_fn)(void *ctx, const cl_enc_progress *p);
 
+/* The progress as one line of text into buf (a step: step, epoch, loss,
+ * rate, pieces/s, ETA, for the first step and every 50th; an epoch's end:
+ * its loss and, with dev, the dev F1 and the best so far); false when the
+ * step is not worth a line. */
+bool cl_enc_progress_line(const cl_enc_progress *p, char *buf, size_t n);
+
 typedef struct cl_encoder_train_params {
     const char *base;       /* base encoder (folder or safetensors); a tagger from an
                              * earlier run with the same labels trains on (its classifier
@@ -199,6 +205,13 @@ typedef struct cl_encoder_train_result {
     double o_bias;           /* O's offset tuned on dev (0: not tuned) */
     double tuned_dev_f1;     /* dev average F1 with it (-1: not tuned) */
 } cl_encoder_train_result;
+
+/* The sentence that reports a run into buf: "wrote OUT (epoch E of N, best
+ * dev F1 ...), S steps, ...", without dev "wrote OUT (N epochs, no dev
+ * split), ...", and for a stopped run "stopped at step S; checkpoint
+ * OUT.ckpt". */
+void cl_encoder_train_summary(const cl_encoder_train_result *r, const char *out_path, char *buf,
+                              size_t n);
 
 /* Fine-tune for token classification on train (tokenized, doc->tags gold)
  * and keep the epoch with the best dev average F1 (dev may be NULL: the

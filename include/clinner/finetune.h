@@ -210,6 +210,12 @@ typedef struct cl_finetune_result {
     int64_t n_params, n_trained;
 } cl_finetune_result;
 
+/* The sentence that reports a run that trained (epochs > 0) into buf:
+ * "wrote OUT: N examples, E epochs, first loss ..., last epoch train loss
+ * ..., dev loss ..., S s". */
+void cl_finetune_result_summary(const cl_finetune_result *r, const char *out_path, char *buf,
+                                size_t n);
+
 /* Fine-tune on train (tokenized, doc->tags holding gold labels; see
  * cl_prompt_prepare_train) and validate on dev (same, may be NULL). */
 cl_status cl_finetune(const cl_finetune_params *p, const cl_corpus *train, const cl_corpus *dev,

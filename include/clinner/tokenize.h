@@ -126,6 +126,27 @@ typedef struct cl_convert_params {
 cl_status cl_corpus_convert(const char *in_path, const char *out_path, const cl_convert_params *p,
                             cl_error *err);
 
+/* A trainer's input: the training split and an optional dev split, read and
+ * prepared alike (gold tags, the given types kept). */
+typedef struct cl_train_data {
+    cl_prepare_params prepare; /* tokenizer and types (cl_train_data_init) */
+    bool format_given;         /* false: each path's format is guessed (cl_format_guess) */
+    cl_format format;          /* the given format, or the one guessed for the training split */
+    cl_corpus *train, *dev;    /* cl_train_data_load; NULL for a path not given */
+} cl_train_data;
+
+/* Set d up from a format name (NULL: guess per path) and a tokenizer name,
+ * keeping types (NULL: all), before any file is read, so that a bad name is
+ * refused at once; CL_ERR_ARG names the format or tokenizer. */
+cl_status cl_train_data_init(cl_train_data *d, const char *format, const char *tokenizer,
+                             const char *const *types, int ntypes, cl_error *err);
+/* Read and prepare train_path into d->train and dev_path into d->dev (either
+ * may be NULL); on error both are freed and NULL. */
+cl_status cl_train_data_load(cl_train_data *d, const char *train_path, const char *dev_path,
+                             cl_error *err);
+/* Free d's corpora (d->train, d->dev: NULL after). */
+void cl_train_data_free(cl_train_data *d);
+
 /* Write st (and, when bio is not NULL, the projection's losses under the
  * tokenizer's policy) to fp as an aligned table or as JSON (clinner stats).
  * have_tokens: the corpus was tokenized (sentences and tokens are shown). */

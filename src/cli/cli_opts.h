@@ -48,6 +48,16 @@ typedef struct cli_opt {
 #define CLI_NUMBER(n, d, lo) {.name = (n), .kind = CLI_OPT_DOUBLE, .dst = (d), .dmin = (lo)}
 #define CLI_PARSER(n, d, f) {.name = (n), .kind = CLI_OPT_PARSE, .dst = (d), .parse = (f)}
 
+/* Define fn, a CLI_OPT_PARSE parser over a library's name lookup
+ * `cl_status from_name(const char *value, T *out, cl_error *err)`, whose
+ * message (it names the parameter) is printed as it is. */
+#define CLI_NAME_PARSER(fn, from_name, T)                                                  \
+    static cl_status fn(const char *name, const char *value, void *dst, cl_error *err)   \
+    {                                                                                      \
+        (void)name;                                                                        \
+        return from_name(value, (T *)dst, err);                                            \
+    }
+
 /* Parse an integer / a double option value; CL_ERR_ARG names the option. */
 cl_status cli_parse_int(const char *opt, const char *s, long min, long max, long *out,
                         cl_error *err);

@@ -4,19 +4,18 @@
  * the zero-shot prompt format of `clinner tag`, so the result is tagged with
  * `clinner tag --model OUT.gguf --strategy zero-shot --decode forced`.
  *
- * Documents are read and tokenized as `clinner tag` and `train crf` do
- * (cli_io.c) with the paper's five types; progress (step, loss, tokens/s,
- * ETA) and notes go to stderr.  Without llama.cpp at build time the command
- * says so.
+ * Documents are read and tokenized as `clinner train crf` does (tokenize.h:
+ * cl_train_data) with the paper's five types; progress (step, loss,
+ * tokens/s, ETA) and notes go to stderr; SIGINT and SIGTERM stop the run
+ * after its current step (cli_stop.h).  Without llama.cpp at build time the
+ * command says so.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/cli_stop.h"
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
@@ -35,7 +34,6 @@ static void usage(FILE *fp)
 
 typedef struct ui {
     double interval, last;
-    bool tty;
 } ui;
 
 static void on_progress(void *ctx, const cl_ft_progress *p)
@@ -56,28 +54,6 @@ static void on_log(void *ctx, const char *msg)
     fprintf(stderr, "clinner finetune: %s\n", msg);
 }
 
-/* SIGINT or SIGTERM asks the run to stop after its current step, with a
- * checkpoint and the model written, as --time-limit does; the handler is
- * then the default again, so a second Ctrl-C quits at once (files are
- * written atomically: nothing is left half-written).  A handler can reach
- * only static storage, hence this one file-level variable. */
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-    static const char msg[] = "\nclinner finetune: stopping after this step (checkpoint, dev "
-                              "validation, model); Ctrl-C again quits at once\n";
-    stop_signal = sig;
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)w;
-}
-
-static bool stop_requested(void *ctx)
-{
-    (void)ctx;
-    return stop_signal != 0;
-}
-
 /* option parsers over the library's own name tables */
 static cl_status parse_tensors(const char *name, const char *value, void *dst, cl_error *err)
 {
@@ -86,30 +62,16 @@ static cl_status parse_tensors(const char *name, const char *value, void *dst, c
     return cl_ft_tensors_parse(value, &p->tensors, &p->last_n, err);
 }
 
-static cl_status parse_out_type(const char *name, const char *value, void *dst, cl_error *err)
-{
-    (void)name;
-    return cl_ft_out_type_from_name(value, dst, err);
-}
-
-static cl_status parse_loss(const char *name, const char *value, void *dst, cl_error *err)
-{
-    (void)name;
-    return cl_ft_loss_from_name(value, dst, err);
-}
-
-static cl_status parse_schedule(const char *name, const char *value, void *dst, cl_error *err)
-{
-    (void)name;
-    return cl_ft_schedule_from_name(value, dst, err);
-}
+CLI_NAME_PARSER(parse_out_type, cl_ft_out_type_from_name, cl_ft_out_type)
+CLI_NAME_PARSER(parse_loss, cl_ft_loss_from_name, cl_ft_loss)
+CLI_NAME_PARSER(parse_schedule, cl_ft_schedule_from_name, cl_ft_schedule)
 
 int cmd_finetune(int argc, char **argv)
 {
     cl_finetune_params p = cl_finetune_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     const char *cache = NULL;
-    ui u = {10.0, 0, false};
+    ui u = {10.0, 0};
     double mem_gib = -1.0;
     const cli_opt opts[] = {
         CLI_FLAG("--resume", &p.resume),
@@ -156,12 +118,9 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "clinner finetune: --model, --train and -o are required (see --help)\n");
         return 2;
     }
-    cl_format fmt = cl_format_guess(train_path);
-    cl_prepare_params in = cl_prepare_default_params();
-    in.types = (const char *const *)cl_paper_types;
-    in.ntypes = CL_NUM_PAPER_TYPES;
-    if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
-        (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
+    cl_train_data data;
+    if (cl_train_data_init(&data, format, tok_name, cl_paper_types, CL_NUM_PAPER_TYPES, &err) !=
+        CL_OK) {
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
         return 2;
     }
@@ -170,59 +129,36 @@ int cmd_finetune(int argc, char **argv)
     p.progress = on_progress;
     p.progress_ctx = &u;
     p.log = on_log;
-    u.tty = isatty(2);
 
     int rc = 1;
-    cl_corpus *train = NULL, *dev = NULL;
-    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK)
-        goto out;
-    if (dev_path && cl_corpus_load(dev_path, format ? fmt : cl_format_guess(dev_path), &in, &dev,
-                                   &err) != CL_OK)
+    if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
         goto out;
     cl_finetune_result r;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    /* a signal the parent ignores stays ignored (a shell's background jobs
-     * ignore SIGINT so that Ctrl-C does not reach them) */
-    if (old_int.sa_handler == SIG_IGN)
-        sigaction(SIGINT, &old_int, NULL);
-    if (old_term.sa_handler == SIG_IGN)
-        sigaction(SIGTERM, &old_term, NULL);
-    p.stop = stop_requested;
-    cl_status fst = cl_finetune(&p, train, dev, &r, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_stop_catch("\nclinner finetune: stopping after this step (checkpoint, dev validation, "
+                   "model); Ctrl-C again quits at once\n");
+    p.stop = cli_stop_requested;
+    cl_status fst = cl_finetune(&p, data.train, data.dev, &r, &err);
+    cli_stop_release();
     if (fst != CL_OK)
         goto out;
-    if (p.epochs == 0) {
-        rc = 0;
+    rc = 0;
+    if (p.epochs == 0)
         goto out;
-    }
     if (r.stopped_by_time || r.stopped_by_request)
         fprintf(stderr,
                 "clinner finetune: %s after %lld of %lld steps; the model below is that "
                 "checkpoint's (--resume continues)\n",
                 r.stopped_by_time ? "--time-limit reached" : "stopped by a signal",
                 (long long)r.steps_done, (long long)r.steps_total);
-    fprintf(stderr,
-            "clinner finetune: wrote %s: %d examples, %d epochs, first loss %.4f, last epoch "
-            "train loss %.4f, dev loss %.4f, %.0f s\n",
-            p.out_path, r.examples, r.epochs_done, r.first_loss,
-            r.train_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63],
-            r.dev_loss[(r.epochs_done - 1) < 64 ? r.epochs_done - 1 : 63], r.seconds);
+    char summary[8192];
+    cl_finetune_result_summary(&r, p.out_path, summary, sizeof summary);
+    fprintf(stderr, "clinner finetune: %s\n", summary);
     /* interrupted: the usual 128 + signal, though the model is written */
-    rc = r.stopped_by_request ? 128 + (int)stop_signal : 0;
+    rc = r.stopped_by_request ? 128 + cli_stop_signal() : 0;
 out:
     if (rc == 1)
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
-    cl_corpus_free(train);
-    cl_corpus_free(dev);
+    cl_train_data_free(&data);
     free(cache_owned);
     return rc;
 }

@@ -2,13 +2,13 @@
  * cmd_train.c - `clinner train crf`: train the supervised CRF tagger on a
  * training split, early-stopped on a dev split, and write the model.
  *
- * Documents are read and tokenized as `clinner tag` and `convert` do
- * (cli_io.c); the tokenizer, label set and input format are recorded in the
- * model so `clinner tag` uses the same tokenizer by default.  Progress
- * (iteration, loss, dev F1, time) goes to stderr.
+ * Documents are read and tokenized as `clinner finetune` and `train encoder`
+ * do (tokenize.h: cl_train_data); the tokenizer, label set and input format
+ * are recorded in the model (cl_crf_model_set_train_meta) so `clinner tag`
+ * uses the same tokenizer by default.  Progress (iteration, loss, dev F1,
+ * time) goes to stderr.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "clinner/tokenize.h"
@@ -31,47 +31,14 @@ static void usage(FILE *fp)
     cli_help(fp, "train-crf", vars);
 }
 
-typedef struct train_ui {
-    cl_progress *bar;
-    int eval_every;
-} train_ui;
-
-static void on_progress(void *ud, const cl_crf_progress *p)
+static void on_progress(void *ctx, const cl_crf_progress *p)
 {
-    train_ui *ui = ud;
-    if (!strcmp(p->stage, "features")) {
-        cl_progress_message(ui->bar, "features ready: %lld weights (%.1f s)",
-                            (long long)p->active, p->elapsed_s);
-        return;
-    }
-    if (!strcmp(p->stage, "done")) {
-        if (p->best_dev_f1 >= 0)
-            cl_progress_message(ui->bar,
-                                "done: best dev F1 %.4f at iteration %d (O bias %.2f), %lld "
-                                "non-zero weights, %.1f s",
-                                p->best_dev_f1, p->best_iteration, p->o_bias,
-                                (long long)p->active, p->elapsed_s);
-        else
-            cl_progress_message(ui->bar, "done: %lld non-zero weights, %.1f s",
-                                (long long)p->active, p->elapsed_s);
-        return;
-    }
-    cl_progress_update(ui->bar, p->iteration);
-    if (p->dev_f1 >= 0)
-        cl_progress_message(ui->bar,
-                            "iter %4d  loss %.2f  dev F1 %.4f (micro %.4f)  best %.4f @%d  "
-                            "active %lld  %.1f s",
-                            p->iteration, p->loss, p->dev_f1, p->dev_micro_f1, p->best_dev_f1,
-                            p->best_iteration, (long long)p->active, p->elapsed_s);
-    else if (ui->eval_every <= 0 || p->iteration % 10 == 0 || p->iteration == 1)
-        cl_progress_message(ui->bar, "iter %4d  loss %.2f  active %lld  %.1f s", p->iteration,
-                            p->loss, (long long)p->active, p->elapsed_s);
-}
-
-static int fail(const cl_error *err)
-{
-    fprintf(stderr, "clinner train: %s\n", err->msg);
-    return 1;
+    cl_progress *bar = ctx;
+    char line[512];
+    if (strcmp(p->stage, "features") != 0 && strcmp(p->stage, "done") != 0)
+        cl_progress_update(bar, p->iteration);
+    if (cl_crf_progress_line(p, line, sizeof line))
+        cl_progress_message(bar, "%s", line);
 }
 
 int cmd_train(int argc, char **argv)
@@ -136,80 +103,47 @@ int cmd_train(int argc, char **argv)
     }
     cl_error err;
     cl_error_clear(&err);
-    cl_tokenizer_kind tok;
-    cl_format fmt = cl_format_guess(train_path);
-    if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
-        cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK ||
-        (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
+    cl_train_data data;
+    if (cl_train_data_init(&data, format, tok_name, NULL, 0, &err) != CL_OK ||
+        cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK) {
         fprintf(stderr, "clinner train: %s\n", err.msg);
         return 2;
     }
-
-    p.vocab_tokenizer = tok;
-    cl_prepare_params in = cl_prepare_default_params();
-    in.tokenizer = tok;
-    if (p.labels == CL_CRF_LABELS_PAPER) {
-        in.types = cl_paper_types;
-        in.ntypes = CL_NUM_PAPER_TYPES;
-    } else {
-        in.types = cl_all_types;
-        in.ntypes = CL_NUM_ALL_TYPES;
-    }
-    cl_corpus *train = NULL, *dev = NULL;
+    data.prepare.types = cl_crf_labels_types(p.labels, &data.prepare.ntypes);
+    p.vocab_tokenizer = data.prepare.tokenizer;
     cl_dense_table *dense = NULL;
     cl_crf_model *m = NULL;
     int rc = 1;
     double t0 = cl_now();
-    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK ||
-        (dev_path && cl_corpus_load(dev_path, fmt, &in, &dev, &err) != CL_OK))
+    if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
         goto done;
     if (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK)
         goto done;
     fprintf(stderr,
             "clinner train: %d train documents (%lld sentences, %lld tokens), %d dev "
             "documents, tokenizer %s, labels %s, read in %.1f s\n",
-            train->ndocs, (long long)cl_corpus_nsentences(train),
-            (long long)cl_corpus_ntokens(train), dev ? dev->ndocs : 0, tok_name, labels,
-            cl_now() - t0);
+            data.train->ndocs, (long long)cl_corpus_nsentences(data.train),
+            (long long)cl_corpus_ntokens(data.train), data.dev ? data.dev->ndocs : 0, tok_name,
+            labels, cl_now() - t0);
     p.dense = dense;
-    train_ui ui = {cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode),
-                   p.eval_every};
+    cl_progress *bar = cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode);
     p.progress = on_progress;
-    p.progress_ud = &ui;
-    cl_status st = cl_crf_train(train, dev, &p, &m, &err);
-    cl_progress_free(ui.bar);
-    if (st != CL_OK)
-        goto done;
-    char num[256];
-    if (cl_crf_model_set_meta(m, "tokenizer", cl_tokenizer_name(tok), &err) != CL_OK ||
-        cl_crf_model_set_meta(m, "labels", cl_crf_labels_name(p.labels), &err) != CL_OK ||
-        cl_crf_model_set_meta(m, "format", cl_format_name(fmt), &err) != CL_OK)
-        goto done;
-    snprintf(num, sizeof num,
-             "c1=%g c2=%g max_iter=%d threads=%d seed=%llu min_count=%d doc_words=%d "
-             "gazetteer=%d",
-             p.c1, p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count,
-             p.doc_words, p.gazetteer ? 1 : 0);
-    const char *vocab_name = p.vocab_path ? strrchr(p.vocab_path, '/') : NULL;
-    vocab_name = vocab_name ? vocab_name + 1 : p.vocab_path;
-    if (cl_crf_model_set_meta(m, "params", num, &err) != CL_OK ||
-        (vocab_name && cl_crf_model_set_meta(m, "vocab", vocab_name, &err) != CL_OK) ||
+    p.progress_ud = bar;
+    cl_status st = cl_crf_train(data.train, data.dev, &p, &m, &err);
+    cl_progress_free(bar);
+    if (st != CL_OK ||
+        cl_crf_model_set_train_meta(m, &p, data.prepare.tokenizer, data.format, &err) != CL_OK ||
         cl_crf_model_save(m, out, &err) != CL_OK)
         goto done;
-    cl_crf_model_info info;
-    cl_crf_model_get_info(m, &info);
-    fprintf(stderr,
-            "clinner train: wrote %s (%d labels, %d attributes, %lld non-zero weights, %d "
-            "gazetteer entries, O bias %.2f) in %.1f s\n",
-            out, info.nlabels, info.nattrs, (long long)info.nonzero, info.gazetteer,
-            info.o_bias, cl_now() - t0);
+    char summary[8192];
+    cl_crf_model_summary(m, out, cl_now() - t0, summary, sizeof summary);
+    fprintf(stderr, "clinner train: %s\n", summary);
     rc = 0;
 done:
     if (rc)
-        fail(&err);
+        fprintf(stderr, "clinner train: %s\n", err.msg);
     cl_crf_model_free(m);
     cl_dense_free(dense);
-    cl_corpus_free(train);
-    cl_corpus_free(dev);
+    cl_train_data_free(&data);
     return rc;
 }

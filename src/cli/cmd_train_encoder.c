@@ -9,14 +9,13 @@
  * (step, loss, learning rate, pieces/s, ETA) and turns SIGINT/SIGTERM into a
  * checkpoint and a clean stop.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
+#include "cli/cli_stop.h"
 #include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/progress.h"
@@ -37,94 +36,51 @@ static void usage(FILE *fp)
     cli_help(fp, "train-encoder", vars);
 }
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-    if (stop_signal) /* second signal: quit at once */
-        _exit(128 + sig);
-    stop_signal = sig;
-}
-
-static bool stop_requested(void *ctx)
-{
-    (void)ctx;
-    return stop_signal != 0;
-}
-
-typedef struct ui {
-    cl_progress *bar;
-} ui;
-
 static void on_progress(void *ctx, const cl_enc_progress *p)
 {
-    ui *u = ctx;
-    if (!p->train && p->dev_f1 < 0) { /* no --dev */
-        cl_progress_message(u->bar, "epoch %d/%d done: loss %.4f", p->epoch, p->epochs, p->loss);
-        return;
-    }
-    if (!p->train) {
-        cl_progress_message(u->bar, "epoch %d/%d done: loss %.4f, dev F1 %.4f (best %.4f at epoch %d)",
-                            p->epoch, p->epochs, p->loss, p->dev_f1, p->best_dev_f1,
-                            p->best_epoch);
-        return;
-    }
-    cl_progress_update(u->bar, p->step);
-    if (p->step % 50 == 0 || p->step == 1)
-        cl_progress_message(u->bar,
-                            "step %lld/%lld  epoch %d  loss %.4f  lr %.2e  %.0f pieces/s  ETA %.0f "
-                            "min",
-                            (long long)p->step, (long long)p->nsteps, p->epoch, p->loss, p->lr,
-                            p->tokens_per_s, p->eta_s / 60.0);
+    cl_progress *bar = ctx;
+    char line[512];
+    if (p->train)
+        cl_progress_update(bar, p->step);
+    if (cl_enc_progress_line(p, line, sizeof line))
+        cl_progress_message(bar, "%s", line);
 }
 
 static void on_log(void *ctx, const char *msg)
 {
-    ui *u = ctx;
-    cl_progress_message(u->bar, "%s", msg);
+    cl_progress_message(ctx, "%s", msg);
 }
 
 /* --convert MODEL [--dev PATH]: new weight types, O's offset tuned on dev. */
 static int convert_model(const char *model, const char *out, const char *dev_path,
                          const char *format, const char *tok_name,
-                         const cl_encoder_train_params *p, const char *out_type)
+                         const cl_encoder_train_params *p, const char *out_type, cl_error *err)
 {
-    cl_error err;
-    cl_error_clear(&err);
     if (!out) {
         fprintf(stderr, "clinner train encoder: --convert needs -o (see --help)\n");
         return 2;
     }
-    if (!dev_path) {
-        if (cl_encoder_convert(model, out, p->out_type, &err) != CL_OK) {
-            fprintf(stderr, "clinner train encoder: %s\n", err.msg);
-            return 1;
-        }
-        fprintf(stderr, "clinner train encoder: wrote %s (%s)\n", out, out_type ? out_type : "f32");
-        return 0;
-    }
-    cl_tokenizer_kind tok;
-    cl_format fmt = cl_format_guess(dev_path);
-    cl_corpus *dev = NULL;
+    cl_train_data data = {.train = NULL};
+    double bias, before, after;
     int rc = 1;
-    if (cl_tokenizer_from_name(tok_name, &tok, &err) == CL_OK &&
-        (!format || cl_format_from_name(format, &fmt, &err) == CL_OK)) {
-        cl_prepare_params in = cl_prepare_default_params();
-        in.tokenizer = tok;
-        in.types = cl_paper_types;
-        in.ntypes = CL_NUM_PAPER_TYPES;
-        double bias, before, after;
-        if (cl_corpus_load(dev_path, fmt, &in, &dev, &err) == CL_OK &&
-            cl_encoder_tune_o_bias(model, dev, p->threads, out, p->out_type, &bias, &before,
-                                   &after, &err) == CL_OK) {
-            fprintf(stderr, "clinner train encoder: wrote %s: O offset %.2f (dev F1 %.4f -> %.4f)\n",
-                    out, bias, before, after);
+    if (!dev_path) {
+        if (cl_encoder_convert(model, out, p->out_type, err) == CL_OK) {
+            fprintf(stderr, "clinner train encoder: wrote %s (%s)\n", out,
+                    out_type ? out_type : "f32");
             rc = 0;
         }
+    } else if (cl_train_data_init(&data, format, tok_name, cl_paper_types, CL_NUM_PAPER_TYPES,
+                                  err) == CL_OK &&
+               cl_train_data_load(&data, NULL, dev_path, err) == CL_OK &&
+               cl_encoder_tune_o_bias(model, data.dev, p->threads, out, p->out_type, &bias,
+                                      &before, &after, err) == CL_OK) {
+        fprintf(stderr, "clinner train encoder: wrote %s: O offset %.2f (dev F1 %.4f -> %.4f)\n",
+                out, bias, before, after);
+        rc = 0;
     }
     if (rc)
-        fprintf(stderr, "clinner train encoder: %s\n", err.msg);
-    cl_corpus_free(dev);
+        fprintf(stderr, "clinner train encoder: %s\n", err->msg);
+    cl_train_data_free(&data);
     return rc;
 }
 
@@ -169,78 +125,52 @@ int cmd_train_encoder(int argc, char **argv)
         return 2;
     }
     if (convert)
-        return convert_model(convert, out, dev_path, format, tok_name, &p, out_type);
+        return convert_model(convert, out, dev_path, format, tok_name, &p, out_type, &err);
     if (!train_path || !out) {
         fprintf(stderr, "clinner train encoder: --train and -o are required (see --help)\n");
         return 2;
     }
-    cl_tokenizer_kind tok;
-    cl_format fmt = cl_format_guess(train_path);
-    if (cl_tokenizer_from_name(tok_name, &tok, &err) != CL_OK ||
-        (format && cl_format_from_name(format, &fmt, &err) != CL_OK)) {
+    cl_train_data data;
+    if (cl_train_data_init(&data, format, tok_name, cl_paper_types, CL_NUM_PAPER_TYPES, &err) !=
+        CL_OK) {
         fprintf(stderr, "clinner train encoder: %s\n", err.msg);
         return 2;
     }
     char *base_path = base ? strdup(base) : cl_encoder_default_base();
-    cl_prepare_params in = cl_prepare_default_params();
-    in.tokenizer = tok;
-    in.types = cl_paper_types;
-    in.ntypes = CL_NUM_PAPER_TYPES;
-    cl_corpus *train = NULL, *dev = NULL;
     int rc = 1;
-    if (cl_corpus_load(train_path, fmt, &in, &train, &err) != CL_OK ||
-        (dev_path && cl_corpus_load(dev_path, fmt, &in, &dev, &err) != CL_OK))
+    if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
         goto done;
     fprintf(stderr,
             "clinner train encoder: %d train documents (%lld sentences), %d dev documents, base "
             "%s, tokenizer %s\n",
-            train->ndocs, (long long)cl_corpus_nsentences(train), dev ? dev->ndocs : 0,
-            base_path, tok_name);
-    ui u = {cl_progress_new(stderr, "training", "steps", 0, pmode)};
+            data.train->ndocs, (long long)cl_corpus_nsentences(data.train),
+            data.dev ? data.dev->ndocs : 0, base_path, tok_name);
+    cl_progress *bar = cl_progress_new(stderr, "training", "steps", 0, pmode);
     p.base = base_path;
     p.out_path = out;
-    p.tokenizer = cl_tokenizer_name(tok);
+    p.tokenizer = cl_tokenizer_name(data.prepare.tokenizer);
     p.progress = on_progress;
-    p.progress_ctx = &u;
+    p.progress_ctx = bar;
     p.log = on_log;
-    p.log_ctx = &u;
-    p.stop = stop_requested;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    p.log_ctx = bar;
+    p.stop = cli_stop_requested;
+    cli_stop_catch(NULL);
     cl_encoder_train_result r;
-    cl_status st = cl_encoder_train(&p, train, dev, &r, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    cl_progress_free(u.bar);
+    cl_status st = cl_encoder_train(&p, data.train, data.dev, &r, &err);
+    cli_stop_release();
+    cl_progress_free(bar);
     if (st != CL_OK)
         goto done;
-    if (r.stopped) {
-        fprintf(stderr, "clinner train encoder: stopped at step %lld; checkpoint %s.ckpt "
-                        "(continue with --resume)\n",
-                (long long)r.steps, out);
-        rc = 128 + (int)stop_signal;
-        goto done;
-    }
-    if (r.best_dev_f1 < 0)
-        fprintf(stderr, "clinner train encoder: wrote %s (%d epoch%s, no dev split), %lld steps, %.1f s\n",
-                out, r.epochs_done, r.epochs_done == 1 ? "" : "s", (long long)r.steps, r.seconds);
-    else
-        fprintf(stderr,
-            "clinner train encoder: wrote %s (epoch %d of %d, best dev F1 %.4f; O offset %.2f: "
-            "%.4f), %lld steps, %lld pieces an epoch, %.1f s, memory estimate %.0f MB\n",
-            out, r.best_epoch, r.epochs_done, r.best_dev_f1, r.o_bias, r.tuned_dev_f1,
-            (long long)r.steps, (long long)r.train_pieces, r.seconds,
-            r.mem_estimate / 1048576.0);
-    rc = 0;
+    char summary[8192];
+    cl_encoder_train_summary(&r, out, summary, sizeof summary);
+    fprintf(stderr, "clinner train encoder: %s%s\n", summary,
+            r.stopped ? " (continue with --resume)" : "");
+    rc = r.stopped ? 128 + cli_stop_signal() : 0;
 done:
     if (rc == 1)
         fprintf(stderr, "clinner train encoder: %s\n", err.msg);
     free(base_path);
-    cl_corpus_free(train);
-    cl_corpus_free(dev);
+    cl_train_data_free(&data);
     return rc;
 }
 #else

@@ -32,6 +32,16 @@ const char *cl_crf_labels_name(cl_crf_labels labels)
     return labels == CL_CRF_LABELS_ALL ? "all" : "paper";
 }
 
+const char *const *cl_crf_labels_types(cl_crf_labels labels, int *ntypes)
+{
+    if (labels == CL_CRF_LABELS_ALL) {
+        *ntypes = CL_NUM_ALL_TYPES;
+        return cl_all_types;
+    }
+    *ntypes = CL_NUM_PAPER_TYPES;
+    return cl_paper_types;
+}
+
 /* Entities of a label sequence (labels.h's chunker); returns count.  ty and
  * b are scratch space for T values. */
 static int32_t chunks(const int32_t *y, int32_t T, int32_t *ty, bool *b, cl_bio_chunk *out)

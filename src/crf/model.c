@@ -143,6 +143,30 @@ cl_status cl_crf_model_set_meta(cl_crf_model *m, const char *key, const char *va
     return CL_OK;
 }
 
+cl_status cl_crf_model_set_train_meta(cl_crf_model *m, const cl_crf_train_params *p,
+                                      cl_tokenizer_kind tokenizer, cl_format format,
+                                      cl_error *err)
+{
+    char num[256];
+    snprintf(num, sizeof num,
+             "c1=%g c2=%g max_iter=%d threads=%d seed=%llu min_count=%d doc_words=%d "
+             "gazetteer=%d",
+             p->c1, p->c2, p->max_iter, p->threads, (unsigned long long)p->seed, p->min_count,
+             p->doc_words, p->gazetteer ? 1 : 0);
+    const char *vocab_name = p->vocab_path ? strrchr(p->vocab_path, '/') : NULL;
+    vocab_name = vocab_name ? vocab_name + 1 : p->vocab_path;
+    cl_status st = cl_crf_model_set_meta(m, "tokenizer", cl_tokenizer_name(tokenizer), err);
+    if (st == CL_OK)
+        st = cl_crf_model_set_meta(m, "labels", cl_crf_labels_name(p->labels), err);
+    if (st == CL_OK)
+        st = cl_crf_model_set_meta(m, "format", cl_format_name(format), err);
+    if (st == CL_OK)
+        st = cl_crf_model_set_meta(m, "params", num, err);
+    if (st == CL_OK && vocab_name)
+        st = cl_crf_model_set_meta(m, "vocab", vocab_name, err);
+    return st;
+}
+
 const char *cl_crf_model_get_meta(const cl_crf_model *m, const char *key)
 {
     for (int32_t i = 0; i < m->nmeta; i++)

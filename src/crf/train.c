@@ -187,7 +187,8 @@ static int on_iteration(void *ud, const double *x, int64_t n, double fx, int k)
     trainer *tr = ud;
     tr->last_iter = k;
     cl_crf_progress pr = {.iteration = k, .max_iter = tr->p->max_iter, .loss = fx,
-                          .dev_f1 = -1.0, .dev_micro_f1 = -1.0, .stage = "iteration"};
+                          .dev_f1 = -1.0, .dev_micro_f1 = -1.0, .stage = "iteration",
+                          .eval_every = tr->p->eval_every};
     bool stop = false;
     if (tr->ndev > 0 && tr->p->eval_every > 0 && k % tr->p->eval_every == 0) {
         pr.dev_f1 = dev_f1(tr, x, 0.0, &pr.dev_micro_f1);
@@ -616,7 +617,8 @@ static void report_stage(const trainer *tr, const char *stage, double loss, doub
     bool done = strcmp(stage, "done") == 0;
     cl_crf_progress pr = {.max_iter = p->max_iter, .loss = loss, .dev_f1 = -1,
                           .dev_micro_f1 = -1, .best_dev_f1 = -1,
-                          .elapsed_s = cl_now() - tr->t0, .o_bias = o_bias, .stage = stage};
+                          .elapsed_s = cl_now() - tr->t0, .o_bias = o_bias, .stage = stage,
+                          .eval_every = p->eval_every};
     if (done) {
         pr.best_dev_f1 = tr->ndev > 0 ? tr->best_f1 : -1;
         pr.best_iteration = tr->best_iter;

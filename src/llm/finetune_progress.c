@@ -1,7 +1,8 @@
 /*
  * finetune_progress.c - one line of fine-tuning progress (finetune.h:
  * cl_ft_progress_line): epoch, step, loss, learning rate, tokens/s, elapsed
- * time and ETA while training; the dev loss at the end of a validation.
+ * time and ETA while training; the dev loss at the end of a validation;
+ * and the sentence that sums a run up (cl_finetune_result_summary).
  */
 #include <stdio.h>
 
@@ -41,4 +42,17 @@ bool cl_ft_progress_line(const cl_ft_progress *p, char *buf, size_t n)
     else
         return false;
     return true;
+}
+
+void cl_finetune_result_summary(const cl_finetune_result *r, const char *out_path, char *buf,
+                                size_t n)
+{
+    int last = r->epochs_done - 1 < 64 ? r->epochs_done - 1 : 63; /* the arrays keep 64 */
+    if (last < 0)
+        last = 0;
+    snprintf(buf, n,
+             "wrote %s: %d examples, %d epochs, first loss %.4f, last epoch train loss %.4f, "
+             "dev loss %.4f, %.0f s",
+             out_path, r->examples, r->epochs_done, r->first_loss, r->train_loss[last],
+             r->dev_loss[last], r->seconds);
 }

@@ -108,3 +108,41 @@ cl_status cl_corpus_convert(const char *in, const char *out, const cl_convert_pa
     cl_corpus_free(c);
     return st;
 }
+
+cl_status cl_train_data_init(cl_train_data *d, const char *format, const char *tokenizer,
+                             const char *const *types, int ntypes, cl_error *err)
+{
+    memset(d, 0, sizeof *d);
+    d->prepare = cl_prepare_default_params();
+    d->prepare.types = types;
+    d->prepare.ntypes = ntypes;
+    d->format_given = format != NULL;
+    cl_status st = cl_tokenizer_from_name(tokenizer, &d->prepare.tokenizer, err);
+    if (st == CL_OK && format)
+        st = cl_format_from_name(format, &d->format, err);
+    return st;
+}
+
+cl_status cl_train_data_load(cl_train_data *d, const char *train_path, const char *dev_path,
+                             cl_error *err)
+{
+    cl_status st = CL_OK;
+    if (train_path) {
+        if (!d->format_given)
+            d->format = cl_format_guess(train_path);
+        st = cl_corpus_load(train_path, d->format, &d->prepare, &d->train, err);
+    }
+    if (st == CL_OK && dev_path)
+        st = cl_corpus_load(dev_path, d->format_given ? d->format : cl_format_guess(dev_path),
+                            &d->prepare, &d->dev, err);
+    if (st != CL_OK)
+        cl_train_data_free(d);
+    return st;
+}
+
+void cl_train_data_free(cl_train_data *d)
+{
+    cl_corpus_free(d->train);
+    cl_corpus_free(d->dev);
+    d->train = d->dev = NULL;
+}
