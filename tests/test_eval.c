@@ -1,6 +1,8 @@
 /* test_eval.c - the scorer: seqeval's entity rules (default and strict),
  * averages, the paper's average, paper-lines parsing and alignment,
  * span-level scoring and the error breakdown. */
+#include <unistd.h>
+
 #include "testutil.h"
 
 #include <math.h>
@@ -721,6 +723,47 @@ static void error_classes(void **state)
     cl_scorer_free(s);
 }
 
+/* clinner eval over files: the lean token path, the report comparing two
+ * predictions, and the parameter checks. */
+static void files_and_report(void **state)
+{
+    (void)state;
+    cl_error err;
+    const char *const preds[] = {"tests/fixtures/eval/gold.conll", "tests/fixtures/eval/pred.conll"};
+    cl_format fmts[] = {CL_FORMAT_CONLL};
+    cl_eval_files_params p = {.gold_path = "tests/fixtures/eval/gold.conll",
+                              .gold_fmt = CL_FORMAT_CONLL, .pred_paths = preds, .npreds = 1,
+                              .pred_fmts = fmts, .nfmts = 1, .eval = cl_eval_default_params()};
+    cl_eval_result self, other;
+    assert_int_equal(cl_eval_files(&p, &self, &err), CL_OK);
+    assert_true(self.micro.f1 > 0.999); /* gold against itself */
+    cl_eval_result_free(&self);
+    char html[] = "/tmp/clinner-eval-XXXXXX";
+    int fd = mkstemp(html);
+    assert_true(fd >= 0);
+    close(fd);
+    p.pred_paths = preds + 1;
+    assert_int_equal(cl_eval_files(&p, &other, &err), CL_OK);
+    p.pred_paths = preds;
+    p.npreds = 2;
+    assert_int_equal(cl_eval_files(&p, &self, &err), CL_ERR_ARG); /* two need a report */
+    p.html_path = html;
+    assert_int_equal(cl_eval_files(&p, &self, &err), CL_OK);
+    assert_true(self.micro.f1 > 0.999);
+    assert_true(self.has_errors); /* collected for the report */
+    char *text = NULL;
+    size_t n = 0;
+    assert_int_equal(cl_read_file(html, &text, &n, &err), CL_OK);
+    assert_non_null(strstr(text, "pred.conll")); /* the second column */
+    assert_non_null(strstr(text, "gold.conll"));
+    free(text);
+    cl_eval_result_free(&self);
+    cl_eval_result_free(&other);
+    remove(html);
+    p.nfmts = 3;
+    assert_int_equal(cl_eval_files(&p, &self, &err), CL_ERR_ARG);
+}
+
 /* Which scoring two formats call for, and the pairs that cannot be scored. */
 static void scoring_follows_the_formats(void **state)
 {
@@ -803,6 +846,7 @@ int main(void)
         cmocka_unit_test(error_classes),
         cmocka_unit_test(paper_gpt4_row),
         cmocka_unit_test(scoring_follows_the_formats),
+        cmocka_unit_test(files_and_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,27 @@ cl_status cl_eval_token_files(const char *gold_path, cl_format gold_fmt, const c
                               cl_format pred_fmt, const cl_eval_params *params,
                               cl_eval_result *out, cl_error *err);
 
+/* clinner eval: gold_path (gold_fmt) against the first prediction file,
+ * into *out; with html_path, also every other prediction file, each scored
+ * with its error breakdown, and a report comparing them written to
+ * html_path (atomically; columns named by file name).  pred_fmts has npreds
+ * formats, or one for all (nfmts 1).  Which scoring applies follows from
+ * the gold format and the first prediction's (cl_eval_scoring_check); one
+ * token-level pair without a report takes the lean path
+ * (cl_eval_token_files). */
+typedef struct cl_eval_files_params {
+    const char *gold_path;
+    cl_format gold_fmt;
+    const char *const *pred_paths;
+    int npreds;
+    const cl_format *pred_fmts;
+    int nfmts;
+    bool match_given;       /* an explicit match mode: span level for token gold */
+    const char *html_path;  /* NULL: no report */
+    cl_eval_params eval;    /* errors are collected for the report either way */
+} cl_eval_files_params;
+cl_status cl_eval_files(const cl_eval_files_params *p, cl_eval_result *out, cl_error *err);
+
 /* ---- reports ---- */
 
 /* seqeval-like table (4 digits) plus the paper's average row; with errors

@@ -35,42 +35,6 @@ static cl_status opt_append(const char *name, const char *value, void *dst, cl_e
     return CL_OK;
 }
 
-/* --html: the report of the first prediction (already scored, with errors)
- * and of every other --pred, side by side, written atomically to path. */
-static cl_status write_html(const char *path, const cl_corpus *g, const char *gold,
-                            const cl_eval_result *first, const path_list *preds,
-                            const path_list *fmts, const cl_eval_params *params,
-                            bool span_level, cl_error *err)
-{
-    cl_eval_result res[MAX_PREDS];
-    const cl_eval_result *rs[MAX_PREDS] = {first};
-    const char *names[MAX_PREDS];
-    memset(res, 0, sizeof res);
-    cl_eval_params one = *params;
-    cl_status st = CL_OK;
-    for (int i = 1; i < preds->n && st == CL_OK; i++) {
-        cl_format pf;
-        one.pred_name = preds->v[i]; /* messages name this file */
-        if ((st = cl_format_from_name(fmts->v[fmts->n == 1 ? 0 : i], &pf, err)) == CL_OK)
-            st = cl_eval_file(g, preds->v[i], pf, span_level, &one, &res[i], err);
-        rs[i] = &res[i];
-    }
-    for (int i = 0; i < preds->n; i++) { /* the file name names the column */
-        const char *slash = strrchr(preds->v[i], '/');
-        names[i] = slash && slash[1] ? slash + 1 : preds->v[i];
-    }
-    cl_buf html;
-    cl_buf_init(&html);
-    if (st == CL_OK)
-        st = cl_eval_format_html(rs, names, preds->n, "clinner evaluation", gold, &html, err);
-    if (st == CL_OK)
-        st = cl_atomic_write(path, html.data, html.len, err);
-    for (int i = 1; i < preds->n; i++)
-        cl_eval_result_free(&res[i]);
-    cl_buf_free(&html);
-    return st;
-}
-
 static void usage(FILE *fp)
 {
     cli_help(fp, "eval", NULL);
@@ -114,63 +78,38 @@ int cmd_eval(int argc, char **argv)
 
     cl_error err;
     cl_error_clear(&err);
-    cl_eval_params params = cl_eval_default_params();
-    params.errors = errors || html;
-    params.gold_name = gold;
-    params.pred_name = strcmp(pred, "-") ? pred : "stdin";
-    cl_format gf, pf;
-    if (cl_format_from_name(gold_fmt, &gf, &err) != CL_OK ||
-        cl_format_from_name(pred_fmt, &pf, &err) != CL_OK ||
-        (mode && cl_eval_mode_from_name(mode, &params.mode, &err) != CL_OK) ||
-        (match && cl_eval_match_from_name(match, &params.match, &err) != CL_OK)) {
-        fprintf(stderr, "clinner eval: %s\n", err.msg);
-        return 2;
-    }
+    cl_format pfs[MAX_PREDS];
+    cl_eval_files_params p = {.gold_path = gold, .pred_paths = preds.v, .npreds = preds.n,
+                              .pred_fmts = pfs, .nfmts = pred_fmts.n, .match_given = match != NULL,
+                              .html_path = html, .eval = cl_eval_default_params()};
+    p.eval.errors = errors;
+    p.eval.gold_name = gold;
+    p.eval.pred_name = strcmp(pred, "-") ? pred : "stdin";
     bool span_level;
-    if (cl_eval_scoring_check(gf, pf, match != NULL, &span_level, &err) != CL_OK) {
+    cl_status st = cl_format_from_name(gold_fmt, &p.gold_fmt, &err);
+    for (int i = 0; i < pred_fmts.n && st == CL_OK; i++)
+        st = cl_format_from_name(pred_fmts.v[i], &pfs[i], &err);
+    if (st != CL_OK || (mode && cl_eval_mode_from_name(mode, &p.eval.mode, &err) != CL_OK) ||
+        (match && cl_eval_match_from_name(match, &p.eval.match, &err) != CL_OK) ||
+        cl_eval_scoring_check(p.gold_fmt, pfs[0], match != NULL, &span_level, &err) != CL_OK) {
         fprintf(stderr, "clinner eval: %s\n", err.msg);
         return 2;
     }
-
-    int rc = 1;
-    cl_corpus *g = NULL;
     cl_eval_result res;
-    memset(&res, 0, sizeof res);
     cl_buf out;
     cl_buf_init(&out);
-    if (!span_level && pf != CL_FORMAT_PAPER_LINES && !html) {
-        /* token against token: one corpus in memory at a time (peak
-         * memory); --html keeps the gold to score every --pred against it */
-        if (cl_eval_token_files(gold, gf, pred, pf, &params, &res, &err) != CL_OK)
-            goto fail;
-    } else if (!(g = cl_corpus_new())) {
-        cl_error_set(&err, CL_ERR_NOMEM, "out of memory");
-        goto fail;
-    } else if (cl_corpus_read(g, gf, gold, &err) != CL_OK ||
-               cl_eval_file(g, pred, pf, span_level, &params, &res, &err) != CL_OK) {
-        goto fail;
+    int rc = 1;
+    if (cl_eval_files(&p, &res, &err) == CL_OK) {
+        res.has_errors = res.has_errors && errors; /* collected for --html; shown on --errors */
+        st = json ? cl_eval_format_json(&res, &out, &err) : cl_eval_format_table(&res, &out, &err);
+        if (st == CL_OK && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout)))
+            fprintf(stderr, "clinner eval: error writing the report\n");
+        else if (st == CL_OK)
+            rc = 0;
     }
-    bool had_errors = res.has_errors; /* --html collects them; print them on --errors only */
-    res.has_errors = had_errors && errors;
-    if ((json ? cl_eval_format_json(&res, &out, &err) : cl_eval_format_table(&res, &out, &err)) !=
-        CL_OK)
-        goto fail;
-    res.has_errors = had_errors;
-    if (html && write_html(html, g, gold, &res, &preds, &pred_fmts, &params, span_level, &err) !=
-                    CL_OK)
-        goto fail;
-    fwrite(out.data, 1, out.len, stdout);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "clinner eval: error writing the report\n");
-        goto done;
-    }
-    rc = 0;
-    goto done;
-fail:
-    fprintf(stderr, "clinner eval: %s\n", err.msg);
-done:
+    if (rc && err.msg[0])
+        fprintf(stderr, "clinner eval: %s\n", err.msg);
     cl_buf_free(&out);
     cl_eval_result_free(&res);
-    cl_corpus_free(g);
     return rc;
 }
