@@ -17,6 +17,7 @@
 #include "cli/cli_opts.h"
 #include "cli/help.h"
 #include "cli/commands.h"
+#include "clinner/progress.h"
 #include "clinner/util.h"
 
 #if CL_HAVE_LLAMA
@@ -31,25 +32,13 @@ static void usage(FILE *fp)
 
 static void on_log(void *ctx, const char *msg)
 {
-    (void)ctx;
-    fprintf(stderr, "clinner features: %s\n", msg);
+    cl_progress_message(ctx, "clinner features: %s", msg);
 }
-
-typedef struct ui {
-    double t0, last;
-} ui;
 
 static void on_progress(void *ctx, int32_t done, int32_t total, int64_t model_tokens)
 {
-    ui *u = ctx;
-    double now = cl_now();
-    if (done < total && now - u->last < 10)
-        return;
-    u->last = now;
-    double el = now - u->t0;
-    fprintf(stderr, "features: %d/%d documents, %lld model tokens, %.0f tokens/s, ETA %.0fs\n",
-            done, total, (long long)model_tokens, el > 0 ? (double)model_tokens / el : 0.0,
-            done ? el * (total - done) / done : -1.0);
+    cl_progress_set_total(ctx, total);
+    cl_progress_update2(ctx, done, model_tokens, "model tokens");
 }
 
 /* --layer N or "last" */
@@ -71,6 +60,7 @@ int cmd_features(int argc, char **argv)
 {
     cl_features_params p = cl_features_default_params();
     const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL;
+    cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_FLAG("--no-cache", &p.no_cache),
         CLI_FLAG("--verbose", &p.verbose),
@@ -82,6 +72,7 @@ int cmd_features(int argc, char **argv)
         CLI_PARSER("--layer", &p.layer, parse_layer),
         CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 16, 65536),
         CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
+        CLI_PARSER("--progress", &pmode, cli_opt_progress),
     };
     int done = cli_parse_command("features", usage, opts, CLI_NOPTS(opts), &input, argc, argv, 1);
     if (done >= 0)
@@ -99,17 +90,18 @@ int cmd_features(int argc, char **argv)
         fprintf(stderr, "clinner features: %s\n", err.msg);
         return 2;
     }
-    ui u = {cl_now(), cl_now()};
+    cl_progress *bar = cl_progress_new(stderr, "features", "documents", 0, pmode);
     p.log = on_log;
+    p.log_ctx = p.progress_ctx = bar;
     p.progress = on_progress;
-    p.progress_ctx = &u;
     int rc = 1;
     cl_corpus *c = NULL;
     cl_features_result r;
     if (cl_corpus_load(input, fmt, &in, &c, &err) != CL_OK ||
         cl_features_export(&p, c, out, &r, &err) != CL_OK) {
-        fprintf(stderr, "clinner features: %s\n", err.msg);
+        cl_progress_message(bar, "clinner features: %s", err.msg);
     } else {
+        cl_progress_finish(bar);
         fprintf(stderr,
                 "clinner features: wrote %s: %d documents, %lld tokens x %d dims (%lld model "
                 "tokens, %.1f s%s)\n",
@@ -118,6 +110,7 @@ int cmd_features(int argc, char **argv)
         rc = 0;
     }
     cl_corpus_free(c);
+    cl_progress_free(bar);
     return rc;
 }
 
