@@ -62,9 +62,9 @@ void cli_session_help(FILE *fp, const char *page, const char *key_env_option)
     cli_help(fp, page, vars);
 }
 
-/* The session's options (and tag's --answers) and the fields they set, as
- * the library's messages name them (NULL: the key option the command
- * names). */
+/* The session's options (tag's --answers, serve's --scores) and the fields
+ * they set, as the library's messages name them (NULL: the key option the
+ * command names). */
 static const char *const fields[][2] = {
     {"--backend", "backend"}, {"--model", "model"}, {"--dense", "dense"},
     {"--tokenizer", "tokenizer"}, {"--strategy", "strategy"}, {"--decode", "decode"},
@@ -74,7 +74,7 @@ static const char *const fields[][2] = {
     {"--verbose", "verbose"}, {"--shots", "shots"}, {"--parallel", "parallel"},
     {"--max-tokens", "max_tokens"}, {"--seed", "seed"}, {"--retries", "retries"},
     {"--rag-k", "rag_k"}, {"--ctx", "ctx_tokens"}, {"--temp", "temperature"},
-    {"--timeout", "timeout_s"}, {"--answers", "answers_path"},
+    {"--timeout", "timeout_s"}, {"--answers", "answers_path"}, {"--scores", "scores_path"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
