@@ -255,7 +255,7 @@ static void test_server_config(void **state)
     assert_null(d.api_key);
     assert_null(d.cors_origin); /* CORS off by default */
     c = d, c.port = 70000, start_bad(c, "port: 70000 is not in [0, 65535]");
-    c = d, c.workers = 0, start_bad(c, "workers: 0");
+    c = d, c.workers = -1, start_bad(c, "workers: -1"); /* 0: one per CPU */
     c = d, c.queue = 0, start_bad(c, "queue: 0");
     c = d, c.max_docs = 0, start_bad(c, "max_docs: 0");
     c = d, c.max_body = 1, start_bad(c, "max_body");
@@ -266,6 +266,37 @@ static void test_server_config(void **state)
     assert_int_equal(cl_server_shutdown(NULL, 1), 0);
 }
 
+/* The scores file: the one given, else MODEL.scores.json when it exists. */
+static void test_read_scores(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/clinner-scores-XXXXXX", model[64], guess[80], bad[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/m.crf", dir);
+    snprintf(guess, sizeof guess, "%s.scores.json", model);
+    snprintf(bad, sizeof bad, "%s/bad.json", dir);
+    cl_error err;
+    char *json = (char *)1;
+    assert_int_equal(cl_serve_read_scores(NULL, model, &json, &err), CL_OK);
+    assert_null(json); /* none beside the model: none shown */
+    FILE *f = fopen(guess, "w");
+    fputs("{\"average\": {\"f1\": 0.5}}", f);
+    fclose(f);
+    assert_int_equal(cl_serve_read_scores(NULL, model, &json, &err), CL_OK);
+    assert_non_null(strstr(json, "0.5"));
+    free(json);
+    f = fopen(bad, "w");
+    fputs("[1]", f);
+    fclose(f);
+    assert_int_equal(cl_serve_read_scores(bad, model, &json, &err), CL_ERR_PARSE);
+    assert_null(json);
+    assert_non_null(strstr(err.msg, "bad.json is not a JSON object"));
+    assert_int_not_equal(cl_serve_read_scores("/nonexistent.json", model, &json, &err), CL_OK);
+    unlink(guess);
+    unlink(bad);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_request_errors),   cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_eval_confusion),   cmocka_unit_test(test_eval_html),
         cmocka_unit_test(test_server_config),
+        cmocka_unit_test(test_read_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,45 @@ static void test_default_model_session(void **state)
     cl_tag_session_free(s);
     free(fp1);
 
+    /* a job: text in, jsonl out, with the session's fingerprint and the formats */
+    assert_int_equal(cl_tag_session_open(&cfg, &s, &err), CL_OK);
+    char in[128], out[128];
+    snprintf(in, sizeof in, "%s/in.txt", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    FILE *f = fopen(in, "w");
+    fputs("Fabry disease causes pain.", f);
+    fclose(f);
+    cl_tag_job_params jp = cl_tag_job_default_params();
+    jp.input = in;
+    jp.from = CL_FORMAT_TEXT;
+    jp.out_path = out;
+    jp.shard = "3/3";
+    cl_tag_job *job = NULL;
+    assert_int_equal(cl_tag_job_open(s, &jp, &job, &err), CL_ERR_ARG);
+    assert_null(job);
+    assert_true(!strncmp(err.msg, "shard: ", 7));
+    jp.shard = NULL;
+    assert_int_equal(cl_tag_job_open(s, &jp, &job, &err), CL_OK);
+    assert_int_equal(cl_tag_job_sentences(job), 1);
+    cl_run_summary sum;
+    assert_int_equal(cl_tag_job_run(job, NULL, &sum, &err), CL_OK);
+    assert_int_equal(sum.documents, 1);
+    cl_buf line;
+    cl_buf_init(&line);
+    assert_int_equal(cl_tag_job_format_summary(job, &sum, &line), CL_OK);
+    assert_null(strchr(line.data, '\n')); /* no fleet line */
+    cl_buf_free(&line);
+    assert_int_equal(cl_tag_job_finish(job, &err), CL_OK);
+    cl_tag_job_free(job);
+    cl_tag_session_free(s);
+    char *got = NULL;
+    size_t n;
+    assert_int_equal(cl_read_file(out, &got, &n, &err), CL_OK);
+    assert_non_null(strstr(got, "Fabry disease"));
+    free(got);
+    unlink(in);
+    unlink(out);
+
     /* no model where the default is looked for: the error names the field */
     char empty[] = "/tmp/clinner-session-empty-XXXXXX";
     assert_non_null(mkdtemp(empty));
@@ -156,6 +195,31 @@ static void test_bad_config(void **state)
     cfg.decode = "forced"; /* a server gives no scores to force with */
     assert_int_equal(cl_tag_session_open(&cfg, &s, &err), CL_ERR_ARG);
     assert_true(!strncmp(err.msg, "decode: ", 8));
+}
+
+/* Which backends use which fields, and the refusal of the others'. */
+static void test_foreign_fields(void **state)
+{
+    (void)state;
+    assert_true(cl_tag_config_field_applies("llama", "ctx_tokens"));
+    assert_false(cl_tag_config_field_applies("openai", "ctx_tokens"));
+    assert_true(cl_tag_config_field_applies("openai", "strategy"));
+    assert_false(cl_tag_config_field_applies("crf", "answers_path"));
+    assert_true(cl_tag_config_field_applies("encoder", "model")); /* every backend's */
+    cl_error err;
+    const char *given[] = {"model", "strategy", NULL, "ctx_tokens"};
+    assert_int_equal(cl_tag_config_foreign_field("llama", given, 4, &err), -1);
+    /* llama's fields are looked at before the LLM backends' */
+    assert_int_equal(cl_tag_config_foreign_field("crf", given, 4, &err), 3);
+    assert_string_equal(err.msg, "ctx_tokens is for the llama backend (the crf backend has no "
+                                 "prompts)");
+    assert_int_equal(cl_tag_config_foreign_field("openai", given, 4, &err), 3);
+    assert_non_null(strstr(err.msg, "(the openai backend leaves it to the server)"));
+    assert_int_equal(cl_tag_config_foreign_field("encoder", given, 2, &err), 1);
+    assert_string_equal(err.msg, "strategy is for the LLM backends (llama, openai), not encoder");
+    const char *dense[] = {"dense"};
+    assert_int_equal(cl_tag_config_foreign_field("openai", dense, 1, &err), 0);
+    assert_string_equal(err.msg, "dense is for the crf backend, not openai");
 }
 
 static void test_prepare(void **state)
@@ -218,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_model_session),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_foreign_fields),
         cmocka_unit_test(test_prepare),
         cmocka_unit_test(test_format_guess),
     };

@@ -320,6 +320,41 @@ static void stream_equals_batch(void **state)
     assert_int_equal(nmerged, 4);
     assert_string_equal(merged, want);
     free(merged);
+
+    /* the same from files, into a file written atomically */
+    char dir[] = "/tmp/clinner-merge-XXXXXX", paths[4][64], out[64];
+    assert_non_null(mkdtemp(dir));
+    const char *shard_paths[3], *swapped[3];
+    for (int k = 0; k < 4; k++) {
+        snprintf(paths[k], sizeof paths[k], "%s/%d", dir, k);
+        FILE *f = fopen(paths[k], "w");
+        fputs(k < 3 ? parts[k] : JSONL, f);
+        fclose(f);
+        if (k < 3)
+            shard_paths[k] = paths[k];
+    }
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(cl_run_merge_files(paths[3], CL_FORMAT_JSONL, shard_paths, 3,
+                                        CL_FORMAT_JSONL, out, &nmerged, &err),
+                     CL_OK);
+    assert_int_equal(nmerged, 4);
+    assert_int_equal(cl_read_file(out, &merged, &mn, &err), CL_OK);
+    assert_string_equal(merged, want);
+    free(merged);
+    unlink(out);
+    swapped[0] = paths[1], swapped[1] = paths[0], swapped[2] = paths[2];
+    assert_int_not_equal(cl_run_merge_files(paths[3], CL_FORMAT_JSONL, swapped, 3,
+                                            CL_FORMAT_JSONL, out, &nmerged, &err),
+                         CL_OK);
+    assert_int_not_equal(access(out, F_OK), 0); /* nothing left on error */
+    swapped[2] = "/nonexistent/shard";
+    assert_int_equal(cl_run_merge_files(paths[3], CL_FORMAT_JSONL, swapped, 3, CL_FORMAT_JSONL,
+                                        out, &nmerged, &err),
+                     CL_ERR_IO);
+    assert_non_null(strstr(err.msg, "/nonexistent/shard: cannot open"));
+    for (int k = 0; k < 4; k++)
+        unlink(paths[k]);
+    rmdir(dir);
     cl_doc_reader_free(r);
     fclose(in);
     for (int k = 0; k < 3; k++) {

@@ -64,6 +64,8 @@ cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_b
 /* "requests per server: URL N answered[, N failed, taken out N, re-admitted N]; ..."
  * for an openai tagger (nothing for other taggers). */
 cl_status cl_openai_server_summary(const cl_tagger *t, cl_buf *out);
+/* The servers an openai tagger sends to (0 for other taggers). */
+int32_t cl_openai_server_count(const cl_tagger *t);
 
 #ifdef __cplusplus
 }

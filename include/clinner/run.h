@@ -147,6 +147,14 @@ cl_status cl_shard_parse(const char *spec, int32_t *k, int32_t *n, cl_error *err
 cl_status cl_run_merge(cl_doc_reader *order, FILE *const *shards, const char *const *names,
                        int32_t n, cl_format fmt, FILE *out, int64_t *merged, cl_error *err);
 
+/* cl_run_merge over files: input (format in_fmt; "-": stdin) gives the
+ * order, shards[0..n) are the paths of the shard outputs, and the result
+ * goes to out_path ("-": stdout) atomically: nothing is left there on
+ * error.  *merged: the documents written. */
+cl_status cl_run_merge_files(const char *input, cl_format in_fmt, const char *const *shards,
+                             int32_t n, cl_format fmt, const char *out_path, int64_t *merged,
+                             cl_error *err);
+
 /* The work folder of an output path ("<out>.clinner-run"); caller frees. */
 char *cl_run_work_dir(const char *out_path);
 

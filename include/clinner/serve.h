@@ -63,7 +63,7 @@ void cl_tag_request_free(cl_tag_request *r);
 typedef struct cl_serve_config {
     const char *host;          /* address to listen on (default "127.0.0.1") */
     int port;                  /* 0: any free port (see cl_server_port) */
-    int32_t workers;           /* tagging threads (default 1) */
+    int32_t workers;           /* tagging threads (default 1; 0: one per CPU, at most 16) */
     int32_t queue;             /* tagging requests admitted at once (default 64) */
     int32_t max_docs;          /* documents per request (default 1000) */
     int32_t max_connections;   /* open connections (default 256) */
@@ -91,6 +91,13 @@ typedef struct cl_server cl_server;
  * server).  Fails with a message naming the field at fault ("port: ..."). */
 cl_status cl_server_start(const cl_serve_config *cfg, cl_tag_session *s, cl_server **out,
                           cl_error *err);
+/* Open a tagging session from tag (cl_tag_session_open) and start a server
+ * on it that owns it (cl_server_free frees it).  With cfg->scores_json
+ * NULL the scores shown are read by cl_serve_read_scores(scores_path, the
+ * session's model).  Errors name the field at fault: the session's
+ * ("model: ..."), "scores_path: ...", or the server's ("port: ..."). */
+cl_status cl_server_open(const cl_serve_config *cfg, const cl_tag_config *tag,
+                         const char *scores_path, cl_server **out, cl_error *err);
 /* The port actually bound (the chosen one when cfg.port was 0). */
 int cl_server_port(const cl_server *srv);
 /* Stop accepting connections, wait up to grace_s for the requests in flight
@@ -103,6 +110,25 @@ void cl_server_free(cl_server *srv);
 /* The Prometheus text of the server's counters so far (what /metrics
  * answers); appended to out. */
 cl_status cl_server_metrics(cl_server *srv, cl_buf *out, cl_error *err);
+
+/* "listening on http://HOST:PORT (backend B, model M, N tagging threads[,
+ * bearer key required])", appended to out. */
+cl_status cl_server_describe(const cl_server *srv, cl_buf *out);
+
+/* ---- around the server ---- */
+
+/* The scores /v1/models shows (cl_serve_config.scores_json) for a session
+ * with this model: the file at path, else MODEL.scores.json beside the
+ * model when it is readable.  *json: the text, a JSON object (caller
+ * frees), or NULL when there is none.  CL_ERR_PARSE when it is not an
+ * object. */
+cl_status cl_serve_read_scores(const char *path, const char *model, char **json, cl_error *err);
+/* For a program that serves until told to stop: block SIGTERM and SIGINT
+ * in the calling thread, and so in the threads it starts afterwards (call
+ * it before cl_server_start), and ignore SIGPIPE (a client hanging up). */
+void cl_serve_block_stop_signals(void);
+/* Wait for SIGTERM or SIGINT (blocked as above) and return which. */
+int cl_serve_wait_stop_signal(void);
 
 #ifdef __cplusplus
 }

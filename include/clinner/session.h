@@ -135,6 +135,18 @@ const char *cl_tag_backend_name(int32_t i);
 const char *cl_tag_default_backend(const cl_tag_config *cfg);
 bool cl_tag_backend_available(const char *name);
 
+/* Whether backend uses config field `field` (a cl_tag_config member's
+ * name, or the job's "answers_path"): fields such as ctx_tokens (llama),
+ * api_base (openai) or strategy (llama, openai) mean nothing to others. */
+bool cl_tag_config_field_applies(const char *backend, const char *field);
+/* Of the fields given[0..n) (names as above), the first that backend does
+ * not use, or -1: the crf backend's fields are looked at first, then
+ * llama's, openai's and those of both LLM backends.  err then says whose
+ * the field is, starting with its name: "ctx_tokens is for the llama
+ * backend (the crf backend has no prompts)". */
+int cl_tag_config_foreign_field(const char *backend, const char *const *given, size_t n,
+                                cl_error *err);
+
 /* Run the batch runner over c (prepared: cl_tag_session_prepare_doc) with
  * this session: the batch size and thread count are the session's, and so
  * is the fingerprint when p's is NULL. */
@@ -148,6 +160,45 @@ cl_status cl_tag_session_stream(cl_tag_session *s, cl_doc_reader *in, const cl_s
                                 cl_run_summary *sum, cl_error *err);
 /* cl_tag_session_prepare_doc as a cl_prepare_fn (session: the session). */
 cl_status cl_tag_session_prepare_fn(void *session, cl_doc *doc, cl_error *err);
+
+/* ---- a tagging job ----
+ * `clinner tag`'s run: one input path to one output path with a session.
+ * A file output is written by the checkpointed runner (cl_tag_session_run)
+ * with the session's fingerprint plus " from=FMT to=FMT"; an output to
+ * stdout ("-") is streamed document by document (cl_tag_session_stream)
+ * unless the input is brat. */
+typedef struct cl_tag_job_params {
+    const char *input;        /* file, brat folder, or "-" (stdin) (default "-") */
+    cl_format from, to;       /* the input's and the output's format (default jsonl) */
+    const char *out_path;     /* file, brat folder, or "-" (stdout) (default "-") */
+    bool resume;              /* continue a checkpointed run (cl_run_params) */
+    const char *answers_path; /* the raw answers, as cl_run_params (NULL: none) */
+    const char *shard;        /* "K/N" (cl_shard_parse): only that shard (NULL: all) */
+    const char *on_error;     /* malformed input records: "fail" (NULL) or "skip" */
+    const char *rejects_path; /* skip: the raw text of each rejected record (NULL: none) */
+} cl_tag_job_params;
+
+cl_tag_job_params cl_tag_job_default_params(void);
+
+typedef struct cl_tag_job cl_tag_job;
+
+/* Check p's shard and on_error, create the rejects file and open the input;
+ * unless streamed, read it all (prepared the session's way).  s is
+ * borrowed: it must outlive the job. */
+cl_status cl_tag_job_open(cl_tag_session *s, const cl_tag_job_params *p, cl_tag_job **out,
+                          cl_error *err);
+/* The sentences the job will tag (0 when streamed: not known in advance). */
+int64_t cl_tag_job_sentences(const cl_tag_job *j);
+/* Tag and write the output; progress may be NULL.  sum also counts the
+ * records rejected and the documents left to other shards. */
+cl_status cl_tag_job_run(cl_tag_job *j, cl_progress *progress, cl_run_summary *sum,
+                         cl_error *err);
+/* The run's summary line (cl_run_format_summary) and, for a fleet of openai
+ * servers, a second one after a newline: the requests each server took. */
+cl_status cl_tag_job_format_summary(cl_tag_job *j, const cl_run_summary *sum, cl_buf *out);
+/* After a run: close the rejects file, failing if it could not be written. */
+cl_status cl_tag_job_finish(cl_tag_job *j, cl_error *err);
+void cl_tag_job_free(cl_tag_job *j);
 
 /* Where a default file lives.  cl_default_model_path: the first of
  * $CLINNER_MODELS/NAME, <dir of the running program>/../models/NAME (a build

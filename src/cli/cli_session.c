@@ -62,45 +62,47 @@ void cli_session_help(FILE *fp, const char *page, const char *key_env_option)
     cli_help(fp, page, vars);
 }
 
+/* The session's options (tag's --answers, serve's --scores) and the fields
+ * they set, as the library's messages name them (NULL: the key option the
+ * command names). */
+static const char *const fields[][2] = {
+    {"--backend", "backend"}, {"--model", "model"}, {"--dense", "dense"},
+    {"--tokenizer", "tokenizer"}, {"--strategy", "strategy"}, {"--decode", "decode"},
+    {"--speculate", "speculate"}, {"--kb", "kb_dir"}, {"--train", "train_dir"},
+    {"--api-base", "api_base"}, {NULL, "api_key_env"}, {"--cache-dir", "cache_dir"},
+    {"--embed-model", "embed_model"}, {"--chat-template", "chat_template"},
+    {"--verbose", "verbose"}, {"--shots", "shots"}, {"--parallel", "parallel"},
+    {"--max-tokens", "max_tokens"}, {"--seed", "seed"}, {"--retries", "retries"},
+    {"--rag-k", "rag_k"}, {"--ctx", "ctx_tokens"}, {"--temp", "temperature"},
+    {"--timeout", "timeout_s"}, {"--answers", "answers_path"}, {"--scores", "scores_path"},
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
 bool cli_session_refuse_foreign(const char *cmd, const cli_session_opts *o, const cli_opt *opts,
                                 const bool *given, size_t nopts)
 {
-    static const char *const llama_only[] = {"--ctx", "--chat-template", "--speculate",
-                                             "--embed-model", "--verbose", NULL};
-    const char *const openai_only[] = {"--api-base", o->key_env_option, "--retries", "--timeout",
-                                       NULL};
-    static const char *const llm_only[] = {
-        "--strategy", "--decode", "--kb",   "--train",     "--shots",     "--parallel",
-        "--max-tokens", "--seed", "--rag-k", "--temp", "--cache-dir", "--answers", NULL};
-    static const char *const crf_only[] = {"--dense", NULL};
-    const char *b = o->cfg.backend ? o->cfg.backend : "crf", *opt;
-    bool llama = !strcmp(b, "llama"), openai = !strcmp(b, "openai");
-    if (strcmp(b, "crf") != 0 && (opt = cli_first_given(opts, given, nopts, crf_only)))
-        fprintf(stderr, "clinner %s: %s is for the crf backend, not %s\n", cmd, opt, b);
-    else if (!llama && (opt = cli_first_given(opts, given, nopts, llama_only)))
-        fprintf(stderr, "clinner %s: %s is for the llama backend (the %s backend %s)\n", cmd, opt,
-                b, openai ? "leaves it to the server" : "has no prompts");
-    else if (!openai && (opt = cli_first_given(opts, given, nopts, openai_only)))
-        fprintf(stderr, "clinner %s: %s is for the openai backend, not %s\n", cmd, opt, b);
-    else if (!llama && !openai && (opt = cli_first_given(opts, given, nopts, llm_only)))
-        fprintf(stderr, "clinner %s: %s is for the LLM backends (llama, openai), not %s\n", cmd,
-                opt, b);
-    else
+    const char *named[NFIELDS], *option[NFIELDS];
+    for (size_t k = 0; k < NFIELDS; k++) {
+        const char *names[] = {fields[k][0] ? fields[k][0] : o->key_env_option, NULL};
+        option[k] = names[0];
+        named[k] = cli_first_given(opts, given, nopts, names) ? fields[k][1] : NULL;
+    }
+    cl_error err;
+    cl_error_clear(&err);
+    int bad = cl_tag_config_foreign_field(o->cfg.backend ? o->cfg.backend : "crf", named,
+                                          NFIELDS, &err);
+    if (bad < 0)
         return false;
+    fprintf(stderr, "clinner %s: %s%s\n", cmd, option[bad], err.msg + strlen(named[bad]));
     return true;
 }
 
 void cli_session_error(const char *cmd, const char *msg)
 {
-    static const char *const fields[][2] = {
-        {"backend", "--backend"}, {"model", "--model"},       {"tokenizer", "--tokenizer"},
-        {"strategy", "--strategy"}, {"decode", "--decode"},   {"speculate", "--speculate"},
-        {"train_dir", "--train"}, {"kb_dir", "--kb"},         {"dense", "--dense"},
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        size_t n = strlen(fields[i][0]);
-        if (!strncmp(msg, fields[i][0], n) && msg[n] == ':') {
-            fprintf(stderr, "clinner %s: %s%s\n", cmd, fields[i][1], msg + n);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        size_t n = strlen(fields[i][1]);
+        if (fields[i][0] && !strncmp(msg, fields[i][1], n) && msg[n] == ':') {
+            fprintf(stderr, "clinner %s: %s%s\n", cmd, fields[i][0], msg + n);
             return;
         }
     }

@@ -28,7 +28,8 @@ void cli_session_finish(cli_session_opts *o);
 /* Help page `page` (docs/cli/), whose ${session-options} are these options
  * (key_env_option as above; backends this build lacks are named). */
 void cli_session_help(FILE *fp, const char *page, const char *key_env_option);
-/* Options given that mean nothing to the backend: prints why and returns true. */
+/* Options given that mean nothing to the backend (cl_tag_config_foreign_field
+ * says which): prints why and returns true. */
 bool cli_session_refuse_foreign(const char *cmd, const cli_session_opts *o, const cli_opt *opts,
                                 const bool *given, size_t nopts);
 /* Print "clinner CMD: MSG", a leading config field ("decode: ...") shown as

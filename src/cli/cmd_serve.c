@@ -5,19 +5,17 @@
  *
  * The command opens the session, starts the server, prints where it
  * listens, then waits for SIGTERM or SIGINT (blocked in every thread and
- * taken with sigwait, so no handler runs in a library call): it stops
- * accepting connections, lets the requests in flight finish (up to
+ * taken with sigwait, so no handler runs in a library call; serve.h): it
+ * stops accepting connections, lets the requests in flight finish (up to
  * --grace seconds) and exits 0.  Access log lines go to stderr with a UTC
  * time; they never hold a document's text or the API key.
  */
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli/cli_opts.h"
 #include "cli/cli_session.h"
@@ -42,26 +40,6 @@ static void log_line(void *ctx, const char *msg)
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     fprintf(stderr, "clinner serve: %s %s\n", stamp, msg);
-}
-
-/* The scores shown by /v1/models: --scores, else MODEL.scores.json. */
-static char *read_scores(const char *path, const char *model, cl_error *err, bool *failed)
-{
-    *failed = false;
-    char *data = NULL, *guess = NULL;
-    size_t n;
-    if (!path && model) {
-        size_t len = strlen(model) + sizeof ".scores.json";
-        guess = malloc(len);
-        if (guess)
-            snprintf(guess, len, "%s.scores.json", model);
-        if (guess && access(guess, R_OK) == 0)
-            path = guess;
-    }
-    if (path && cl_read_file(path, &data, &n, err) != CL_OK)
-        *failed = true;
-    free(guess);
-    return data;
 }
 
 typedef struct serve_opts {
@@ -102,42 +80,21 @@ static int parse_options(serve_opts *o, int argc, char **argv)
 }
 
 /* Open the session and start the server; print where it listens. */
-static int run_server(serve_opts *o, cl_tag_session **sess, cl_server **srv)
+static int run_server(serve_opts *o, cl_server **srv)
 {
     cl_error err;
     cl_error_clear(&err);
-    if (cl_tag_session_open(&o->so.cfg, sess, &err) != CL_OK) {
+    cl_buf line;
+    cl_buf_init(&line);
+    cl_status st = cl_server_open(&o->sc, &o->so.cfg, o->scores, srv, &err);
+    if (st == CL_OK && cl_server_describe(*srv, &line) != CL_OK)
+        st = cl_error_set(&err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        fprintf(stderr, "clinner serve: %s\n", line.data);
+    else
         cli_session_error("serve", err.msg);
-        return 1;
-    }
-    bool failed;
-    char *scores = read_scores(o->scores, cl_tag_session_model(*sess), &err, &failed);
-    if (failed) {
-        fprintf(stderr, "clinner serve: --scores: %s\n", err.msg);
-        return 1;
-    }
-    o->sc.scores_json = scores;
-    cl_status st = cl_server_start(&o->sc, *sess, srv, &err);
-    free(scores);
-    o->sc.scores_json = NULL;
-    if (st != CL_OK) {
-        if (st == CL_ERR_PARSE && scores) /* the only thing parsed: the scores */
-            fprintf(stderr, "clinner serve: --scores: %s is not a JSON object\n",
-                    o->scores ? o->scores : "MODEL.scores.json");
-        else
-            fprintf(stderr, "clinner serve: %s\n", err.msg);
-        return 1;
-    }
-    const char *model = cl_tag_session_model(*sess);
-    fprintf(stderr,
-            "clinner serve: listening on http://%s%s%s:%d (backend %s, model %s, %d tagging "
-            "thread%s%s)\n",
-            strchr(o->sc.host, ':') ? "[" : "", o->sc.host, strchr(o->sc.host, ':') ? "]" : "",
-            cl_server_port(*srv), cl_tag_session_backend(*sess), model && *model ? model : "(default)",
-            cl_tag_session_reentrant(*sess) ? o->sc.workers : 1,
-            (cl_tag_session_reentrant(*sess) ? o->sc.workers : 1) == 1 ? "" : "s",
-            o->sc.api_key ? ", bearer key required" : "");
-    return 0;
+    cl_buf_free(&line);
+    return st == CL_OK ? 0 : 1;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -151,9 +108,7 @@ int cmd_serve(int argc, char **argv)
     int done = parse_options(&o, argc, argv);
     if (done >= 0)
         return done;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    long threads = o.so.threads;
-    o.sc.workers = (int32_t)(threads > 0 ? threads : ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
+    o.sc.workers = (int32_t)o.so.threads; /* 0: one per CPU, at most 16 */
     cli_session_finish(&o.so); /* threads 0: the backend's default */
     o.so.cfg.log = log_line;
     o.sc.max_body = (size_t)o.max_body;
@@ -168,21 +123,13 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    /* SIGTERM / SIGINT wait for sigwait below; every thread started from
-     * here on inherits the mask */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    cl_tag_session *sess = NULL;
-    cl_server *srv = NULL;
-    int rc = run_server(&o, &sess, &srv);
+    /* SIGTERM / SIGINT wait for cl_serve_wait_stop_signal below; every
+     * thread started from here on inherits the mask */
+    cl_serve_block_stop_signals();
+    cl_server *srv = NULL; /* and the session it owns */
+    int rc = run_server(&o, &srv);
     if (rc == 0) {
-        int sig = 0;
-        sigwait(&stop, &sig);
+        int sig = cl_serve_wait_stop_signal();
         fprintf(stderr, "clinner serve: %s: no new connections, finishing the requests in "
                         "flight\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -193,6 +140,5 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "clinner serve: stopped\n");
     }
     cl_server_free(srv);
-    cl_tag_session_free(sess);
     return rc;
 }

@@ -747,6 +747,11 @@ cl_status cl_openai_server_summary(const cl_tagger *t, cl_buf *out)
     return bad ? CL_ERR_NOMEM : CL_OK;
 }
 
+int32_t cl_openai_server_count(const cl_tagger *t)
+{
+    return t && t->ops == &openai_ops ? ((const openai *)t->self)->nservers : 0;
+}
+
 cl_status cl_openai_tagger_new(const cl_openai_params *params, const cl_prompt_builder *builder,
                                cl_tagger *out, cl_error *err)
 {

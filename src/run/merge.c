@@ -11,6 +11,7 @@
  * up to the next one.  Formats without document ids (paper-csv,
  * paper-lines) cannot be merged this way: merge jsonl, then convert.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -197,5 +198,52 @@ cl_status cl_run_merge(cl_doc_reader *order, FILE *const *shards, const char *co
         cl_buf_free(&sh[i].rec);
     }
     free(sh);
+    return st;
+}
+
+/* The shard files, opened in order: returns how many were opened. */
+static int32_t open_shards(const char *const *paths, int32_t n, FILE **fps, cl_error *err)
+{
+    int32_t opened = 0;
+    for (; opened < n; opened++)
+        if (!(fps[opened] = fopen(paths[opened], "rb"))) {
+            cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", paths[opened], strerror(errno));
+            break;
+        }
+    return opened;
+}
+
+cl_status cl_run_merge_files(const char *input, cl_format in_fmt, const char *const *shards,
+                             int32_t n, cl_format fmt, const char *out_path, int64_t *merged,
+                             cl_error *err)
+{
+    bool is_stdin = !strcmp(input, "-");
+    FILE *fin = is_stdin ? stdin : fopen(input, "rb");
+    FILE **fps = n > 0 ? calloc((size_t)n, sizeof *fps) : NULL;
+    int32_t opened = 0;
+    cl_doc_reader *order = NULL;
+    cl_atomic_file af; /* "-": stdout */
+    memset(&af, 0, sizeof af);
+    cl_status st = CL_ERR_IO;
+    if (!fin || !fps) {
+        cl_error_set(err, CL_ERR_IO, "%s: cannot open: %s", input, strerror(errno));
+        goto done;
+    }
+    if ((opened = open_shards(shards, n, fps, err)) < n ||
+        (st = cl_doc_reader_open(fin, in_fmt, is_stdin ? "stdin" : input, &order, err)) != CL_OK ||
+        (st = cl_atomic_open(&af, out_path, err)) != CL_OK)
+        goto done;
+    st = cl_run_merge(order, fps, shards, n, fmt, af.fp, merged, err);
+    if (st == CL_OK)
+        st = cl_atomic_commit(&af, err); /* removes the temporary file on error */
+    else
+        cl_atomic_abort(&af);
+done:
+    cl_doc_reader_free(order);
+    for (int32_t i = 0; i < opened; i++)
+        fclose(fps[i]);
+    free(fps);
+    if (fin && fin != stdin)
+        fclose(fin);
     return st;
 }

@@ -58,6 +58,7 @@ struct cl_server {
     cl_serve_config cfg; /* strings below are the server's own copies */
     char *host, *api_key, *cors_origin, *scores_json, *models_json;
     cl_tag_session *session;
+    bool owns_session; /* cl_server_open's: freed with the server */
     bool reentrant;
     void *daemon; /* struct MHD_Daemon */
     int port;

@@ -561,8 +561,8 @@ static cl_status check_config(const cl_serve_config *cfg, cl_error *err)
 {
     if (cfg->port < 0 || cfg->port > 65535)
         return cl_error_set(err, CL_ERR_ARG, "port: %d is not in [0, 65535]", cfg->port);
-    if (cfg->workers < 1 || cfg->workers > 256)
-        return cl_error_set(err, CL_ERR_ARG, "workers: %d is not in [1, 256]", cfg->workers);
+    if (cfg->workers < 0 || cfg->workers > 256)
+        return cl_error_set(err, CL_ERR_ARG, "workers: %d is not in [0, 256]", cfg->workers);
     if (cfg->queue < 1)
         return cl_error_set(err, CL_ERR_ARG, "queue: %d is not at least 1", cfg->queue);
     if (cfg->max_docs < 1)
@@ -656,6 +656,10 @@ cl_status cl_server_start(const cl_serve_config *cfg, cl_tag_session *s, cl_serv
     if (!srv)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     srv->cfg = *cfg;
+    if (srv->cfg.workers == 0) { /* one per CPU, at most 16 */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        srv->cfg.workers = (int32_t)(ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
+    }
     srv->session = s;
     srv->reentrant = cl_tag_session_reentrant(s);
     srv->m.queue_limit = cfg->queue;
@@ -719,6 +723,8 @@ void cl_server_free(cl_server *srv)
     free(srv->cors_origin);
     free(srv->scores_json);
     free(srv->models_json);
+    if (srv->owns_session)
+        cl_tag_session_free(srv->session);
     free(srv);
 }
 
