@@ -124,7 +124,8 @@ typedef struct cl_finetune_params {
     const char *model_path;  /* GGUF, any weight type */
     const char *out_path;    /* final GGUF; checkpoints "<out>.ckpt-<step>.gguf" + ".ckpt.json" */
     cl_ft_out_type out_type; /* default F32 */
-    const char *cache_dir;   /* where F32 conversions are kept (NULL: beside out_path) */
+    const char *cache_dir;   /* where F32 conversions are kept (NULL: the cache's f32/,
+                              * $CLINNER_CACHE or ~/.cache/clinner; else beside out_path) */
 
     cl_ft_tensors tensors;
     int32_t last_n;          /* for CL_FT_TENSORS_LAST */

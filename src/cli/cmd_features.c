@@ -114,15 +114,4 @@ int cmd_features(int argc, char **argv)
     return rc;
 }
 
-#else
-
-int cmd_features(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinner features: this build has no llama.cpp (run `make setup`, then "
-                    "rebuild)\n");
-    return 2;
-}
-
 #endif

@@ -70,7 +70,6 @@ int cmd_finetune(int argc, char **argv)
 {
     cl_finetune_params p = cl_finetune_default_params();
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
-    const char *cache = NULL;
     ui u = {10.0, 0};
     double mem_gib = -1.0;
     const cli_opt opts[] = {
@@ -84,7 +83,7 @@ int cmd_finetune(int argc, char **argv)
         CLI_STRING2("--format", "--from", &format),
         CLI_STRING("--tokenizer", &tok_name),
         CLI_STRING2("--output", "-o", &p.out_path),
-        CLI_STRING("--cache-dir", &cache),
+        CLI_STRING("--cache-dir", &p.cache_dir),
         CLI_STRING("--chat-template", &p.chat_template),
         CLI_PARSER("--train-tensors", &p, parse_tensors),
         CLI_PARSER("--out-type", &p.out_type, parse_out_type),
@@ -124,8 +123,6 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
         return 2;
     }
-    char *cache_owned = cache ? NULL : cl_default_cache_dir("f32");
-    p.cache_dir = cache ? cache : cache_owned;
     p.progress = on_progress;
     p.progress_ctx = &u;
     p.log = on_log;
@@ -159,19 +156,7 @@ out:
     if (rc == 1)
         fprintf(stderr, "clinner finetune: %s\n", err.msg);
     cl_train_data_free(&data);
-    free(cache_owned);
     return rc;
-}
-
-#else
-
-int cmd_finetune(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinner finetune: this build has no llama.cpp (run `make setup`, then "
-                    "rebuild)\n");
-    return 2;
 }
 
 #endif

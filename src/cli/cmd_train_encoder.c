@@ -173,13 +173,4 @@ done:
     cl_train_data_free(&data);
     return rc;
 }
-#else
-int cmd_train_encoder(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinner train encoder: this build has no llama.cpp/ggml (make setup, then "
-                    "rebuild)\n");
-    return 2;
-}
 #endif

@@ -57,6 +57,16 @@ static void print_version(void)
     free(model);
 }
 
+#if !CL_HAVE_LLAMA
+int cmd_without_llama(int argc, char **argv)
+{
+    bool encoder = argc > 1 && !strcmp(argv[0], "train") && !strcmp(argv[1], "encoder");
+    fprintf(stderr, "clinner %s: this build has no llama.cpp/ggml (run `make setup`, then "
+                    "rebuild)\n", encoder ? "train encoder" : argv[0]);
+    return 2;
+}
+#endif
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "clinner %s - token-level clinical named-entity recognition\n\n"

@@ -636,7 +636,9 @@ static cl_status find_start(ft_run *r, cl_error *err)
 {
     const cl_finetune_params *p = r->p;
     const char *cache = p->cache_dir;
-    if (!cache) {
+    if (!cache && (r->cache_default = cl_default_cache_dir("f32")))
+        cache = r->cache_default;
+    if (!cache) { /* no cache folder can be named: beside the output */
         const char *slash = strrchr(p->out_path, '/');
         r->cache_default = slash ? cl_strndup(p->out_path, (size_t)(slash - p->out_path) + 1)
                                  : cl_strdup(".");
