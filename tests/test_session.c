@@ -76,6 +76,11 @@ static void test_default_model_session(void **state)
     assert_int_equal(cl_tag_session_open(&cfg, &s, &err), CL_OK);
     assert_string_equal(cl_tag_session_backend(s), "crf");
     assert_non_null(strstr(cl_tag_session_model(s), dir));
+    char *dm = cl_tag_default_model("crf"); /* what --version names */
+    assert_non_null(dm);
+    assert_string_equal(dm, cl_tag_session_model(s));
+    free(dm);
+    assert_null(cl_tag_default_model("llama"));
     assert_true(cl_tag_session_reentrant(s));
     assert_int_equal(cl_tag_session_tokenizer(s), CL_TOKENIZER_CLINICAL);
     /* the model's label set (the paper's five types by default) */

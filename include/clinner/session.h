@@ -133,6 +133,11 @@ const char *cl_tag_backend_name(int32_t i);
  * it and its manifest is found or a .json model is given; "crf" when the
  * config names a CRF model or dense features, or the ensemble is missing. */
 const char *cl_tag_default_backend(const cl_tag_config *cfg);
+/* The shipped model file that backend uses when the config names none
+ * (crf: the CRF, ensemble: its manifest), found as cl_default_model_path
+ * finds it; NULL when not found or the backend has no shipped model.
+ * Caller frees. */
+char *cl_tag_default_model(const char *backend);
 bool cl_tag_backend_available(const char *name);
 
 /* Whether backend uses config field `field` (a cl_tag_config member's

@@ -50,8 +50,7 @@ static void print_version(void)
            MHD_get_version());
     cl_tag_config cfg = cl_tag_config_default();
     const char *backend = cl_tag_default_backend(&cfg);
-    const char *name = strcmp(backend, "ensemble") ? CL_DEFAULT_CRF_MODEL : CL_DEFAULT_ENSEMBLE_MODEL;
-    char *model = cl_default_model_path(name);
+    char *model = cl_tag_default_model(backend);
     printf("default tagger: %s\n", backend);
     printf("default model: %s\n", model ? model : "not found (models/; make models)");
     free(model);

@@ -281,6 +281,15 @@ static const backend backends[] = {
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
+char *cl_tag_default_model(const char *name)
+{
+    if (!strcmp(name, "crf"))
+        return cl_default_model_path(CL_DEFAULT_CRF_MODEL);
+    if (!strcmp(name, "ensemble"))
+        return cl_default_model_path(CL_DEFAULT_ENSEMBLE_MODEL);
+    return NULL;
+}
+
 const char *cl_tag_default_backend(const cl_tag_config *cfg)
 {
     size_t n = cfg && cfg->model ? strlen(cfg->model) : 0;
