@@ -43,8 +43,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             if (labels[i] < 0 || labels[i] >= ls.nlabels)
                 abort();
     }
-    cl_doc *doc = cl_doc_new("fuzz", SENTENCE, sizeof SENTENCE - 1, &err);
-    if (!doc || cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err) != CL_OK || doc->nsentences < 1 ||
+    cl_doc *doc;
+    if (cl_doc_new("fuzz", SENTENCE, sizeof SENTENCE - 1, &doc, &err) != CL_OK ||
+        cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err) != CL_OK || doc->nsentences < 1 ||
         doc->sentences[0].tok_end - doc->sentences[0].tok_begin > 16)
         abort();
     if (cl_answer_exact(&ls, text, size, doc, 0, exact)) {

@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     cl_error err;
-    cl_doc *doc = cl_doc_new("fuzz", TEXT, sizeof TEXT - 1, &err);
-    if (!doc)
+    cl_doc *doc;
+    if (cl_doc_new("fuzz", TEXT, sizeof TEXT - 1, &doc, &err) != CL_OK)
         abort();
     if (cl_brat_parse_ann(doc, (const char *)data, size, "fuzz.ann", &err) == CL_OK) {
         char *buf = NULL;
@@ -34,8 +34,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         fclose(fp);
         if (st == CL_OK) {
             /* what we write, we must read back, with the same entities */
-            cl_doc *again = cl_doc_new("fuzz", TEXT, sizeof TEXT - 1, &err);
-            if (!again || cl_brat_parse_ann(again, buf, n, "rewritten.ann", &err) != CL_OK) {
+            cl_doc *again;
+            if (cl_doc_new("fuzz", TEXT, sizeof TEXT - 1, &again, &err) != CL_OK ||
+                cl_brat_parse_ann(again, buf, n, "rewritten.ann", &err) != CL_OK) {
                 fprintf(stderr, "rewritten .ann does not read back: %s\n%s\n", err.msg, buf);
                 abort();
             }

@@ -22,8 +22,10 @@ static void round_trip(const cl_corpus *c, cl_format fmt)
 {
     size_t n = 0;
     char *out = write_corpus(c, fmt, &n);
-    cl_corpus *c2 = cl_corpus_new();
+    cl_corpus *c2;
     cl_error err;
+    if (cl_corpus_new(&c2, &err) != CL_OK)
+        abort();
     cl_status st = fmt == CL_FORMAT_CONLL ? cl_conll_parse(c2, out, n, "rewritten.conll", &err)
                                           : cl_jsonl_parse(c2, out, n, "rewritten.jsonl", &err);
     if (st != CL_OK) {
@@ -38,8 +40,8 @@ static void round_trip(const cl_corpus *c, cl_format fmt)
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
-    if (!c)
+    cl_corpus *c;
+    if (cl_corpus_new(&c, &err) != CL_OK)
         abort();
     if (cl_conll_parse(c, (const char *)data, size, "fuzz.conll", &err) == CL_OK) {
         round_trip(c, CL_FORMAT_CONLL);

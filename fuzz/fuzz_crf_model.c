@@ -51,8 +51,9 @@ static void tag_fixed_sentence(const cl_crf_model *m)
     static const char text[] = "Patients with Behçet disease have fever and oral ulcers .";
     cl_error err;
     cl_error_clear(&err);
-    cl_doc *doc = cl_doc_new("fuzz", text, sizeof text - 1, &err);
-    if (!doc || cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err) != CL_OK)
+    cl_doc *doc;
+    if (cl_doc_new("fuzz", text, sizeof text - 1, &doc, &err) != CL_OK ||
+        cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err) != CL_OK)
         abort();
     cl_crf_model_info info;
     cl_crf_model_get_info(m, &info);

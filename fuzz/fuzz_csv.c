@@ -20,13 +20,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
-    if (!c)
+    cl_corpus *c;
+    if (cl_corpus_new(&c, &err) != CL_OK)
         abort();
     if (cl_papercsv_parse(c, (const char *)data, size, "fuzz.csv", &err) == CL_OK) {
         size_t n = 0;
         char *out = write_corpus(c, CL_FORMAT_PAPER_CSV, &n);
-        cl_corpus *c2 = cl_corpus_new();
+        cl_corpus *c2;
+        if (cl_corpus_new(&c2, &err) != CL_OK)
+            abort();
         if (cl_papercsv_parse(c2, out, n, "rewritten.csv", &err) != CL_OK) {
             fprintf(stderr, "re-read failed: %s\n", err.msg);
             abort();
@@ -37,7 +39,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         /* the other token writers must not fail on what the reader built,
          * except CoNLL on tokens holding a tab or line break */
         out = write_corpus(c, CL_FORMAT_JSONL, &n);
-        cl_corpus *c3 = cl_corpus_new();
+        cl_corpus *c3;
+        if (cl_corpus_new(&c3, &err) != CL_OK)
+            abort();
         if (cl_jsonl_parse(c3, out, n, "rewritten.jsonl", &err) != CL_OK) {
             fprintf(stderr, "jsonl re-read failed: %s\n", err.msg);
             abort();

@@ -68,12 +68,15 @@ static cl_corpus *make_corpus(void)
     static const char *texts[] = {"Crohn Disease was seen. Fever and rash.",
                                   "", "One \xC3\x89t\xC3\xA9 sentence. Then Another one. And a third."};
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
-    for (int d = 0; c && d < 3; d++) {
+    cl_corpus *c;
+    if (cl_corpus_new(&c, &err) != CL_OK)
+        abort();
+    for (int d = 0; d < 3; d++) {
         char id[16];
         snprintf(id, sizeof id, "d%d", d);
-        cl_doc *doc = cl_doc_new(id, texts[d], strlen(texts[d]), &err);
-        if (!doc || cl_tokenize_doc(doc, CL_TOKENIZER_CLINICAL, &err) != CL_OK ||
+        cl_doc *doc;
+        if (cl_doc_new(id, texts[d], strlen(texts[d]), &doc, &err) != CL_OK ||
+            cl_tokenize_doc(doc, CL_TOKENIZER_CLINICAL, &err) != CL_OK ||
             cl_corpus_add(c, doc, &err) != CL_OK)
             abort();
     }

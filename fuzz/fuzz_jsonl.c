@@ -33,13 +33,15 @@ static char *write_jsonl(const cl_corpus *c, size_t *n)
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
-    if (!c)
+    cl_corpus *c;
+    if (cl_corpus_new(&c, &err) != CL_OK)
         abort();
     if (cl_jsonl_parse(c, (const char *)data, size, "fuzz.jsonl", &err) == CL_OK) {
         size_t n1 = 0, n2 = 0;
         char *out1 = write_jsonl(c, &n1);
-        cl_corpus *c2 = cl_corpus_new();
+        cl_corpus *c2;
+        if (cl_corpus_new(&c2, &err) != CL_OK)
+            abort();
         if (cl_jsonl_parse(c2, out1, n1, "rewritten.jsonl", &err) != CL_OK) {
             fprintf(stderr, "re-read failed: %s\n", err.msg);
             abort();

@@ -38,7 +38,9 @@ static cl_corpus *read_all(const char *in, size_t n, cl_format fmt, bool filter,
         abort();
     if (filter)
         cl_doc_reader_set_filter(r, even_shard, NULL);
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    if (cl_corpus_new(&c, &err) != CL_OK)
+        abort();
     *rejected = 0;
     for (size_t calls = 0;; calls++) {
         if (calls > 2 * n + 4) {
@@ -71,7 +73,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     const char *in = (const char *)data + 1;
     size_t n = size - 1;
     cl_error err;
-    cl_corpus *whole = cl_corpus_new();
+    cl_corpus *whole;
+    if (cl_corpus_new(&whole, &err) != CL_OK)
+        abort();
     cl_status wst = fmt == CL_FORMAT_CONLL ? cl_conll_parse(whole, in, n, "in", &err)
                                            : cl_jsonl_parse(whole, in, n, "in", &err);
     int rejected, rejected_f;

@@ -39,8 +39,9 @@ static void check_doc(cl_doc *doc, cl_tokenizer_kind tok)
     if (cl_doc_write(doc, CL_FORMAT_JSONL, fp, NULL, &err) != CL_OK)
         abort();
     fclose(fp);
-    cl_corpus *back = cl_corpus_new();
-    if (!back || cl_jsonl_parse(back, buf, n, "answer", &err) != CL_OK || back->ndocs != 1 ||
+    cl_corpus *back;
+    if (cl_corpus_new(&back, &err) != CL_OK ||
+        cl_jsonl_parse(back, buf, n, "answer", &err) != CL_OK || back->ndocs != 1 ||
         strcmp(back->docs[0]->id, doc->id) || strcmp(back->docs[0]->text, doc->text) ||
         back->docs[0]->ntokens != doc->ntokens)
         abort();

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     int rc = 1;
 
     if (cl_tag_session_open(&cfg, &s, &err) != CL_OK ||
-        !(doc = cl_doc_new("example", text, strlen(text), &err)) ||
+        cl_doc_new("example", text, strlen(text), &doc, &err) != CL_OK ||
         cl_tag_session_tag_doc(s, doc, &err) != CL_OK) {
         fprintf(stderr, "install_demo: %s\n", err.msg);
         goto done;

@@ -31,9 +31,10 @@ static const cl_entity *find_ent(const cl_doc *d, const char *id)
 
 static cl_corpus *read_ok(const char *path)
 {
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
     cl_error_clear(&err);
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     cl_status st = cl_brat_read(c, path, &err);
     if (st != CL_OK)
         fail_msg("%s: %s", path, err.msg);
@@ -44,9 +45,10 @@ static cl_corpus *read_ok(const char *path)
  * NULL-terminated needles. */
 static void read_fails(const char *path, cl_status code, ...)
 {
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
     cl_error_clear(&err);
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     cl_status st = cl_brat_read(c, path, &err);
     if (st == CL_OK)
         fail_msg("%s: read succeeded, expected an error", path);
@@ -167,8 +169,8 @@ static void malformed_ann_named_by_file_and_line(void **state)
 /* Parse an .ann string against text; returns the status, message in err. */
 static cl_status parse(const char *text, const char *ann, cl_doc **out, cl_error *err)
 {
-    cl_doc *d = cl_doc_new("t", text, strlen(text), err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("t", text, strlen(text), &d, err), CL_OK);
     cl_status st = cl_brat_parse_ann(d, ann, strlen(ann), "x.ann", err);
     if (out)
         *out = d;
@@ -332,15 +334,19 @@ static void write_rejects_bad_ids(void **state)
 {
     (void)state;
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
-    assert_int_equal(cl_corpus_add(c, cl_doc_new("../evil", "x", 1, &err), &err), CL_OK);
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("../evil", "x", 1, &d, &err), CL_OK);
+    assert_int_equal(cl_corpus_add(c, d, &err), CL_OK);
     char *tmp = make_tmpdir();
     char *out = cl_path_join(tmp, "out");
     assert_int_equal(cl_corpus_write(c, CL_FORMAT_BRAT, out, &err), CL_ERR_ARG);
     assert_false(cl_is_dir(out)); /* nothing created */
     free(c->docs[0]->id);
     c->docs[0]->id = cl_strdup("same");
-    assert_int_equal(cl_corpus_add(c, cl_doc_new("same", "y", 1, &err), &err), CL_OK);
+    assert_int_equal(cl_doc_new("same", "y", 1, &d, &err), CL_OK);
+    assert_int_equal(cl_corpus_add(c, d, &err), CL_OK);
     assert_int_equal(cl_corpus_write(c, CL_FORMAT_BRAT, out, &err), CL_ERR_ARG);
     assert_non_null(strstr(err.msg, "same"));
     cl_corpus_free(c);
@@ -353,7 +359,8 @@ static void write_generates_missing_ids(void **state)
 {
     (void)state;
     cl_error err;
-    cl_doc *d = cl_doc_new("g", "one two\tthree", 13, &err);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("g", "one two\tthree", 13, &d, &err), CL_OK);
     cl_span s1 = {0, 3}, s2 = {4, 13};
     assert_int_equal(cl_doc_add_entity(d, "T7", "A", &s1, 1, NULL, &err), CL_OK);
     assert_int_equal(cl_doc_add_entity(d, "E1", "B", &s2, 1, NULL, &err), CL_OK);
@@ -392,7 +399,8 @@ static void format_names(void **state)
     assert_non_null(strstr(err.msg, "'xml'"));
     assert_non_null(strstr(err.msg, "paper-csv"));
     /* dispatch reaches the BRAT reader */
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_BRAT, FIX "/good", &err), CL_OK);
     assert_int_equal(c->ndocs, 5);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_PAPER_LINES, "x", &err), CL_ERR_FORMAT);

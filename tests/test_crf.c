@@ -238,8 +238,8 @@ static cl_doc *make_doc(const char *id, const char *const *sents, int nsents)
                 p++;
         }
     }
-    cl_doc *d = cl_doc_new(id, text.data ? text.data : "", text.len, &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text.data ? text.data : "", text.len, &d, &err), CL_OK);
     int32_t off = 0;
     for (int s = 0; s < nsents; s++) {
         int32_t tb = d->ntokens;
@@ -294,8 +294,9 @@ static const char *const doc_b[] = {
 
 static cl_corpus *hand_corpus(void)
 {
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_add(c, make_doc("a", doc_a, 3), &err), CL_OK);
     assert_int_equal(cl_corpus_add(c, make_doc("b", doc_b, 3), &err), CL_OK);
     return c;
@@ -936,7 +937,8 @@ static void bad_training_arguments(void **state)
     p = quiet_params();
     p.c2 = -1;
     assert_int_equal(cl_crf_train(c, NULL, &p, &m, &err), CL_ERR_ARG);
-    cl_corpus *empty = cl_corpus_new();
+    cl_corpus *empty;
+    assert_int_equal(cl_corpus_new(&empty, &err), CL_OK);
     p = quiet_params();
     assert_int_equal(cl_crf_train(empty, NULL, &p, &m, &err), CL_ERR_ARG);
     cl_corpus_free(empty);
@@ -952,7 +954,9 @@ static void progress_lines(void **state)
     (void)state;
     char *path = tmp_path("progress.txt");
     FILE *fp = fopen(path, "w+");
-    cl_progress *p = cl_progress_new(fp, "tagging", "docs", 10, CL_PROGRESS_LINES);
+    cl_progress *p;
+    assert_int_equal(cl_progress_new(fp, "tagging", "docs", 10, CL_PROGRESS_LINES, &p, NULL),
+                     CL_OK);
     cl_progress_set_interval(p, 0.0);
     cl_progress_update2(p, 5, 100, "tokens");
     cl_progress_message(p, "note %d", 7);

@@ -328,8 +328,8 @@ static cl_doc *toy_doc(int id, int nsent, uint64_t *seed)
     char name[32];
     snprintf(name, sizeof name, "toy%d", id);
     cl_error err;
-    cl_doc *d = cl_doc_new(name, text.data, text.len, &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(name, text.data, text.len, &d, &err), CL_OK);
     for (int i = 0; i < nt; i++)
         assert_int_equal(cl_doc_push_token(d, toks[i].s, toks[i].e, &err), CL_OK);
     for (int s = 0; s < nsent; s++)
@@ -343,8 +343,9 @@ static cl_doc *toy_doc(int id, int nsent, uint64_t *seed)
 
 static cl_corpus *toy_corpus(int ndocs, uint64_t seed)
 {
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     for (int i = 0; i < ndocs; i++)
         assert_int_equal(cl_corpus_add(c, toy_doc(i, 10, &seed), &err), CL_OK);
     return c;
@@ -380,7 +381,8 @@ static double tag_accuracy(const char *path, const cl_corpus *gold)
     int64_t right = 0, all = 0;
     for (int32_t d = 0; d < gold->ndocs; d++) {
         cl_doc *g = gold->docs[d];
-        cl_doc *x = cl_doc_new(g->id, g->text, g->text_bytes, &err);
+        cl_doc *x;
+        assert_int_equal(cl_doc_new(g->id, g->text, g->text_bytes, &x, &err), CL_OK);
         for (int32_t i = 0; i < g->ntokens; i++)
             cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err);
         for (int32_t s = 0; s < g->nsentences; s++)

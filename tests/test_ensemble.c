@@ -129,8 +129,8 @@ static void viterbi_is_the_best_valid_sequence(void **state)
 static cl_doc *prepared_doc(const char *id, const char *text)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text, strlen(text), &d, &err), CL_OK);
     cl_prepare_params pp = cl_prepare_default_params();
     pp.gold_tags = false;
     assert_int_equal(cl_doc_prepare(d, &pp, &err), CL_OK);

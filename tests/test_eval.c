@@ -344,8 +344,8 @@ static cl_doc *token_doc(const char *id, const char *const *words, const char *c
         ends[k++] = pos;
     }
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text.data, text.len, &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text.data, text.len, &d, &err), CL_OK);
     cl_buf_free(&text);
     for (int32_t i = 0; i < k; i++)
         assert_int_equal(cl_doc_push_token(d, starts[i], ends[i], &err), CL_OK);
@@ -367,7 +367,8 @@ static void paperlines_against_gold(void **state)
 {
     (void)state;
     cl_error err;
-    cl_corpus *g = cl_corpus_new();
+    cl_corpus *g;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
     /* doc1 ends without ".": its last sentence runs on into doc2's first, as
      * brat2iob's Sentence_Num_Global does, so 3 paper sentences, not 4 */
     const char *w1[] = {"Fever", "occurs", ".", "|", "See", "(", "rash", ")"};
@@ -437,7 +438,10 @@ static void token_corpora_must_agree(void **state)
     const char *tg[] = {"B-SIGN", NULL, "B-SYMPTOM", NULL};
     const char *tp[] = {"B-SIGN", NULL, "B-SIGN", NULL};
     const char *w2[] = {"Fever", "and", "pains", "."};
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new(), *q = cl_corpus_new();
+    cl_corpus *g, *p, *q;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&q, &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d", w, tg, 4), &err), CL_OK);
     assert_int_equal(cl_corpus_add(p, token_doc("d", w, tp, 4), &err), CL_OK);
     assert_int_equal(cl_corpus_add(q, token_doc("d", w2, tp, 4), &err), CL_OK);
@@ -451,7 +455,8 @@ static void token_corpora_must_agree(void **state)
     assert_non_null(strstr(err.msg, "'pain'"));
     const char *w3[] = {"Fever", "and", "|", "pain", "."};
     const char *t3[] = {NULL, NULL, NULL, NULL, NULL};
-    cl_corpus *s = cl_corpus_new();
+    cl_corpus *s;
+    assert_int_equal(cl_corpus_new(&s, &err), CL_OK);
     assert_int_equal(cl_corpus_add(s, token_doc("d", w3, t3, 5), &err), CL_OK);
     assert_int_equal(cl_eval_corpora(g, s, NULL, &r, &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "gold has 1 sentences, predictions 2"));
@@ -474,7 +479,9 @@ static void token_corpora_laid_out_differently(void **state)
     const char *t1[] = {"B-SIGN"}, *t2[] = {"B-SYMPTOM", NULL};
     const char *wp[] = {"Fever", "|", "pain", "."};
     const char *tp[] = {"B-SIGN", NULL, "B-SYMPTOM", NULL};
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    cl_corpus *g, *p;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d1", w1, t1, 1), &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d2", w2, t2, 2), &err), CL_OK);
     assert_int_equal(cl_corpus_add(p, token_doc("d1", wp, tp, 4), &err), CL_OK);
@@ -501,7 +508,9 @@ static void token_mismatch_shows_invisible_characters(void **state)
     const char *wg[] = {"\xef\xbb\xbf" "a", "b\xc2\xa0" "c"}, *wp[] = {"a", "b c"};
     const char *wq[] = {"a", "b\xc2\xa0" "c"};
     const char *t[] = {NULL, NULL};
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    cl_corpus *g, *p;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d", wg, t, 2), &err), CL_OK);
     assert_int_equal(cl_corpus_add(p, token_doc("d", wp, t, 2), &err), CL_OK);
     cl_eval_result r;
@@ -509,7 +518,7 @@ static void token_mismatch_shows_invisible_characters(void **state)
     assert_non_null(strstr(err.msg, "token 1: gold '\\u{FEFF}a', predictions 'a'"));
     /* once the first token agrees: the no-break space */
     cl_corpus_free(g);
-    g = cl_corpus_new();
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d", wq, t, 2), &err), CL_OK);
     assert_int_equal(cl_eval_corpora(g, p, NULL, &r, &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "token 2: gold 'b\\u{00A0}c', predictions 'b c'"));
@@ -526,7 +535,9 @@ static void strict_corpora_name_the_bad_label(void **state)
     const char *w[] = {"Fever", ".", "|", "Pain", "hurts", "."};
     const char *tg[] = {"B-SIGN", NULL, NULL, "B-SYMPTOM", NULL, NULL};
     const char *tp[] = {"B-SIGN", NULL, NULL, "S-SYMPTOM", NULL, NULL};
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    cl_corpus *g, *p;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
     assert_int_equal(cl_corpus_add(g, token_doc("d", w, tg, NL(w)), &err), CL_OK);
     assert_int_equal(cl_corpus_add(p, token_doc("d", w, tp, NL(w)), &err), CL_OK);
     cl_eval_params prm = cl_eval_default_params();
@@ -542,7 +553,9 @@ static void strict_corpora_name_the_bad_label(void **state)
         const char *w1[] = {"Fever"}, *w2[] = {"then", "pain", "."};
         const char *t1[] = {NULL}, *t2[] = {NULL, "B-SYMPTOM", NULL};
         const char *t2p[] = {NULL, "S-SYMPTOM", NULL};
-        cl_corpus *g2 = cl_corpus_new(), *p2 = cl_corpus_new();
+        cl_corpus *g2, *p2;
+        assert_int_equal(cl_corpus_new(&g2, &err), CL_OK);
+        assert_int_equal(cl_corpus_new(&p2, &err), CL_OK);
         assert_int_equal(cl_corpus_add(g2, token_doc("d1", w1, t1, 1), &err), CL_OK);
         assert_int_equal(cl_corpus_add(g2, token_doc("d2", w2, t2, 3), &err), CL_OK);
         assert_int_equal(cl_corpus_add(p2, token_doc("d1", w1, t1, 1), &err), CL_OK);
@@ -575,8 +588,8 @@ static void strict_corpora_name_the_bad_label(void **state)
 static cl_doc *span_doc(const char *id, const char *text)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text, strlen(text), &d, &err), CL_OK);
     return d;
 }
 
@@ -593,7 +606,9 @@ static void span_exact_vs_overlap(void **state)
     cl_error err;
     /*            0123456789012345678901234 */
     const char *text = "fever and skin rash here";
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    cl_corpus *g, *p;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
     cl_doc *gd = span_doc("doc", text);
     add_ent(gd, "SIGN", 0, 5, -1, -1);             /* fever */
     add_ent(gd, "SKINRAREDISEASE", 10, 19, -1, -1); /* skin rash */
@@ -634,7 +649,8 @@ static void span_exact_vs_overlap(void **state)
     cl_eval_result_free(&r);
 
     /* one gold entity is matched at most once */
-    cl_corpus *p2 = cl_corpus_new();
+    cl_corpus *p2;
+    assert_int_equal(cl_corpus_new(&p2, &err), CL_OK);
     cl_doc *pd2 = span_doc("doc", text);
     add_ent(pd2, "SIGN", 0, 3, -1, -1);
     add_ent(pd2, "SIGN", 2, 5, -1, -1);
@@ -661,7 +677,9 @@ static void span_from_token_labels(void **state)
     /* gold text has no space before "," or "."; the predicted token document
      * (as a CSV rebuilds it) has: tokens are placed on the gold text */
     const char *text = "Fever, then skin rash.";
-    cl_corpus *g = cl_corpus_new(), *p = cl_corpus_new();
+    cl_corpus *g, *p;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&p, &err), CL_OK);
     cl_doc *gd = span_doc("d", text);
     add_ent(gd, "SIGN", 0, 5, -1, -1);
     add_ent(gd, "SIGN", 12, 21, -1, -1);
@@ -675,7 +693,8 @@ static void span_from_token_labels(void **state)
     assert_int_equal(cl_eval_result_type(&r, "SIGN")->predicted, 2);
     cl_eval_result_free(&r);
     /* a token that is not in the gold text */
-    cl_corpus *q = cl_corpus_new();
+    cl_corpus *q;
+    assert_int_equal(cl_corpus_new(&q, &err), CL_OK);
     const char *w2[] = {"Fever", ";"};
     assert_int_equal(cl_corpus_add(q, token_doc("d", w2, t, 2), &err), CL_OK);
     assert_int_equal(cl_eval_span_corpora(g, q, NULL, &r, &err), CL_ERR_PARSE);
@@ -799,7 +818,8 @@ static void paper_gpt4_row(void **state)
     REQUIRE_SHARED(csv, "data/paper/test_combined_IOB_data.csv");
     REQUIRE_SHARED(out, "data/paper/gpt4-1106-preview-chat_all_5shot_result_test.txt");
     cl_error err;
-    cl_corpus *g = cl_corpus_new();
+    cl_corpus *g;
+    assert_int_equal(cl_corpus_new(&g, &err), CL_OK);
     assert_int_equal(cl_corpus_read(g, CL_FORMAT_PAPER_CSV, csv, &err), CL_OK);
     cl_paperlines pl;
     assert_int_equal(cl_paperlines_read(out, &pl, &err), CL_OK);

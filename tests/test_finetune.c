@@ -195,8 +195,8 @@ static cl_doc *sample_doc(void)
 {
     cl_error err;
     const char *text = "Patients with Cushing syndrome have fatigue.";
-    cl_doc *doc = cl_doc_new("sample", text, strlen(text), &err);
-    assert_non_null(doc);
+    cl_doc *doc;
+    assert_int_equal(cl_doc_new("sample", text, strlen(text), &doc, &err), CL_OK);
     cl_span sp = {14, 30};
     assert_int_equal(cl_doc_add_entity(doc, "T1", "RAREDISEASE", &sp, 1, NULL, &err), CL_OK);
     cl_span sp2 = {36, 43};
@@ -474,11 +474,12 @@ static void test_features(void **state)
         skip();
     cl_error err;
     const char *text = "Patients with hyperphosphatemia. Then zyxwvut fell.";
-    cl_doc *doc = cl_doc_new("d1", text, strlen(text), &err);
-    assert_non_null(doc);
+    cl_doc *doc;
+    assert_int_equal(cl_doc_new("d1", text, strlen(text), &doc, &err), CL_OK);
     assert_int_equal(cl_tokenize_doc(doc, CL_TOKENIZER_PAPER, &err), CL_OK);
     assert_int_equal(doc->ntokens, 8);
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_add(c, doc, &err), CL_OK);
     char dir[] = "/tmp/clinner-fx-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -779,7 +780,8 @@ static void test_finetune_then_tag(void **state)
     if (!path)
         skip();
     cl_error err;
-    cl_corpus *train = cl_corpus_new();
+    cl_corpus *train;
+    assert_int_equal(cl_corpus_new(&train, &err), CL_OK);
     assert_int_equal(cl_corpus_read(train, CL_FORMAT_BRAT, "tests/fixtures/finetune/train", &err),
                      CL_OK);
     assert_int_equal(cl_prompt_prepare_train(train, CL_TOKENIZER_PAPER, NULL, 0, &err), CL_OK);

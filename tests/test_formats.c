@@ -57,9 +57,10 @@ static void assert_token(const cl_doc *d, int32_t t, const char *text, const cha
 static void expect_error(cl_format fmt, const char *path, cl_status code, const char *needle1,
                          const char *needle2)
 {
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
     cl_error_clear(&err);
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     cl_status st = cl_corpus_read(c, fmt, path, &err);
     if (st != code)
         fail_msg("%s: expected status %d, got %d (%s)", path, code, st, err.msg);
@@ -74,8 +75,9 @@ static void expect_error(cl_format fmt, const char *path, cl_status code, const 
 static void csv_quoting_round_trip(void **state)
 {
     (void)state;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_PAPER_CSV, FIX "/quoting.csv", &err), CL_OK);
     assert_int_equal(c->ndocs, 2);
     const cl_doc *a = c->docs[0], *b = c->docs[1];
@@ -111,8 +113,8 @@ static cl_doc *make_doc(const char *id, const char *text, const int32_t (*toks)[
                         const int32_t *sent_ends, int nsent)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text, strlen(text), &d, &err), CL_OK);
     for (int i = 0; i < ntok; i++)
         assert_int_equal(cl_doc_push_token(d, toks[i][0], toks[i][1], &err), CL_OK);
     int32_t b = 0;
@@ -127,7 +129,8 @@ static void csv_writer_counts_like_brat2iob(void **state)
 {
     (void)state;
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     /* "He said, \"no\" (x)" : He said , "no" ( x )  -- ends without "." */
     const int32_t t1[][2] = {{0, 2}, {3, 7}, {7, 8}, {9, 13}, {14, 15}, {15, 16}, {16, 17}};
     const int32_t s1[] = {4, 7};
@@ -184,8 +187,9 @@ static void csv_malformed(void **state)
                  "contiguous");
     expect_error(CL_FORMAT_PAPER_CSV, FIX "/missing.csv", CL_ERR_IO, "missing.csv", NULL);
     /* from memory: header without File, empty token, bad tag */
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     const char *s1 = "Token,Tag,Sentence_Num\nA,O,1\n";
     assert_int_equal(cl_papercsv_parse(c, s1, strlen(s1), "m.csv", &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "m.csv:1: header has no 'File' column"));
@@ -204,8 +208,9 @@ static void csv_malformed(void **state)
 static void conll_round_trip(void **state)
 {
     (void)state;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_CONLL, FIX "/two_docs.conll", &err), CL_OK);
     assert_int_equal(c->ndocs, 2);
     assert_string_equal(c->docs[0]->id, "Doc-A");
@@ -222,7 +227,7 @@ static void conll_round_trip(void **state)
     cl_corpus_free(c);
 
     /* CoNLL-2003 style: spaces, extra columns, -DOCSTART-, CRLF */
-    c = cl_corpus_new();
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_CONLL, FIX "/spaces.conll", &err), CL_OK);
     assert_int_equal(c->ndocs, 2);
     assert_string_equal(c->docs[0]->id, "conll");
@@ -241,8 +246,9 @@ static void conll_malformed(void **state)
                  "B_SIGN");
     expect_error(CL_FORMAT_CONLL, FIX "/missing_label.conll", CL_ERR_PARSE,
                  "missing_label.conll:3:", "token<TAB>label");
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     const char *s = "A\tO\n# doc:   \nB\tO\n";
     assert_int_equal(cl_conll_parse(c, s, strlen(s), "m.conll", &err), CL_ERR_PARSE);
     assert_non_null(strstr(err.msg, "m.conll:2:"));
@@ -256,7 +262,8 @@ static void conll_malformed(void **state)
     cl_corpus_free(c);
 
     /* the writer refuses a token it cannot represent, and writes nothing */
-    cl_doc *d = cl_doc_new("t", "a\tb", 3, &err);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("t", "a\tb", 3, &d, &err), CL_OK);
     assert_int_equal(cl_doc_push_token(d, 0, 3, &err), CL_OK);
     char *buf = NULL;
     size_t n = 0;
@@ -270,7 +277,7 @@ static void conll_malformed(void **state)
     /* nor a token that would read back as a document line (from paper-csv, say) */
     const char *texts[] = {"-DOCSTART-", "# doc: x"};
     for (int i = 0; i < 2; i++) {
-        d = cl_doc_new("t", texts[i], strlen(texts[i]), &err);
+        assert_int_equal(cl_doc_new("t", texts[i], strlen(texts[i]), &d, &err), CL_OK);
         assert_int_equal(cl_doc_push_token(d, 0, (int32_t)strlen(texts[i]), &err), CL_OK);
         buf = NULL;
         fp = open_memstream(&buf, &n);
@@ -318,8 +325,9 @@ static void assert_docs_equal(const cl_doc *a, const cl_doc *b)
 static void jsonl_round_trip(void **state)
 {
     (void)state;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_JSONL, FIX "/docs.jsonl", &err), CL_OK);
     assert_int_equal(c->ndocs, 2);
     const cl_doc *d = c->docs[0];
@@ -341,7 +349,8 @@ static void jsonl_round_trip(void **state)
     /* write, read back, compare; the second writing is byte-identical */
     size_t n1, n2;
     char *out1 = write_all(c, CL_FORMAT_JSONL, &n1);
-    cl_corpus *c2 = cl_corpus_new();
+    cl_corpus *c2;
+    assert_int_equal(cl_corpus_new(&c2, &err), CL_OK);
     if (cl_jsonl_parse(c2, out1, n1, "gen1", &err) != CL_OK)
         fail_msg("%s", err.msg);
     assert_int_equal(c2->ndocs, 2);
@@ -369,7 +378,8 @@ static void jsonl_round_trip(void **state)
         dd->tag_conf[i] = 0.93f;
     char *out3 = write_all(c, CL_FORMAT_JSONL, NULL);
     assert_non_null(strstr(out3, "\"label\":\"O\",\"confidence\":0.93}"));
-    cl_corpus *c3 = cl_corpus_new();
+    cl_corpus *c3;
+    assert_int_equal(cl_corpus_new(&c3, &err), CL_OK);
     assert_int_equal(cl_jsonl_parse(c3, out3, strlen(out3), "gen3", &err), CL_OK);
     assert_non_null(c3->docs[0]->tag_conf);
     assert_true(fabsf(c3->docs[0]->tag_conf[2] - 0.93f) < 1e-6f);
@@ -414,9 +424,10 @@ static void jsonl_malformed(void **state)
         {"{\"id\":\"a\",\"text\":\"\\ud800\"}", "m.jsonl:1:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cl_corpus *c = cl_corpus_new();
+        cl_corpus *c;
         cl_error err;
         cl_error_clear(&err);
+        assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
         char buf[512];
         snprintf(buf, sizeof buf, "\n%s\n", cases[i].json); /* line 2 */
         cl_status st = cl_jsonl_parse(c, buf + 1, strlen(buf + 1), "m.jsonl", &err);
@@ -444,8 +455,9 @@ static void text_reader(void **state)
     fp = fopen(bad, "wb");
     fputs("line one\nli\xe2\x80ne", fp);
     fclose(fp);
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_read(c, CL_FORMAT_TEXT, good, &err), CL_OK);
     assert_int_equal(c->ndocs, 1);
     assert_string_equal(c->docs[0]->id, "Some.Note");
@@ -466,8 +478,9 @@ static void paper_csv_reads_and_writes_back(void **state)
 {
     (void)state;
     REQUIRE_SHARED(path, "data/paper/test_combined_IOB_data.csv");
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     if (cl_corpus_read(c, CL_FORMAT_PAPER_CSV, path, &err) != CL_OK)
         fail_msg("%s", err.msg);
     assert_int_equal(c->ndocs, 208);

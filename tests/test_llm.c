@@ -240,8 +240,8 @@ static cl_doc *make_doc(void)
     static const char text[] = "Fever and rash are common in Fabry disease . "
                                "Patients with ACTH deficiency feel tired .";
     cl_error err;
-    cl_doc *d = cl_doc_new("fixture", text, sizeof text - 1, &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("fixture", text, sizeof text - 1, &d, &err), CL_OK);
     int32_t at = 0, n = (int32_t)strlen(text), ntok = 0;
     while (at < n) {
         int32_t e = at;
@@ -422,8 +422,8 @@ static void test_stories_rag_shared_instruction(void **state)
     for (int i = 0; i < 2; i++) {
         char id[16];
         snprintf(id, sizeof id, "p%d", i);
-        cl_doc *p = cl_doc_new(id, passages[i], strlen(passages[i]), &err);
-        assert_non_null(p);
+        cl_doc *p;
+        assert_int_equal(cl_doc_new(id, passages[i], strlen(passages[i]), &p, &err), CL_OK);
         assert_int_equal(cl_tokenize_doc(p, CL_TOKENIZER_PAPER, &err), CL_OK);
         assert_int_equal(cl_kb_add_doc(kb, p, 512, &err), CL_OK);
         cl_doc_free(p);
@@ -438,8 +438,8 @@ static void test_stories_rag_shared_instruction(void **state)
     assert_int_equal(cl_prompt_builder_new(&pp, &b, &err), CL_OK);
     static const char text[] = "Fever and rash in Fabry disease . Fabry disease hurts the hands . "
                                "The dog ran in the park .";
-    cl_doc *d = cl_doc_new("rag", text, sizeof text - 1, &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("rag", text, sizeof text - 1, &d, &err), CL_OK);
     assert_int_equal(cl_tokenize_doc(d, CL_TOKENIZER_PAPER, &err), CL_OK);
     assert_int_equal(d->nsentences, 3);
 
@@ -639,7 +639,8 @@ static void test_smollm2_forced_equals_grammar(void **state)
     cl_error err;
     char txt[4200];
     snprintf(txt, sizeof txt, "%s/Acanthosis-Nigricans.txt", dev);
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     if (cl_corpus_read(c, CL_FORMAT_BRAT, txt, &err) != CL_OK || c->ndocs != 1) {
         cl_corpus_free(c);
         skip();
@@ -678,8 +679,8 @@ static void test_embed_retriever(void **state)
                            "A dog ran in the park ."};
     const char *ids[] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++) {
-        cl_doc *d = cl_doc_new(ids[i], texts[i], strlen(texts[i]), &err);
-        assert_non_null(d);
+        cl_doc *d;
+        assert_int_equal(cl_doc_new(ids[i], texts[i], strlen(texts[i]), &d, &err), CL_OK);
         assert_int_equal(cl_tokenize_doc(d, CL_TOKENIZER_PAPER, &err), CL_OK);
         assert_int_equal(cl_kb_add_doc(kb, d, 512, &err), CL_OK);
         cl_doc_free(d);
@@ -695,8 +696,10 @@ static void test_embed_retriever(void **state)
         cl_kb *k2 = NULL;
         assert_int_equal(cl_kb_new(&k2, &err), CL_OK);
         for (int32_t i = 0; i < kb->npassages; i++) {
-            cl_doc *d = cl_doc_new(kb->passages[i].doc_id, kb->passages[i].text,
-                                   strlen(kb->passages[i].text), &err);
+            cl_doc *d;
+            assert_int_equal(cl_doc_new(kb->passages[i].doc_id, kb->passages[i].text,
+                                        strlen(kb->passages[i].text), &d, &err),
+                             CL_OK);
             assert_int_equal(cl_tokenize_doc(d, CL_TOKENIZER_PAPER, &err), CL_OK);
             assert_int_equal(cl_kb_add_doc(k2, d, 512, &err), CL_OK);
             cl_doc_free(d);

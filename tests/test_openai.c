@@ -240,8 +240,8 @@ static void fake_stop(fake *f)
 static cl_doc *make_doc(const char *text, const int *lens, int nsent)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new("doc-1", text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("doc-1", text, strlen(text), &d, &err), CL_OK);
     int32_t cp = 0, n = d->index.nchars;
     while (cp < n) {
         if (d->text[cl_text_cp_to_byte(&d->index, cp)] == ' ') {

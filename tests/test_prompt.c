@@ -414,8 +414,8 @@ static cl_doc *make_doc(const char *id, const char *text, const int *lens, int n
                         const char *const *tags)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text, strlen(text), &d, &err), CL_OK);
     int32_t cp = 0, n = d->index.nchars;
     while (cp < n) {
         if (d->text[cl_text_cp_to_byte(&d->index, cp)] == ' ') {
@@ -532,7 +532,8 @@ static cl_corpus *fewshot_corpus(void)
         "O", "B-ANAPHOR",   "O", "O", "O",      "O", "O", "O", "O",
         "O", "B-RAREDISEASE", "I-RAREDISEASE", "O", "O", "O", "O", "O", "O"};
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     assert_int_equal(cl_corpus_add(c, make_doc("Other", "x y .", (int[]){3}, 1,
                                                (const char *const[]){"O", "O", "O"}),
                                    &err),
@@ -614,7 +615,8 @@ static void few_shot_fixed_examples(void **state)
 static cl_corpus *knn_corpus(void)
 {
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     /* doc A: the sentence we tag and an identical copy elsewhere */
     assert_int_equal(cl_corpus_add(c, make_doc("A", "fever and rash . fever rash rash", (int[]){4, 3}, 2,
                                                (const char *const[]){"B-SIGN", "O", "B-SIGN", "O",
@@ -757,7 +759,8 @@ static void few_shot_real_acth(void **state)
     cl_error err;
     cl_doc *doc;
     assert_int_equal(cl_brat_read_pair(txt, ann, &doc, &err), CL_OK);
-    cl_corpus *train = cl_corpus_new();
+    cl_corpus *train;
+    assert_int_equal(cl_corpus_new(&train, &err), CL_OK);
     assert_int_equal(cl_corpus_add(train, doc, &err), CL_OK);
     assert_int_equal(cl_prompt_prepare_train(train, CL_TOKENIZER_PAPER, NULL, 0, &err), CL_OK);
     cl_prompt_params p = cl_prompt_default_params();
@@ -792,7 +795,8 @@ static void knn_real_never_same_doc(void **state)
     (void)state;
     REQUIRE_SHARED(train_dir, "data/raredis/train");
     cl_error err;
-    cl_corpus *train = cl_corpus_new();
+    cl_corpus *train;
+    assert_int_equal(cl_corpus_new(&train, &err), CL_OK);
     assert_int_equal(cl_corpus_read(train, CL_FORMAT_BRAT, train_dir, &err), CL_OK);
     assert_int_equal(cl_prompt_prepare_train(train, CL_TOKENIZER_PAPER, NULL, 0, &err), CL_OK);
     cl_prompt_params p = cl_prompt_default_params();

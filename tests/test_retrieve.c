@@ -314,8 +314,8 @@ static void bm25_cache_builds_once(void **state)
 static cl_doc *make_doc(const char *id, const char *text, const int *sent_lens, int nsent)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new(id, text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text, strlen(text), &d, &err), CL_OK);
     int32_t cp = 0, n = d->index.nchars;
     while (cp < n) {
         size_t b = cl_text_cp_to_byte(&d->index, cp);

@@ -126,7 +126,8 @@ static const cl_tagger_ops fake_llm_ops = {.name = "fake-llm",
 static cl_corpus *make_corpus(void)
 {
     cl_error err;
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     char text[4096];
     for (int d = 0; d < 7; d++) {
         text[0] = '\0';
@@ -140,13 +141,14 @@ static cl_corpus *make_corpus(void)
         }
         char id[32];
         snprintf(id, sizeof id, "doc-%d", d);
-        cl_doc *doc = cl_doc_new(id, text, strlen(text), &err);
-        assert_non_null(doc);
+        cl_doc *doc;
+        assert_int_equal(cl_doc_new(id, text, strlen(text), &doc, &err), CL_OK);
         assert_int_equal(cl_tokenize_doc(doc, CL_TOKENIZER_CLINICAL, &err), CL_OK);
         assert_int_equal(cl_corpus_add(c, doc, &err), CL_OK);
     }
     /* a document without any text */
-    cl_doc *empty = cl_doc_new("empty", "", 0, &err);
+    cl_doc *empty;
+    assert_int_equal(cl_doc_new("empty", "", 0, &empty, &err), CL_OK);
     assert_int_equal(cl_tokenize_doc(empty, CL_TOKENIZER_CLINICAL, &err), CL_OK);
     assert_int_equal(cl_corpus_add(c, empty, &err), CL_OK);
     return c;

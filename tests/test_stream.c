@@ -254,8 +254,9 @@ static void stream_equals_batch(void **state)
 {
     (void)state;
     /* the batch runner over the good documents */
-    cl_corpus *c = cl_corpus_new();
+    cl_corpus *c;
     cl_error err;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
     FILE *in = mem(JSONL);
     cl_doc_reader *r;
     assert_int_equal(cl_doc_reader_open(in, CL_FORMAT_JSONL, "x", &r, &err), CL_OK);

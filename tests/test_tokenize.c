@@ -12,8 +12,8 @@
 static cl_doc *make_doc(const char *text)
 {
     cl_error err;
-    cl_doc *d = cl_doc_new("t", text, strlen(text), &err);
-    assert_non_null(d);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new("t", text, strlen(text), &d, &err), CL_OK);
     return d;
 }
 
@@ -582,7 +582,9 @@ static void reproduce_paper_csv(const char *split, const char *csv_rel)
     if (!brat || !csv)
         skip();
     cl_error err;
-    cl_corpus *gold = cl_corpus_new(), *ours = cl_corpus_new();
+    cl_corpus *gold, *ours;
+    assert_int_equal(cl_corpus_new(&gold, &err), CL_OK);
+    assert_int_equal(cl_corpus_new(&ours, &err), CL_OK);
     assert_int_equal(cl_corpus_read(gold, CL_FORMAT_PAPER_CSV, csv, &err), CL_OK);
     assert_int_equal(cl_corpus_read(ours, CL_FORMAT_BRAT, brat, &err), CL_OK);
     assert_int_equal(gold->ndocs, ours->ndocs);

@@ -75,8 +75,9 @@ extern const char *const cl_paper_types[CL_NUM_PAPER_TYPES];
 #define CL_NUM_ALL_TYPES 6
 extern const char *const cl_all_types[CL_NUM_ALL_TYPES];
 
-/* New document owning a copy of text[0..n) (validated as UTF-8). */
-cl_doc *cl_doc_new(const char *id, const char *text, size_t n, cl_error *err);
+/* New document owning a copy of text[0..n) (validated: CL_ERR_UTF8 on invalid
+ * UTF-8, CL_ERR_RANGE when too long); *out is NULL on failure. */
+cl_status cl_doc_new(const char *id, const char *text, size_t n, cl_doc **out, cl_error *err);
 void cl_doc_free(cl_doc *doc);
 
 /* Add an entity (copies everything); checks 0 <= start < end <= nchars for
@@ -122,7 +123,8 @@ typedef struct cl_corpus {
     int32_t ndocs, cap;
 } cl_corpus;
 
-cl_corpus *cl_corpus_new(void);
+/* An empty corpus; *out is NULL on failure (CL_ERR_NOMEM). */
+cl_status cl_corpus_new(cl_corpus **out, cl_error *err);
 void cl_corpus_free(cl_corpus *c);
 /* Takes ownership of doc (also on failure, when it is freed). */
 cl_status cl_corpus_add(cl_corpus *c, cl_doc *doc, cl_error *err);

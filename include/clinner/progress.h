@@ -31,9 +31,11 @@ typedef struct cl_progress cl_progress;
 /* "auto", "tty", "lines" or "off"; CL_ERR_ARG lists them otherwise. */
 cl_status cl_progress_mode_from_name(const char *name, cl_progress_mode *out, cl_error *err);
 
-/* what: "tagging"; unit: "docs"; total: 0 when unknown.  NULL on no memory. */
-cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
-                             cl_progress_mode mode);
+/* what: "tagging"; unit: "docs"; total: 0 when unknown.  CL_ERR_NOMEM with
+ * *out NULL on no memory; every cl_progress_* function accepts NULL (no bar),
+ * so a caller may ignore the status and run without a bar. */
+cl_status cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
+                          cl_progress_mode mode, cl_progress **out, cl_error *err);
 /* Change the total (e.g. once a resumed run knows what is left). */
 void cl_progress_set_total(cl_progress *p, int64_t total);
 /* Seconds between plain lines (default 10). */

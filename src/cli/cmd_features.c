@@ -90,7 +90,8 @@ int cmd_features(int argc, char **argv)
         fprintf(stderr, "clinner features: %s\n", err.msg);
         return 2;
     }
-    cl_progress *bar = cl_progress_new(stderr, "features", "documents", 0, pmode);
+    cl_progress *bar; /* NULL (no bar) on no memory */
+    cl_progress_new(stderr, "features", "documents", 0, pmode, &bar, NULL);
     p.log = on_log;
     p.log_ctx = p.progress_ctx = bar;
     p.progress = on_progress;

@@ -76,7 +76,9 @@ static int tag_run(tag_args *a, cl_error *err)
     if (cl_tag_session_open(&a->so.cfg, &s, err) != CL_OK ||
         cl_tag_job_open(s, &a->jp, &job, err) != CL_OK)
         goto done;
-    bar = cl_progress_new(stderr, "tagging", "sentences", cl_tag_job_sentences(job), a->pmode);
+    /* no memory for the bar: run without one (bar stays NULL) */
+    cl_progress_new(stderr, "tagging", "sentences", cl_tag_job_sentences(job), a->pmode, &bar,
+                    NULL);
     if (cl_tag_job_run(job, bar, &sum, err) != CL_OK)
         goto done;
     cl_buf text; /* the run's line, and a fleet's requests per server */

@@ -126,7 +126,8 @@ int cmd_train(int argc, char **argv)
             (long long)cl_corpus_ntokens(data.train), data.dev ? data.dev->ndocs : 0, tok_name,
             labels, cl_now() - t0);
     p.dense = dense;
-    cl_progress *bar = cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode);
+    cl_progress *bar; /* NULL (no bar) on no memory */
+    cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode, &bar, NULL);
     p.progress = on_progress;
     p.progress_ud = bar;
     cl_status st = cl_crf_train(data.train, data.dev, &p, &m, &err);

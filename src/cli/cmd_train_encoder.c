@@ -145,7 +145,8 @@ int cmd_train_encoder(int argc, char **argv)
             "%s, tokenizer %s\n",
             data.train->ndocs, (long long)cl_corpus_nsentences(data.train),
             data.dev ? data.dev->ndocs : 0, base_path, tok_name);
-    cl_progress *bar = cl_progress_new(stderr, "training", "steps", 0, pmode);
+    cl_progress *bar; /* NULL (no bar) on no memory */
+    cl_progress_new(stderr, "training", "steps", 0, pmode, &bar, NULL);
     p.base = base_path;
     p.out_path = out;
     p.tokenizer = cl_tokenizer_name(data.prepare.tokenizer);

@@ -351,7 +351,7 @@ cl_status cl_brat_read_pair(const char *txt_path, const char *ann_path, cl_doc *
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!(doc = cl_doc_new(id, text, ntext, err))) {
+    if (cl_doc_new(id, text, ntext, &doc, err) != CL_OK) {
         st = cl_error_prefix(err, "%s: ", txt_path);
         goto out;
     }

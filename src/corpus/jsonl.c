@@ -373,8 +373,7 @@ static cl_status read_doc(cl_corpus *c, const char *s, size_t n, const jctx *j)
     }
     /* cJSON ends a string at an escaped NUL (\u0000): the text is what
      * comes before it. */
-    doc = cl_doc_new(id, tv->valuestring, strlen(tv->valuestring), j->err);
-    if (!doc) {
+    if (cl_doc_new(id, tv->valuestring, strlen(tv->valuestring), &doc, j->err) != CL_OK) {
         st = cl_error_prefix(j->err, "%s:%ld: field text: ", j->file, j->line);
         goto out;
     }

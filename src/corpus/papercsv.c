@@ -123,8 +123,8 @@ int cl_tokbuild_token(cl_tokbuild *b, const char *tok, size_t n, const char *tag
 
 cl_doc *cl_tokbuild_finish(cl_tokbuild *b, const char *id, cl_error *err)
 {
-    cl_doc *doc = cl_doc_new(id, b->text.data ? b->text.data : "", b->text.len, err);
-    if (!doc) {
+    cl_doc *doc;
+    if (cl_doc_new(id, b->text.data ? b->text.data : "", b->text.len, &doc, err) != CL_OK) {
         tokbuild_reset(b);
         return NULL;
     }

@@ -61,11 +61,11 @@ cl_status cl_doc_reader_open(FILE *fp, cl_format fmt, const char *name, cl_doc_r
     r->fp = fp;
     r->fmt = fmt;
     r->name = cl_strdup(name ? name : "stdin");
-    r->ready = cl_corpus_new();
+    cl_status st = cl_corpus_new(&r->ready, err);
     cl_buf_init(&r->raw);
     cl_buf_init(&r->rejected);
     cl_conll_state_init(&r->cs, r->name);
-    if (!r->name || !r->ready) {
+    if (st != CL_OK || !r->name) {
         cl_doc_reader_free(r);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }

@@ -66,8 +66,8 @@ cl_status cl_text_parse(cl_corpus *c, const char *data, size_t n, const char *na
     if (nul)
         return cl_error_set(err, CL_ERR_PARSE, "%s: NUL byte at byte %zu (not a text file?)",
                             name, (size_t)(nul - data));
-    cl_doc *doc = cl_doc_new(id, data, n, err);
-    if (!doc)
+    cl_doc *doc;
+    if (cl_doc_new(id, data, n, &doc, err) != CL_OK)
         return cl_error_prefix(err, "%s: ", name);
     return cl_corpus_add(c, doc, err);
 }

@@ -79,10 +79,11 @@ static int32_t category(crf_vocab *v, const char *name, size_t n)
 static cl_status add_term(crf_vocab *v, const char *term, size_t n, uint32_t mask,
                           cl_tokenizer_kind tok, cl_buf *key, cl_error *err)
 {
-    cl_doc *d = cl_doc_new("vocab", term, n, err);
-    if (!d)
-        return err->code;
-    cl_status st = cl_tokenize_doc(d, tok, err);
+    cl_doc *d;
+    cl_status st = cl_doc_new("vocab", term, n, &d, err);
+    if (st != CL_OK)
+        return st;
+    st = cl_tokenize_doc(d, tok, err);
     char low[256];
     cl_buf_reset(key);
     for (int32_t t = 0; st == CL_OK && t < d->ntokens; t++) {

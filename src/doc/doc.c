@@ -29,26 +29,26 @@ static int grow(void **arr, int32_t n, int32_t *cap, size_t elem)
     return 0;
 }
 
-cl_doc *cl_doc_new(const char *id, const char *text, size_t n, cl_error *err)
+cl_status cl_doc_new(const char *id, const char *text, size_t n, cl_doc **out, cl_error *err)
 {
+    *out = NULL;
     cl_doc *d = calloc(1, sizeof *d);
-    if (!d) {
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
+    if (!d)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     d->id = cl_strdup(id ? id : "");
     d->text = cl_strndup(text ? text : "", text ? n : 0);
     d->text_bytes = text ? n : 0;
     if (!d->id || !d->text) {
-        cl_error_set(err, CL_ERR_NOMEM, "out of memory");
         cl_doc_free(d);
-        return NULL;
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
-    if (cl_text_index_init(&d->index, d->text, d->text_bytes, err) != CL_OK) {
+    cl_status st = cl_text_index_init(&d->index, d->text, d->text_bytes, err);
+    if (st != CL_OK) {
         cl_doc_free(d);
-        return NULL;
+        return st;
     }
-    return d;
+    *out = d;
+    return CL_OK;
 }
 
 static void free_tags(cl_doc *d)
@@ -339,7 +339,11 @@ char *cl_doc_token_text(const cl_doc *d, int32_t token)
     return cl_doc_span_text(d, d->tokens[token].start, d->tokens[token].end);
 }
 
-cl_corpus *cl_corpus_new(void) { return calloc(1, sizeof(cl_corpus)); }
+cl_status cl_corpus_new(cl_corpus **out, cl_error *err)
+{
+    *out = calloc(1, sizeof(cl_corpus));
+    return *out ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+}
 
 void cl_corpus_free(cl_corpus *c)
 {

@@ -35,9 +35,9 @@ cl_status cl_eval_file(const cl_corpus *g, const char *pred, cl_format pf, bool 
         cl_paperlines_free(&pl);
         return st;
     }
-    cl_corpus *p = cl_corpus_new();
-    if (!p)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_corpus *p;
+    if ((st = cl_corpus_new(&p, err)) != CL_OK)
+        return st;
     st = cl_corpus_read(p, pf, pred, err);
     if (st == CL_OK) {
         st = span_level ? cl_eval_span_corpora(g, p, params, res, err)
@@ -54,15 +54,17 @@ cl_status cl_eval_token_files(const char *gold, cl_format gf, const char *pred, 
 {
     cl_labels *labels = NULL;
     cl_eval_tokens *gv = NULL, *pv = NULL;
-    cl_corpus *g = cl_corpus_new(), *p = NULL;
-    cl_status st = g ? cl_labels_new(&labels, err) : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_corpus *g, *p = NULL;
+    cl_status st = cl_corpus_new(&g, err);
+    if (st == CL_OK)
+        st = cl_labels_new(&labels, err);
     if (st == CL_OK)
         st = cl_corpus_read(g, gf, gold, err);
     if (st == CL_OK)
         st = cl_eval_tokens_new(g, true, labels, &gv, err);
     cl_corpus_free(g);
-    if (st == CL_OK && !(p = cl_corpus_new()))
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_corpus_new(&p, err);
     if (st == CL_OK)
         st = cl_corpus_read(p, pf, pred, err);
     if (st == CL_OK)
@@ -131,9 +133,10 @@ cl_status cl_eval_files(const cl_eval_files_params *p, cl_eval_result *out, cl_e
     if (!span_level && pf != CL_FORMAT_PAPER_LINES && !p->html_path) /* (peak memory) */
         return cl_eval_token_files(p->gold_path, p->gold_fmt, p->pred_paths[0], pf, &params, out,
                                    err);
-    cl_corpus *gold = cl_corpus_new();
-    st = gold ? cl_corpus_read(gold, p->gold_fmt, p->gold_path, err)
-              : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_corpus *gold;
+    st = cl_corpus_new(&gold, err);
+    if (st == CL_OK)
+        st = cl_corpus_read(gold, p->gold_fmt, p->gold_path, err);
     if (st == CL_OK)
         st = cl_eval_file(gold, p->pred_paths[0], pf, span_level, &params, out, err);
     if (st == CL_OK && p->html_path)

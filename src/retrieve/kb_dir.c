@@ -71,8 +71,8 @@ cl_status cl_kb_read_dir(cl_kb *kb, const char *dir, cl_tokenizer_kind kind,
         st = cl_read_file(path, &text, &len, err);
         if (st == CL_OK) {
             names[i][strlen(names[i]) - 4] = '\0'; /* id: the file stem */
-            cl_doc *doc = cl_doc_new(names[i], text, len, err);
-            if (!doc)
+            cl_doc *doc;
+            if (cl_doc_new(names[i], text, len, &doc, err) != CL_OK)
                 st = cl_error_prefix(err, "%s: ", path);
             else {
                 st = cl_tokenize_doc(doc, kind, err);

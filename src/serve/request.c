@@ -67,8 +67,8 @@ static cl_status add_document(cl_corpus *c, const cJSON *text, const cJSON *id,
     snprintf(field, sizeof field, "%stext", prefix);
     cl_error derr;
     cl_error_clear(&derr);
-    cl_doc *doc = cl_doc_new(idv, t, strlen(t), &derr);
-    if (!doc)
+    cl_doc *doc;
+    if (cl_doc_new(idv, t, strlen(t), &doc, &derr) != CL_OK)
         return cl_error_set(err, derr.code == CL_ERR_NOMEM ? CL_ERR_NOMEM : CL_ERR_UTF8,
                             "field %s: %s", field, derr.msg);
     return cl_corpus_add(c, doc, err);
@@ -205,9 +205,8 @@ cl_status cl_tag_request_parse(const char *body, size_t n, int32_t max_docs,
             break;
         }
     }
-    out->docs = st == CL_OK ? cl_corpus_new() : NULL;
-    if (st == CL_OK && !out->docs)
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (st == CL_OK)
+        st = cl_corpus_new(&out->docs, err);
     if (st == CL_OK)
         st = read_body(root, max_docs < 1 ? 1 : max_docs, out, err);
     cJSON_Delete(root);

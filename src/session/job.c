@@ -71,8 +71,9 @@ static cl_status open_input(cl_tag_job *j, cl_error *err)
 static cl_status load_input(cl_tag_job *j, cl_error *err)
 {
     if (j->reader) {
-        if (!(j->c = cl_corpus_new()))
-            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        cl_status st = cl_corpus_new(&j->c, err);
+        if (st != CL_OK)
+            return st;
         return cl_run_read_all(j->reader, &j->sp, j->c, &j->got, err);
     }
     cl_prepare_params pp = cl_prepare_default_params();

@@ -67,9 +67,9 @@ cl_status cl_session_prompt_open(const cl_tag_config *cfg, cl_tokenizer_kind tok
         (st = train_dir_for(cfg, out->strategy, &train_dir, err)) != CL_OK)
         return st;
     if (examples) {
-        out->train = cl_corpus_new();
-        st = out->train ? cl_corpus_read(out->train, CL_FORMAT_BRAT, train_dir, err)
-                        : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        st = cl_corpus_new(&out->train, err);
+        if (st == CL_OK)
+            st = cl_corpus_read(out->train, CL_FORMAT_BRAT, train_dir, err);
         if (st == CL_OK)
             st = cl_prompt_prepare_train(out->train, tok, NULL, 0, err);
         if (st != CL_OK)

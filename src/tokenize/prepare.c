@@ -54,10 +54,11 @@ cl_status cl_corpus_load(const char *path, cl_format fmt, const cl_prepare_param
                          cl_corpus **out, cl_error *err)
 {
     *out = NULL;
-    cl_corpus *c = cl_corpus_new();
-    if (!c)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = cl_corpus_read(c, fmt, path, err);
+    cl_corpus *c;
+    cl_status st = cl_corpus_new(&c, err);
+    if (st != CL_OK)
+        return st;
+    st = cl_corpus_read(c, fmt, path, err);
     for (int32_t i = 0; i < c->ndocs && st == CL_OK; i++)
         st = cl_doc_prepare(c->docs[i], p, err);
     if (st != CL_OK) {

@@ -103,9 +103,10 @@ cl_status cl_corpus_report_files(FILE *fp, bool json, const char *const *paths, 
                                  const cl_format *fmt, const cl_tokenizer_kind *tok,
                                  cl_error *err)
 {
-    cl_corpus *c = cl_corpus_new();
-    if (!c)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_corpus *c;
+    cl_status cst = cl_corpus_new(&c, err);
+    if (cst != CL_OK)
+        return cst;
     bool any_brat = false, any_token_format = false;
     cl_corpus_stats st;
     memset(&st, 0, sizeof st);

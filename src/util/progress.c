@@ -33,12 +33,12 @@ cl_status cl_progress_mode_from_name(const char *name, cl_progress_mode *out, cl
                         name ? name : "");
 }
 
-cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
-                             cl_progress_mode mode)
+cl_status cl_progress_new(FILE *fp, const char *what, const char *unit, int64_t total,
+                          cl_progress_mode mode, cl_progress **out, cl_error *err)
 {
-    cl_progress *p = calloc(1, sizeof *p);
+    cl_progress *p = *out = calloc(1, sizeof *p);
     if (!p)
-        return NULL;
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     p->fp = fp;
     snprintf(p->what, sizeof p->what, "%s", what ? what : "");
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "items");
@@ -47,7 +47,7 @@ cl_progress *cl_progress_new(FILE *fp, const char *what, const char *unit, int64
     p->tty = mode == CL_PROGRESS_TTY || (mode == CL_PROGRESS_AUTO && isatty(fileno(fp)));
     p->t0 = p->last = cl_now();
     p->interval = 10.0;
-    return p;
+    return CL_OK;
 }
 
 void cl_progress_set_total(cl_progress *p, int64_t total)
