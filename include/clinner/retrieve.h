@@ -44,7 +44,7 @@ cl_bm25_params cl_bm25_default_params(void);
 
 /* A new empty index (NULL and CL_ERR_ARG for parameters out of range); add
  * documents with cl_bm25_add, then cl_bm25_finish. */
-cl_bm25 *cl_bm25_new(const cl_bm25_params *params, cl_error *err);
+cl_status cl_bm25_new(const cl_bm25_params *params, cl_bm25 **out, cl_error *err);
 void cl_bm25_free(cl_bm25 *ix);
 
 /* Add one document (its terms, any order, repeats count); documents are

@@ -59,21 +59,20 @@ cl_bm25_params cl_bm25_default_params(void)
     return p;
 }
 
-cl_bm25 *cl_bm25_new(const cl_bm25_params *params, cl_error *err)
+cl_status cl_bm25_new(const cl_bm25_params *params, cl_bm25 **out, cl_error *err)
 {
+    *out = NULL;
+    cl_bm25_params p = params ? *params : cl_bm25_default_params();
+    if (!(p.k1 >= 0 && p.k1 <= 1000) || !(p.b >= 0 && p.b <= 1))
+        return cl_error_set(err, CL_ERR_ARG,
+                            "bm25: k1 must be in [0, 1000] and b in [0, 1] (got %g, %g)", p.k1,
+                            p.b);
     cl_bm25 *ix = calloc(1, sizeof *ix);
-    if (!ix) {
-        cl_error_set(err, CL_ERR_NOMEM, "bm25: out of memory");
-        return NULL;
-    }
-    ix->p = params ? *params : cl_bm25_default_params();
-    if (!(ix->p.k1 >= 0 && ix->p.k1 <= 1000) || !(ix->p.b >= 0 && ix->p.b <= 1)) {
-        cl_error_set(err, CL_ERR_ARG, "bm25: k1 must be in [0, 1000] and b in [0, 1] (got %g, %g)",
-                     ix->p.k1, ix->p.b);
-        free(ix);
-        return NULL;
-    }
-    return ix;
+    if (!ix)
+        return cl_error_set(err, CL_ERR_NOMEM, "bm25: out of memory");
+    ix->p = p;
+    *out = ix;
+    return CL_OK;
 }
 
 void cl_bm25_free(cl_bm25 *ix)
@@ -457,9 +456,9 @@ static const char *read_index(cl_binr *r, uint64_t key, cl_bm25 **out)
         return "bad header";
     if (fkey != key)
         return "built from other data (key mismatch)";
-    cl_bm25 *ix = *out = cl_bm25_new(&p, NULL);
-    if (!ix)
+    if (cl_bm25_new(&p, out, NULL) != CL_OK)
         return "bad parameters";
+    cl_bm25 *ix = *out;
     ix->ndocs = ix->cap_docs = ndocs;
     if (!take_array(r, &ix->doc_len, (size_t)ndocs))
         return "truncated document lengths";
@@ -541,8 +540,10 @@ cl_status cl_bm25_cached(const char *cache_dir, uint64_t key, const cl_bm25_para
             cl_bm25_free(ix);
         }
     }
-    cl_bm25 *ix = cl_bm25_new(params, err);
-    cl_status st = ix ? build(ctx, ix, err) : (err ? err->code : CL_ERR_NOMEM);
+    cl_bm25 *ix = NULL;
+    cl_status st = cl_bm25_new(params, &ix, err);
+    if (st == CL_OK)
+        st = build(ctx, ix, err);
     if (st == CL_OK)
         st = cl_bm25_finish(ix, err);
     if (st != CL_OK) {
