@@ -196,7 +196,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclinner.a
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(BUILD)/libclinner.a $(LDLIBS) -lcmocka
 
 # the CLI's option parser is tested on its own, outside the library
-CLI_TESTED = $(BUILD)/obj/src/cli/cli_opts.o
+CLI_TESTED = $(BUILD)/obj/src/cli/cli_opts.o $(BUILD)/obj/src/cli/help.o $(BUILD)/obj/gen/help_pages.o
 $(BUILD)/tests/test_cli_opts: tests/test_cli_opts.c tests/testutil.h $(CLI_TESTED) $(BUILD)/libclinner.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $< $(CLI_TESTED) $(BUILD)/libclinner.a $(LDLIBS) -lcmocka

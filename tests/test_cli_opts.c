@@ -9,11 +9,6 @@
 #include "cli/cli_opts.h"
 #include "clinner/progress.h"
 
-static void usage_none(FILE *fp)
-{
-    fputs("usage: test\n", fp);
-}
-
 typedef struct values {
     bool on, off;
     const char *str, *out;
@@ -53,7 +48,7 @@ static cli_parse_result parse(values *v, int maxpos, char **argv, char *errbuf, 
     memset(v, 0, sizeof *v);
     v->off = true;
     cli_opt opts[16];
-    cli_args a = {.cmd = "test", .usage = usage_none, .opts = opts,
+    cli_args a = {.cmd = "test", .page = "test", .opts = opts,
                   .nopts = table(v, opts), .positional = v->pos, .max_positional = maxpos};
     int argc = 0;
     while (argv[argc])
@@ -171,8 +166,8 @@ static void test_given(void **state)
     size_t n = table(&v, opts);
     bool given[16];
     char *argv[] = {"test", "-o", "x", "--str", "--on", "--n=2", NULL};
-    assert_int_equal(cli_parse_command_given("test", usage_none, opts, n, NULL, 6, argv, 1, given),
-                     -1);
+    cli_args a = {.cmd = "test", .opts = opts, .nopts = n, .given = given};
+    assert_int_equal(cli_parse(&a, 6, argv, 1), -1);
     assert_string_equal(v.str, "--on");
     assert_false(v.on);
     const char *const out_first[] = {"--on", "--output", "--n", NULL};
@@ -181,6 +176,55 @@ static void test_given(void **state)
     assert_string_equal(cli_first_given(opts, given, n, n_only), "--n");
     const char *const none[] = {"--on", "--x", "--progress", NULL};
     assert_null(cli_first_given(opts, given, n, none));
+}
+
+/* required options and positionals: missing ones are named; present ones
+ * (in either spelling) pass */
+static void test_required(void **state)
+{
+    (void)state;
+    const char *in = NULL, *out = NULL, *model = NULL, *pos[2];
+    const cli_opt opts[] = {CLI_REQUIRED("--model", &model), CLI_OUTPUT_REQUIRED(&out),
+                            CLI_STRING("--in", &in)};
+    cli_args a = {.cmd = "test", .opts = opts, .nopts = CLI_NOPTS(opts), .positional = pos,
+                  .max_positional = 2, .required_positional = "INPUT"};
+    char *ok[] = {"test", "--model=m", "-o", "x", "IN", NULL};
+    assert_int_equal(cli_opts_parse(&a, 5, ok, 1), CLI_PARSED);
+    assert_string_equal(model, "m");
+    assert_int_equal(a.npositional, 1);
+    struct {
+        char *argv[6];
+        const char *message;
+    } cases[] = {
+        {{"test", "-o", "x", "IN", NULL}, "clinner test: --model is required (see --help)\n"},
+        {{"test", "--model", "m", "IN", NULL}, "clinner test: --output is required (see --help)\n"},
+        {{"test", "--model", "m", "--output=x", NULL},
+         "clinner test: INPUT is required (see --help)\n"},
+        {{"test", "--model", "m", "-o", "x", "A"}, NULL}, /* argc 6: passes */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int argc = 0;
+        while (argc < 6 && cases[k].argv[argc])
+            argc++;
+        char err[256];
+        fflush(stderr);
+        int saved = dup(2);
+        FILE *tmp = tmpfile();
+        assert_non_null(tmp);
+        dup2(fileno(tmp), 2);
+        cli_parse_result r = cli_opts_parse(&a, argc, cases[k].argv, 1);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        rewind(tmp);
+        err[fread(err, 1, sizeof err - 1, tmp)] = '\0';
+        fclose(tmp);
+        assert_int_equal(r, cases[k].message ? CLI_BAD : CLI_PARSED);
+        assert_string_equal(err, cases[k].message ? cases[k].message : "");
+    }
+    /* --help needs none of them */
+    char *help[] = {"test", "--help", NULL};
+    assert_int_equal(cli_parse(&a, 2, help, 1), 0);
 }
 
 static void test_threads_oversubscribed(void **state)
@@ -202,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_given),
+        cmocka_unit_test(test_required),
         cmocka_unit_test(test_threads_oversubscribed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

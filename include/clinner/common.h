@@ -40,6 +40,9 @@ typedef struct cl_error {
     char msg[CL_ERROR_MSG_MAX];
 } cl_error;
 
+/* An initializer: CL_OK with an empty message (as cl_error_clear leaves it). */
+#define CL_ERROR_INIT {CL_OK, ""}
+
 /* Reset to CL_OK with an empty message. */
 void cl_error_clear(cl_error *err);
 

@@ -93,6 +93,8 @@ void cl_dense_writer_free(cl_dense_writer *w);
  * are folded into the saved weights: tagging reads the same raw file either
  * way. */
 typedef enum { CL_CRF_DENSE_RAW = 0, CL_CRF_DENSE_RMS = 1 } cl_crf_dense_scale;
+/* "raw" or "rms" -> the scale; CL_ERR_ARG otherwise. */
+cl_status cl_crf_dense_scale_from_name(const char *name, cl_crf_dense_scale *out, cl_error *err);
 
 typedef struct cl_crf_progress {
     int iteration;      /* 1-based L-BFGS iteration just finished */
@@ -116,6 +118,11 @@ typedef void (*cl_crf_progress_fn)(void *ud, const cl_crf_progress *p);
  * thinned to the first and every 10th when p->eval_every > 0.  False when p
  * is not worth a line. */
 bool cl_crf_progress_line(const cl_crf_progress *p, char *buf, size_t n);
+
+/* A ready-made cl_crf_progress_fn: ud is a cl_progress bar (progress.h; NULL
+ * writes the lines to stderr) advanced per iteration, with those lines
+ * written above it. */
+void cl_crf_progress_report(void *ud, const cl_crf_progress *p);
 
 typedef struct cl_crf_train_params {
     double c1;          /* L1 coefficient (OWL-QN when > 0) */

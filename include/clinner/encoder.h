@@ -157,6 +157,11 @@ typedef void (*cl_enc_progress_fn)(void *ctx, const cl_enc_progress *p);
  * step is not worth a line. */
 bool cl_enc_progress_line(const cl_enc_progress *p, char *buf, size_t n);
 
+/* A ready-made cl_enc_progress_fn: ctx is a cl_progress bar (progress.h; NULL
+ * writes the lines to stderr) advanced per training step, with those lines
+ * written above it. */
+void cl_enc_progress_report(void *ctx, const cl_enc_progress *p);
+
 typedef struct cl_encoder_train_params {
     const char *base;       /* base encoder (folder or safetensors); a tagger from an
                              * earlier run with the same labels trains on (its classifier

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
+#include "cli/help.h"
 
 cl_status cli_parse_int(const char *opt, const char *s, long min, long max, long *out,
                         cl_error *err)
@@ -33,7 +34,11 @@ cl_status cli_parse_double(const char *opt, const char *s, double min, double *o
     *out = v;
     return CL_OK;
 }
-#include "clinner/progress.h"
+void cli_log(void *ctx, const char *msg)
+{
+    const cli_logger *l = ctx;
+    cl_progress_message(l->bar, "clinner %s: %s", l->cmd, msg);
+}
 
 cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err)
 {
@@ -109,13 +114,17 @@ static cl_status store(const cli_opt *o, const char *v, cl_error *err)
 
 cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
 {
-    cl_error err;
-    cl_error_clear(&err);
+    cl_error err = CL_ERROR_INIT;
+    bool seen[CLI_MAX_OPTS] = {false}; /* for the required options; given may be NULL */
+    if (a->nopts > CLI_MAX_OPTS) {
+        cli_fail(a->cmd, 2, "more options than CLI_MAX_OPTS");
+        return CLI_BAD;
+    }
     a->npositional = 0;
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            a->usage(stdout);
+            cli_help(stdout, a->page, a->vars);
             return CLI_HELP;
         }
         if (arg[0] != '-' || !strcmp(arg, "-")) {
@@ -123,9 +132,12 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
                 if (a->max_positional == 0)
                     fprintf(stderr, "clinner %s: unexpected argument '%s' (see --help)\n",
                             a->cmd, arg);
-                else
+                else if (a->max_positional == 1)
                     fprintf(stderr, "clinner %s: one INPUT only ('%s' and '%s')\n", a->cmd,
                             a->positional[0], arg);
+                else
+                    fprintf(stderr, "clinner %s: at most %d arguments\n", a->cmd,
+                            a->max_positional);
                 return CLI_BAD;
             }
             a->positional[a->npositional++] = arg;
@@ -137,8 +149,7 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
             fprintf(stderr, "clinner %s: unknown option '%s' (see --help)\n", a->cmd, arg);
             return CLI_BAD;
         }
-        if (a->given)
-            a->given[o - a->opts] = true;
+        seen[o - a->opts] = true;
         if (o->kind == CLI_OPT_SET || o->kind == CLI_OPT_CLEAR) {
             if (v) {
                 fprintf(stderr, "clinner %s: %s takes no value\n", a->cmd, o->name);
@@ -159,25 +170,31 @@ cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first)
             return CLI_BAD;
         }
     }
+    if (a->given)
+        memcpy(a->given, seen, a->nopts * sizeof *seen);
+    for (size_t k = 0; k < a->nopts; k++)
+        if (a->opts[k].required && !seen[k]) {
+            fprintf(stderr, "clinner %s: %s is required (see --help)\n", a->cmd, a->opts[k].name);
+            return CLI_BAD;
+        }
+    if (a->required_positional && a->npositional == 0) {
+        fprintf(stderr, "clinner %s: %s is required (see --help)\n", a->cmd,
+                a->required_positional);
+        return CLI_BAD;
+    }
     return CLI_PARSED;
 }
 
-int cli_parse_command_given(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
-                            size_t nopts, const char **input, int argc, char **argv, int first,
-                            bool *given)
+int cli_parse(cli_args *a, int argc, char **argv, int first)
 {
-    cli_args a = {.cmd = cmd, .usage = usage, .opts = opts, .nopts = nopts,
-                  .positional = input, .max_positional = input ? 1 : 0, .given = given};
-    if (given)
-        memset(given, 0, nopts * sizeof *given);
-    cli_parse_result r = cli_opts_parse(&a, argc, argv, first);
+    cli_parse_result r = cli_opts_parse(a, argc, argv, first);
     return r == CLI_PARSED ? -1 : r == CLI_HELP ? 0 : 2;
 }
 
-int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
-                      size_t nopts, const char **input, int argc, char **argv, int first)
+int cli_fail(const char *cmd, int status, const char *msg)
 {
-    return cli_parse_command_given(cmd, usage, opts, nopts, input, argc, argv, first, NULL);
+    fprintf(stderr, "clinner %s: %s\n", cmd, msg);
+    return status;
 }
 
 const char *cli_first_given(const cli_opt *opts, const bool *given, size_t nopts,

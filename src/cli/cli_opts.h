@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "clinner/common.h"
+#include "clinner/progress.h"
 
 typedef enum cli_opt_kind {
     CLI_OPT_SET,    /* flag, no value: *(bool *)dst = true */
@@ -33,9 +34,12 @@ typedef struct cli_opt {
     long min, max; /* integer kinds */
     double dmin;   /* CLI_OPT_DOUBLE */
     cl_status (*parse)(const char *name, const char *value, void *dst, cl_error *err);
+    const char *field; /* the library's name for what it sets (cli_session.c), or NULL */
+    bool required;     /* the command cannot run without it */
 } cli_opt;
 
-/* Entries in a table t. */
+/* Entries in a table t, at most CLI_MAX_OPTS. */
+#define CLI_MAX_OPTS 64
 #define CLI_NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* Table entries (designated, so unused fields are zero). */
@@ -43,6 +47,9 @@ typedef struct cli_opt {
 #define CLI_NOFLAG(n, d) {.name = (n), .kind = CLI_OPT_CLEAR, .dst = (d)}
 #define CLI_STRING(n, d) {.name = (n), .kind = CLI_OPT_STR, .dst = (d)}
 #define CLI_STRING2(n, a, d) {.name = (n), .alias = (a), .kind = CLI_OPT_STR, .dst = (d)}
+#define CLI_REQUIRED(n, d) {.name = (n), .kind = CLI_OPT_STR, .dst = (d), .required = true}
+#define CLI_OUTPUT_REQUIRED(d) \
+    {.name = "--output", .alias = "-o", .kind = CLI_OPT_STR, .dst = (d), .required = true}
 #define CLI_INTEGER(n, k, d, lo, hi) \
     {.name = (n), .kind = (k), .dst = (d), .min = (lo), .max = (hi)}
 #define CLI_NUMBER(n, d, lo) {.name = (n), .kind = CLI_OPT_DOUBLE, .dst = (d), .dmin = (lo)}
@@ -72,31 +79,40 @@ typedef enum cli_parse_result {
 
 typedef struct cli_args {
     const char *cmd;           /* "tag": messages read "clinner tag: ..." */
-    void (*usage)(FILE *fp);   /* printed for --help */
+    const char *page;          /* the --help page (docs/cli/PAGE.txt; help.h) */
+    const char *vars;          /* its ${key} values ("key=value" lines), or NULL */
     const cli_opt *opts;
     size_t nopts;
     const char **positional;   /* where arguments that are not options go ("-" is one) */
     int max_positional;        /* 0: none allowed */
-    int npositional;           /* out */
+    const char *required_positional; /* "INPUT": at least one is needed; NULL: none */
     bool *given;               /* NULL, or nopts flags: set for each option on the line */
+    int npositional;           /* out */
 } cli_args;
 
-/* Parse argv[first..argc) against a->opts. */
+/* Parse argv[first..argc) against a->opts, then check that the required
+ * options and positionals are there. */
 cli_parse_result cli_opts_parse(cli_args *a, int argc, char **argv, int first);
 
-/* The usual case: argv[first..argc), at most one positional INPUT (into
- * *input; none allowed when input is NULL).  Returns -1 to go on, else the
- * command's exit status (0 after --help, 2 after an error, printed). */
-int cli_parse_command(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
-                      size_t nopts, const char **input, int argc, char **argv, int first);
-/* The same, also setting given[i] (nopts flags, cleared first) for each
- * option opts[i] that the command line holds. */
-int cli_parse_command_given(const char *cmd, void (*usage)(FILE *fp), const cli_opt *opts,
-                            size_t nopts, const char **input, int argc, char **argv, int first,
-                            bool *given);
+/* The same as an exit status: -1 to go on, else the command's (0 after
+ * --help, 2 after an error, printed). */
+int cli_parse(cli_args *a, int argc, char **argv, int first);
+
 /* The first of names (NULL-terminated) that is given, or NULL. */
 const char *cli_first_given(const cli_opt *opts, const bool *given, size_t nopts,
                             const char *const *names);
+
+/* "clinner CMD: MSG" on stderr (the one shape of every command's errors);
+ * returns status. */
+int cli_fail(const char *cmd, int status, const char *msg);
+
+/* A cl_log_fn for the commands (ctx: a cli_logger): "clinner CMD: MSG" on
+ * stderr, above the progress bar when there is one. */
+typedef struct cli_logger {
+    const char *cmd;
+    cl_progress *bar; /* NULL: none (yet) */
+} cli_logger;
+void cli_log(void *ctx, const char *msg);
 
 /* A CLI_OPT_PARSE parser for --progress: dst is a cl_progress_mode. */
 cl_status cli_opt_progress(const char *name, const char *value, void *dst, cl_error *err);

@@ -6,34 +6,36 @@
 #ifndef CLINNER_CLI_SESSION_H
 #define CLINNER_CLI_SESSION_H
 
-#include <stdio.h>
-
 #include "cli/cli_opts.h"
 #include "clinner/session.h"
+
+/* An option that sets a field of the library's config (or job, or server):
+ * .field holds that field's name, so the library's messages about it can
+ * be shown with the option's name. */
+#define CLI_FIELD(n, k, s, f) {.name = (n), .kind = (k), .dst = &(s)->f, .field = #f}
+#define CLI_FIELD_INT(n, k, s, f, lo, hi) \
+    {.name = (n), .kind = (k), .dst = &(s)->f, .field = #f, .min = (lo), .max = (hi)}
 
 typedef struct cli_session_opts {
     cl_tag_config cfg;
     long seed, threads;
-    const char *key_env_option; /* set by cli_session_options */
+    cli_opt opts[CLI_MAX_OPTS]; /* the command's own options, then the session's */
+    bool given[CLI_MAX_OPTS];
+    size_t nopts;
 } cli_session_opts;
 
-/* Defaults: the library's, strategy left NULL (the backend decides). */
-void cli_session_init(cli_session_opts *o);
-/* The session's options into out[0 ..): returns how many (<= CLI_SESSION_NOPTS).
- * --api-key-env is the command's to name (serve uses it for its own key). */
-#define CLI_SESSION_NOPTS 24
-size_t cli_session_options(cli_session_opts *o, const char *key_env_option, cli_opt *out);
-/* Copy the parsed numbers into cfg. */
-void cli_session_finish(cli_session_opts *o);
-/* Help page `page` (docs/cli/), whose ${session-options} are these options
- * (key_env_option as above; backends this build lacks are named). */
-void cli_session_help(FILE *fp, const char *page, const char *key_env_option);
-/* Options given that mean nothing to the backend (cl_tag_config_foreign_field
- * says which): prints why and returns true. */
-bool cli_session_refuse_foreign(const char *cmd, const cli_session_opts *o, const cli_opt *opts,
-                                const bool *given, size_t nopts);
-/* Print "clinner CMD: MSG", a leading config field ("decode: ...") shown as
+/* Parse a command that opens a session: its own options (own[0..nown),
+ * borrowed) and the session's (--api-key-env spelled key_env_option: serve
+ * uses that name for its own key), with the help page `page` whose
+ * ${session-options} lists the latter.  Options that mean nothing to the
+ * chosen backend are refused.  cfg starts at the library's defaults
+ * (strategy NULL: the backend's own) and holds the parsed values after.
+ * Returns -1 to go on, else the command's exit status. */
+int cli_session_parse(cli_session_opts *o, const char *cmd, const char *page,
+                      const char *key_env_option, const cli_opt *own, size_t nown,
+                      const char **input, int argc, char **argv);
+/* Print "clinner CMD: MSG", a leading field name ("decode: ...") shown as
  * its option ("--decode: ..."). */
-void cli_session_error(const char *cmd, const char *msg);
+void cli_session_error(const cli_session_opts *o, const char *cmd, const char *msg);
 
 #endif

@@ -15,61 +15,39 @@
  * Output is atomic: on any error nothing is left at -o.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_opts.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/tokenize.h"
-#include "clinner/util.h"
-
-static void usage(FILE *fp)
-{
-    cli_help(fp, "convert", NULL);
-}
 
 int cmd_convert(int argc, char **argv)
 {
     const char *from_name = NULL, *to_name = NULL, *tok_name = NULL, *labels = NULL;
     const char *out = NULL, *input = NULL;
     const cli_opt opts[] = {
-        CLI_STRING("--from", &from_name),
-        CLI_STRING("--to", &to_name),
+        CLI_REQUIRED("--from", &from_name),
+        CLI_REQUIRED("--to", &to_name),
         CLI_STRING("--tokenizer", &tok_name),
         CLI_STRING("--labels", &labels),
         CLI_STRING2("--output", "-o", &out),
     };
-    int done = cli_parse_command("convert", usage, opts, CLI_NOPTS(opts), &input, argc, argv, 1);
+    cli_args a = {.cmd = "convert", .page = "convert", .opts = opts, .nopts = CLI_NOPTS(opts),
+                  .positional = &input, .max_positional = 1, .required_positional = "INPUT"};
+    int done = cli_parse(&a, argc, argv, 1);
     if (done >= 0)
         return done;
-    if (!from_name || !to_name || !input) {
-        fprintf(stderr, "clinner convert: %s\n\n",
-                !from_name ? "--from is required"
-                : !to_name ? "--to is required"
-                           : "INPUT is required");
-        usage(stderr);
-        return 2;
-    }
-
-    if (!out && !strcmp(to_name, "brat")) {
-        fprintf(stderr, "clinner convert: --to brat needs -o DIRECTORY\n");
-        return 2;
-    }
-    cl_error err;
-    cl_error_clear(&err);
+    if (!out && !strcmp(to_name, "brat"))
+        return cli_fail("convert", 2, "--to brat needs -o DIRECTORY");
+    cl_error err = CL_ERROR_INIT;
     cl_convert_params p = {.tokenizer = CL_TOKENIZER_CLINICAL};
     if (cl_format_from_name(from_name, &p.from, &err) != CL_OK ||
         cl_format_from_name(to_name, &p.to, &err) != CL_OK ||
         (tok_name && cl_tokenizer_from_name(tok_name, &p.tokenizer, &err) != CL_OK) ||
-        (labels && cl_label_set_from_name(labels, &p.types, &p.ntypes, &err) != CL_OK)) {
-        fprintf(stderr, "clinner convert: %s\n", err.msg);
-        return 2;
-    }
-    if (cl_corpus_convert(input, out ? out : "-", &p, &err) != CL_OK) {
-        fprintf(stderr, "clinner convert: %s\n", err.msg);
-        return err.code == CL_ERR_ARG ? 2 : 1;
-    }
+        (labels && cl_label_set_from_name(labels, &p.types, &p.ntypes, &err) != CL_OK))
+        return cli_fail("convert", 2, err.msg);
+    if (cl_corpus_convert(input, out ? out : "-", &p, &err) != CL_OK)
+        return cli_fail("convert", err.code == CL_ERR_ARG ? 2 : 1, err.msg);
     return 0;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cli/cli_opts.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/corpus.h"
 #include "clinner/eval.h"
@@ -35,11 +34,6 @@ static cl_status opt_append(const char *name, const char *value, void *dst, cl_e
     return CL_OK;
 }
 
-static void usage(FILE *fp)
-{
-    cli_help(fp, "eval", NULL);
-}
-
 int cmd_eval(int argc, char **argv)
 {
     const char *gold = NULL, *gold_fmt = NULL, *pred = NULL, *pred_fmt = NULL;
@@ -50,34 +44,27 @@ int cmd_eval(int argc, char **argv)
     const cli_opt opts[] = {
         CLI_FLAG("--json", &json),
         CLI_FLAG("--errors", &errors),
-        CLI_STRING("--gold", &gold),
-        CLI_STRING("--gold-format", &gold_fmt),
+        CLI_REQUIRED("--gold", &gold),
+        CLI_REQUIRED("--gold-format", &gold_fmt),
         CLI_PARSER("--pred", &preds, opt_append),
         CLI_PARSER("--pred-format", &pred_fmts, opt_append),
         CLI_STRING("--html", &html),
         CLI_STRING("--mode", &mode),
         CLI_STRING("--match", &match),
     };
-    int done = cli_parse_command("eval", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
+    cli_args a = {.cmd = "eval", .page = "eval", .opts = opts, .nopts = CLI_NOPTS(opts)};
+    int done = cli_parse(&a, argc, argv, 1);
     if (done >= 0)
         return done;
     pred = preds.n ? preds.v[0] : NULL;
     pred_fmt = pred_fmts.n ? pred_fmts.v[0] : NULL;
-    if ((preds.n > 1 && !html) || (pred_fmts.n > 1 && pred_fmts.n != preds.n)) {
-        fprintf(stderr, "clinner eval: %s\n",
-                preds.n > 1 && !html ? "several --pred are compared only with --html"
-                                     : "give one --pred-format for all --pred, or one each");
-        return 2;
-    }
-    if (!gold || !gold_fmt || !pred || !pred_fmt) {
-        fprintf(stderr, "clinner eval: --gold, --gold-format, --pred and --pred-format are "
-                        "required\n\n");
-        usage(stderr);
-        return 2;
-    }
-
-    cl_error err;
-    cl_error_clear(&err);
+    if (!pred || !pred_fmt)
+        return cli_fail("eval", 2, "--pred and --pred-format are required (see --help)");
+    if (preds.n > 1 && !html)
+        return cli_fail("eval", 2, "several --pred are compared only with --html");
+    if (pred_fmts.n > 1 && pred_fmts.n != preds.n)
+        return cli_fail("eval", 2, "give one --pred-format for all --pred, or one each");
+    cl_error err = CL_ERROR_INIT;
     cl_format pfs[MAX_PREDS];
     cl_eval_files_params p = {.gold_path = gold, .pred_paths = preds.v, .npreds = preds.n,
                               .pred_fmts = pfs, .nfmts = pred_fmts.n, .match_given = match != NULL,
@@ -91,10 +78,8 @@ int cmd_eval(int argc, char **argv)
         st = cl_format_from_name(pred_fmts.v[i], &pfs[i], &err);
     if (st != CL_OK || (mode && cl_eval_mode_from_name(mode, &p.eval.mode, &err) != CL_OK) ||
         (match && cl_eval_match_from_name(match, &p.eval.match, &err) != CL_OK) ||
-        cl_eval_scoring_check(p.gold_fmt, pfs[0], match != NULL, &span_level, &err) != CL_OK) {
-        fprintf(stderr, "clinner eval: %s\n", err.msg);
-        return 2;
-    }
+        cl_eval_scoring_check(p.gold_fmt, pfs[0], match != NULL, &span_level, &err) != CL_OK)
+        return cli_fail("eval", 2, err.msg);
     cl_eval_result res;
     cl_buf out;
     cl_buf_init(&out);

@@ -15,25 +15,12 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/progress.h"
 #include "clinner/util.h"
 
 #if CL_HAVE_LLAMA
 #include "clinner/features.h"
-
-static void usage(FILE *fp)
-{
-    char vars[64];
-    snprintf(vars, sizeof vars, "ctx=%d", cl_features_default_params().n_ctx);
-    cli_help(fp, "features", vars);
-}
-
-static void on_log(void *ctx, const char *msg)
-{
-    cl_progress_message(ctx, "clinner features: %s", msg);
-}
 
 static void on_progress(void *ctx, int32_t done, int32_t total, int64_t model_tokens)
 {
@@ -59,41 +46,41 @@ static cl_status parse_layer(const char *name, const char *value, void *dst, cl_
 int cmd_features(int argc, char **argv)
 {
     cl_features_params p = cl_features_default_params();
+    char vars[64];
+    snprintf(vars, sizeof vars, "ctx=%d", p.n_ctx);
     const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_FLAG("--no-cache", &p.no_cache),
         CLI_FLAG("--verbose", &p.verbose),
-        CLI_STRING("--model", &p.model_path),
+        CLI_REQUIRED("--model", &p.model_path),
         CLI_STRING2("--from", "--format", &from),
         CLI_STRING("--tokenizer", &tok_name),
-        CLI_STRING2("--output", "-o", &out),
+        CLI_OUTPUT_REQUIRED(&out),
         CLI_STRING("--cache-dir", &p.cache_dir),
         CLI_PARSER("--layer", &p.layer, parse_layer),
         CLI_INTEGER("--ctx", CLI_OPT_INT32, &p.n_ctx, 16, 65536),
         CLI_INTEGER("--threads", CLI_OPT_INT32, &p.threads, 1, 256),
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
     };
-    int done = cli_parse_command("features", usage, opts, CLI_NOPTS(opts), &input, argc, argv, 1);
+    cli_args a = {.cmd = "features", .page = "features", .vars = vars, .opts = opts,
+                  .nopts = CLI_NOPTS(opts), .positional = &input, .max_positional = 1,
+                  .required_positional = "INPUT"};
+    int done = cli_parse(&a, argc, argv, 1);
     if (done >= 0)
         return done;
-    cl_error err;
-    cl_error_clear(&err);
-    if (!p.model_path || !input || !out) {
-        fprintf(stderr, "clinner features: --model, INPUT and -o are required (see --help)\n");
-        return 2;
-    }
+    cl_error err = CL_ERROR_INIT;
     cl_format fmt = cl_format_guess(input);
     cl_prepare_params in = cl_prepare_default_params();
     if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
-        (from && cl_format_from_name(from, &fmt, &err) != CL_OK)) {
-        fprintf(stderr, "clinner features: %s\n", err.msg);
-        return 2;
-    }
+        (from && cl_format_from_name(from, &fmt, &err) != CL_OK))
+        return cli_fail("features", 2, err.msg);
     cl_progress *bar; /* NULL (no bar) on no memory */
     cl_progress_new(stderr, "features", "documents", 0, pmode, &bar, NULL);
-    p.log = on_log;
-    p.log_ctx = p.progress_ctx = bar;
+    cli_logger log = {"features", bar};
+    p.log = cli_log;
+    p.log_ctx = &log;
+    p.progress_ctx = bar;
     p.progress = on_progress;
     int rc = 1;
     cl_corpus *c = NULL;

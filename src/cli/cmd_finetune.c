@@ -16,21 +16,11 @@
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/cli_stop.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/util.h"
 
 #if CL_HAVE_LLAMA
 #include "clinner/finetune.h"
-
-static void usage(FILE *fp)
-{
-    cl_finetune_params d = cl_finetune_default_params();
-    char vars[256];
-    snprintf(vars, sizeof vars, "lr=%g\nlr_min=%g\nwarmup=%g\nepochs=%d\nctx=%d\nmax_dev=%d\nseed=%u",
-             d.lr, d.lr_min, d.warmup, d.epochs, d.n_ctx, d.max_dev, d.seed);
-    cli_help(fp, "finetune", vars);
-}
 
 typedef struct ui {
     double interval, last;
@@ -48,12 +38,6 @@ static void on_progress(void *ctx, const cl_ft_progress *p)
         fprintf(stderr, "%s\n", line);
 }
 
-static void on_log(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "clinner finetune: %s\n", msg);
-}
-
 /* option parsers over the library's own name tables */
 static cl_status parse_tensors(const char *name, const char *value, void *dst, cl_error *err)
 {
@@ -69,6 +53,9 @@ CLI_NAME_PARSER(parse_schedule, cl_ft_schedule_from_name, cl_ft_schedule)
 int cmd_finetune(int argc, char **argv)
 {
     cl_finetune_params p = cl_finetune_default_params();
+    char vars[256];
+    snprintf(vars, sizeof vars, "lr=%g\nlr_min=%g\nwarmup=%g\nepochs=%d\nctx=%d\nmax_dev=%d\nseed=%u",
+             p.lr, p.lr_min, p.warmup, p.epochs, p.n_ctx, p.max_dev, p.seed);
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     ui u = {10.0, 0};
     double mem_gib = -1.0;
@@ -77,12 +64,12 @@ int cmd_finetune(int argc, char **argv)
         CLI_FLAG("--keep-checkpoints", &p.keep_checkpoints),
         CLI_NOFLAG("--no-pack", &p.pack),
         CLI_FLAG("--verbose", &p.verbose),
-        CLI_STRING("--model", &p.model_path),
-        CLI_STRING("--train", &train_path),
+        CLI_REQUIRED("--model", &p.model_path),
+        CLI_REQUIRED("--train", &train_path),
         CLI_STRING("--dev", &dev_path),
         CLI_STRING2("--format", "--from", &format),
         CLI_STRING("--tokenizer", &tok_name),
-        CLI_STRING2("--output", "-o", &p.out_path),
+        CLI_OUTPUT_REQUIRED(&p.out_path),
         CLI_STRING("--cache-dir", &p.cache_dir),
         CLI_STRING("--chat-template", &p.chat_template),
         CLI_PARSER("--train-tensors", &p, parse_tensors),
@@ -106,26 +93,23 @@ int cmd_finetune(int argc, char **argv)
         CLI_INTEGER("--save-every", CLI_OPT_INT32, &p.save_every, 0, 100000000),
         CLI_INTEGER("--dev-every", CLI_OPT_INT32, &p.dev_every, 0, 100000000),
     };
-    int done = cli_parse_command("finetune", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 1);
+    cli_args a = {.cmd = "finetune", .page = "finetune", .vars = vars, .opts = opts,
+                  .nopts = CLI_NOPTS(opts)};
+    int done = cli_parse(&a, argc, argv, 1);
     if (done >= 0)
         return done;
     if (mem_gib >= 0)
         p.mem_limit = (int64_t)(mem_gib * 1024.0 * 1024.0 * 1024.0);
-    cl_error err;
-    cl_error_clear(&err);
-    if (!p.model_path || !train_path || !p.out_path) {
-        fprintf(stderr, "clinner finetune: --model, --train and -o are required (see --help)\n");
-        return 2;
-    }
+    cl_error err = CL_ERROR_INIT;
     cl_train_data data;
     if (cl_train_data_init(&data, format, tok_name, cl_paper_types, CL_NUM_PAPER_TYPES, &err) !=
-        CL_OK) {
-        fprintf(stderr, "clinner finetune: %s\n", err.msg);
-        return 2;
-    }
+        CL_OK)
+        return cli_fail("finetune", 2, err.msg);
+    cli_logger log = {"finetune", NULL};
     p.progress = on_progress;
     p.progress_ctx = &u;
-    p.log = on_log;
+    p.log = cli_log;
+    p.log_ctx = &log;
 
     int rc = 1;
     if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
@@ -154,7 +138,7 @@ int cmd_finetune(int argc, char **argv)
     rc = r.stopped_by_request ? 128 + cli_stop_signal() : 0;
 out:
     if (rc == 1)
-        fprintf(stderr, "clinner finetune: %s\n", err.msg);
+        cli_fail("finetune", 1, err.msg);
     cl_train_data_free(&data);
     return rc;
 }

@@ -25,11 +25,6 @@
 #include "clinner/session.h"
 #include "clinner/util.h"
 
-static void usage(FILE *fp)
-{
-    cli_session_help(fp, "serve", "--openai-key-env");
-}
-
 /* Access log and notes: one line on stderr with a UTC time. */
 static void log_line(void *ctx, const char *msg)
 {
@@ -50,40 +45,10 @@ typedef struct serve_opts {
     const char *api_key_env, *scores;
 } serve_opts;
 
-#define SERVE_OWN_NOPTS 13
-static int parse_options(serve_opts *o, int argc, char **argv)
-{
-    const cli_opt own[] = {
-        CLI_STRING("--host", &o->sc.host),
-        CLI_INTEGER("--port", CLI_OPT_INT, &o->sc.port, 0, 65535),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &o->so.threads, 1, 256),
-        CLI_INTEGER("--queue", CLI_OPT_INT32, &o->sc.queue, 1, 1000000),
-        CLI_INTEGER("--max-body", CLI_OPT_LONG, &o->max_body, 2, LONG_MAX),
-        CLI_INTEGER("--max-docs", CLI_OPT_INT32, &o->sc.max_docs, 1, 10000000),
-        CLI_NUMBER("--request-timeout", &o->sc.request_timeout_s, 0.0),
-        CLI_NUMBER("--idle-timeout", &o->sc.idle_timeout_s, 0.0),
-        CLI_INTEGER("--max-connections", CLI_OPT_INT32, &o->sc.max_connections, 1, 100000),
-        CLI_NUMBER("--grace", &o->grace, 0.0),
-        CLI_STRING("--api-key-env", &o->api_key_env),
-        CLI_STRING("--cors", &o->sc.cors_origin),
-        CLI_STRING("--scores", &o->scores),
-    };
-    _Static_assert(CLI_NOPTS(own) == SERVE_OWN_NOPTS, "SERVE_OWN_NOPTS");
-    cli_opt opts[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
-    bool given[SERVE_OWN_NOPTS + CLI_SESSION_NOPTS];
-    memcpy(opts, own, sizeof own);
-    size_t n = CLI_NOPTS(own) + cli_session_options(&o->so, "--openai-key-env", opts + CLI_NOPTS(own));
-    int done = cli_parse_command_given("serve", usage, opts, n, NULL, argc, argv, 1, given);
-    if (done < 0 && cli_session_refuse_foreign("serve", &o->so, opts, given, n))
-        return 2;
-    return done;
-}
-
 /* Open the session and start the server; print where it listens. */
 static int run_server(serve_opts *o, cl_server **srv)
 {
-    cl_error err;
-    cl_error_clear(&err);
+    cl_error err = CL_ERROR_INIT;
     cl_buf line;
     cl_buf_init(&line);
     cl_status st = cl_server_open(&o->sc, &o->so.cfg, o->scores, srv, &err);
@@ -92,7 +57,7 @@ static int run_server(serve_opts *o, cl_server **srv)
     if (st == CL_OK)
         fprintf(stderr, "clinner serve: %s\n", line.data);
     else
-        cli_session_error("serve", err.msg);
+        cli_session_error(&o->so, "serve", err.msg);
     cl_buf_free(&line);
     return st == CL_OK ? 0 : 1;
 }
@@ -102,14 +67,28 @@ int cmd_serve(int argc, char **argv)
     serve_opts o;
     memset(&o, 0, sizeof o);
     o.sc = cl_serve_config_default();
-    cli_session_init(&o.so);
     o.max_body = (long)o.sc.max_body;
     o.grace = 30;
-    int done = parse_options(&o, argc, argv);
+    const cli_opt own[] = {
+        CLI_STRING("--host", &o.sc.host),
+        CLI_INTEGER("--port", CLI_OPT_INT, &o.sc.port, 0, 65535),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &o.so.threads, 1, 256),
+        CLI_INTEGER("--queue", CLI_OPT_INT32, &o.sc.queue, 1, 1000000),
+        CLI_INTEGER("--max-body", CLI_OPT_LONG, &o.max_body, 2, LONG_MAX),
+        CLI_INTEGER("--max-docs", CLI_OPT_INT32, &o.sc.max_docs, 1, 10000000),
+        CLI_NUMBER("--request-timeout", &o.sc.request_timeout_s, 0.0),
+        CLI_NUMBER("--idle-timeout", &o.sc.idle_timeout_s, 0.0),
+        CLI_INTEGER("--max-connections", CLI_OPT_INT32, &o.sc.max_connections, 1, 100000),
+        CLI_NUMBER("--grace", &o.grace, 0.0),
+        CLI_STRING("--api-key-env", &o.api_key_env),
+        CLI_STRING("--cors", &o.sc.cors_origin),
+        {.name = "--scores", .kind = CLI_OPT_STR, .dst = &o.scores, .field = "scores_path"},
+    };
+    int done = cli_session_parse(&o.so, "serve", "serve", "--openai-key-env", own,
+                                 CLI_NOPTS(own), NULL, argc, argv);
     if (done >= 0)
         return done;
-    o.sc.workers = (int32_t)o.so.threads; /* 0: one per CPU, at most 16 */
-    cli_session_finish(&o.so); /* threads 0: the backend's default */
+    o.sc.workers = (int32_t)o.so.threads; /* 0: one per CPU, at most 16; the backend's too */
     o.so.cfg.log = log_line;
     o.sc.max_body = (size_t)o.max_body;
     o.sc.page = (const char *)cl_web_page;

@@ -18,21 +18,6 @@
 #include "clinner/session.h"
 #include "clinner/util.h"
 
-/* Notes from the backends go above the progress bar. */
-static void log_line(void *arg, const char *msg)
-{
-    cl_progress **bar = arg;
-    if (*bar)
-        cl_progress_message(*bar, "clinner tag: %s", msg);
-    else
-        fprintf(stderr, "clinner tag: %s\n", msg);
-}
-
-static void usage(FILE *fp)
-{
-    cli_session_help(fp, "tag", "--api-key-env");
-}
-
 /* The command's options: the session's (cli_session.h) and the job's. */
 typedef struct tag_args {
     cli_session_opts so;
@@ -41,30 +26,11 @@ typedef struct tag_args {
     cl_progress_mode pmode;
 } tag_args;
 
-#define TAG_OWN_NOPTS 10
-#define TAG_NOPTS (CLI_SESSION_NOPTS + TAG_OWN_NOPTS)
-static size_t tag_options(tag_args *a, cli_opt *out)
-{
-    const cli_opt t[] = {
-        CLI_STRING("--from", &a->from), CLI_STRING("--to", &a->to),
-        CLI_PARSER("--progress", &a->pmode, cli_opt_progress),
-        CLI_STRING2("--output", "-o", &a->jp.out_path), CLI_FLAG("--resume", &a->jp.resume),
-        CLI_STRING("--answers", &a->jp.answers_path),
-        CLI_INTEGER("--threads", CLI_OPT_LONG, &a->so.threads, 1, 64),
-        CLI_STRING("--shard", &a->jp.shard), CLI_STRING("--on-error", &a->jp.on_error),
-        CLI_STRING("--rejects", &a->jp.rejects_path),
-    };
-    _Static_assert(CLI_NOPTS(t) == TAG_OWN_NOPTS, "TAG_OWN_NOPTS");
-    memcpy(out, t, sizeof t);
-    return CLI_NOPTS(t) + cli_session_options(&a->so, "--api-key-env", out + CLI_NOPTS(t));
-}
-
 static int tag_run(tag_args *a, cl_error *err)
 {
-    cl_progress *bar = NULL;
-    cli_session_finish(&a->so);
-    a->so.cfg.log = log_line;
-    a->so.cfg.log_ctx = &bar;
+    cli_logger log = {"tag", NULL}; /* notes from the backends go above the bar */
+    a->so.cfg.log = cli_log;
+    a->so.cfg.log_ctx = &log;
     a->jp.from = cl_format_guess(a->jp.input);
     if ((a->from && cl_format_from_name(a->from, &a->jp.from, err) != CL_OK) ||
         cl_format_from_name(a->to, &a->jp.to, err) != CL_OK)
@@ -76,10 +42,10 @@ static int tag_run(tag_args *a, cl_error *err)
     if (cl_tag_session_open(&a->so.cfg, &s, err) != CL_OK ||
         cl_tag_job_open(s, &a->jp, &job, err) != CL_OK)
         goto done;
-    /* no memory for the bar: run without one (bar stays NULL) */
-    cl_progress_new(stderr, "tagging", "sentences", cl_tag_job_sentences(job), a->pmode, &bar,
+    /* no memory for the bar: run without one (log.bar stays NULL) */
+    cl_progress_new(stderr, "tagging", "sentences", cl_tag_job_sentences(job), a->pmode, &log.bar,
                     NULL);
-    if (cl_tag_job_run(job, bar, &sum, err) != CL_OK)
+    if (cl_tag_job_run(job, log.bar, &sum, err) != CL_OK)
         goto done;
     cl_buf text; /* the run's line, and a fleet's requests per server */
     cl_buf_init(&text);
@@ -89,8 +55,8 @@ static int tag_run(tag_args *a, cl_error *err)
     cl_buf_free(&text);
     rc = cl_tag_job_finish(job, err) == CL_OK ? 0 : 1;
 done:;
-    cl_progress *b = bar;
-    bar = NULL; /* the log callback must not see a freed bar */
+    cl_progress *b = log.bar;
+    log.bar = NULL; /* the log callback must not see a freed bar */
     cl_progress_free(b);
     cl_tag_job_free(job);
     cl_tag_session_free(s);
@@ -101,23 +67,25 @@ int cmd_tag(int argc, char **argv)
 {
     tag_args a;
     memset(&a, 0, sizeof a);
-    cli_session_init(&a.so);
     a.jp = cl_tag_job_default_params(); /* input and output "-" */
     a.to = "jsonl";
     a.pmode = CL_PROGRESS_AUTO;
-    cli_opt opts[TAG_NOPTS];
-    bool given[TAG_NOPTS];
-    size_t nopts = tag_options(&a, opts);
-    int done =
-        cli_parse_command_given("tag", usage, opts, nopts, &a.jp.input, argc, argv, 1, given);
+    const cli_opt own[] = {
+        CLI_STRING("--from", &a.from), CLI_STRING("--to", &a.to),
+        CLI_PARSER("--progress", &a.pmode, cli_opt_progress),
+        CLI_STRING2("--output", "-o", &a.jp.out_path), CLI_FLAG("--resume", &a.jp.resume),
+        CLI_FIELD("--answers", CLI_OPT_STR, &a.jp, answers_path),
+        CLI_INTEGER("--threads", CLI_OPT_LONG, &a.so.threads, 1, 64),
+        CLI_STRING("--shard", &a.jp.shard), CLI_STRING("--on-error", &a.jp.on_error),
+        CLI_STRING("--rejects", &a.jp.rejects_path),
+    };
+    int done = cli_session_parse(&a.so, "tag", "tag", "--api-key-env", own, CLI_NOPTS(own),
+                                 &a.jp.input, argc, argv);
     if (done >= 0)
         return done;
-    if (cli_session_refuse_foreign("tag", &a.so, opts, given, nopts))
-        return 2;
-    cl_error err;
-    cl_error_clear(&err);
+    cl_error err = CL_ERROR_INIT;
     int rc = tag_run(&a, &err);
     if (rc)
-        cli_session_error("tag", err.msg);
+        cli_session_error(&a.so, "tag", err.msg);
     return rc;
 }

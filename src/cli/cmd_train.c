@@ -13,60 +13,40 @@
 
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/crf.h"
 #include "clinner/progress.h"
 #include "clinner/util.h"
 
-static void usage(FILE *fp)
+CLI_NAME_PARSER(parse_labels, cl_crf_labels_from_name, cl_crf_labels)
+
+int cmd_train(int argc, char **argv)
 {
-    cl_crf_train_params d = cl_crf_train_default_params();
+    if (argc >= 2 && !strcmp(argv[1], "encoder"))
+        return cmd_train_encoder(argc, argv);
+    cl_crf_train_params p = cl_crf_train_default_params();
     char vars[256];
     snprintf(vars, sizeof vars,
              "c1=%g\nc2=%g\nmax_iter=%d\nthreads=%d\nseed=%llu\nmin_count=%d\neval_every=%d\n"
              "patience=%d\ndoc_words=%d",
-             d.c1, d.c2, d.max_iter, d.threads, (unsigned long long)d.seed, d.min_count,
-             d.eval_every, d.patience, d.doc_words);
-    cli_help(fp, "train-crf", vars);
-}
-
-static void on_progress(void *ctx, const cl_crf_progress *p)
-{
-    cl_progress *bar = ctx;
-    char line[512];
-    if (strcmp(p->stage, "features") != 0 && strcmp(p->stage, "done") != 0)
-        cl_progress_update(bar, p->iteration);
-    if (cl_crf_progress_line(p, line, sizeof line))
-        cl_progress_message(bar, "%s", line);
-}
-
-int cmd_train(int argc, char **argv)
-{
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        usage(stdout);
-        return 0;
-    }
-    if (argc >= 2 && !strcmp(argv[1], "encoder"))
-        return cmd_train_encoder(argc, argv);
-    if (argc < 2 || strcmp(argv[1], "crf") != 0) {
-        fprintf(stderr, "clinner train: the trainers are 'crf' and 'encoder' (clinner train crf "
-                        "--help, clinner train encoder --help)\n");
-        return 2;
-    }
-    cl_crf_train_params p = cl_crf_train_default_params();
+             p.c1, p.c2, p.max_iter, p.threads, (unsigned long long)p.seed, p.min_count,
+             p.eval_every, p.patience, p.doc_words);
+    bool help = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+    if (!help && (argc < 2 || strcmp(argv[1], "crf") != 0))
+        return cli_fail("train", 2, "the trainers are 'crf' and 'encoder' (clinner train crf "
+                                    "--help, clinner train encoder --help)");
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
-    const char *labels = "paper", *out = NULL, *dense_path = NULL, *dense_scale = NULL;
+    const char *out = NULL, *dense_path = NULL, *dense_scale = NULL;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_NOFLAG("--no-o-bias", &p.tune_o_bias),
         CLI_NOFLAG("--no-gazetteer", &p.gazetteer),
-        CLI_STRING("--train", &train_path),
+        CLI_REQUIRED("--train", &train_path),
         CLI_STRING("--dev", &dev_path),
         CLI_STRING("--format", &format),
         CLI_STRING("--tokenizer", &tok_name),
-        CLI_STRING("--labels", &labels),
-        CLI_STRING2("--output", "-o", &out),
+        CLI_PARSER("--labels", &p.labels, parse_labels),
+        CLI_OUTPUT_REQUIRED(&out),
         CLI_STRING("--dense", &dense_path),
         CLI_STRING("--vocab", &p.vocab_path),
         CLI_STRING("--dense-scale", &dense_scale),
@@ -81,54 +61,37 @@ int cmd_train(int argc, char **argv)
         CLI_INTEGER("--doc-words", CLI_OPT_INT, &p.doc_words, 0, 1000),
         CLI_INTEGER("--patience", CLI_OPT_INT, &p.patience, 0, 100000),
     };
-    int done = cli_parse_command("train", usage, opts, CLI_NOPTS(opts), NULL, argc, argv, 2);
+    cli_args a = {.cmd = "train", .page = "train-crf", .vars = vars, .opts = opts,
+                  .nopts = CLI_NOPTS(opts)};
+    int done = cli_parse(&a, argc, argv, help ? 1 : 2);
     if (done >= 0)
         return done;
-    if (!train_path || !out) {
-        fprintf(stderr, "clinner train: --train and -o are required (see --help)\n");
-        return 2;
-    }
-    if (dense_scale) {
-        if (!dense_path) {
-            fprintf(stderr, "clinner train: --dense-scale needs --dense\n");
-            return 2;
-        }
-        if (!strcmp(dense_scale, "raw")) {
-            p.dense_scale = CL_CRF_DENSE_RAW;
-        } else if (strcmp(dense_scale, "rms") != 0) {
-            fprintf(stderr, "clinner train: --dense-scale: '%s' is not raw or rms\n",
-                    dense_scale);
-            return 2;
-        }
-    }
-    cl_error err;
-    cl_error_clear(&err);
+    if (dense_scale && !dense_path)
+        return cli_fail("train", 2, "--dense-scale needs --dense");
+    cl_error err = CL_ERROR_INIT;
     cl_train_data data;
-    if (cl_train_data_init(&data, format, tok_name, NULL, 0, &err) != CL_OK ||
-        cl_crf_labels_from_name(labels, &p.labels, &err) != CL_OK) {
-        fprintf(stderr, "clinner train: %s\n", err.msg);
-        return 2;
-    }
+    if ((dense_scale && cl_crf_dense_scale_from_name(dense_scale, &p.dense_scale, &err) != CL_OK) ||
+        cl_train_data_init(&data, format, tok_name, NULL, 0, &err) != CL_OK)
+        return cli_fail("train", 2, err.msg);
     data.prepare.types = cl_crf_labels_types(p.labels, &data.prepare.ntypes);
     p.vocab_tokenizer = data.prepare.tokenizer;
     cl_dense_table *dense = NULL;
     cl_crf_model *m = NULL;
     int rc = 1;
     double t0 = cl_now();
-    if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
-        goto done;
-    if (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK)
+    if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK ||
+        (dense_path && cl_dense_read(dense_path, &dense, &err) != CL_OK))
         goto done;
     fprintf(stderr,
             "clinner train: %d train documents (%lld sentences, %lld tokens), %d dev "
             "documents, tokenizer %s, labels %s, read in %.1f s\n",
             data.train->ndocs, (long long)cl_corpus_nsentences(data.train),
             (long long)cl_corpus_ntokens(data.train), data.dev ? data.dev->ndocs : 0, tok_name,
-            labels, cl_now() - t0);
+            cl_crf_labels_name(p.labels), cl_now() - t0);
     p.dense = dense;
     cl_progress *bar; /* NULL (no bar) on no memory */
     cl_progress_new(stderr, "training", "iterations", p.max_iter, pmode, &bar, NULL);
-    p.progress = on_progress;
+    p.progress = cl_crf_progress_report;
     p.progress_ud = bar;
     cl_status st = cl_crf_train(data.train, data.dev, &p, &m, &err);
     cl_progress_free(bar);
@@ -142,7 +105,7 @@ int cmd_train(int argc, char **argv)
     rc = 0;
 done:
     if (rc)
-        fprintf(stderr, "clinner train: %s\n", err.msg);
+        cli_fail("train", rc, err.msg);
     cl_crf_model_free(m);
     cl_dense_free(dense);
     cl_train_data_free(&data);

@@ -16,7 +16,6 @@
 #include "clinner/tokenize.h"
 #include "cli/cli_opts.h"
 #include "cli/cli_stop.h"
-#include "cli/help.h"
 #include "cli/commands.h"
 #include "clinner/progress.h"
 #include "clinner/util.h"
@@ -24,42 +23,13 @@
 #if CL_HAVE_LLAMA
 #include "clinner/encoder.h"
 
-static void usage(FILE *fp)
-{
-    cl_encoder_train_params d = cl_encoder_train_default_params();
-    char vars[256];
-    snprintf(vars, sizeof vars,
-             "epochs=%d\nbatch=%d\nlr=%g\nwarmup=%g\nweight_decay=%g\nmax_pieces=%d\nthreads=%d\n"
-             "seed=%llu\nsave_every=%d",
-             d.epochs, d.batch, d.lr, d.warmup, d.weight_decay, d.max_pieces, d.threads,
-             (unsigned long long)d.seed, d.save_every);
-    cli_help(fp, "train-encoder", vars);
-}
-
-static void on_progress(void *ctx, const cl_enc_progress *p)
-{
-    cl_progress *bar = ctx;
-    char line[512];
-    if (p->train)
-        cl_progress_update(bar, p->step);
-    if (cl_enc_progress_line(p, line, sizeof line))
-        cl_progress_message(bar, "%s", line);
-}
-
-static void on_log(void *ctx, const char *msg)
-{
-    cl_progress_message(ctx, "%s", msg);
-}
-
 /* --convert MODEL [--dev PATH]: new weight types, O's offset tuned on dev. */
 static int convert_model(const char *model, const char *out, const char *dev_path,
                          const char *format, const char *tok_name,
                          const cl_encoder_train_params *p, const char *out_type, cl_error *err)
 {
-    if (!out) {
-        fprintf(stderr, "clinner train encoder: --convert needs -o (see --help)\n");
-        return 2;
-    }
+    if (!out)
+        return cli_fail("train encoder", 2, "--convert needs -o (see --help)");
     cl_train_data data = {.train = NULL};
     double bias, before, after;
     int rc = 1;
@@ -79,7 +49,7 @@ static int convert_model(const char *model, const char *out, const char *dev_pat
         rc = 0;
     }
     if (rc)
-        fprintf(stderr, "clinner train encoder: %s\n", err->msg);
+        cli_fail("train encoder", rc, err->msg);
     cl_train_data_free(&data);
     return rc;
 }
@@ -88,6 +58,12 @@ static int convert_model(const char *model, const char *out, const char *dev_pat
 int cmd_train_encoder(int argc, char **argv)
 {
     cl_encoder_train_params p = cl_encoder_train_default_params();
+    char vars[256];
+    snprintf(vars, sizeof vars,
+             "epochs=%d\nbatch=%d\nlr=%g\nwarmup=%g\nweight_decay=%g\nmax_pieces=%d\nthreads=%d\n"
+             "seed=%llu\nsave_every=%d",
+             p.epochs, p.batch, p.lr, p.warmup, p.weight_decay, p.max_pieces, p.threads,
+             (unsigned long long)p.seed, p.save_every);
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     const char *base = NULL, *out = NULL, *out_type = NULL, *convert = NULL;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
@@ -114,28 +90,22 @@ int cmd_train_encoder(int argc, char **argv)
         CLI_INTEGER("--save-every", CLI_OPT_INT, &p.save_every, 0, 10000000),
         CLI_INTEGER("--max-sentences", CLI_OPT_INT, &p.max_sentences, 0, 100000000),
     };
-    int done = cli_parse_command("train encoder", usage, opts, CLI_NOPTS(opts), NULL, argc, argv,
-                                 2);
+    cli_args a = {.cmd = "train encoder", .page = "train-encoder", .vars = vars, .opts = opts,
+                  .nopts = CLI_NOPTS(opts)};
+    int done = cli_parse(&a, argc, argv, 2);
     if (done >= 0)
         return done;
-    cl_error err;
-    cl_error_clear(&err);
-    if (out_type && cl_enc_wtype_from_name(out_type, &p.out_type, &err) != CL_OK) {
-        fprintf(stderr, "clinner train encoder: --out-type: %s\n", err.msg);
-        return 2;
-    }
+    cl_error err = CL_ERROR_INIT;
+    if (out_type && cl_enc_wtype_from_name(out_type, &p.out_type, &err) != CL_OK)
+        return cli_fail("train encoder", 2, err.msg);
     if (convert)
         return convert_model(convert, out, dev_path, format, tok_name, &p, out_type, &err);
-    if (!train_path || !out) {
-        fprintf(stderr, "clinner train encoder: --train and -o are required (see --help)\n");
-        return 2;
-    }
+    if (!train_path || !out)
+        return cli_fail("train encoder", 2, "--train and -o are required (see --help)");
     cl_train_data data;
     if (cl_train_data_init(&data, format, tok_name, cl_paper_types, CL_NUM_PAPER_TYPES, &err) !=
-        CL_OK) {
-        fprintf(stderr, "clinner train encoder: %s\n", err.msg);
-        return 2;
-    }
+        CL_OK)
+        return cli_fail("train encoder", 2, err.msg);
     char *base_path = base ? strdup(base) : cl_encoder_default_base();
     int rc = 1;
     if (cl_train_data_load(&data, train_path, dev_path, &err) != CL_OK)
@@ -150,10 +120,11 @@ int cmd_train_encoder(int argc, char **argv)
     p.base = base_path;
     p.out_path = out;
     p.tokenizer = cl_tokenizer_name(data.prepare.tokenizer);
-    p.progress = on_progress;
+    cli_logger log = {"train encoder", bar};
+    p.progress = cl_enc_progress_report;
     p.progress_ctx = bar;
-    p.log = on_log;
-    p.log_ctx = bar;
+    p.log = cli_log;
+    p.log_ctx = &log;
     p.stop = cli_stop_requested;
     cli_stop_catch(NULL);
     cl_encoder_train_result r;
@@ -169,7 +140,7 @@ int cmd_train_encoder(int argc, char **argv)
     rc = r.stopped ? 128 + cli_stop_signal() : 0;
 done:
     if (rc == 1)
-        fprintf(stderr, "clinner train encoder: %s\n", err.msg);
+        cli_fail("train encoder", 1, err.msg);
     free(base_path);
     cl_train_data_free(&data);
     return rc;

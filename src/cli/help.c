@@ -56,6 +56,6 @@ static void print_text(FILE *fp, const char *text, const char *vars, int depth)
 
 void cli_help(FILE *fp, const char *name, const char *vars)
 {
-    const char *text = find_page(name, strlen(name));
+    const char *text = name ? find_page(name, strlen(name)) : NULL;
     print_text(fp, text ? text : "(no help page)\n", vars, 0);
 }

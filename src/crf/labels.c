@@ -27,6 +27,18 @@ cl_status cl_crf_labels_from_name(const char *name, cl_crf_labels *out, cl_error
     return CL_OK;
 }
 
+cl_status cl_crf_dense_scale_from_name(const char *name, cl_crf_dense_scale *out, cl_error *err)
+{
+    if (name && !strcmp(name, "raw"))
+        *out = CL_CRF_DENSE_RAW;
+    else if (name && !strcmp(name, "rms"))
+        *out = CL_CRF_DENSE_RMS;
+    else
+        return cl_error_set(err, CL_ERR_ARG, "dense scale: '%s' is not raw or rms",
+                            name ? name : "(null)");
+    return CL_OK;
+}
+
 const char *cl_crf_labels_name(cl_crf_labels labels)
 {
     return labels == CL_CRF_LABELS_ALL ? "all" : "paper";

@@ -8,6 +8,16 @@
 #include <string.h>
 
 #include "clinner/crf.h"
+#include "clinner/progress.h"
+
+void cl_crf_progress_report(void *ud, const cl_crf_progress *p)
+{
+    char line[512];
+    if (strcmp(p->stage, "features") != 0 && strcmp(p->stage, "done") != 0)
+        cl_progress_update(ud, p->iteration);
+    if (cl_crf_progress_line(p, line, sizeof line))
+        cl_progress_message(ud, "%s", line);
+}
 
 bool cl_crf_progress_line(const cl_crf_progress *p, char *buf, size_t n)
 {

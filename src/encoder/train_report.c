@@ -7,6 +7,16 @@
 #include <stdio.h>
 
 #include "clinner/encoder.h"
+#include "clinner/progress.h"
+
+void cl_enc_progress_report(void *ctx, const cl_enc_progress *p)
+{
+    char line[512];
+    if (p->train)
+        cl_progress_update(ctx, p->step);
+    if (cl_enc_progress_line(p, line, sizeof line))
+        cl_progress_message(ctx, "%s", line);
+}
 
 bool cl_enc_progress_line(const cl_enc_progress *p, char *buf, size_t n)
 {
