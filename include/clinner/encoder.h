@@ -247,6 +247,29 @@ cl_status cl_encoder_tagger_open(const char *model_path, int32_t threads, cl_tag
 cl_status cl_encoder_log_probs(const cl_encoder *e, const cl_doc *doc, int32_t sent_begin,
                                int32_t sent_end, int32_t threads, float *lp, cl_error *err);
 
+/* ---- dense features for the CRF ---- */
+
+/* Log-probabilities below this are written as ln of it (-20.7): a word with
+ * no word pieces scores O 0 and every other label the floor. */
+#define CL_ENC_DENSE_FLOOR 1e-9f
+
+/* Called after each document (done of total, word tokens written so far). */
+typedef void (*cl_enc_dense_progress_fn)(void *ctx, int32_t done, int32_t total, int64_t tokens);
+
+/* The fine-tuned encoder at model_path scores every word token of c
+ * (tokenized, e.g. by cl_corpus_load): its label log-probabilities
+ * (cl_encoder_log_probs, cl_encoder_labels order, floored as above) are
+ * written to out_path (atomic) in the CRF's dense feature format (crf.h),
+ * one record per document under its id, row i for token i.  Read and
+ * tokenize c as the CRF will (same format, same word tokenizer, whatever
+ * tokenizer the encoder was trained with), and `clinner train crf --dense`
+ * / `clinner tag --dense` find the rows.  *dim (labels), *tokens (rows)
+ * and *seconds may be NULL. */
+cl_status cl_encoder_dense_export(const char *model_path, const cl_corpus *c, int32_t threads,
+                                  const char *out_path, cl_enc_dense_progress_fn progress,
+                                  void *progress_ctx, int32_t *dim, int64_t *tokens,
+                                  double *seconds, cl_error *err);
+
 /* The word tokenizer recorded in a tagger file ("clinical", ...), or NULL;
  * caller frees. */
 char *cl_encoder_model_tokenizer(const char *model_path, cl_error *err);

@@ -20,6 +20,7 @@
 #include "clinner/util.h"
 
 #if CL_HAVE_LLAMA
+#include "clinner/encoder.h"
 #include "clinner/features.h"
 
 static void on_progress(void *ctx, int32_t done, int32_t total, int64_t model_tokens)
@@ -48,12 +49,13 @@ int cmd_features(int argc, char **argv)
     cl_features_params p = cl_features_default_params();
     char vars[64];
     snprintf(vars, sizeof vars, "ctx=%d", p.n_ctx);
-    const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL;
+    const char *input = NULL, *from = NULL, *tok_name = "clinical", *out = NULL, *backend = "llama";
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_FLAG("--no-cache", &p.no_cache),
         CLI_FLAG("--verbose", &p.verbose),
         CLI_REQUIRED("--model", &p.model_path),
+        CLI_STRING("--backend", &backend),
         CLI_STRING2("--from", "--format", &from),
         CLI_STRING("--tokenizer", &tok_name),
         CLI_OUTPUT_REQUIRED(&out),
@@ -70,6 +72,9 @@ int cmd_features(int argc, char **argv)
     if (done >= 0)
         return done;
     cl_error err = CL_ERROR_INIT;
+    bool enc = !strcmp(backend, "encoder");
+    if (!enc && strcmp(backend, "llama"))
+        return cli_fail("features", 2, "--backend: expected llama or encoder");
     cl_format fmt = cl_format_guess(input);
     cl_prepare_params in = cl_prepare_default_params();
     if (cl_tokenizer_from_name(tok_name, &in.tokenizer, &err) != CL_OK ||
@@ -84,12 +89,15 @@ int cmd_features(int argc, char **argv)
     p.progress = on_progress;
     int rc = 1;
     cl_corpus *c = NULL;
-    cl_features_result r;
+    cl_features_result r = {0};
     if (cl_corpus_load(input, fmt, &in, &c, &err) != CL_OK ||
-        cl_features_export(&p, c, out, &r, &err) != CL_OK) {
+        (enc ? cl_encoder_dense_export(p.model_path, c, p.threads, out, on_progress, bar, &r.dim,
+                                       &r.tokens, &r.seconds, &err)
+             : cl_features_export(&p, c, out, &r, &err)) != CL_OK) {
         cl_progress_message(bar, "clinner features: %s", err.msg);
     } else {
         cl_progress_finish(bar);
+        r.documents = c->ndocs;
         fprintf(stderr,
                 "clinner features: wrote %s: %d documents, %lld tokens x %d dims (%lld model "
                 "tokens, %.1f s%s)\n",
