@@ -17,31 +17,7 @@ TEST_MAIN_NOT_BUILT("the encoder needs llama.cpp's ggml")
 
 #define ENC_MODEL "models/raredis-minilm.model"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/clinner-test-encdense-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static bool shipped_model(void)
-{
-    struct stat st;
-    if (stat(ENC_MODEL, &st) == 0)
-        return true;
-    fprintf(stderr, "SKIP: %s not found (run from the repository root)\n", ENC_MODEL);
-    return false;
-}
+TEST_SCRATCH_DIR("encdense")
 
 /* Two documents, gold tags from their entities; b has no token at all. */
 static cl_corpus *small_corpus(void)
@@ -80,7 +56,7 @@ static void count_progress(void *ctx, int32_t done, int32_t total, int64_t token
 static void rows_are_the_floored_log_probs(void **state)
 {
     (void)state;
-    if (!shipped_model())
+    if (!test_have_file(ENC_MODEL))
         skip();
     cl_corpus *c = small_corpus();
     const cl_doc *a = c->docs[0];
@@ -161,7 +137,7 @@ static void errors_leave_no_file(void **state)
     assert_true(err.msg[0] != '\0');
     struct stat st;
     assert_int_not_equal(stat(path, &st), 0);
-    if (shipped_model()) { /* stdout is no file for dense features */
+    if (test_have_file(ENC_MODEL)) { /* stdout is no file for dense features */
         assert_int_not_equal(
             cl_encoder_dense_export(ENC_MODEL, c, 1, "-", NULL, NULL, NULL, NULL, NULL, &err),
             CL_OK);

@@ -18,22 +18,7 @@ TEST_MAIN_NOT_BUILT("the ensemble needs the encoder (a build with llama.cpp's gg
 #define CRF_MODEL "models/raredis-crf.model"
 #define ENC_MODEL "models/raredis-minilm.model"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/clinner-test-ensemble-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+TEST_SCRATCH_DIR("ensemble")
 
 static const char *write_tmp(const char *name, const char *text)
 {
@@ -48,12 +33,7 @@ static const char *write_tmp(const char *name, const char *text)
 
 static bool shipped_models(void)
 {
-    struct stat st;
-    if (stat(CRF_MODEL, &st) == 0 && stat(ENC_MODEL, &st) == 0)
-        return true;
-    fprintf(stderr, "SKIP: %s or %s not found (run from the repository root)\n", CRF_MODEL,
-            ENC_MODEL);
-    return false;
+    return test_have_file(CRF_MODEL) && test_have_file(ENC_MODEL);
 }
 
 /* ---- cl_bio_viterbi ---- */

@@ -6,6 +6,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,36 @@ static inline const char *test_shared_path(char *buf, size_t n, const char *rel)
     const char *var = test_shared_path(var##_buf, sizeof var##_buf, rel); \
     if (!var)                                                        \
         skip()
+
+/* A test file's scratch folder: defines `tmpdir` and the group set-up and
+ * tear-down make_tmpdir / remove_tmpdir, which create
+ * /tmp/clinner-test-NAME-XXXXXX and remove it with all it holds. */
+#define TEST_SCRATCH_DIR(name)                                                      \
+    static char tmpdir[256];                                                        \
+    static int make_tmpdir(void **state)                                            \
+    {                                                                               \
+        (void)state;                                                                \
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/clinner-test-" name "-XXXXXX");       \
+        return mkdtemp(tmpdir) ? 0 : -1;                                            \
+    }                                                                               \
+    static int remove_tmpdir(void **state)                                          \
+    {                                                                               \
+        (void)state;                                                                \
+        char cmd[512];                                                              \
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);                           \
+        return system(cmd) == 0 ? 0 : -1;                                           \
+    }
+
+/* Whether a file of the repository (a shipped model) is there; else a skip
+ * message (the tests run from the repository root). */
+static inline bool test_have_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return true;
+    fprintf(stderr, "SKIP: %s not found (run from the repository root)\n", path);
+    return false;
+}
 
 /* The whole program of a test whose subject is not in this build (the
  * encoder without ggml, ...): one test, skipped with the reason. */
