@@ -54,6 +54,8 @@ cl_status cl_encoder_dense_export(const char *model_path, const cl_corpus *c, in
         if (doc->nsentences > 0) {
             size_t off = (size_t)doc->sentences[0].tok_begin * (size_t)L;
             st = cl_encoder_log_probs(e, doc, 0, doc->nsentences, threads, lp + off, err);
+            if (st != CL_OK) /* say which document */
+                cl_error_prefix(err, "%s: ", doc->id ? doc->id : "(no id)");
         }
         for (size_t i = 0; i < n && st == CL_OK; i++)
             if (!(lp[i] >= floor_lp)) /* also NaN */
