@@ -405,6 +405,36 @@ static double tag_accuracy(const char *path, const cl_corpus *gold)
     return (double)right / (double)all;
 }
 
+/* Weight averaging: a model averaged with itself is the same file; two runs
+ * average into a model that still tags; quantized inputs are refused. */
+static void check_average(const char *a, const char *b, const char *q8, const cl_corpus *dev)
+{
+    cl_error err;
+    char same[600], mean[600];
+    snprintf(same, sizeof same, "%s.same", a);
+    snprintf(mean, sizeof mean, "%s.mean", a);
+    const char *aa[] = {a, a}, *ab[] = {a, b}, *aq[] = {a, q8};
+    assert_int_equal(cl_encoder_average(aa, 2, same, CL_ENC_F32, &err), CL_OK);
+    char *x, *y;
+    size_t nx, ny;
+    assert_int_equal(cl_read_file(a, &x, &nx, &err), CL_OK);
+    assert_int_equal(cl_read_file(same, &y, &ny, &err), CL_OK);
+    assert_int_equal(nx, ny);
+    assert_memory_equal(x, y, nx);
+    free(y);
+    assert_int_equal(cl_encoder_average(ab, 2, mean, CL_ENC_F32, &err), CL_OK);
+    assert_int_equal(cl_read_file(mean, &y, &ny, &err), CL_OK);
+    assert_int_equal(nx, ny);
+    assert_true(memcmp(x, y, nx) != 0);
+    free(x);
+    free(y);
+    double acc = tag_accuracy(mean, dev);
+    fprintf(stderr, "toy task: the mean of two models, token accuracy %.4f\n", acc);
+    assert_true(acc > 0.95);
+    assert_int_equal(cl_encoder_average(aq, 2, same, CL_ENC_F32, &err), CL_ERR_MODEL);
+    assert_non_null(strstr(err.msg, "quantized"));
+}
+
 static void test_toy_task_learns(void **state)
 {
     (void)state;
@@ -459,6 +489,7 @@ static void test_toy_task_learns(void **state)
     assert_int_equal(cl_encoder_train(&pm, train, dev, &r, &err), CL_OK);
     fprintf(stderr, "toy task: one more epoch from the tagger: dev F1 %.4f\n", r.best_dev_f1);
     assert_true(r.best_dev_f1 > 0.85);
+    check_average(out, more, q8, dev);
     /* the same seed and threads: the same model, byte for byte */
     p.out_path = out2;
     assert_int_equal(cl_encoder_train(&p, train, dev, &r, &err), CL_OK);

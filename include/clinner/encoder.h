@@ -134,6 +134,17 @@ cl_status cl_enc_wtype_from_name(const char *name, cl_enc_wtype *out, cl_error *
 cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_wtype type,
                              cl_error *err);
 
+/* One tagger whose every weight is the mean of those of n taggers
+ * fine-tuned from the same base with the same labels and tokenizer (a
+ * "model soup", Wortsman et al. 2022: runs with other seeds or data orders
+ * average into one model that tags as fast as each, where averaging their
+ * outputs would cost n forward passes).  The inputs must hold F32 or F16
+ * weights (training's checkpoints and f32 / f16 files; a Q8_0 file has lost
+ * precision); the first one's O offset is kept.  out written atomically in
+ * type. */
+cl_status cl_encoder_average(const char *const *paths, int n, const char *out_path,
+                             cl_enc_wtype type, cl_error *err);
+
 /* ---- fine-tuning ---- */
 
 typedef struct cl_enc_progress {

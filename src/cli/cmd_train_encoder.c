@@ -54,6 +54,21 @@ static int convert_model(const char *model, const char *out, const char *dev_pat
     return rc;
 }
 
+/* --average MODEL...: one model whose weights are the mean of theirs. */
+static int average_models(const char *const *models, int n, const char *out,
+                          const cl_encoder_train_params *p, const char *out_type, cl_error *err)
+{
+    if (!out || n < 2)
+        return cli_fail("train encoder", 2,
+                        out ? "--average needs two or more MODEL files (see --help)"
+                            : "--average needs -o (see --help)");
+    if (cl_encoder_average(models, n, out, p->out_type, err) != CL_OK)
+        return cli_fail("train encoder", 1, err->msg);
+    fprintf(stderr, "clinner train encoder: wrote %s (%s), the mean of %d models\n", out,
+            out_type ? out_type : "f32", n);
+    return 0;
+}
+
 /* argv: cmd_train's ("train", "encoder", ...), main's argv + 1. */
 int cmd_train_encoder(int argc, char **argv)
 {
@@ -66,10 +81,13 @@ int cmd_train_encoder(int argc, char **argv)
              (unsigned long long)p.seed, p.save_every);
     const char *train_path = NULL, *dev_path = NULL, *format = NULL, *tok_name = "clinical";
     const char *base = NULL, *out = NULL, *out_type = NULL, *convert = NULL;
+    const char *models[16];
+    bool average = false;
     cl_progress_mode pmode = CL_PROGRESS_AUTO;
     const cli_opt opts[] = {
         CLI_FLAG("--resume", &p.resume),
         CLI_FLAG("--no-o-bias", &p.no_o_bias),
+        CLI_FLAG("--average", &average),
         CLI_STRING("--out-type", &out_type),
         CLI_STRING("--convert", &convert),
         CLI_STRING("--train", &train_path),
@@ -91,13 +109,18 @@ int cmd_train_encoder(int argc, char **argv)
         CLI_INTEGER("--max-sentences", CLI_OPT_INT, &p.max_sentences, 0, 100000000),
     };
     cli_args a = {.cmd = "train encoder", .page = "train-encoder", .vars = vars, .opts = opts,
-                  .nopts = CLI_NOPTS(opts)};
+                  .nopts = CLI_NOPTS(opts), .positional = models,
+                  .max_positional = (int)(sizeof models / sizeof *models)};
     int done = cli_parse(&a, argc, argv, 2);
     if (done >= 0)
         return done;
     cl_error err = CL_ERROR_INIT;
     if (out_type && cl_enc_wtype_from_name(out_type, &p.out_type, &err) != CL_OK)
         return cli_fail("train encoder", 2, err.msg);
+    if (average)
+        return average_models(models, a.npositional, out, &p, out_type, &err);
+    if (a.npositional > 0)
+        return cli_fail("train encoder", 2, "MODEL files are read only with --average (see --help)");
     if (convert)
         return convert_model(convert, out, dev_path, format, tok_name, &p, out_type, &err);
     if (!train_path || !out)

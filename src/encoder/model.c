@@ -515,6 +515,101 @@ cl_status cl_encoder_convert(const char *in_path, const char *out_path, cl_enc_w
     return st;
 }
 
+/* The tensors a tagger file holds: the encoder's, then the classifier's. */
+static int tagger_specs(const cl_encoder *e, tensor_spec *specs)
+{
+    int n = specs_of((cl_encoder *)e, specs);
+    specs[n].slot = (struct ggml_tensor **)&e->cls_w;
+    strcpy(specs[n].name, "classifier.weight");
+    specs[n].ne0 = e->cfg.hidden;
+    specs[n++].ne1 = e->nlabels;
+    specs[n].slot = (struct ggml_tensor **)&e->cls_b;
+    strcpy(specs[n].name, "classifier.bias");
+    specs[n].ne0 = e->nlabels;
+    specs[n++].ne1 = 1;
+    return n;
+}
+
+/* Whether b can be averaged into a: same shapes, labels and tokenizer, and
+ * weights that are not quantized (specs: room for b's tensors). */
+static cl_status same_tagger(const cl_encoder *a, const cl_encoder *b, const char *path,
+                             tensor_spec *specs, cl_error *err)
+{
+    if (!b->labels)
+        return cl_error_set(err, CL_ERR_MODEL, "%s: a base encoder, not a tagger", path);
+    int nt = tagger_specs(b, specs);
+    for (int t = 0; t < nt; t++)
+        if ((*specs[t].slot)->type != GGML_TYPE_F32)
+            return cl_error_set(err, CL_ERR_MODEL,
+                                "%s: tensor '%s' is quantized (Q8_0): average F32 or F16 models",
+                                path, specs[t].name);
+    const cl_encoder_config *x = &a->cfg, *y = &b->cfg;
+    if (x->layers != y->layers || x->hidden != y->hidden || x->heads != y->heads ||
+        x->ffn != y->ffn || x->max_pos != y->max_pos || x->vocab != y->vocab ||
+        x->type_vocab != y->type_vocab || a->tanh_gelu != b->tanh_gelu)
+        return cl_error_set(err, CL_ERR_MODEL, "%s: another model shape than the first model",
+                            path);
+    bool same = a->nlabels == b->nlabels &&
+                !strcmp(a->tokenizer ? a->tokenizer : "", b->tokenizer ? b->tokenizer : "");
+    for (int32_t i = 0; same && i < a->nlabels; i++)
+        same = !strcmp(a->labels[i], b->labels[i]);
+    return same ? CL_OK
+                : cl_error_set(err, CL_ERR_MODEL,
+                               "%s: other labels or tokenizer than the first model", path);
+}
+
+/* to += from, or to *= scale when from is to (F32 tensors of one shape). */
+static void add_tensor(struct ggml_tensor *to, const struct ggml_tensor *from, float scale,
+                       float *acc, float *one)
+{
+    size_t ne = (size_t)ggml_nelements(to);
+    ggml_backend_tensor_get(to, acc, 0, ne * sizeof *acc);
+    ggml_backend_tensor_get(from, one, 0, ne * sizeof *one);
+    for (size_t k = 0; k < ne; k++)
+        acc[k] = to == from ? scale * acc[k] : acc[k] + one[k];
+    ggml_backend_tensor_set(to, acc, 0, ne * sizeof *acc);
+}
+
+cl_status cl_encoder_average(const char *const *paths, int n, const char *out_path,
+                             cl_enc_wtype type, cl_error *err)
+{
+    if (n < 1)
+        return cl_error_set(err, CL_ERR_ARG, "no model to average");
+    const size_t maxt = 10 + 16 * ENC_MAX_LAYERS;
+    cl_encoder **es = calloc((size_t)n, sizeof *es);
+    tensor_spec *s0 = calloc(maxt, sizeof *s0), *si = calloc(maxt, sizeof *si);
+    cl_status st = es && s0 && si ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && st == CL_OK; i++)
+        if ((st = cl_encoder_open(paths[i], &es[i], err)) == CL_OK)
+            st = same_tagger(es[0], es[i], paths[i], si, err);
+    int nt = st == CL_OK ? tagger_specs(es[0], s0) : 0;
+    size_t most = 0;
+    for (int t = 0; t < nt; t++)
+        most = (size_t)ggml_nelements(*s0[t].slot) > most ? (size_t)ggml_nelements(*s0[t].slot)
+                                                          : most;
+    float *acc = malloc(most * sizeof *acc), *one = malloc(most * sizeof *one);
+    if (st == CL_OK && (!acc || !one))
+        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    /* the first model's tensors become the sum of all, then the mean */
+    for (int i = 1; i < n && st == CL_OK; i++) {
+        tagger_specs(es[i], si);
+        for (int t = 0; t < nt; t++)
+            add_tensor(*s0[t].slot, *si[t].slot, 1.0f, acc, one);
+    }
+    for (int t = 0; t < nt && st == CL_OK; t++)
+        add_tensor(*s0[t].slot, *s0[t].slot, 1.0f / (float)n, acc, one);
+    if (st == CL_OK)
+        st = cl__enc_save(es[0], out_path, type, NULL, err);
+    for (int i = 0; es && i < n; i++)
+        cl_encoder_free(es[i]);
+    free(es);
+    free(s0);
+    free(si);
+    free(acc);
+    free(one);
+    return st;
+}
+
 cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
                    const char *const *extra, cl_error *err)
 {
@@ -526,17 +621,8 @@ cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type,
     cl_status st = specs && bufs ? cl_st_writer_new(&w, err)
                                  : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     int n = 0;
-    if (st == CL_OK) {
-        n = specs_of((cl_encoder *)e, specs);
-        specs[n].slot = (struct ggml_tensor **)&e->cls_w;
-        strcpy(specs[n].name, "classifier.weight");
-        specs[n].ne0 = e->cfg.hidden;
-        specs[n++].ne1 = e->nlabels;
-        specs[n].slot = (struct ggml_tensor **)&e->cls_b;
-        strcpy(specs[n].name, "classifier.bias");
-        specs[n].ne0 = e->nlabels;
-        specs[n++].ne1 = 1;
-    }
+    if (st == CL_OK)
+        n = tagger_specs(e, specs);
     for (int i = 0; i < n && st == CL_OK; i++)
         st = save_tensor(w, &specs[i], type, &bufs[i], err);
     if (st == CL_OK)

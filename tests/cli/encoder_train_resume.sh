@@ -2,7 +2,8 @@
 # clinner train encoder on a toy paper-csv corpus written here (disease and
 # symptom words in filler sentences), killed with SIGKILL after its first
 # checkpoint, then --resume: the run finishes, the model tags, its labels are
-# valid BIO, a Q8_0 copy (--convert) tags too.  Needs the base encoder
+# valid BIO, a Q8_0 copy (--convert) tags too, and so does the mean of two
+# models (--average), which refuses a quantized one.  Needs the base encoder
 # (scripts/fetch-encoder.sh) and a build with llama.cpp; skips otherwise.
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
@@ -67,4 +68,15 @@ awk -F, 'NR > 1 { if ($2 ~ /^I-/ && (prev_s != $4 || (prev != "B-" substr($2, 3)
 [ "$(stat -c %s "$tmp/toy.q8")" -lt "$(stat -c %s "$tmp/toy.enc")" ] || fail "q8_0 is not smaller"
 "$CLINNER_BIN" tag --backend encoder --model "$tmp/toy.q8" --from paper-csv --to paper-csv \
     --progress off "$tmp/dev.csv" -o "$tmp/pred8.csv" || fail "tag q8_0: exit $?"
-echo "ok"
+
+# --average: the model and its last checkpoint (both F32) into one that tags
+"$CLINNER_BIN" train encoder --average -o "$tmp/mean.enc" "$tmp/toy.enc" "$tmp/toy.enc.ckpt" \
+    2>"$tmp/err" || fail "--average: $(cat "$tmp/err")"
+"$CLINNER_BIN" tag --backend encoder --model "$tmp/mean.enc" --from paper-csv --to paper-csv \
+    --progress off "$tmp/dev.csv" -o "$tmp/predm.csv" || fail "tag the mean: exit $?"
+[ "$(wc -l <"$tmp/predm.csv")" = "$(wc -l <"$tmp/dev.csv")" ] || fail "the mean: tagged rows differ"
+if "$CLINNER_BIN" train encoder --average -o "$tmp/bad.enc" "$tmp/toy.enc" "$tmp/toy.q8" \
+    2>"$tmp/err"; then fail "--average took a Q8_0 model"; fi
+grep -q "toy.q8: tensor .* is quantized" "$tmp/err" || fail "--average on Q8_0: $(cat "$tmp/err")"
+[ ! -e "$tmp/bad.enc" ] || fail "--average left a file after an error"
+echo "ok: resume, --convert, --average"
