@@ -172,14 +172,18 @@ static cl_status tag_document(run *r, int32_t d, bool journal, cl_error *err)
             r->tagged += e - s;
             r->tokens_tagged += toks;
             if (r->p.progress) {
+                /* backends with counters but no generation (the encoder,
+                 * the ensemble) count word tokens, not "0 generated tokens/s" */
                 int64_t units = r->tokens_tagged;
+                bool gen = false;
                 if (r->gen_units) {
                     cl_tagger_stats ts;
                     cl_tagger_get_stats(r->t, &ts);
-                    units = ts.generated_tokens;
+                    gen = ts.generated_tokens > 0;
+                    units = gen ? ts.generated_tokens : units;
                 }
                 cl_progress_update2(r->p.progress, r->tagged, units,
-                                    r->gen_units ? "generated tokens" : "tokens");
+                                    gen ? "generated tokens" : "tokens");
             }
         }
         s = e;

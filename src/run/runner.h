@@ -33,7 +33,7 @@ typedef struct run {
     bool *restored;   /* document has sentences restored from the journal */
     int32_t first;    /* first document not yet written */
     int64_t resumed, tagged, tokens_tagged;
-    bool gen_units;   /* progress counts generated tokens (LLM backends) */
+    bool gen_units;   /* the backend has counters: progress counts generated tokens if any */
     double t0;        /* this session's start */
 
     /* counters of earlier sessions (the last T line) */
