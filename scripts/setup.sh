@@ -2,7 +2,9 @@
 # setup.sh - everything clinner needs on a fresh Debian machine, idempotent:
 #   1. Debian packages (installed with apt-get when missing; needs root)
 #   2. llama.cpp built from the pinned llama-cpp-python sdist (scripts/setup-llama.sh)
-#   3. the pinned GGUF models (scripts/fetch-models.sh)
+#   3. the pinned GGUF models (scripts/fetch-models.sh) and the base encoder
+#      of `train encoder`, all-MiniLM-L6-v2 (scripts/fetch-encoder.sh; its
+#      tests skip without it)
 #   4. the medical term list for `train crf --vocab` (scripts/setup-vocab.sh; optional)
 # and checks the shipped models/*.model against models/SHA256SUMS (before 2).
 # Downloads are cached in ${CLINNER_CACHE:-~/.cache/clinner}, outside the clone.
@@ -56,6 +58,7 @@ done
 [ "${CLINNER_SKIP_LLAMA:-0}" = 1 ] && exit 0
 "$here/setup-llama.sh"
 "$here/fetch-models.sh"
+"$here/fetch-encoder.sh" >/dev/null
 # 4. the medical term list (HPO, Orphanet, OMIM) for `clinner train crf
 #    --vocab`; optional, so a failure (offline) is only a warning
 "$here/setup-vocab.sh" >/dev/null ||

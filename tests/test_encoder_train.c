@@ -1,6 +1,7 @@
 /*
  * test_encoder_train.c - the encoder trainer on a tiny random BERT written
- * here (2 layers x 32, a 30-piece vocabulary):
+ * here (2 layers x 32, a 30-piece vocabulary; an MPNet of the same size for
+ * the gradient and the toy task):
  *   - finite-difference gradients of the ops the graph writes for training
  *     (LayerNorm as rms_norm of the centred input, GELU in tanh form through
  *     exp/softplus) and of the whole model's loss (masked attention over a
@@ -51,21 +52,30 @@ static void write_text(const char *path, const char *text)
     fclose(fp);
 }
 
-/* A random tiny BERT in dir (config.json, vocab.txt, model.safetensors). */
-static void write_tiny_model(const char *dir)
+/* MPNet frames with these; its vocabulary starts with them */
+static const char *const MPNET_SPECIALS[] = {"<s>", "<pad>", "</s>", "<unk>"};
+
+/* A random tiny BERT, or MPNet, in dir (config.json, vocab.txt,
+ * model.safetensors). */
+static void write_tiny_model(const char *dir, bool mpnet)
 {
-    const int d = 32, ffn = 64, layers = 2, maxpos = 64;
+    const int d = 32, ffn = 64, layers = 2, maxpos = mpnet ? 66 : 64, nvocab = NVOCAB + (mpnet ? 4 : 0);
     char path[512], buf[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     snprintf(buf, sizeof buf,
              "{\"hidden_act\": \"gelu\", \"hidden_size\": %d, \"intermediate_size\": %d, "
              "\"num_attention_heads\": 4, \"num_hidden_layers\": %d, "
              "\"max_position_embeddings\": %d, \"vocab_size\": %d, \"type_vocab_size\": 2, "
-             "\"layer_norm_eps\": 1e-12}",
-             d, ffn, layers, maxpos, NVOCAB);
+             "\"layer_norm_eps\": 1e-12%s}",
+             d, ffn, layers, maxpos, nvocab,
+             mpnet ? ", \"model_type\": \"mpnet\", \"pad_token_id\": 1, "
+                     "\"relative_attention_num_buckets\": 32"
+                   : "");
     write_text(path, buf);
     cl_buf v;
     cl_buf_init(&v);
+    for (int i = 0; mpnet && i < 4; i++)
+        cl_buf_printf(&v, "%s\n", MPNET_SPECIALS[i]);
     for (int i = 0; i < NVOCAB; i++)
         cl_buf_printf(&v, "%s\n", VOCAB[i]);
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
@@ -92,9 +102,12 @@ static void write_tiny_model(const char *dir)
             assert_int_equal(cl_st_writer_add(w, name, "F32", 2, sh, x, cnt_ * 4, &err),     \
                              CL_OK);                                                      \
     } while (0)
-    ADD("embeddings.word_embeddings.weight", NVOCAB, d, 0);
+    ADD("embeddings.word_embeddings.weight", nvocab, d, 0);
     ADD("embeddings.position_embeddings.weight", maxpos, d, 0);
-    ADD("embeddings.token_type_embeddings.weight", 2, d, 0);
+    if (mpnet)
+        ADD("encoder.relative_attention_bias.weight", 32, 4, 0);
+    else
+        ADD("embeddings.token_type_embeddings.weight", 2, d, 0);
     ADD("embeddings.LayerNorm.weight", 1, d, 1);
     ADD("embeddings.LayerNorm.bias", 1, d, 2);
     for (int l = 0; l < layers; l++) {
@@ -102,16 +115,16 @@ static void write_tiny_model(const char *dir)
 #define LN(suffix, r, c, k)                                          \
     snprintf(lname, sizeof lname, "encoder.layer.%d.%s", l, suffix);       \
     ADD(lname, r, c, k)
-        LN("attention.self.query.weight", d, d, 0);
-        LN("attention.self.query.bias", 1, d, 0);
-        LN("attention.self.key.weight", d, d, 0);
-        LN("attention.self.key.bias", 1, d, 0);
-        LN("attention.self.value.weight", d, d, 0);
-        LN("attention.self.value.bias", 1, d, 0);
-        LN("attention.output.dense.weight", d, d, 0);
-        LN("attention.output.dense.bias", 1, d, 0);
-        LN("attention.output.LayerNorm.weight", 1, d, 1);
-        LN("attention.output.LayerNorm.bias", 1, d, 2);
+        LN(mpnet ? "attention.attn.q.weight" : "attention.self.query.weight", d, d, 0);
+        LN(mpnet ? "attention.attn.q.bias" : "attention.self.query.bias", 1, d, 0);
+        LN(mpnet ? "attention.attn.k.weight" : "attention.self.key.weight", d, d, 0);
+        LN(mpnet ? "attention.attn.k.bias" : "attention.self.key.bias", 1, d, 0);
+        LN(mpnet ? "attention.attn.v.weight" : "attention.self.value.weight", d, d, 0);
+        LN(mpnet ? "attention.attn.v.bias" : "attention.self.value.bias", 1, d, 0);
+        LN(mpnet ? "attention.attn.o.weight" : "attention.output.dense.weight", d, d, 0);
+        LN(mpnet ? "attention.attn.o.bias" : "attention.output.dense.bias", 1, d, 0);
+        LN(mpnet ? "attention.LayerNorm.weight" : "attention.output.LayerNorm.weight", 1, d, 1);
+        LN(mpnet ? "attention.LayerNorm.bias" : "attention.output.LayerNorm.bias", 1, d, 2);
         LN("intermediate.dense.weight", ffn, d, 0);
         LN("intermediate.dense.bias", 1, ffn, 0);
         LN("output.dense.weight", d, ffn, 0);
@@ -212,24 +225,33 @@ static void test_grad_layer_norm_and_gelu(void **state)
     ggml_free(c.ctx);
 }
 
-static char tmpdir_buf[256];
+static char tmpdir_buf[256], mpnet_buf[300];
 
+/* The scratch folder, with the tiny BERT; its mpnet/ holds the tiny MPNet. */
 static const char *tmpdir(void)
 {
     if (!tmpdir_buf[0]) {
         strcpy(tmpdir_buf, "/tmp/clinner-enc-XXXXXX");
         assert_non_null(mkdtemp(tmpdir_buf));
-        write_tiny_model(tmpdir_buf);
+        write_tiny_model(tmpdir_buf, false);
+        snprintf(mpnet_buf, sizeof mpnet_buf, "%s/mpnet", tmpdir_buf);
+        assert_int_equal(mkdir(mpnet_buf, 0755), 0);
+        write_tiny_model(mpnet_buf, true);
     }
     return tmpdir_buf;
 }
 
-static void test_grad_whole_model(void **state)
+static const char *mpnet_dir(void)
 {
-    (void)state;
+    tmpdir();
+    return mpnet_buf;
+}
+
+static void grad_whole_model(const char *dir)
+{
     cl_error err;
     cl_encoder *e;
-    assert_int_equal(cl_encoder_open(tmpdir(), &e, &err), CL_OK);
+    assert_int_equal(cl_encoder_open(dir, &e, &err), CL_OK);
     const char *labels[] = {"O", "B-X", "I-X"};
     assert_int_equal(cl__enc_new_head(e, labels, 3, 7, &err), CL_OK);
     uint64_t seed = 5;
@@ -256,9 +278,9 @@ static void test_grad_whole_model(void **state)
     fd_prepare(&c);
     struct ggml_tensor *ps[] = {e->layers[0].q_w, e->layers[0].k_b, e->layers[1].v_w,
                                 e->layers[0].ln1_g, e->layers[1].ff1_w, e->layers[1].ln2_b,
-                                e->eln_g, e->cls_w, e->cls_b, e->pemb};
+                                e->eln_g, e->cls_w, e->cls_b, e->pemb, e->rel_bias};
     double worst = 0;
-    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0] && ps[i]; i++) {
         double w = fd_check(&c, ps[i], 8, &seed, 5e-3);
         fprintf(stderr, "whole model: %-45s worst relative error %.2g\n", ps[i]->name, w);
         worst = fmax(worst, w);
@@ -268,6 +290,19 @@ static void test_grad_whole_model(void **state)
     assert_true(worst < 0.05);
     ggml_free(c.ctx);
     cl_encoder_free(e);
+}
+
+static void test_grad_whole_model(void **state)
+{
+    (void)state;
+    grad_whole_model(tmpdir());
+}
+
+/* MPNet's graph: its relative-distance bias table gets the right gradient */
+static void test_grad_whole_model_mpnet(void **state)
+{
+    (void)state;
+    grad_whole_model(mpnet_dir());
 }
 
 /* ---- toy tagging task ---- */
@@ -511,6 +546,35 @@ static bool stop_after(void *ctx)
     return --*n <= 0;
 }
 
+/* The tiny MPNet learns the toy task too, and its saved tagger (MPNet's
+ * config in the file's metadata) opens and tags. */
+static void test_toy_task_learns_mpnet(void **state)
+{
+    (void)state;
+    cl_corpus *train = toy_corpus(12, 1), *dev = toy_corpus(4, 2);
+    char out[512];
+    snprintf(out, sizeof out, "%s/toy-mpnet.model", tmpdir());
+    cl_encoder_train_params p = toy_params(out);
+    p.base = mpnet_dir();
+    cl_encoder_train_result r;
+    cl_error err;
+    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    fprintf(stderr, "toy task, MPNet: best dev F1 %.4f at epoch %d, %.1f s\n", r.best_dev_f1,
+            r.best_epoch, r.seconds);
+    assert_true(r.best_dev_f1 > 0.9);
+    cl_encoder *e;
+    assert_int_equal(cl_encoder_open(out, &e, &err), CL_OK);
+    assert_int_equal(cl_encoder_get_config(e)->arch, CL_ENC_ARCH_MPNET);
+    assert_int_equal(cl_encoder_get_config(e)->rel_buckets, 32);
+    cl_encoder_free(e);
+    double acc = tag_accuracy(out, dev);
+    fprintf(stderr, "toy task, MPNet: dev token accuracy of the saved model %.4f\n", acc);
+    assert_true(acc > 0.95);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+}
+
 static void test_stop_and_resume(void **state)
 {
     (void)state;
@@ -612,7 +676,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_layer_norm_and_gelu),
         cmocka_unit_test(test_grad_whole_model),
+        cmocka_unit_test(test_grad_whole_model_mpnet),
         cmocka_unit_test(test_toy_task_learns),
+        cmocka_unit_test(test_toy_task_learns_mpnet),
         cmocka_unit_test(test_stop_and_resume),
         cmocka_unit_test(test_report_lines),
     };

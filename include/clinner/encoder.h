@@ -89,9 +89,18 @@ cl_status cl_wordpiece_encode(const cl_wordpiece *wp, const char *text, size_t n
 
 /* ---- the encoder ---- */
 
+/* BERT: absolute positions from 0 and token-type embeddings; MPNet
+ * (all-mpnet-base-v2): positions from pad_token_id + 1, no token types, and
+ * a learned attention bias per bucket of relative distance, shared by all
+ * layers (Hugging Face's MPNetModel). */
+typedef enum cl_encoder_arch { CL_ENC_ARCH_BERT = 0, CL_ENC_ARCH_MPNET = 1 } cl_encoder_arch;
+
 typedef struct cl_encoder_config {
     int32_t layers, hidden, heads, ffn, max_pos, vocab, type_vocab;
     float eps;
+    cl_encoder_arch arch;
+    int32_t rel_buckets;  /* MPNet: relative-distance buckets (32) */
+    int32_t pad_token_id; /* MPNet: positions start at pad_token_id + 1 */
 } cl_encoder_config;
 
 typedef struct cl_encoder cl_encoder;

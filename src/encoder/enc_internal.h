@@ -26,7 +26,8 @@ struct cl_encoder {
     ggml_backend_buffer_t buf;
     struct ggml_context *head_ctx; /* classifier (may be NULL) */
     ggml_backend_buffer_t head_buf;
-    struct ggml_tensor *wemb, *pemb, *temb, *eln_g, *eln_b;
+    struct ggml_tensor *wemb, *pemb, *temb, *eln_g, *eln_b; /* temb: BERT only */
+    struct ggml_tensor *rel_bias; /* MPNet: [heads, buckets] attention bias, else NULL */
     enc_layer layers[ENC_MAX_LAYERS];
     struct ggml_tensor *cls_w, *cls_b; /* [hidden, nlabels], [nlabels] or NULL */
     cl_wordpiece *wp;
@@ -43,6 +44,7 @@ typedef struct enc_inputs {
     struct ggml_tensor *ids;    /* I32 [T*B] */
     struct ggml_tensor *pos;    /* I32 [T*B] */
     struct ggml_tensor *mask;   /* F32 [T,1,1,B]: 0 or -inf per key */
+    struct ggml_tensor *rel;    /* MPNet: I32 [T*T], bucket of key - query; else NULL */
     struct ggml_tensor *gather; /* I32 [n] or NULL */
 } enc_inputs;
 
@@ -63,6 +65,9 @@ struct ggml_tensor *cl__enc_gelu(struct ggml_context *ctx, struct ggml_tensor *x
 struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e, int32_t T,
                               int32_t B, int32_t ngather, const enc_graph_opts *o,
                               enc_inputs *in);
+
+/* Longest sequence (pieces with [CLS]/[SEP]) the position table holds. */
+int32_t cl__enc_max_len(const cl_encoder *e);
 
 /* Fill in's tensors from host arrays (ids / lens per sequence; positions
  * and mask follow; pad ids are 0). */

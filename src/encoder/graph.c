@@ -5,6 +5,9 @@
  * with -inf) + residual + LayerNorm and a GELU feed-forward + residual +
  * LayerNorm.  The output is either every piece's hidden state or, gathered at
  * the given positions (each word's first piece), the classifier's logits.
+ * MPNet differs in three places: no token-type embedding, positions counted
+ * from pad_token_id + 1, and a bias per head and bucket of relative distance
+ * added to every layer's attention scores.
  *
  * ggml has no backward pass for GGML_OP_NORM or GELU, so for training the
  * graph writes LayerNorm as rms_norm(x - sum_rows(x)/n) * g + b (the same function)
@@ -57,7 +60,8 @@ static struct ggml_tensor *linear(struct ggml_context *ctx, struct ggml_tensor *
 
 static struct ggml_tensor *attention(struct ggml_context *ctx, const cl_encoder *e,
                                      const enc_layer *L, struct ggml_tensor *x,
-                                     struct ggml_tensor *mask, int32_t T, int32_t B)
+                                     struct ggml_tensor *mask, struct ggml_tensor *pos_bias,
+                                     int32_t T, int32_t B)
 {
     const int64_t d = e->cfg.hidden, H = e->cfg.heads, dh = d / H;
     struct ggml_tensor *q = ggml_reshape_4d(ctx, linear(ctx, L->q_w, L->q_b, x), dh, H, T, B);
@@ -67,7 +71,10 @@ static struct ggml_tensor *attention(struct ggml_context *ctx, const cl_encoder 
     k = ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3));
     v = ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)); /* [T, dh, H, B] */
     struct ggml_tensor *kq = ggml_mul_mat(ctx, k, q);       /* [Tk, Tq, H, B] */
-    kq = ggml_add(ctx, ggml_scale(ctx, kq, 1.0f / sqrtf((float)dh)), mask);
+    kq = ggml_scale(ctx, kq, 1.0f / sqrtf((float)dh));
+    if (pos_bias)
+        kq = ggml_add(ctx, kq, pos_bias); /* [Tk, Tq, H] over the batch */
+    kq = ggml_add(ctx, kq, mask);
     kq = ggml_soft_max(ctx, kq);
     struct ggml_tensor *kqv = ggml_mul_mat(ctx, v, kq);     /* [dh, Tq, H, B] */
     kqv = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)); /* [dh, H, Tq, B] */
@@ -89,14 +96,25 @@ struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e,
     ggml_set_input(in->pos);
     ggml_set_input(in->mask);
     in->gather = NULL;
+    in->rel = NULL;
 
     struct ggml_tensor *x = ggml_add(ctx, ggml_get_rows(ctx, e->wemb, in->ids),
                                      ggml_get_rows(ctx, e->pemb, in->pos));
-    x = ggml_add(ctx, x, ggml_view_1d(ctx, e->temb, c->hidden, 0));
+    if (e->temb)
+        x = ggml_add(ctx, x, ggml_view_1d(ctx, e->temb, c->hidden, 0));
     x = cl__enc_layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
+    struct ggml_tensor *pos_bias = NULL;
+    if (e->rel_bias) {
+        /* one row of the bias table per (key, query) pair: [H, Tk*Tq] -> [Tk, Tq, H] */
+        in->rel = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, (int64_t)T * T);
+        ggml_set_name(in->rel, "rel");
+        ggml_set_input(in->rel);
+        pos_bias = ggml_reshape_3d(ctx, ggml_get_rows(ctx, e->rel_bias, in->rel), c->heads, T, T);
+        pos_bias = ggml_cont(ctx, ggml_permute(ctx, pos_bias, 2, 0, 1, 3));
+    }
     for (int l = 0; l < c->layers; l++) {
         const enc_layer *L = &e->layers[l];
-        struct ggml_tensor *a = attention(ctx, e, L, x, in->mask, T, B);
+        struct ggml_tensor *a = attention(ctx, e, L, x, in->mask, pos_bias, T, B);
         x = cl__enc_layer_norm(ctx, ggml_add(ctx, x, a), L->ln1_g, L->ln1_b, c->eps, o->train_ops);
         struct ggml_tensor *f = cl__enc_gelu(ctx, linear(ctx, L->ff1_w, L->ff1_b, x), o);
         f = linear(ctx, L->ff2_w, L->ff2_b, f);
@@ -109,6 +127,27 @@ struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e,
     ggml_set_input(in->gather);
     struct ggml_tensor *h = ggml_get_rows(ctx, x, in->gather); /* [d, n] */
     return linear(ctx, e->cls_w, e->cls_b, h);
+}
+
+int32_t cl__enc_max_len(const cl_encoder *e)
+{
+    const cl_encoder_config *c = &e->cfg;
+    return c->arch == CL_ENC_ARCH_MPNET ? c->max_pos - c->pad_token_id - 1 : c->max_pos;
+}
+
+/* MPNet's bucket of a relative distance rel = key - query (Hugging Face's
+ * MPNetEncoder.relative_position_bucket, max_distance 128): exact up to a
+ * quarter of the buckets each way, then logarithmic; in float as there. */
+static int32_t relative_bucket(int32_t rel, int32_t buckets)
+{
+    int32_t half = buckets / 2, exact = half / 2, n = -rel;
+    int32_t b = n < 0 ? half : 0;
+    n = abs(n);
+    if (n < exact)
+        return b + n;
+    float lg = logf((float)n / (float)exact) / (float)log(128.0 / exact) * (float)(half - exact);
+    int32_t large = exact + (int32_t)lg;
+    return b + (large < half - 1 ? large : half - 1);
 }
 
 /* Tensors of a context with its own memory have no backend buffer. */
@@ -133,10 +172,11 @@ cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t 
         free(mask);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
+    const int32_t first_pos = e->cfg.arch == CL_ENC_ARCH_MPNET ? e->cfg.pad_token_id + 1 : 0;
     for (int32_t b = 0; b < B; b++)
         for (int32_t t = 0; t < T; t++) {
             size_t i = (size_t)b * (size_t)T + (size_t)t;
-            pos[i] = t;
+            pos[i] = first_pos + t;
             pid[i] = t < lens[b] ? ids[i] : e->pad_id;
             mask[i] = t < lens[b] ? 0.0f : -INFINITY;
         }
@@ -145,6 +185,20 @@ cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t 
     set_data(in->mask, mask, n * sizeof *mask);
     if (in->gather && ngather > 0)
         set_data(in->gather, gather, (size_t)ngather * sizeof *gather);
+    if (in->rel) { /* the same distances for every sequence of the batch */
+        int32_t *rel = malloc((size_t)T * (size_t)T * sizeof *rel);
+        if (!rel) {
+            free(pos);
+            free(pid);
+            free(mask);
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        }
+        for (int32_t q = 0; q < T; q++)
+            for (int32_t k = 0; k < T; k++)
+                rel[(size_t)q * (size_t)T + (size_t)k] = relative_bucket(k - q, e->cfg.rel_buckets);
+        set_data(in->rel, rel, (size_t)T * (size_t)T * sizeof *rel);
+        free(rel);
+    }
     free(pos);
     free(pid);
     free(mask);
@@ -158,9 +212,9 @@ cl_status cl__enc_forward(const cl_encoder *e, int32_t T, int32_t B, const int32
                       const enc_graph_opts *o, int32_t threads, float **out, cl_error *err)
 {
     *out = NULL;
-    if (T < 1 || B < 1 || T > e->cfg.max_pos)
+    if (T < 1 || B < 1 || T > cl__enc_max_len(e))
         return cl_error_set(err, CL_ERR_ARG, "sequence length %d outside 1..%d", T,
-                            e->cfg.max_pos);
+                            cl__enc_max_len(e));
     size_t meta = ENC_GRAPH_NODES * ggml_tensor_overhead() +
                   ggml_graph_overhead_custom(ENC_GRAPH_NODES, false);
     struct ggml_init_params ip = {meta, NULL, true};

@@ -37,7 +37,13 @@ static cl_status parse_config(const char *json, const char *where, cl_encoder_co
     c->ffn = json_int(o, "intermediate_size", 0);
     c->max_pos = json_int(o, "max_position_embeddings", 512);
     c->vocab = json_int(o, "vocab_size", 0);
-    c->type_vocab = json_int(o, "type_vocab_size", 2);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "model_type");
+    c->arch = cJSON_IsString(mt) && !strcmp(mt->valuestring, "mpnet") ? CL_ENC_ARCH_MPNET
+                                                                      : CL_ENC_ARCH_BERT;
+    bool mpnet = c->arch == CL_ENC_ARCH_MPNET;
+    c->type_vocab = mpnet ? 0 : json_int(o, "type_vocab_size", 2);
+    c->rel_buckets = mpnet ? json_int(o, "relative_attention_num_buckets", 32) : 0;
+    c->pad_token_id = mpnet ? json_int(o, "pad_token_id", 1) : 0;
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "layer_norm_eps");
     c->eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
@@ -46,23 +52,34 @@ static cl_status parse_config(const char *json, const char *where, cl_encoder_co
     if (!gelu)
         return cl_error_set(err, CL_ERR_MODEL, "%s: hidden_act is not gelu", where);
     if (c->layers < 1 || c->layers > ENC_MAX_LAYERS || c->hidden < 1 || c->heads < 1 ||
-        c->hidden % c->heads || c->ffn < 1 || c->vocab < 1 || c->max_pos < 3)
+        c->hidden % c->heads || c->ffn < 1 || c->vocab < 1 || c->max_pos < 3 ||
+        (mpnet && (c->rel_buckets < 4 || c->rel_buckets % 4 || c->pad_token_id < 0 ||
+                   c->pad_token_id + 4 > c->max_pos)))
         return cl_error_set(err, CL_ERR_MODEL,
                             "%s: config needs num_hidden_layers (1..%d), hidden_size divisible "
-                            "by num_attention_heads, intermediate_size, vocab_size",
+                            "by num_attention_heads, intermediate_size, vocab_size (MPNet: "
+                            "relative_attention_num_buckets a multiple of 4, pad_token_id "
+                            "inside max_position_embeddings)",
                             where, ENC_MAX_LAYERS);
     return CL_OK;
 }
 
+/* BERT's keys as they always were (a tagger file saved again is the same
+ * file); MPNet adds its own. */
 static char *config_json(const cl_encoder_config *c)
 {
-    char buf[512];
+    char buf[640], mpnet[160] = "";
+    if (c->arch == CL_ENC_ARCH_MPNET)
+        snprintf(mpnet, sizeof mpnet,
+                 ",\"model_type\":\"mpnet\",\"relative_attention_num_buckets\":%d,"
+                 "\"pad_token_id\":%d",
+                 c->rel_buckets, c->pad_token_id);
     snprintf(buf, sizeof buf,
              "{\"num_hidden_layers\":%d,\"hidden_size\":%d,\"num_attention_heads\":%d,"
              "\"intermediate_size\":%d,\"max_position_embeddings\":%d,\"vocab_size\":%d,"
-             "\"type_vocab_size\":%d,\"layer_norm_eps\":%.9g,\"hidden_act\":\"gelu\"}",
+             "\"type_vocab_size\":%d,\"layer_norm_eps\":%.9g,\"hidden_act\":\"gelu\"%s}",
              c->layers, c->hidden, c->heads, c->ffn, c->max_pos, c->vocab, c->type_vocab,
-             (double)c->eps);
+             (double)c->eps, mpnet);
     return strdup(buf);
 }
 
@@ -84,27 +101,35 @@ static int specs_of(cl_encoder *e, tensor_spec *s)
         s[n].ne0 = (ne0_);                                          \
         s[n].ne1 = (ne1_);                                          \
         s[n].big = (ne1_) > 512 || ((ne1_) > 1 && (slot_) != &e->pemb && \
-                                    (slot_) != &e->temb);           \
+                                    (slot_) != &e->temb && (slot_) != &e->rel_bias); \
         n++;                                                        \
     } while (0)
     SPEC(&e->wemb, c->hidden, c->vocab, "embeddings.word_embeddings.weight");
     SPEC(&e->pemb, c->hidden, c->max_pos, "embeddings.position_embeddings.weight");
-    SPEC(&e->temb, c->hidden, c->type_vocab, "embeddings.token_type_embeddings.weight");
+    if (c->arch == CL_ENC_ARCH_BERT)
+        SPEC(&e->temb, c->hidden, c->type_vocab, "embeddings.token_type_embeddings.weight");
     SPEC(&e->eln_g, c->hidden, 1, "embeddings.LayerNorm.weight");
     SPEC(&e->eln_b, c->hidden, 1, "embeddings.LayerNorm.bias");
+    if (c->arch == CL_ENC_ARCH_MPNET)
+        SPEC(&e->rel_bias, c->heads, c->rel_buckets, "encoder.relative_attention_bias.weight");
+    /* the attention's names: BERT's, or MPNet's attn.{q,k,v,o} */
+    bool bert = c->arch == CL_ENC_ARCH_BERT;
+    const char *aq = bert ? "self.query" : "attn.q", *ak = bert ? "self.key" : "attn.k";
+    const char *av = bert ? "self.value" : "attn.v", *ao = bert ? "output.dense" : "attn.o";
+    const char *aln = bert ? "output.LayerNorm" : "LayerNorm";
     for (int l = 0; l < c->layers; l++) {
         enc_layer *L = &e->layers[l];
         const char *p = "encoder.layer";
-        SPEC(&L->q_w, c->hidden, c->hidden, "%s.%d.attention.self.query.weight", p, l);
-        SPEC(&L->q_b, c->hidden, 1, "%s.%d.attention.self.query.bias", p, l);
-        SPEC(&L->k_w, c->hidden, c->hidden, "%s.%d.attention.self.key.weight", p, l);
-        SPEC(&L->k_b, c->hidden, 1, "%s.%d.attention.self.key.bias", p, l);
-        SPEC(&L->v_w, c->hidden, c->hidden, "%s.%d.attention.self.value.weight", p, l);
-        SPEC(&L->v_b, c->hidden, 1, "%s.%d.attention.self.value.bias", p, l);
-        SPEC(&L->o_w, c->hidden, c->hidden, "%s.%d.attention.output.dense.weight", p, l);
-        SPEC(&L->o_b, c->hidden, 1, "%s.%d.attention.output.dense.bias", p, l);
-        SPEC(&L->ln1_g, c->hidden, 1, "%s.%d.attention.output.LayerNorm.weight", p, l);
-        SPEC(&L->ln1_b, c->hidden, 1, "%s.%d.attention.output.LayerNorm.bias", p, l);
+        SPEC(&L->q_w, c->hidden, c->hidden, "%s.%d.attention.%s.weight", p, l, aq);
+        SPEC(&L->q_b, c->hidden, 1, "%s.%d.attention.%s.bias", p, l, aq);
+        SPEC(&L->k_w, c->hidden, c->hidden, "%s.%d.attention.%s.weight", p, l, ak);
+        SPEC(&L->k_b, c->hidden, 1, "%s.%d.attention.%s.bias", p, l, ak);
+        SPEC(&L->v_w, c->hidden, c->hidden, "%s.%d.attention.%s.weight", p, l, av);
+        SPEC(&L->v_b, c->hidden, 1, "%s.%d.attention.%s.bias", p, l, av);
+        SPEC(&L->o_w, c->hidden, c->hidden, "%s.%d.attention.%s.weight", p, l, ao);
+        SPEC(&L->o_b, c->hidden, 1, "%s.%d.attention.%s.bias", p, l, ao);
+        SPEC(&L->ln1_g, c->hidden, 1, "%s.%d.attention.%s.weight", p, l, aln);
+        SPEC(&L->ln1_b, c->hidden, 1, "%s.%d.attention.%s.bias", p, l, aln);
         SPEC(&L->ff1_w, c->hidden, c->ffn, "%s.%d.intermediate.dense.weight", p, l);
         SPEC(&L->ff1_b, c->ffn, 1, "%s.%d.intermediate.dense.bias", p, l);
         SPEC(&L->ff2_w, c->ffn, c->hidden, "%s.%d.output.dense.weight", p, l);
@@ -120,8 +145,12 @@ static const cl_st_tensor *find_st(const cl_st_file *f, const char *name)
 {
     const cl_st_tensor *st = cl_st_find(f, name);
     char alt[160];
-    if (!st) { /* BertForX checkpoints prefix the encoder's names */
+    if (!st) { /* BertForX / MPNetForX checkpoints prefix the encoder's names */
         snprintf(alt, sizeof alt, "bert.%s", name);
+        st = cl_st_find(f, alt);
+    }
+    if (!st) {
+        snprintf(alt, sizeof alt, "mpnet.%s", name);
         st = cl_st_find(f, alt);
     }
     return st;
@@ -300,12 +329,14 @@ cl_status cl_encoder_open(const char *path, cl_encoder **out, cl_error *err)
     if (st == CL_OK)
         st = load_all(e, f, file, err);
     if (st == CL_OK) {
-        e->cls_id = cl_wordpiece_id(e->wp, "[CLS]");
-        e->sep_id = cl_wordpiece_id(e->wp, "[SEP]");
-        e->pad_id = cl_wordpiece_id(e->wp, "[PAD]");
+        /* MPNet's vocabulary keeps BERT's [CLS]/[SEP] but frames with <s> </s> */
+        bool mpnet = e->cfg.arch == CL_ENC_ARCH_MPNET;
+        e->cls_id = cl_wordpiece_id(e->wp, mpnet ? "<s>" : "[CLS]");
+        e->sep_id = cl_wordpiece_id(e->wp, mpnet ? "</s>" : "[SEP]");
+        e->pad_id = cl_wordpiece_id(e->wp, mpnet ? "<pad>" : "[PAD]");
         if (e->cls_id < 0 || e->sep_id < 0 || cl_wordpiece_size(e->wp) > e->cfg.vocab)
-            st = cl_error_set(err, CL_ERR_MODEL,
-                              "%s: vocabulary lacks [CLS]/[SEP] or exceeds vocab_size", file);
+            st = cl_error_set(err, CL_ERR_MODEL, "%s: vocabulary lacks %s or exceeds vocab_size",
+                              file, mpnet ? "<s>/</s>" : "[CLS]/[SEP]");
         if (e->pad_id < 0)
             e->pad_id = 0;
     }
@@ -546,7 +577,8 @@ static cl_status same_tagger(const cl_encoder *a, const cl_encoder *b, const cha
     const cl_encoder_config *x = &a->cfg, *y = &b->cfg;
     if (x->layers != y->layers || x->hidden != y->hidden || x->heads != y->heads ||
         x->ffn != y->ffn || x->max_pos != y->max_pos || x->vocab != y->vocab ||
-        x->type_vocab != y->type_vocab || a->tanh_gelu != b->tanh_gelu)
+        x->type_vocab != y->type_vocab || x->arch != y->arch ||
+        x->rel_buckets != y->rel_buckets || a->tanh_gelu != b->tanh_gelu)
         return cl_error_set(err, CL_ERR_MODEL, "%s: another model shape than the first model",
                             path);
     bool same = a->nlabels == b->nlabels &&

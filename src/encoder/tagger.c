@@ -83,7 +83,8 @@ cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int
         st = cl_wordpiece_encode(e->wp, b, nb, &ids, NULL, &nids, &cap, NULL, err);
         wcount[w] = nids - wstart[w];
     }
-    int32_t max_body = (max_pieces > e->cfg.max_pos ? e->cfg.max_pos : max_pieces) - 2;
+    int32_t max_len = cl__enc_max_len(e);
+    int32_t max_body = (max_pieces > max_len ? max_len : max_pieces) - 2;
     int32_t wb = 0, body = 0;
     for (int32_t w = 0; w < nw && st == CL_OK; w++) {
         if (w > wb && body + wcount[w] > max_body) {
