@@ -610,6 +610,190 @@ static void test_stop_and_resume(void **state)
     cl_corpus_free(dev);
 }
 
+/* A doc of space-separated words, one sentence per '|'-separated group
+ * ("the patient . | fabry ."), tags all O. */
+static cl_doc *words_doc(const char *id, const char *spec)
+{
+    cl_error err;
+    cl_buf text;
+    cl_buf_init(&text);
+    int32_t starts[512], ends[512], sent_end[64], nt = 0, ns = 0;
+    char *copy = strdup(spec), *save = NULL;
+    for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (!strcmp(w, "|")) {
+            sent_end[ns++] = nt;
+            continue;
+        }
+        if (text.len)
+            cl_buf_putc(&text, ' ');
+        starts[nt] = (int32_t)text.len;
+        cl_buf_puts(&text, w);
+        ends[nt++] = (int32_t)text.len;
+    }
+    sent_end[ns++] = nt;
+    free(copy);
+    cl_doc *d;
+    assert_int_equal(cl_doc_new(id, text.data, text.len, &d, &err), CL_OK);
+    for (int32_t i = 0; i < nt; i++)
+        assert_int_equal(cl_doc_push_token(d, starts[i], ends[i], &err), CL_OK);
+    for (int32_t s = 0, b = 0; s < ns; b = sent_end[s++])
+        assert_int_equal(cl_doc_push_sentence(d, b, sent_end[s], &err), CL_OK);
+    assert_int_equal(cl_doc_reset_tags(d, &err), CL_OK);
+    cl_buf_free(&text);
+    return d;
+}
+
+/* Sequences of a doc, one sentence each or packed: packing joins whole
+ * sentences while they fit, cuts a sentence too long for one sequence at
+ * word boundaries as before, and every word's first piece is where it says. */
+static void test_pieces_packing(void **state)
+{
+    (void)state;
+    cl_error err;
+    cl_encoder *e;
+    assert_int_equal(cl_encoder_open(tmpdir(), &e, &err), CL_OK);
+    cl_buf spec;
+    cl_buf_init(&spec);
+    cl_buf_puts(&spec, "the patient . | fabry . |");
+    for (int i = 0; i < 20; i++)
+        cl_buf_puts(&spec, " the");
+    cl_buf_puts(&spec, " | ok . | no fabry .");
+    cl_doc *d = words_doc("packing", spec.data);
+    cl_buf_free(&spec);
+    assert_int_equal(d->nsentences, 5);
+    /* max_pieces 10: 8 pieces of body; "fabry" is two pieces */
+    enc_sentence_pieces one, packed;
+    assert_int_equal(cl__enc_pieces_of_sentences(e, d, 0, 5, 10, false, &one, &err), CL_OK);
+    assert_int_equal(cl__enc_pieces_of_sentences(e, d, 0, 5, 10, true, &packed, &err), CL_OK);
+    /* one per sentence: [0,3) [3,5) the 20 "the" as 8+8+4, [25,27) [27,30) */
+    static const int32_t one_tok[][2] = {{0, 3}, {3, 5}, {5, 13}, {13, 21}, {21, 25},
+                                         {25, 27}, {27, 30}};
+    static const int32_t one_n[] = {5, 5, 10, 10, 6, 4, 6};
+    assert_int_equal(one.nchunks, 7);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(one.chunks[i].tok_begin, one_tok[i][0]);
+        assert_int_equal(one.chunks[i].tok_end, one_tok[i][1]);
+        assert_int_equal(one.chunks[i].n, one_n[i]);
+    }
+    /* packed: sentences 0+1 (6 pieces), the long one cut alike, 3+4 (6) */
+    static const int32_t pk_tok[][2] = {{0, 5}, {5, 13}, {13, 21}, {21, 25}, {25, 30}};
+    static const int32_t pk_n[] = {8, 10, 10, 6, 8};
+    assert_int_equal(packed.nchunks, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(packed.chunks[i].tok_begin, pk_tok[i][0]);
+        assert_int_equal(packed.chunks[i].tok_end, pk_tok[i][1]);
+        assert_int_equal(packed.chunks[i].n, pk_n[i]);
+    }
+    /* [CLS] the patient . fab ##ry . [SEP]: "fabry" at 4, its "." at 6 */
+    const enc_chunk *c = &packed.chunks[0];
+    static const int32_t first0[] = {1, 2, 3, 4, 6};
+    for (int w = 0; w < 5; w++)
+        assert_int_equal(c->first[w], first0[w]);
+    assert_int_equal(c->ids[0], cl_wordpiece_id(cl_encoder_vocab(e), "[CLS]"));
+    assert_int_equal(c->ids[4], cl_wordpiece_id(cl_encoder_vocab(e), "fab"));
+    assert_int_equal(c->ids[5], cl_wordpiece_id(cl_encoder_vocab(e), "##ry"));
+    assert_int_equal(c->ids[7], cl_wordpiece_id(cl_encoder_vocab(e), "[SEP]"));
+    /* a range inside the doc: only its sentences */
+    cl__enc_sentence_pieces_free(&packed);
+    assert_int_equal(cl__enc_pieces_of_sentences(e, d, 1, 2, 10, true, &packed, &err), CL_OK);
+    assert_int_equal(packed.nchunks, 1);
+    assert_int_equal(packed.chunks[0].tok_begin, 3);
+    assert_int_equal(packed.chunks[0].tok_end, 5);
+    cl__enc_sentence_pieces_free(&one);
+    cl__enc_sentence_pieces_free(&packed);
+    cl_doc_free(d);
+    cl_encoder_free(e);
+}
+
+/* A task only context solves: the first sentence says "signs" or "ok", and
+ * "gaucher" in each later sentence is a SIGN or a RAREDISEASE after it.  A
+ * model of single sentences cannot do better than half of them (the
+ * sentences are identical); a packed one sees the first sentence, in
+ * training and when it tags (which it must do packed as well: the model
+ * file says so). */
+static cl_corpus *context_corpus(int ndocs)
+{
+    cl_error err;
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
+    for (int i = 0; i < ndocs; i++) {
+        bool sign = i % 2 == 0;
+        char id[16];
+        snprintf(id, sizeof id, "ctx%d", i);
+        cl_doc *d = words_doc(id, sign ? "signs . | the patient had gaucher . | a gaucher . | "
+                                         "the gaucher . | no gaucher ."
+                                       : "ok . | the patient had gaucher . | a gaucher . | "
+                                         "the gaucher . | no gaucher .");
+        for (int32_t t = 0; t < d->ntokens; t++) {
+            size_t nb;
+            const char *b = cl_doc_token_bytes(d, t, &nb);
+            bool g = nb == 7 && !memcmp(b, "gaucher", 7);
+            assert_int_equal(cl_doc_set_tag(d, t, g ? (sign ? "B-SIGN" : "B-RAREDISEASE") : "O",
+                                            &err),
+                             CL_OK);
+        }
+        assert_int_equal(cl_corpus_add(c, d, &err), CL_OK);
+    }
+    return c;
+}
+
+/* Fraction of the "gaucher" tokens tagged right by the model at path. */
+static double gaucher_accuracy(const char *path, const cl_corpus *gold)
+{
+    cl_error err;
+    cl_tagger tg;
+    if (cl_encoder_tagger_open(path, 2, &tg, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    int right = 0, all = 0;
+    for (int32_t d = 0; d < gold->ndocs; d++) {
+        const cl_doc *g = gold->docs[d];
+        cl_doc *x;
+        assert_int_equal(cl_doc_new(g->id, g->text, g->text_bytes, &x, &err), CL_OK);
+        for (int32_t i = 0; i < g->ntokens; i++)
+            cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err);
+        for (int32_t s = 0; s < g->nsentences; s++)
+            cl_doc_push_sentence(x, g->sentences[s].tok_begin, g->sentences[s].tok_end, &err);
+        assert_int_equal(cl_tagger_tag_doc(&tg, x, &err), CL_OK);
+        for (int32_t i = 0; i < x->ntokens; i++)
+            if (strcmp(g->tags[i], "O")) {
+                right += !strcmp(x->tags[i], g->tags[i]);
+                all++;
+            }
+        cl_doc_free(x);
+    }
+    cl_tagger_free(&tg);
+    return (double)right / all;
+}
+
+static void test_packing_sees_context(void **state)
+{
+    (void)state;
+    cl_corpus *train = context_corpus(16), *dev = context_corpus(6);
+    char out[512], out1[512];
+    snprintf(out, sizeof out, "%s/packed.model", tmpdir());
+    snprintf(out1, sizeof out1, "%s/unpacked.model", tmpdir());
+    cl_encoder_train_params p = toy_params(out);
+    p.pack = true;
+    p.batch = 2;
+    p.epochs = 20;
+    cl_encoder_train_result r;
+    cl_error err;
+    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    double packed = gaucher_accuracy(out, dev);
+    p = toy_params(out1);
+    p.epochs = 20;
+    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    double single = gaucher_accuracy(out1, dev);
+    fprintf(stderr, "context task: gaucher right %.4f packed, %.4f one sentence each\n", packed,
+            single);
+    assert_true(packed > 0.95);
+    assert_true(single <= 0.5);
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+}
+
 static int cleanup(void **state)
 {
     (void)state;
@@ -680,6 +864,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_toy_task_learns),
         cmocka_unit_test(test_toy_task_learns_mpnet),
         cmocka_unit_test(test_stop_and_resume),
+        cmocka_unit_test(test_pieces_packing),
+        cmocka_unit_test(test_packing_sees_context),
         cmocka_unit_test(test_report_lines),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);

@@ -192,9 +192,13 @@ typedef struct cl_encoder_train_params {
     const char *const *types; /* entity types (NULL: the paper's five) */
     int32_t ntypes;
     int32_t epochs;         /* default 3 */
-    int32_t batch;          /* sentences per step (default 16) */
+    int32_t batch;          /* sequences per step (default 16) */
     int32_t max_pieces;     /* word pieces per sequence, [CLS]/[SEP] included (default 128);
                              * longer sentences are cut into pieces at word boundaries */
+    bool pack;              /* consecutive sentences of a document share sequences of up
+                             * to max_pieces, so that words see the sentences around them;
+                             * the model records it and tags the same way (default off:
+                             * one sentence per sequence) */
     double lr;              /* peak learning rate (default 5e-5) */
     double warmup;          /* fraction of steps warming up linearly (default 0.1) */
     double weight_decay;    /* AdamW (default 0.01) */

@@ -88,6 +88,7 @@ int cmd_train_encoder(int argc, char **argv)
         CLI_FLAG("--resume", &p.resume),
         CLI_FLAG("--no-o-bias", &p.no_o_bias),
         CLI_FLAG("--average", &average),
+        CLI_FLAG("--pack", &p.pack),
         CLI_STRING("--out-type", &out_type),
         CLI_STRING("--convert", &convert),
         CLI_STRING("--train", &train_path),

@@ -36,6 +36,8 @@ struct cl_encoder {
     char *tokenizer; /* word tokenizer recorded at training, or NULL */
     bool tanh_gelu; /* trained with the tanh form of GELU */
     float o_bias;   /* subtracted from O's log-probability before Viterbi (tuned on dev) */
+    int32_t pack;   /* > 0: consecutive sentences share sequences of up to this many pieces
+                     * (trained so: the words see their neighbours); 0: one per sentence */
     int32_t cls_id, sep_id, pad_id;
 };
 
@@ -85,14 +87,16 @@ cl_status cl__enc_new_head(cl_encoder *e, const char *const *labels, int32_t nla
 cl_status cl__enc_save(const cl_encoder *e, const char *path, cl_enc_wtype type, const char *const *extra,
                    cl_error *err);
 
-/* Pieces of a sentence's words, each word's first piece position
- * ([CLS] = 0, so positions start at 1), cut into chunks of at most
- * max_pieces (with [CLS]/[SEP]) at word boundaries. */
+/* Word pieces of sentences [sb, se) of a doc, each word's label on its
+ * first piece ([CLS] = 0, so positions start at 1), as sequences of at most
+ * max_pieces (with [CLS]/[SEP]).  Without packing every sentence is its own
+ * sequence; with it, whole consecutive sentences share one while they fit.
+ * A sentence too long for one sequence is cut at word boundaries. */
 typedef struct enc_chunk {
-    int32_t word_begin, word_end; /* words [begin, end) of the sentence */
-    int32_t n;                    /* pieces with [CLS]/[SEP] */
-    int32_t *ids;                 /* n ids */
-    int32_t *first;               /* per word: its first piece's position, or -1 (no pieces) */
+    int32_t tok_begin, tok_end; /* the doc's tokens [begin, end) */
+    int32_t n;                  /* pieces with [CLS]/[SEP] */
+    int32_t *ids;               /* n ids */
+    int32_t *first;             /* per token: its first piece's position, or -1 (no pieces) */
 } enc_chunk;
 
 typedef struct enc_sentence_pieces {
@@ -100,8 +104,9 @@ typedef struct enc_sentence_pieces {
     int32_t nchunks;
 } enc_sentence_pieces;
 
-cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
-                                 int32_t max_pieces, enc_sentence_pieces *out, cl_error *err);
+cl_status cl__enc_pieces_of_sentences(const cl_encoder *e, const cl_doc *doc, int32_t sb,
+                                      int32_t se, int32_t max_pieces, bool pack,
+                                      enc_sentence_pieces *out, cl_error *err);
 void cl__enc_sentence_pieces_free(enc_sentence_pieces *sp);
 
 /* Log-probabilities [token][label] of sentences [sb, se) (indexed from the

@@ -258,6 +258,11 @@ static cl_status open_tagger_meta(cl_encoder *e, const cl_st_file *f, const char
     e->tanh_gelu = gelu && !strcmp(gelu, "tanh");
     const char *ob = cl_st_meta(f, "clinner.o_bias");
     e->o_bias = ob ? strtof(ob, NULL) : 0.0f;
+    const char *pack = cl_st_meta(f, "clinner.pack");
+    e->pack = pack ? (int32_t)strtol(pack, NULL, 10) : 0;
+    if (st == CL_OK && (e->pack < 0 || (e->pack > 0 && e->pack < 8)))
+        st = cl_error_set(err, CL_ERR_MODEL, "%s: metadata clinner.pack '%s' is not 0 or 8 or more",
+                          path, pack);
     return st;
 }
 
@@ -460,6 +465,10 @@ static cl_status save_meta(const cl_encoder *e, cl_st_writer *w, const char *con
     snprintf(ob, sizeof ob, "%.9g", (double)e->o_bias);
     if (st == CL_OK)
         st = cl_st_writer_meta(w, "clinner.o_bias", ob, err);
+    char pk[16];
+    snprintf(pk, sizeof pk, "%d", e->pack);
+    if (st == CL_OK && e->pack > 0) /* absent: one sentence per sequence, as before packing */
+        st = cl_st_writer_meta(w, "clinner.pack", pk, err);
     for (int i = 0; extra && extra[i] && extra[i + 1] && st == CL_OK; i += 2)
         st = cl_st_writer_meta(w, extra[i], extra[i + 1], err);
     free(cfg);

@@ -1,7 +1,9 @@
 /*
  * tagger.c - tagging with a fine-tuned encoder: each sentence's words become
  * word pieces (a word's label sits on its first piece), long sentences are
- * cut at word boundaries into sequences that fit, sequences of similar length
+ * cut at word boundaries into sequences that fit (a model trained with
+ * packing gets consecutive sentences in one sequence, as it was trained),
+ * sequences of similar length
  * are run together through the forward graph, and the gathered first-piece
  * logits become log-probabilities per word.  Viterbi over the label
  * sequences that are valid BIO (I-X only after B-X or I-X) picks the labels,
@@ -29,9 +31,11 @@ void cl__enc_sentence_pieces_free(enc_sentence_pieces *sp)
     sp->nchunks = 0;
 }
 
+/* One sequence of the range's tokens [wb, we) (indices into ids' word
+ * arrays, which start at the doc's token base). */
 static cl_status add_chunk(enc_sentence_pieces *out, const cl_encoder *e, const int32_t *ids,
-                           const int32_t *wstart, const int32_t *wcount, int32_t wb, int32_t we,
-                           int32_t max_body, cl_error *err)
+                           const int32_t *wstart, const int32_t *wcount, int32_t base, int32_t wb,
+                           int32_t we, int32_t max_body, cl_error *err)
 {
     enc_chunk *nc = realloc(out->chunks, (size_t)(out->nchunks + 1) * sizeof *nc);
     if (!nc)
@@ -44,8 +48,8 @@ static cl_status add_chunk(enc_sentence_pieces *out, const cl_encoder *e, const 
         body += wcount[w];
     if (body > max_body)
         body = max_body; /* one word longer than a sequence: its first pieces */
-    c->word_begin = wb;
-    c->word_end = we;
+    c->tok_begin = base + wb;
+    c->tok_end = base + we;
     c->n = body + 2;
     c->ids = malloc((size_t)c->n * sizeof *c->ids);
     c->first = malloc((size_t)(we - wb + 1) * sizeof *c->first);
@@ -66,36 +70,72 @@ static cl_status add_chunk(enc_sentence_pieces *out, const cl_encoder *e, const 
     return CL_OK;
 }
 
-cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int32_t sent,
-                                 int32_t max_pieces, enc_sentence_pieces *out, cl_error *err)
+/* Words [wb, we) of one sentence cut at word boundaries into sequences. */
+static cl_status cut_sentence(enc_sentence_pieces *out, const cl_encoder *e, const int32_t *ids,
+                              const int32_t *wstart, const int32_t *wcount, int32_t base,
+                              int32_t wb, int32_t we, int32_t max_body, cl_error *err)
+{
+    cl_status st = CL_OK;
+    int32_t cb = wb, body = 0;
+    for (int32_t w = wb; w < we && st == CL_OK; w++) {
+        if (w > cb && body + wcount[w] > max_body) {
+            st = add_chunk(out, e, ids, wstart, wcount, base, cb, w, max_body, err);
+            cb = w;
+            body = 0;
+        }
+        body += wcount[w];
+    }
+    if (st == CL_OK && we > wb)
+        st = add_chunk(out, e, ids, wstart, wcount, base, cb, we, max_body, err);
+    return st;
+}
+
+cl_status cl__enc_pieces_of_sentences(const cl_encoder *e, const cl_doc *doc, int32_t sb,
+                                      int32_t se, int32_t max_pieces, bool pack,
+                                      enc_sentence_pieces *out, cl_error *err)
 {
     memset(out, 0, sizeof *out);
-    const cl_sentence *s = &doc->sentences[sent];
-    int32_t nw = s->tok_end - s->tok_begin;
+    if (sb >= se)
+        return CL_OK;
+    const int32_t base = doc->sentences[sb].tok_begin;
+    int32_t nw = doc->sentences[se - 1].tok_end - base;
     int32_t *ids = NULL, nids = 0, cap = 0;
     int32_t *wstart = malloc(((size_t)nw + 1) * sizeof *wstart);
     int32_t *wcount = malloc(((size_t)nw + 1) * sizeof *wcount);
     cl_status st = wstart && wcount ? CL_OK : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     for (int32_t w = 0; w < nw && st == CL_OK; w++) {
         size_t nb;
-        const char *b = cl_doc_token_bytes(doc, s->tok_begin + w, &nb);
+        const char *b = cl_doc_token_bytes(doc, base + w, &nb);
         wstart[w] = nids;
         st = cl_wordpiece_encode(e->wp, b, nb, &ids, NULL, &nids, &cap, NULL, err);
         wcount[w] = nids - wstart[w];
     }
     int32_t max_len = cl__enc_max_len(e);
     int32_t max_body = (max_pieces > max_len ? max_len : max_pieces) - 2;
-    int32_t wb = 0, body = 0;
-    for (int32_t w = 0; w < nw && st == CL_OK; w++) {
-        if (w > wb && body + wcount[w] > max_body) {
-            st = add_chunk(out, e, ids, wstart, wcount, wb, w, max_body, err);
-            wb = w;
-            body = 0;
+    /* packing: [ob, oe) the open sequence's words, obody its pieces */
+    int32_t ob = 0, oe = 0, obody = 0;
+    for (int32_t s = sb; s < se && st == CL_OK; s++) {
+        int32_t wb = doc->sentences[s].tok_begin - base, we = doc->sentences[s].tok_end - base;
+        int32_t body = 0;
+        for (int32_t w = wb; w < we; w++)
+            body += wcount[w];
+        if (pack && oe > ob && (obody + body > max_body || body > max_body || wb != oe)) {
+            st = add_chunk(out, e, ids, wstart, wcount, base, ob, oe, max_body, err);
+            ob = oe = obody = 0;
         }
-        body += wcount[w];
+        if (st != CL_OK || we == wb)
+            continue;
+        if (!pack || body > max_body) {
+            st = cut_sentence(out, e, ids, wstart, wcount, base, wb, we, max_body, err);
+        } else {
+            if (oe == ob)
+                ob = wb;
+            oe = we;
+            obody += body;
+        }
     }
-    if (st == CL_OK && nw > 0)
-        st = add_chunk(out, e, ids, wstart, wcount, wb, nw, max_body, err);
+    if (st == CL_OK && oe > ob)
+        st = add_chunk(out, e, ids, wstart, wcount, base, ob, oe, max_body, err);
     free(ids);
     free(wstart);
     free(wcount);
@@ -105,7 +145,7 @@ cl_status cl__enc_pieces_of_sentence(const cl_encoder *e, const cl_doc *doc, int
 }
 
 typedef struct seq_ref {
-    int32_t sent, chunk, n;
+    int32_t chunk, n;
 } seq_ref;
 
 static int cmp_seq(const void *a, const void *b)
@@ -113,23 +153,20 @@ static int cmp_seq(const void *a, const void *b)
     const seq_ref *x = a, *y = b;
     if (x->n != y->n)
         return x->n < y->n ? -1 : 1;
-    if (x->sent != y->sent)
-        return x->sent < y->sent ? -1 : 1;
     return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
 /* Run one batch of sequences and write log-softmax rows per word into lp
  * (indexed by the word's token index minus base_tok). */
-static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_pieces *sp,
-                           int32_t sb, const seq_ref *refs, int32_t B, int32_t threads,
-                           int32_t base_tok, float *lp, cl_error *err)
+static cl_status run_batch(const cl_encoder *e, const enc_sentence_pieces *sp, const seq_ref *refs,
+                           int32_t B, int32_t threads, int32_t base_tok, float *lp, cl_error *err)
 {
     const int32_t L = e->nlabels;
     int32_t T = 0, ng = 0;
     for (int32_t b = 0; b < B; b++) {
-        enc_chunk *c = &sp[refs[b].sent - sb].chunks[refs[b].chunk];
+        const enc_chunk *c = &sp->chunks[refs[b].chunk];
         T = c->n > T ? c->n : T;
-        ng += c->word_end - c->word_begin;
+        ng += c->tok_end - c->tok_begin;
     }
     int32_t *ids = calloc((size_t)T * (size_t)B, sizeof *ids), *lens = malloc((size_t)B * 4);
     int32_t *gather = malloc(((size_t)ng + 1) * sizeof *gather);
@@ -139,14 +176,13 @@ static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_
                                                  : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     int32_t k = 0;
     for (int32_t b = 0; b < B && st == CL_OK; b++) {
-        enc_chunk *c = &sp[refs[b].sent - sb].chunks[refs[b].chunk];
+        const enc_chunk *c = &sp->chunks[refs[b].chunk];
         memcpy(ids + (size_t)b * T, c->ids, (size_t)c->n * sizeof *ids);
         lens[b] = c->n;
-        int32_t tok0 = doc->sentences[refs[b].sent].tok_begin + c->word_begin - base_tok;
-        for (int32_t w = 0; w < c->word_end - c->word_begin; w++)
+        for (int32_t w = 0; w < c->tok_end - c->tok_begin; w++)
             if (c->first[w] >= 0) {
                 gather[k] = b * T + c->first[w];
-                dest[k++] = tok0 + w;
+                dest[k++] = c->tok_begin - base_tok + w;
             }
     }
     enc_graph_opts o = {.train_ops = false, .exact_gelu = !e->tanh_gelu};
@@ -173,7 +209,8 @@ static cl_status run_batch(const cl_encoder *e, const cl_doc *doc, enc_sentence_
 }
 
 /* Log-probabilities [word][label] of sentences [sb, se) of doc; a word with
- * no pieces gets O. */
+ * no pieces gets O.  A packed model sees the range's sentences together, in
+ * sequences as long as it was trained on. */
 cl_status cl__enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
                     int32_t threads, float *lp, cl_error *err)
 {
@@ -182,34 +219,27 @@ cl_status cl__enc_score(const cl_encoder *e, const cl_doc *doc, int32_t sb, int3
     for (int32_t i = 0; i < nw; i++)
         for (int32_t l = 0; l < L; l++)
             lp[(size_t)i * L + l] = l == 0 ? 0.0f : -1e9f;
-    enc_sentence_pieces *sp = calloc((size_t)(se - sb), sizeof *sp);
-    if (!sp)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cl_status st = CL_OK;
-    int32_t nref = 0;
-    for (int32_t s = sb; s < se && st == CL_OK; s++)
-        if ((st = cl__enc_pieces_of_sentence(e, doc, s, ENC_TAG_MAX_PIECES, &sp[s - sb], err)) ==
-            CL_OK)
-            nref += sp[s - sb].nchunks;
-    seq_ref *refs = st == CL_OK ? malloc(((size_t)nref + 1) * sizeof *refs) : NULL;
-    if (st == CL_OK && !refs)
+    enc_sentence_pieces sp;
+    cl_status st = cl__enc_pieces_of_sentences(e, doc, sb, se,
+                                               e->pack > 0 ? e->pack : ENC_TAG_MAX_PIECES,
+                                               e->pack > 0, &sp, err);
+    if (st != CL_OK)
+        return st;
+    seq_ref *refs = malloc(((size_t)sp.nchunks + 1) * sizeof *refs);
+    if (!refs)
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    int32_t k = 0;
-    for (int32_t s = sb; s < se && st == CL_OK; s++)
-        for (int32_t c = 0; c < sp[s - sb].nchunks; c++)
-            refs[k++] = (seq_ref){s, c, sp[s - sb].chunks[c].n};
+    for (int32_t c = 0; c < sp.nchunks && st == CL_OK; c++)
+        refs[c] = (seq_ref){c, sp.chunks[c].n};
     if (st == CL_OK)
-        qsort(refs, (size_t)nref, sizeof *refs, cmp_seq);
-    for (int32_t i = 0; i < nref && st == CL_OK;) {
+        qsort(refs, (size_t)sp.nchunks, sizeof *refs, cmp_seq);
+    for (int32_t i = 0; i < sp.nchunks && st == CL_OK;) {
         int32_t j = i + 1; /* sorted: the last of a batch is its longest */
-        while (j < nref && (int64_t)refs[j].n * (j - i + 1) <= ENC_TAG_BATCH_TOKENS)
+        while (j < sp.nchunks && (int64_t)refs[j].n * (j - i + 1) <= ENC_TAG_BATCH_TOKENS)
             j++;
-        st = run_batch(e, doc, sp, sb, refs + i, j - i, threads, base, lp, err);
+        st = run_batch(e, &sp, refs + i, j - i, threads, base, lp, err);
         i = j;
     }
-    for (int32_t s = sb; s < se; s++)
-        cl__enc_sentence_pieces_free(&sp[s - sb]);
-    free(sp);
+    cl__enc_sentence_pieces_free(&sp);
     free(refs);
     return st;
 }

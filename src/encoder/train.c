@@ -85,47 +85,46 @@ static int32_t label_index(const cl_encoder *e, const char *tag)
 
 static cl_status add_examples(trainer *t, const cl_doc *doc, int32_t *cap, cl_error *err)
 {
-    for (int32_t s = 0; s < doc->nsentences; s++) {
+    if (doc->nsentences == 0)
+        return CL_OK;
+    enc_sentence_pieces sp;
+    cl_status st = cl__enc_pieces_of_sentences(t->e, doc, 0, doc->nsentences, t->p->max_pieces,
+                                               t->p->pack, &sp, err);
+    if (st != CL_OK)
+        return st;
+    for (int32_t c = 0; c < sp.nchunks && st == CL_OK; c++) {
         if (t->p->max_sentences > 0 && t->nex >= t->p->max_sentences)
-            return CL_OK;
-        enc_sentence_pieces sp;
-        cl_status st = cl__enc_pieces_of_sentence(t->e, doc, s, t->p->max_pieces, &sp, err);
-        if (st != CL_OK)
-            return st;
-        for (int32_t c = 0; c < sp.nchunks && st == CL_OK; c++) {
-            enc_chunk *ch = &sp.chunks[c];
-            if (t->nex == *cap) {
-                *cap = *cap ? *cap * 2 : 1024;
-                train_ex *n = realloc(t->ex, (size_t)*cap * sizeof *n);
-                if (!n) {
-                    st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                t->ex = n;
-            }
-            train_ex *x = &t->ex[t->nex];
-            int32_t nw = ch->word_end - ch->word_begin;
-            *x = (train_ex){.n = ch->n, .ids = ch->ids};
-            x->pos = malloc(((size_t)nw + 1) * sizeof *x->pos);
-            x->lab = malloc(((size_t)nw + 1) * sizeof *x->lab);
-            ch->ids = NULL;
-            t->nex++;
-            if (!x->pos || !x->lab) {
+            break;
+        enc_chunk *ch = &sp.chunks[c];
+        if (t->nex == *cap) {
+            *cap = *cap ? *cap * 2 : 1024;
+            train_ex *n = realloc(t->ex, (size_t)*cap * sizeof *n);
+            if (!n) {
                 st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
                 break;
             }
-            int32_t tok0 = doc->sentences[s].tok_begin + ch->word_begin;
-            for (int32_t w = 0; w < nw; w++)
-                if (ch->first[w] >= 0) {
-                    x->pos[x->npos] = ch->first[w];
-                    x->lab[x->npos++] = label_index(t->e, doc->tags ? doc->tags[tok0 + w] : NULL);
-                }
+            t->ex = n;
         }
-        cl__enc_sentence_pieces_free(&sp);
-        if (st != CL_OK)
-            return st;
+        train_ex *x = &t->ex[t->nex];
+        int32_t nw = ch->tok_end - ch->tok_begin;
+        *x = (train_ex){.n = ch->n, .ids = ch->ids};
+        x->pos = malloc(((size_t)nw + 1) * sizeof *x->pos);
+        x->lab = malloc(((size_t)nw + 1) * sizeof *x->lab);
+        ch->ids = NULL;
+        t->nex++;
+        if (!x->pos || !x->lab) {
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (int32_t w = 0; w < nw; w++)
+            if (ch->first[w] >= 0) {
+                x->pos[x->npos] = ch->first[w];
+                x->lab[x->npos++] =
+                    label_index(t->e, doc->tags ? doc->tags[ch->tok_begin + w] : NULL);
+            }
     }
-    return CL_OK;
+    cl__enc_sentence_pieces_free(&sp);
+    return st;
 }
 
 static int cmp_len(const void *a, const void *b, void *ud)
@@ -456,6 +455,9 @@ static void fingerprint(const trainer *t, char *buf, size_t n)
              " labels=%d",
              t->nex, p->batch, p->max_pieces, p->epochs, p->lr, p->warmup, p->weight_decay,
              p->seed, t->e->nlabels);
+    size_t k = strlen(buf);
+    if (p->pack && k < n) /* only when on: checkpoints from before packing still resume */
+        snprintf(buf + k, n - k, " pack=1");
 }
 
 typedef struct run_state {
@@ -724,6 +726,8 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
         free(t->e->tokenizer);
         t->e->tokenizer = NULL;
     }
+    if (st == CL_OK)
+        t->e->pack = p->pack ? p->max_pieces : 0;
     if (st == CL_OK && p->tokenizer && !(t->e->tokenizer = strdup(p->tokenizer)))
         st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     t->e->tanh_gelu = true;

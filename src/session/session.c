@@ -239,7 +239,9 @@ static cl_status open_encoder(cl_tag_session *s, const cl_tag_config *cfg, cl_er
     char *tok = cl_encoder_model_tokenizer(s->model, err); /* the words it was trained on */
     st = pick_tokenizer(s, cfg, tok, err);
     free(tok);
-    s->batch = 64;
+    /* whole documents per tag() call: a model trained with --pack reads the
+     * sentences around each one (a sentence model gives the same either way) */
+    s->batch = 1 << 24;
     return st;
 }
 #define OPEN_ENCODER open_encoder
