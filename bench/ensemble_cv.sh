@@ -47,6 +47,11 @@ done
 "$probs" "$work/crfA.model" "$work/encA-$seed.model" brat "$work/foldB" clinical >"$work/oofB.txt"
 
 python3 bench/ensemble_sweep.py grid "$work/oofA.txt" "$work/oofB.txt"
+# the stacking layer (docs/RESULTS.md, "Stacking"): cross-validated on the two
+# folds, then fitted on both; models/raredis-ensemble.json's "stack" is the
+# labels, weights and bias of $work/stack.json (seed 42)
+python3 bench/ensemble_stack.py cv 0.1 "$work/oofA.txt" "$work/oofB.txt"
+python3 bench/ensemble_stack.py fit 0.1 "$work/stack.json" "$work/oofA.txt" "$work/oofB.txt"
 for f in A B; do python3 bench/ensemble_sweep.py repeat "$work/oof$f.txt"; done
 # the shipped CRF and rule on the dev CSV with each fold's encoder in place of
 # the shipped one: how much dev moves with the encoder alone

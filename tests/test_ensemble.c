@@ -1,8 +1,8 @@
 /*
  * test_ensemble.c - the ensemble tagger (CRF marginals x encoder
  * probabilities) and the pieces it stands on: cl_bio_viterbi against brute
- * force, cl_crf_marginals as distributions, the manifest's errors, and the
- * per-document type rule on the shipped models.
+ * force, cl_crf_marginals as distributions, the manifest's errors, the
+ * per-document type rule and the stacking layer on the shipped models.
  */
 #include "testutil.h"
 
@@ -325,6 +325,88 @@ static void document_type_rule_retypes_without_moving(void **state)
             assert_string_equal(base.type[i], first);
 }
 
+/* The stacking layer: [0.5 I; 0.5 I] with no bias is the log-linear mix
+ * (same entities); the same layer with its labels listed in another order
+ * is the same layer; a large bias on O leaves nothing; a layer over other
+ * labels is refused, naming the label. */
+static void stacking_layer(void **state)
+{
+    (void)state;
+    expect_manifest_error("{\"format\": \"clinner-ensemble\", \"version\": 1, \"crf\": \"c\", "
+                          "\"encoder\": \"e\", \"stack\": {\"labels\": [\"O\"], "
+                          "\"weights\": [[1]], \"bias\": [0]}}",
+                          "weights");
+    expect_manifest_error("{\"format\": \"clinner-ensemble\", \"version\": 1, \"crf\": \"c\", "
+                          "\"encoder\": \"e\", \"stack\": {\"labels\": [\"O\"], "
+                          "\"weights\": [[1], [\"x\"]], \"bias\": [0]}}",
+                          "weights row 2");
+    expect_manifest_error("{\"format\": \"clinner-ensemble\", \"version\": 1, \"crf\": \"c\", "
+                          "\"encoder\": \"e\", \"stack\": {\"labels\": [\"O\"], "
+                          "\"weights\": [[1], [1]]}}",
+                          "bias");
+    if (!shipped_models())
+        skip();
+    cl_error err;
+    cl_crf_model *m;
+    assert_int_equal(cl_crf_model_load(CRF_MODEL, &m, &err), CL_OK);
+    cl_crf_model_info info;
+    cl_crf_model_get_info(m, &info);
+    const int32_t L = info.nlabels;
+    const char *labels[64], *rev[64];
+    double w[2 * 64 * 64] = {0}, wr[2 * 64 * 64] = {0}, b[64] = {0};
+    for (int32_t l = 0; l < L; l++) {
+        labels[l] = cl_crf_model_label(m, l);
+        rev[L - 1 - l] = labels[l];
+        w[(size_t)l * L + l] = w[(size_t)(L + l) * L + l] = 0.5;
+        /* in reversed order: row r, column j are labels L-1-r, L-1-j */
+        wr[(size_t)(L - 1 - l) * L + (L - 1 - l)] = 0.5;
+        wr[(size_t)(L + L - 1 - l) * L + (L - 1 - l)] = 0.5;
+    }
+    static tagged plain, stacked, reversed, none;
+    cl_ensemble_params p = cl_ensemble_default_params();
+    p.crf_path = CRF_MODEL;
+    p.encoder_path = ENC_MODEL;
+    p.threads = 1;
+    tag_with(&p, sample_text, &plain);
+    assert_true(plain.n >= 3);
+    p.stack_labels = labels;
+    p.stack_nlabels = L;
+    p.stack_weights = w;
+    p.stack_bias = b;
+    tag_with(&p, sample_text, &stacked);
+    p.stack_labels = rev;
+    p.stack_weights = wr;
+    tag_with(&p, sample_text, &reversed);
+    assert_int_equal(stacked.n, plain.n);
+    assert_int_equal(reversed.n, plain.n);
+    for (int32_t i = 0; i < plain.n; i++) {
+        assert_int_equal(stacked.start[i], plain.start[i]);
+        assert_int_equal(stacked.end[i], plain.end[i]);
+        assert_string_equal(stacked.type[i], plain.type[i]);
+        assert_int_equal(reversed.start[i], plain.start[i]);
+        assert_string_equal(reversed.type[i], plain.type[i]);
+    }
+    double bo[64] = {0};
+    bo[L - 1] = 50; /* rev's last label is the CRF's first, O */
+    assert_string_equal(rev[L - 1], "O");
+    p.stack_bias = bo;
+    tag_with(&p, sample_text, &none);
+    assert_int_equal(none.n, 0);
+    /* labels the models do not have */
+    const char *bad[64];
+    memcpy(bad, labels, sizeof bad);
+    bad[3] = "B-NOTATYPE";
+    p.stack_labels = bad;
+    cl_tagger t;
+    assert_int_equal(cl_ensemble_tagger_new(&p, &t, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "B-NOTATYPE"));
+    p.stack_labels = labels;
+    p.stack_nlabels = L - 1;
+    assert_int_equal(cl_ensemble_tagger_new(&p, &t, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "stack"));
+    cl_crf_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +415,7 @@ int main(void)
         cmocka_unit_test(manifest_errors_name_file_and_field),
         cmocka_unit_test(label_sets_must_match),
         cmocka_unit_test(document_type_rule_retypes_without_moving),
+        cmocka_unit_test(stacking_layer),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -1,8 +1,9 @@
 /*
  * ensemble.h - one tagger from two: a feature CRF (crf.h) and a fine-tuned
  * encoder (encoder.h) tag the same tokens; their per-token label
- * probabilities are combined log-linearly and decoded with Viterbi over
- * valid BIO, so the output is always valid BIO.
+ * probabilities are combined log-linearly (or through a fitted stacking
+ * layer) and decoded with Viterbi over valid BIO, so the output is always
+ * valid BIO.
  *
  * The two make different mistakes (the CRF is precise and sees the whole
  * article through its document words; the encoder reads each sentence in
@@ -34,7 +35,10 @@
  *
  * (paths relative to the manifest's folder; document_type optional, and
  * its cue words too; a cue word ending in '*' matches any word it begins;
- * words are runs of ASCII letters, lower-cased).
+ * words are runs of ASCII letters, lower-cased).  An optional "stack"
+ * object, {"labels": [n names], "weights": [2n arrays of n numbers],
+ * "bias": [n numbers]} (what bench/ensemble_stack.py writes), replaces the
+ * log-linear mix with a stacking layer (cl_ensemble_params below).
  */
 #ifndef CLINNER_ENSEMBLE_H
 #define CLINNER_ENSEMBLE_H
@@ -59,6 +63,17 @@ typedef struct cl_ensemble_params {
     double doc_cue_min;       /* cue words per 1,000 words that make a doc_type document
                                * (0: cue words unused) */
     int32_t threads;          /* the encoder's CPU threads (0: 2) */
+    /* A stacking layer in place of the log-linear mix (all NULL: the mix):
+     * per token, logits z = [ln p_crf, ln p_enc] W + b over stack_labels
+     * (each model's probabilities floored at 1e-9, in stack_labels order),
+     * then a softmax.  stack_weights: 2n x n, row-major (rows: the CRF's n
+     * labels, then the encoder's; columns: the output labels); stack_bias:
+     * n.  Fitted on out-of-fold probabilities (bench/ensemble_stack.py).
+     * The document-level type still reads the arithmetic mix. */
+    const char *const *stack_labels;
+    int32_t stack_nlabels;
+    const double *stack_weights;
+    const double *stack_bias;
 } cl_ensemble_params;
 
 cl_ensemble_params cl_ensemble_default_params(void);

@@ -1,16 +1,18 @@
 /*
- * ensemble.c - the CRF + encoder tagger (ensemble.h) and its manifest.
+ * ensemble.c - the CRF + encoder tagger (ensemble.h); its manifest: manifest.c.
  *
  * Per range of sentences: the CRF's marginals and the encoder's
  * log-probabilities, mapped onto the CRF's label order, are mixed as
  * w log p_crf + (1 - w) log p_enc (each floored at 1e-9, so one model's
- * certainty cannot veto the other outright); Viterbi over valid BIO picks
+ * certainty cannot veto the other outright), or, when the manifest has a
+ * stacking layer, put through it (a softmax over [ln p_crf, ln p_enc] W + b,
+ * fitted on out-of-fold scores: per label, how far to trust each model);
+ * Viterbi over valid BIO picks
  * each sentence's labels; then the document-level type is settled on the
  * arithmetic mixture's probabilities (a plain average: it keeps the weak
  * evidence that the log mix lets the stronger model drown), or by the
  * density of its cue words in the text.
  */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,9 @@ typedef struct ens_tagger {
     int32_t *enc_of;      /* the encoder's index of each CRF label */
     int32_t Le;           /* the encoder's labels */
     double w;
+    double *stack_w;      /* 2L x L in the CRF's label order (rows: CRF then encoder
+                           * features), or NULL: the log-linear mix */
+    double *stack_b;      /* L */
     int32_t doc_b, doc_i, base_b, base_i; /* document-level type's labels; -1: none */
     double min_share;
     char **cues;          /* cue words (owned; a trailing '*' makes a prefix) */
@@ -57,8 +62,33 @@ static int32_t label_index(const ens_tagger *t, const char *prefix, const char *
     return -1;
 }
 
-/* Mix the two models' scores of n tokens: lp (log mix, for Viterbi) and
- * avg (plain average of the probabilities), both n x L. */
+/* Token i's stacked log-probabilities into lp_row: logits from both models'
+ * floored log-probabilities through the layer, then a log-softmax. */
+static void stack_row(const ens_tagger *t, const float *pc, const float *lpe, int32_t i,
+                      float *lp_row)
+{
+    const int32_t L = t->L;
+    double f[128], z[64]; /* 2L features, L logits: L <= 64 (checked at open) */
+    for (int32_t l = 0; l < L; l++) {
+        f[l] = log(pc[(size_t)i * L + l] + ENS_FLOOR);
+        f[L + l] = log(exp((double)lpe[(size_t)i * t->Le + t->enc_of[l]]) + ENS_FLOOR);
+    }
+    double mx = -INFINITY, sum = 0;
+    for (int32_t j = 0; j < L; j++) {
+        z[j] = t->stack_b[j];
+        for (int32_t k = 0; k < 2 * L; k++)
+            z[j] += f[k] * t->stack_w[(size_t)k * L + j];
+        mx = z[j] > mx ? z[j] : mx;
+    }
+    for (int32_t j = 0; j < L; j++)
+        sum += exp(z[j] - mx);
+    for (int32_t j = 0; j < L; j++)
+        lp_row[j] = (float)(z[j] - mx - log(sum));
+}
+
+/* Mix the two models' scores of n tokens: lp (log mix or the stacking
+ * layer, for Viterbi) and avg (plain average of the probabilities), both
+ * n x L. */
 static void mix(const ens_tagger *t, const float *pc, const float *lpe, int32_t n, float *lp,
                 float *avg)
 {
@@ -70,6 +100,8 @@ static void mix(const ens_tagger *t, const float *pc, const float *lpe, int32_t 
                 (float)(t->w * log(c + ENS_FLOOR) + (1.0 - t->w) * log(e + ENS_FLOOR));
             avg[(size_t)i * t->L + l] = (float)(t->w * c + (1.0 - t->w) * e);
         }
+    for (int32_t i = 0; t->stack_w && i < n; i++)
+        stack_row(t, pc, lpe, i, lp + (size_t)i * t->L);
 }
 
 static bool is_cue(const ens_tagger *t, const char *w, size_t n)
@@ -213,6 +245,8 @@ static void ens_free(void *self)
     cl_encoder_free(t->enc);
     free(t->labels);
     free(t->enc_of);
+    free(t->stack_w);
+    free(t->stack_b);
     for (int32_t i = 0; i < t->ncues; i++)
         free(t->cues[i]);
     free(t->cues);
@@ -291,6 +325,44 @@ static cl_status set_doc_type(ens_tagger *t, const cl_ensemble_params *p, cl_err
     return CL_OK;
 }
 
+/* The stacking layer, its labels mapped onto the CRF's order. */
+static cl_status set_stack(ens_tagger *t, const cl_ensemble_params *p, cl_error *err)
+{
+    if (!p->stack_weights && !p->stack_bias && !p->stack_labels)
+        return CL_OK;
+    const int32_t L = t->L, n = p->stack_nlabels;
+    if (!p->stack_weights || !p->stack_bias || !p->stack_labels)
+        return cl_error_set(err, CL_ERR_ARG, "stack: labels, weights and bias go together");
+    if (n != L || L > 64)
+        return cl_error_set(err, CL_ERR_ARG, "stack: %d labels, the models have %d", n, L);
+    int32_t crf_of[64];
+    for (int32_t k = 0; k < n; k++) {
+        crf_of[k] = -1;
+        for (int32_t l = 0; l < L; l++)
+            if (!strcmp(p->stack_labels[k], t->labels[l]))
+                crf_of[k] = l;
+        for (int32_t j = 0; j < k && crf_of[k] >= 0; j++)
+            if (crf_of[j] == crf_of[k])
+                crf_of[k] = -1;
+        if (crf_of[k] < 0)
+            return cl_error_set(err, CL_ERR_ARG,
+                                "stack: label %d (%s) is not one of the models' or comes twice",
+                                k + 1, p->stack_labels[k]);
+    }
+    t->stack_w = malloc((size_t)(2 * L) * (size_t)L * sizeof *t->stack_w);
+    t->stack_b = malloc((size_t)L * sizeof *t->stack_b);
+    if (!t->stack_w || !t->stack_b)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    for (int32_t r = 0; r < 2 * n; r++) {
+        int32_t src = r < n ? crf_of[r] : L + crf_of[r - n];
+        for (int32_t j = 0; j < n; j++)
+            t->stack_w[(size_t)src * L + crf_of[j]] = p->stack_weights[(size_t)r * n + j];
+    }
+    for (int32_t j = 0; j < n; j++)
+        t->stack_b[crf_of[j]] = p->stack_bias[j];
+    return CL_OK;
+}
+
 cl_status cl_ensemble_tagger_new(const cl_ensemble_params *p, cl_tagger *out, cl_error *err)
 {
     out->ops = NULL;
@@ -320,6 +392,8 @@ cl_status cl_ensemble_tagger_new(const cl_ensemble_params *p, cl_tagger *out, cl
         st = match_labels(t, p, err);
     if (st == CL_OK)
         st = set_doc_type(t, p, err);
+    if (st == CL_OK)
+        st = set_stack(t, p, err);
     if (st != CL_OK) {
         ens_free(t);
         return st;
@@ -327,143 +401,4 @@ cl_status cl_ensemble_tagger_new(const cl_ensemble_params *p, cl_tagger *out, cl
     out->ops = &ens_ops;
     out->self = t;
     return CL_OK;
-}
-
-/* ---- the manifest ---- */
-
-/* A string member of obj, or NULL when absent; a present non-string is an error. */
-static cl_status get_string(const cJSON *obj, const char *key, const char *path, bool required,
-                            const char **out, cl_error *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = cJSON_IsString(v) ? v->valuestring : NULL;
-    if ((v && !cJSON_IsString(v)) || (required && !*out))
-        return cl_error_set(err, CL_ERR_PARSE, "%s: field \"%s\": %s", path, key,
-                            v ? "not a string" : "missing");
-    return CL_OK;
-}
-
-static cl_status get_number(const cJSON *obj, const char *key, const char *path, double *out,
-                            cl_error *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (v && !cJSON_IsNumber(v))
-        return cl_error_set(err, CL_ERR_PARSE, "%s: field \"%s\": not a number", path, key);
-    if (v)
-        *out = v->valuedouble;
-    return CL_OK;
-}
-
-/* document_type.cue_words: an array of strings, borrowed from obj into the
- * array *cues (caller frees). */
-static cl_status get_cues(const cJSON *obj, const char *path, cl_ensemble_params *p,
-                          const char ***cues, cl_error *err)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "cue_words"), *v;
-    if (!a)
-        return CL_OK;
-    if (!cJSON_IsArray(a))
-        return cl_error_set(err, CL_ERR_PARSE, "%s: field \"cue_words\": not an array", path);
-    int n = cJSON_GetArraySize(a), i = 0;
-    if (!(*cues = calloc((size_t)n + 1, sizeof **cues)))
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cJSON_ArrayForEach(v, a) {
-        if (!cJSON_IsString(v) || !v->valuestring[0])
-            return cl_error_set(err, CL_ERR_PARSE,
-                                "%s: field \"cue_words\": item %d is not a non-empty string",
-                                path, i + 1);
-        (*cues)[i++] = v->valuestring;
-    }
-    p->doc_cue_words = *cues;
-    p->doc_ncue_words = n;
-    return CL_OK;
-}
-
-/* The manifest's fields into p (strings borrowed from root; model paths
- * joined to dir into crf / enc, which the caller frees). */
-static cl_status read_manifest(const cJSON *root, const char *path, const char *dir,
-                               cl_ensemble_params *p, char **crf, char **enc,
-                               const char ***cues, const char **tokenizer, cl_error *err)
-{
-    const char *format, *c, *e;
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-    cl_status st = get_string(root, "format", path, true, &format, err);
-    if (st == CL_OK && strcmp(format, "clinner-ensemble") != 0)
-        st = cl_error_set(err, CL_ERR_PARSE, "%s: field \"format\": \"%s\", not "
-                          "\"clinner-ensemble\"", path, format);
-    if (st == CL_OK && !(cJSON_IsNumber(ver) && ver->valueint == 1))
-        st = cl_error_set(err, CL_ERR_PARSE, "%s: field \"version\": this clinner reads "
-                          "version 1", path);
-    if (st == CL_OK)
-        st = get_string(root, "crf", path, true, &c, err);
-    if (st == CL_OK)
-        st = get_string(root, "encoder", path, true, &e, err);
-    if (st == CL_OK)
-        st = get_string(root, "tokenizer", path, false, tokenizer, err);
-    if (st == CL_OK)
-        st = get_number(root, "crf_weight", path, &p->crf_weight, err);
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "document_type");
-    if (st == CL_OK && dt && !cJSON_IsObject(dt))
-        st = cl_error_set(err, CL_ERR_PARSE, "%s: field \"document_type\": not an object", path);
-    if (st == CL_OK && dt)
-        st = get_string(dt, "type", path, true, &p->doc_type, err);
-    if (st == CL_OK && dt)
-        st = get_string(dt, "base", path, true, &p->doc_base, err);
-    if (st == CL_OK && dt)
-        st = get_number(dt, "min_share", path, &p->doc_min_share, err);
-    if (st == CL_OK && dt)
-        st = get_number(dt, "cue_min_per_1000", path, &p->doc_cue_min, err);
-    if (st == CL_OK && dt)
-        st = get_cues(dt, path, p, cues, err);
-    if (st != CL_OK)
-        return st;
-    *crf = c[0] == '/' ? cl_strdup(c) : cl_path_join(dir, c);
-    *enc = e[0] == '/' ? cl_strdup(e) : cl_path_join(dir, e);
-    p->crf_path = *crf;
-    p->encoder_path = *enc;
-    if (!*crf || !*enc)
-        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    return CL_OK;
-}
-
-cl_status cl_ensemble_tagger_open(const char *manifest_path, int32_t threads, cl_tagger *out,
-                                  char **tokenizer, cl_error *err)
-{
-    out->ops = NULL;
-    out->self = NULL;
-    if (tokenizer)
-        *tokenizer = NULL;
-    char *text = NULL, *dir = cl_strdup(manifest_path), *crf = NULL, *enc = NULL;
-    const char **cues = NULL;
-    size_t len = 0;
-    cl_status st = dir ? cl_read_file(manifest_path, &text, &len, err)
-                       : cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-    cJSON *root = st == CL_OK ? cJSON_ParseWithLength(text, len) : NULL;
-    if (st == CL_OK && !cJSON_IsObject(root))
-        st = cl_error_set(err, CL_ERR_PARSE, "%s: not an ensemble manifest (a JSON object)",
-                          manifest_path);
-    if (st == CL_OK) {
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            strcpy(dir, ".");
-        cl_ensemble_params p = cl_ensemble_default_params();
-        const char *tok = NULL;
-        p.threads = threads;
-        st = read_manifest(root, manifest_path, dir, &p, &crf, &enc, &cues, &tok, err);
-        if (st == CL_OK && (st = cl_ensemble_tagger_new(&p, out, err)) != CL_OK)
-            cl_error_prefix(err, "%s: ", manifest_path);
-        if (st == CL_OK && tokenizer && tok && !(*tokenizer = cl_strdup(tok))) {
-            cl_tagger_free(out);
-            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-        }
-    }
-    cJSON_Delete(root);
-    free(text);
-    free(dir);
-    free(crf);
-    free(enc);
-    free(cues);
-    return st;
 }

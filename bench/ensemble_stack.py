@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""bench/ensemble_stack.py - fit the ensemble's stacking layer (docs/RESULTS.md,
+"Stacking") on out-of-fold probabilities from bench/ensemble_probs, and
+replay the ensemble with it.
+
+  ensemble_stack.py cv LAMBDA PROBS_A PROBS_B     fit on A, score B and back
+  ensemble_stack.py fit LAMBDA OUT.json PROBS...  fit on all, write the layer
+  ensemble_stack.py eval LAYER.json PROBS...      replay with a fitted layer
+
+The layer: per token, logits = [ln p_crf, ln p_enc] W + b (probabilities
+floored at 1e-9; W is 22 x 11 for the paper's 11 labels, b 11), a softmax,
+then Viterbi over valid BIO, as src/ensemble/ensemble.c does.  It is fitted
+by multinomial logistic regression on the gold labels, L2-regularised
+towards the shipped mix (W = [0.5 I; 0.5 I], b = 0) with strength LAMBDA,
+by full-batch Adam (300 steps, rate 0.05, from the shipped mix).  The
+document rule keeps the arithmetic mix's skin share, as shipped.  Fitting
+on probabilities that the models gave their own training documents would
+teach it to trust them too much: hence out-of-fold ones.  Needs numpy.
+"""
+import json, sys
+import numpy as np
+import ensemble_sweep as es
+
+
+def feats(d):
+    return np.hstack([np.log(d.pc + 1e-9), np.log(d.pe + 1e-9)])
+
+
+def fit(docs, labels, lam, iters=300, lr=0.05):
+    L = len(labels)
+    ix = {l: i for i, l in enumerate(labels)}
+    X = np.vstack([feats(d) for d in docs])
+    Y = np.eye(L)[np.concatenate([[ix[g] for g in d.gold] for d in docs])]
+    W0 = np.vstack([0.5 * np.eye(L), 0.5 * np.eye(L)])
+    W, b = W0.copy(), np.zeros(L)
+    state = [[W, np.zeros_like(W), np.zeros_like(W)], [b, np.zeros_like(b), np.zeros_like(b)]]
+    n = len(X)
+    for t in range(1, iters + 1):
+        z = X @ W + b
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        g = (p - Y) / n
+        for (P, M, V), G in zip(state, (X.T @ g + lam * (W - W0), g.sum(0))):
+            M *= 0.9
+            M += 0.1 * G
+            V *= 0.999
+            V += 0.001 * G * G
+            P -= lr * (M / (1 - 0.9 ** t)) / (np.sqrt(V / (1 - 0.999 ** t)) + 1e-8)
+    return W, b
+
+
+class StackReplay(es.Replay):
+    """es.Replay with the layer in place of the log-linear mix."""
+
+    def __init__(self, labels, docs, W, b, w=0.5):
+        ix = {l: i for i, l in enumerate(labels)}
+        self.labels = labels
+        self.skin = (ix['B-SKINRAREDISEASE'], ix['I-SKINRAREDISEASE'])
+        self.base = (ix['B-RAREDISEASE'], ix['I-RAREDISEASE'])
+        self.docs = []
+        for d in docs:
+            z = feats(d) @ W + b
+            z -= z.max(1, keepdims=True)
+            lp = z - np.log(np.exp(z).sum(1, keepdims=True))
+            avg = w * d.pc + (1 - w) * d.pe
+            path = []
+            for a, c in zip(d.sents[:-1], d.sents[1:]):
+                if c > a:
+                    path += es.viterbi(labels, lp[a:c])
+            path = np.array(path, int)
+            m = np.isin(path, self.skin + self.base)
+            s_skin = avg[m][:, list(self.skin)].sum()
+            s_base = avg[m][:, list(self.base)].sum()
+            share = s_skin / (s_skin + s_base) if s_skin + s_base > 0 else None
+            self.docs.append((d, path, share))
+
+
+def main(argv):
+    if len(argv) < 4 or argv[1] not in ('cv', 'fit', 'eval'):
+        sys.exit(__doc__)
+    if argv[1] == 'cv':
+        lam = float(argv[2])
+        labels, A = es.load(argv[3])
+        _, B = es.load(argv[4])
+        runs = [StackReplay(labels, B, *fit(A, labels, lam)),
+                StackReplay(labels, A, *fit(B, labels, lam))]
+        both = runs[0]
+        both.docs = runs[0].docs + runs[1].docs
+        print('lambda %g, %d documents, each fold by a layer fitted on the other: %s' % (
+            lam, len(both.docs), es.fmt(both.score(0.2, 25))))
+    elif argv[1] == 'fit':
+        labels, docs = es.load_all(argv[4:])
+        W, b = fit(docs, labels, float(argv[2]))
+        layer = {'labels': labels, 'lambda': float(argv[2]),
+                 'weights': [[round(float(x), 6) for x in row] for row in W],
+                 'bias': [round(float(x), 6) for x in b]}
+        with open(argv[3], 'w') as f:
+            json.dump(layer, f, indent=1)
+        print('%s: fitted on %d documents' % (argv[3], len(docs)))
+    else:
+        layer = json.load(open(argv[2]))
+        labels, docs = es.load_all(argv[3:])
+        assert labels == layer['labels'], 'label order differs'
+        rp = StackReplay(labels, docs, np.array(layer['weights']), np.array(layer['bias']))
+        print('%d documents: %s' % (len(docs), es.fmt(rp.score(0.2, 25))))
+
+
+if __name__ == '__main__':
+    main(sys.argv)
