@@ -139,14 +139,16 @@ def sentence_counts(pairs):
 class Replay:
     """The ensemble's steps with the document rule left for later."""
 
-    def __init__(self, labels, docs, w):
+    def __init__(self, labels, docs, w, scores=None):
+        """scores(d): the log-scores Viterbi reads (default: the log-linear mix)."""
         ix = {l: i for i, l in enumerate(labels)}
         self.labels = labels
         self.skin = (ix['B-SKINRAREDISEASE'], ix['I-SKINRAREDISEASE'])
         self.base = (ix['B-RAREDISEASE'], ix['I-RAREDISEASE'])
         self.docs = []
         for d in docs:
-            lp = w * np.log(d.pc + 1e-9) + (1 - w) * np.log(d.pe + 1e-9)
+            lp = (scores(d) if scores else
+                  w * np.log(d.pc + 1e-9) + (1 - w) * np.log(d.pe + 1e-9))
             avg = w * d.pc + (1 - w) * d.pe
             path = []
             for a, b in zip(d.sents[:-1], d.sents[1:]):

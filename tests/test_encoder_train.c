@@ -405,6 +405,22 @@ static cl_encoder_train_params toy_params(const char *out)
     return p;
 }
 
+/* A copy of gold's text, tokens and sentences (no tags), tagged by tg. */
+static cl_doc *tagged_copy(cl_tagger *tg, const cl_doc *g)
+{
+    cl_error err;
+    cl_doc *x;
+    assert_int_equal(cl_doc_new(g->id, g->text, g->text_bytes, &x, &err), CL_OK);
+    for (int32_t i = 0; i < g->ntokens; i++)
+        assert_int_equal(cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err), CL_OK);
+    for (int32_t s = 0; s < g->nsentences; s++)
+        assert_int_equal(
+            cl_doc_push_sentence(x, g->sentences[s].tok_begin, g->sentences[s].tok_end, &err),
+            CL_OK);
+    assert_int_equal(cl_tagger_tag_doc(tg, x, &err), CL_OK);
+    return x;
+}
+
 /* Tag every doc of c with the model at path; fraction of tokens whose tag is
  * the gold one, and check every sequence is valid BIO. */
 static double tag_accuracy(const char *path, const cl_corpus *gold)
@@ -416,13 +432,7 @@ static double tag_accuracy(const char *path, const cl_corpus *gold)
     int64_t right = 0, all = 0;
     for (int32_t d = 0; d < gold->ndocs; d++) {
         cl_doc *g = gold->docs[d];
-        cl_doc *x;
-        assert_int_equal(cl_doc_new(g->id, g->text, g->text_bytes, &x, &err), CL_OK);
-        for (int32_t i = 0; i < g->ntokens; i++)
-            cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err);
-        for (int32_t s = 0; s < g->nsentences; s++)
-            cl_doc_push_sentence(x, g->sentences[s].tok_begin, g->sentences[s].tok_end, &err);
-        assert_int_equal(cl_tagger_tag_doc(&tg, x, &err), CL_OK);
+        cl_doc *x = tagged_copy(&tg, g);
         for (int32_t s = 0; s < x->nsentences; s++)
             for (int32_t i = x->sentences[s].tok_begin; i < x->sentences[s].tok_end; i++) {
                 const char *t = x->tags[i];
@@ -747,13 +757,7 @@ static double gaucher_accuracy(const char *path, const cl_corpus *gold)
     int right = 0, all = 0;
     for (int32_t d = 0; d < gold->ndocs; d++) {
         const cl_doc *g = gold->docs[d];
-        cl_doc *x;
-        assert_int_equal(cl_doc_new(g->id, g->text, g->text_bytes, &x, &err), CL_OK);
-        for (int32_t i = 0; i < g->ntokens; i++)
-            cl_doc_push_token(x, g->tokens[i].start, g->tokens[i].end, &err);
-        for (int32_t s = 0; s < g->nsentences; s++)
-            cl_doc_push_sentence(x, g->sentences[s].tok_begin, g->sentences[s].tok_end, &err);
-        assert_int_equal(cl_tagger_tag_doc(&tg, x, &err), CL_OK);
+        cl_doc *x = tagged_copy(&tg, g);
         for (int32_t i = 0; i < x->ntokens; i++)
             if (strcmp(g->tags[i], "O")) {
                 right += !strcmp(x->tags[i], g->tags[i]);
