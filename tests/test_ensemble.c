@@ -274,6 +274,16 @@ static void tag_with(const cl_ensemble_params *p, const char *text, tagged *out)
     cl_tagger_free(&t);
 }
 
+/* The shipped models, mixed as the library's defaults say, one thread. */
+static cl_ensemble_params shipped_params(void)
+{
+    cl_ensemble_params p = cl_ensemble_default_params();
+    p.crf_path = CRF_MODEL;
+    p.encoder_path = ENC_MODEL;
+    p.threads = 1;
+    return p;
+}
+
 /* a and b found the same spans (their types may differ) */
 static void same_spans(const tagged *a, const tagged *b)
 {
@@ -299,10 +309,7 @@ static void document_type_rule_retypes_without_moving(void **state)
     if (!shipped_models())
         skip();
     static tagged plain, skin, base;
-    cl_ensemble_params p = cl_ensemble_default_params();
-    p.crf_path = CRF_MODEL;
-    p.encoder_path = ENC_MODEL;
-    p.threads = 1;
+    cl_ensemble_params p = shipped_params();
     tag_with(&p, sample_text, &plain);
     assert_true(plain.n >= 3);
     int32_t rare = 0;
@@ -375,10 +382,7 @@ static void stacking_layer(void **state)
         wr[(size_t)(L + L - 1 - l) * L + (L - 1 - l)] = 0.5;
     }
     static tagged plain, stacked, reversed, none;
-    cl_ensemble_params p = cl_ensemble_default_params();
-    p.crf_path = CRF_MODEL;
-    p.encoder_path = ENC_MODEL;
-    p.threads = 1;
+    cl_ensemble_params p = shipped_params();
     tag_with(&p, sample_text, &plain);
     assert_true(plain.n >= 3);
     p.stack_labels = labels;
