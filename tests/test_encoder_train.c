@@ -794,6 +794,26 @@ static void test_packing_sees_context(void **state)
             single);
     assert_true(packed > 0.95);
     assert_true(single <= 0.5);
+    /* a packing length that is not a number is refused, naming the field
+     * (edited in place: the header keeps its length) */
+    char *bytes;
+    size_t n;
+    assert_int_equal(cl_read_file(out, &bytes, &n, &err), CL_OK);
+    static const char key[] = "\"clinner.pack\":\"128\"";
+    char *v = NULL; /* the 8-byte length before the header holds NULs: no strstr */
+    for (size_t i = 0; !v && i + sizeof key - 1 <= n; i++)
+        if (!memcmp(bytes + i, key, sizeof key - 1))
+            v = bytes + i;
+    assert_non_null(v);
+    memcpy(v + strlen("\"clinner.pack\":\""), "12x", 3);
+    FILE *f = fopen(out, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    free(bytes);
+    cl_encoder *e;
+    assert_int_equal(cl_encoder_open(out, &e, &err), CL_ERR_MODEL);
+    assert_non_null(strstr(err.msg, "clinner.pack '12x'"));
     cl_corpus_free(train);
     cl_corpus_free(dev);
 }

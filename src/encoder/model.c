@@ -259,9 +259,12 @@ static cl_status open_tagger_meta(cl_encoder *e, const cl_st_file *f, const char
     const char *ob = cl_st_meta(f, "clinner.o_bias");
     e->o_bias = ob ? strtof(ob, NULL) : 0.0f;
     const char *pack = cl_st_meta(f, "clinner.pack");
-    e->pack = pack ? (int32_t)strtol(pack, NULL, 10) : 0;
-    if (st == CL_OK && (e->pack < 0 || (e->pack > 0 && e->pack < 8)))
-        st = cl_error_set(err, CL_ERR_MODEL, "%s: metadata clinner.pack '%s' is not 0 or 8 or more",
+    char *end = NULL;
+    long pk = pack ? strtol(pack, &end, 10) : 0;
+    e->pack = pk >= 8 && pk <= 1 << 20 ? (int32_t)pk : 0;
+    if (st == CL_OK && pack && (end == pack || *end || e->pack == 0))
+        st = cl_error_set(err, CL_ERR_MODEL,
+                          "%s: metadata clinner.pack '%s' is not a sequence length of 8 or more",
                           path, pack);
     return st;
 }

@@ -3,12 +3,12 @@
  * word pieces (a word's label sits on its first piece), long sentences are
  * cut at word boundaries into sequences that fit (a model trained with
  * packing gets consecutive sentences in one sequence, as it was trained),
- * sequences of similar length
- * are run together through the forward graph, and the gathered first-piece
- * logits become log-probabilities per word.  Viterbi over the label
- * sequences that are valid BIO (I-X only after B-X or I-X) picks the labels,
- * so the output is always valid BIO; each label's softmax probability is its
- * confidence.  Also the cl_tagger backend (tagger.h) over all this.
+ * sequences of similar length are run together through the forward graph,
+ * and the gathered first-piece logits become log-probabilities per word.
+ * Viterbi over the label sequences that are valid BIO (I-X only after B-X or
+ * I-X) picks the labels, so the output is always valid BIO; each label's
+ * softmax probability is its confidence.  Also the cl_tagger backend
+ * (tagger.h) over all this.
  */
 #include <math.h>
 #include <stdlib.h>
