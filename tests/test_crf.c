@@ -851,6 +851,38 @@ static uint32_t file_version(const char *path)
     return (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
 }
 
+/* The public matcher (crf.h's cl_vocab, what the encoder reads): the same
+ * longest-term marks as the features, as B bits and I bits per token. */
+static void vocabulary_marks_of_a_sentence(void **state)
+{
+    (void)state;
+    cl_error err;
+    const char *terms = "PHENO\tburning pain\nPHENO\tpain\nORPHA\tFabry disease\n"
+                        "SKIN\tEpidermolysis bullosa\nORPHA\tEpidermolysis bullosa\n";
+    cl_vocab *v;
+    assert_int_equal(cl_vocab_parse("t.tsv", terms, strlen(terms), CL_TOKENIZER_CLINICAL, &v, &err),
+                     CL_OK);
+    assert_int_equal(cl_vocab_ncats(v), 3);
+    assert_string_equal(cl_vocab_cat_name(v, 1), "ORPHA");
+    assert_null(cl_vocab_cat_name(v, 3));
+    const char *sent[] = {"burning pain in Fabry disease , not epidermolysis bullosa"};
+    cl_doc *d = make_doc("v", sent, 1);
+    uint32_t marks[16] = {0};
+    assert_int_equal(d->ntokens, 9);
+    assert_int_equal(cl_vocab_mark_sentence(v, d, 0, marks, &err), CL_OK);
+    const uint32_t I = 1u << CL_VOCAB_INSIDE;
+    /* pain: inside "burning pain" and the start of "pain"; SKIN + ORPHA = 4 | 2 */
+    const uint32_t want[] = {1, I | 1, 0, 2, I << 1, 0, 0, 6, (I << 1) | (I << 2)};
+    for (int t = 0; t < 9; t++)
+        assert_int_equal(marks[t], want[t]);
+    assert_int_equal(cl_vocab_mark_sentence(v, d, 1, marks, &err), CL_ERR_RANGE);
+    cl_doc_free(d);
+    cl_vocab_free(v);
+    assert_int_equal(cl_vocab_parse("empty.tsv", "# nothing\n", 10, CL_TOKENIZER_CLINICAL, &v, &err),
+                     CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "empty.tsv: no terms"));
+}
+
 static void vocabulary_terms_become_features(void **state)
 {
     (void)state;
@@ -1047,6 +1079,7 @@ int main(void)
         cmocka_unit_test(dense_rms_scale_is_folded_into_the_weights),
         cmocka_unit_test(document_words_are_frequent_content_words),
         cmocka_unit_test(vocabulary_terms_become_features),
+        cmocka_unit_test(vocabulary_marks_of_a_sentence),
         cmocka_unit_test(bad_training_arguments),
         cmocka_unit_test(progress_lines),
         cmocka_unit_test(training_report),

@@ -747,8 +747,8 @@ static cl_corpus *context_corpus(int ndocs)
     return c;
 }
 
-/* Fraction of the "gaucher" tokens tagged right by the model at path. */
-static double gaucher_accuracy(const char *path, const cl_corpus *gold)
+/* Fraction of the gold entities' tokens tagged right by the model at path. */
+static double entity_accuracy(const char *path, const cl_corpus *gold)
 {
     cl_error err;
     cl_tagger tg;
@@ -784,12 +784,12 @@ static void test_packing_sees_context(void **state)
     cl_error err;
     if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
         fail_msg("%s", err.msg);
-    double packed = gaucher_accuracy(out, dev);
+    double packed = entity_accuracy(out, dev);
     p = toy_params(out1);
     p.epochs = 20;
     if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
         fail_msg("%s", err.msg);
-    double single = gaucher_accuracy(out1, dev);
+    double single = entity_accuracy(out1, dev);
     fprintf(stderr, "context task: gaucher right %.4f packed, %.4f one sentence each\n", packed,
             single);
     assert_true(packed > 0.95);
@@ -814,6 +814,126 @@ static void test_packing_sees_context(void **state)
     cl_encoder *e;
     assert_int_equal(cl_encoder_open(out, &e, &err), CL_ERR_MODEL);
     assert_non_null(strstr(err.msg, "clinner.pack '12x'"));
+    cl_corpus_free(train);
+    cl_corpus_free(dev);
+}
+
+/* Sentences in which only the word says the type: "the patient had W ."
+ * and the like, W a disease (B-RAREDISEASE) or a sign (B-SIGN) from words. */
+static cl_corpus *term_corpus(const char *const *dis, const char *const *sign, int nwords,
+                              int ndocs)
+{
+    static const char *const frame[][2] = {{"the patient had", "."}, {"a", "was seen today ."},
+                                           {"no", "."}, {"signs of", "and a"}};
+    cl_error err;
+    cl_corpus *c;
+    assert_int_equal(cl_corpus_new(&c, &err), CL_OK);
+    for (int i = 0; i < ndocs; i++) {
+        char spec[512], id[16];
+        size_t k = 0;
+        for (int s = 0; s < 4; s++) {
+            const char *w = (i + s) % 2 ? dis[(i + s) / 2 % nwords] : sign[(i + s) / 2 % nwords];
+            k += (size_t)snprintf(spec + k, sizeof spec - k, "%s%s %s %s", s ? " | " : "",
+                                  frame[s][0], w, frame[s][1]);
+        }
+        snprintf(id, sizeof id, "term%d", i);
+        cl_doc *d = words_doc(id, spec);
+        for (int32_t t = 0; t < d->ntokens; t++) {
+            size_t nb;
+            const char *b = cl_doc_token_bytes(d, t, &nb);
+            const char *tag = "O";
+            for (int j = 0; j < nwords; j++) {
+                if (strlen(dis[j]) == nb && !memcmp(b, dis[j], nb))
+                    tag = "B-RAREDISEASE";
+                if (strlen(sign[j]) == nb && !memcmp(b, sign[j], nb))
+                    tag = "B-SIGN";
+            }
+            assert_int_equal(cl_doc_set_tag(d, t, tag, &err), CL_OK);
+        }
+        assert_int_equal(cl_corpus_add(c, d, &err), CL_OK);
+    }
+    return c;
+}
+
+/* Replace the first occurrence of from by to (same length) in the file. */
+static void edit_in_place(const char *path, const char *from, const char *to)
+{
+    cl_error err;
+    char *bytes;
+    size_t n, k = strlen(from);
+    assert_int_equal(strlen(to), k);
+    assert_int_equal(cl_read_file(path, &bytes, &n, &err), CL_OK);
+    char *v = NULL; /* the 8-byte length before the header holds NULs: no strstr */
+    for (size_t i = 0; !v && i + k <= n; i++)
+        if (!memcmp(bytes + i, from, k))
+            v = bytes + i;
+    assert_non_null(v);
+    memcpy(v, to, k);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    free(bytes);
+}
+
+/* A term list (--vocab) generalises to words the training never showed:
+ * trained on four diseases (gaucher, pompe, ...) and four signs, tested on
+ * fabry and rash, which only the list calls a disease and a sign.  The list
+ * travels in the model file, and it is what decides: the same model with
+ * the two unseen words' categories swapped in its stored list tags them the
+ * other way.  A tagger base cannot take a new list; a bad line is refused
+ * with its file and line. */
+static void test_vocab_marks_generalise(void **state)
+{
+    (void)state;
+    static const char *const dis_train[] = {"gaucher", "pompe", "mild", "with"};
+    static const char *const sign_train[] = {"pain", "fever", "severe", "for"};
+    static const char *const dis_test[] = {"fabry"}, *const sign_test[] = {"rash"};
+    cl_corpus *train = term_corpus(dis_train, sign_train, 4, 32);
+    cl_corpus *dev = term_corpus(dis_test, sign_test, 1, 4);
+    char out[512], swapped[600], terms[512], bad[512];
+    snprintf(out, sizeof out, "%s/terms.model", tmpdir());
+    snprintf(swapped, sizeof swapped, "%s.swapped", out);
+    snprintf(terms, sizeof terms, "%s/terms.tsv", tmpdir());
+    snprintf(bad, sizeof bad, "%s/bad-terms.tsv", tmpdir());
+    write_text(terms, "# signs and diseases\nORPHA\tGaucher\nORPHA\tpompe\nORPHA\tmild\n"
+                      "ORPHA\twith\nORPHA\tfabry\nPHENO\tpain\nPHENO\tfever\nPHENO\tsevere\n"
+                      "PHENO\tfor\nPHENO\trash\n");
+    write_text(bad, "ORPHA\tgaucher\nPHENO pain\n");
+    cl_encoder_train_params p = toy_params(out);
+    p.vocab_path = terms;
+    p.epochs = 20;
+    p.batch = 4;
+    cl_encoder_train_result r;
+    cl_error err;
+    if (cl_encoder_train(&p, train, NULL, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    double with = entity_accuracy(out, dev);
+    char *bytes;
+    size_t n;
+    assert_int_equal(cl_read_file(out, &bytes, &n, &err), CL_OK);
+    FILE *f = fopen(swapped, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    free(bytes);
+    edit_in_place(swapped, "ORPHA\\tfabry", "PHENO\\tfabry"); /* JSON-escaped tabs */
+    edit_in_place(swapped, "PHENO\\trash", "ORPHA\\trash");
+    double other = entity_accuracy(swapped, dev);
+    fprintf(stderr, "unseen terms: entity tokens right %.4f with the list, %.4f with their "
+                    "categories swapped\n", with, other);
+    assert_true(with > 0.8); /* 14 of 16 here */
+    assert_true(other < 0.2);
+    /* the same model as a base cannot take another list */
+    p = toy_params(swapped);
+    p.base = out;
+    p.vocab_path = terms;
+    assert_int_equal(cl_encoder_train(&p, train, NULL, &r, &err), CL_ERR_ARG);
+    assert_non_null(strstr(err.msg, "only with a base encoder"));
+    p = toy_params(swapped);
+    p.vocab_path = bad;
+    assert_int_equal(cl_encoder_train(&p, train, NULL, &r, &err), CL_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "bad-terms.tsv:2: expected CATEGORY<TAB>term"));
     cl_corpus_free(train);
     cl_corpus_free(dev);
 }
@@ -890,6 +1010,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stop_and_resume),
         cmocka_unit_test(test_pieces_packing),
         cmocka_unit_test(test_packing_sees_context),
+        cmocka_unit_test(test_vocab_marks_generalise),
         cmocka_unit_test(test_report_lines),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);

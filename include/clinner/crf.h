@@ -96,6 +96,30 @@ typedef enum { CL_CRF_DENSE_RAW = 0, CL_CRF_DENSE_RMS = 1 } cl_crf_dense_scale;
 /* "raw" or "rms" -> the scale; CL_ERR_ARG otherwise. */
 cl_status cl_crf_dense_scale_from_name(const char *name, cl_crf_dense_scale *out, cl_error *err);
 
+/* ---- Medical vocabularies ----
+ * A term list ("CATEGORY<TAB>term" lines: scripts/setup-vocab.sh builds
+ * HPO / Orphanet / OMIM / skin-disease lists at set-up) matched over a
+ * sentence's lower-cased tokens in one pass, the longest term starting at
+ * each token winning: what `train crf --vocab` turns into features, and
+ * what `train encoder --vocab` gives the encoder as input.  At most 8
+ * categories. */
+typedef struct cl_vocab cl_vocab;
+
+/* From the list's text (name: the file, for messages); terms are tokenized
+ * with tok, as the text will be. */
+cl_status cl_vocab_parse(const char *name, const char *text, size_t n, cl_tokenizer_kind tok,
+                         cl_vocab **out, cl_error *err);
+void cl_vocab_free(cl_vocab *v);
+int32_t cl_vocab_ncats(const cl_vocab *v);
+const char *cl_vocab_cat_name(const cl_vocab *v, int32_t c); /* NULL when out of range */
+
+/* Per token of sentence si (marks[0] is its first token): bit c set when a
+ * term of category c begins there, bit CL_VOCAB_INSIDE + c when the token
+ * continues one. */
+#define CL_VOCAB_INSIDE 8
+cl_status cl_vocab_mark_sentence(const cl_vocab *v, const cl_doc *doc, int32_t si,
+                                 uint32_t *marks, cl_error *err);
+
 typedef struct cl_crf_progress {
     int iteration;      /* 1-based L-BFGS iteration just finished */
     int max_iter;

@@ -189,6 +189,10 @@ typedef struct cl_encoder_train_params {
     const char *out_path;   /* final model (the best dev epoch's, written when it is
                              * reached); checkpoint "<out>.ckpt" (weights + counters) */
     const char *tokenizer;  /* recorded for `clinner tag` (the word tokenizer's name) */
+    const char *vocab_path; /* medical term list (crf.h's cl_vocab format): each word's
+                             * marks become learned input embeddings of its pieces; the
+                             * list is stored in the model (local use: HPO's terms may not
+                             * be redistributed modified); needs tokenizer; NULL: none */
     const char *const *types; /* entity types (NULL: the paper's five) */
     int32_t ntypes;
     int32_t epochs;         /* default 3 */

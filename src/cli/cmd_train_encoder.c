@@ -96,6 +96,7 @@ int cmd_train_encoder(int argc, char **argv)
         CLI_STRING("--base", &base),
         CLI_STRING("--format", &format),
         CLI_STRING("--tokenizer", &tok_name),
+        CLI_STRING("--vocab", &p.vocab_path),
         CLI_STRING2("--output", "-o", &out),
         CLI_PARSER("--progress", &pmode, cli_opt_progress),
         CLI_NUMBER("--lr", &p.lr, 0.0),

@@ -189,6 +189,13 @@ void cl__crf_vocab_free(crf_vocab *v);
 int cl__crf_vocab_add(crf_vocab *v, const char *key, size_t n, uint32_t mask);
 /* Read a "CATEGORY<TAB>term" file, tokenizing terms with tok. */
 cl_status cl__crf_vocab_read(crf_vocab *v, const char *path, cl_tokenizer_kind tok, cl_error *err);
+/* Token i's lower-cased text (n bytes) for the walk. */
+typedef const char *(*crf_token_text_fn)(void *ud, int32_t i, size_t *n);
+/* Mark the terms of tokens [0, T): from each token, walk the token trie as
+ * far as some term goes on, and OR the categories of the longest term found
+ * into vB (its first token) and vI (the others). */
+cl_status cl__crf_vocab_walk(const crf_vocab *v, int32_t T, crf_token_text_fn text, void *ud,
+                             uint32_t *vB, uint32_t *vI, cl_error *err);
 
 /* Called for each attribute of token t; returns 0 or -1 (stop, error). */
 typedef int (*crf_emit_fn)(void *ud, int32_t t, const char *attr, size_t n);

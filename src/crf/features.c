@@ -285,40 +285,28 @@ nomem:
     return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
 }
 
-/* Mark vocabulary terms: from each token, walk the token trie (vocab.c) as
- * far as some term goes on, and mark the longest term found. */
+static const char *tokinfo_text(void *ud, int32_t i, size_t *n)
+{
+    const tokinfo *ti = ud;
+    *n = ti[i].lwlen;
+    return ti[i].lw;
+}
+
+/* Mark vocabulary terms (vocab.c's walk) into the tokens' vB / vI. */
 static cl_status vocab_mark(const crf_vocab *v, tokinfo *ti, int32_t T, cl_error *err)
 {
     if (!v || v->keys.n == 0)
         return CL_OK;
-    cl_buf key;
-    cl_buf_init(&key);
-    for (int32_t i = 0; i < T; i++) {
-        cl_buf_reset(&key);
-        int32_t best = 0;
-        uint32_t cats = 0;
-        for (int32_t k = i; k < T && k - i < v->max_len; k++) {
-            if ((k > i && cl_buf_putc(&key, ' ') != 0) ||
-                cl_buf_append(&key, ti[k].lw, ti[k].lwlen) != 0) {
-                cl_buf_free(&key);
-                return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
-            }
-            int32_t id = cl__crf_dict_find(&v->keys, key.data, key.len);
-            if (id < 0)
-                break; /* no term goes on this way */
-            if (v->cats[id]) {
-                best = k - i + 1;
-                cats = v->cats[id];
-            }
-        }
-        if (best > 0) {
-            ti[i].vB |= cats;
-            for (int32_t k = 1; k < best; k++)
-                ti[i + k].vI |= cats;
-        }
+    uint32_t *m = calloc((size_t)T * 2, sizeof *m);
+    if (!m)
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    cl_status st = cl__crf_vocab_walk(v, T, tokinfo_text, ti, m, m + T, err);
+    for (int32_t i = 0; st == CL_OK && i < T; i++) {
+        ti[i].vB |= m[i];
+        ti[i].vI |= m[T + i];
     }
-    cl_buf_free(&key);
-    return CL_OK;
+    free(m);
+    return st;
 }
 
 /* A small attribute builder: prefix + parts into a stack buffer. */

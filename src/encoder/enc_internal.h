@@ -11,6 +11,7 @@
 #include <ggml-cpu.h>
 #include <ggml.h>
 
+#include "clinner/crf.h"
 #include "clinner/encoder.h"
 
 #define ENC_MAX_LAYERS 48
@@ -39,7 +40,22 @@ struct cl_encoder {
     int32_t pack;   /* > 0: consecutive sentences share sequences of up to this many pieces
                      * (trained so: the words see their neighbours); 0: one per sentence */
     int32_t cls_id, sep_id, pad_id;
+    /* A medical term list given at training (`--vocab`): each word's marks
+     * (cl_vocab_mark_sentence: B and I of up to 8 categories) select rows of
+     * mark_w [nmarks, hidden] that are added to its pieces' input
+     * embeddings.  The list's text is kept in the model file, so tagging
+     * needs no list (and such a model holds the terms: local use only). */
+    cl_vocab *terms;
+    char *terms_text;
+    int32_t nmarks; /* 2 x categories, or 0 */
+    struct ggml_tensor *mark_w;
 };
+
+/* Piece ids of sequences carry their word's vocabulary marks above bit 16
+ * (enc_chunk.ids, train and tagging batches); cl__enc_set_inputs splits
+ * them.  Hence models with a term list need vocabularies under 65,536. */
+#define ENC_ID_BITS 16
+#define ENC_ID_MASK ((1u << ENC_ID_BITS) - 1u)
 
 /* Inputs of one graph: fill after allocation. */
 typedef struct enc_inputs {
@@ -48,6 +64,7 @@ typedef struct enc_inputs {
     struct ggml_tensor *mask;   /* F32 [T,1,1,B]: 0 or -inf per key */
     struct ggml_tensor *rel;    /* MPNet: I32 [T*T], bucket of key - query; else NULL */
     struct ggml_tensor *gather; /* I32 [n] or NULL */
+    struct ggml_tensor *marks;  /* F32 [nmarks, T*B] 0/1 when the model has a term list */
 } enc_inputs;
 
 typedef struct enc_graph_opts {
@@ -81,6 +98,11 @@ cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t 
  * seed, bias 0. */
 cl_status cl__enc_new_head(cl_encoder *e, const char *const *labels, int32_t nlabels, uint64_t seed,
                        cl_error *err);
+
+/* Give e the term list text (name: for messages), tokenized with e's
+ * recorded word tokenizer; the head made next gets mark_w. */
+cl_status cl__enc_set_terms(cl_encoder *e, const char *name, const char *text, size_t n,
+                            cl_error *err);
 
 /* Save every weight, the head and metadata (extra: key/value pairs,
  * NULL-terminated) as one safetensors file. */

@@ -97,9 +97,16 @@ struct ggml_tensor *cl__enc_build(struct ggml_context *ctx, const cl_encoder *e,
     ggml_set_input(in->mask);
     in->gather = NULL;
     in->rel = NULL;
+    in->marks = NULL;
 
     struct ggml_tensor *x = ggml_add(ctx, ggml_get_rows(ctx, e->wemb, in->ids),
                                      ggml_get_rows(ctx, e->pemb, in->pos));
+    if (e->mark_w) {
+        in->marks = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, e->nmarks, (int64_t)T * B);
+        ggml_set_name(in->marks, "marks");
+        ggml_set_input(in->marks);
+        x = ggml_add(ctx, x, ggml_mul_mat(ctx, e->mark_w, in->marks));
+    }
     if (e->temb)
         x = ggml_add(ctx, x, ggml_view_1d(ctx, e->temb, c->hidden, 0));
     x = cl__enc_layer_norm(ctx, x, e->eln_g, e->eln_b, c->eps, o->train_ops);
@@ -166,10 +173,12 @@ cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t 
     size_t n = (size_t)T * (size_t)B;
     int32_t *pos = malloc(n * sizeof *pos), *pid = malloc(n * sizeof *pid);
     float *mask = malloc(n * sizeof *mask);
-    if (!pos || !pid || !mask) {
+    float *marks = in->marks ? calloc(n * (size_t)e->nmarks, sizeof *marks) : NULL;
+    if (!pos || !pid || !mask || (in->marks && !marks)) {
         free(pos);
         free(pid);
         free(mask);
+        free(marks);
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     }
     const int32_t first_pos = e->cfg.arch == CL_ENC_ARCH_MPNET ? e->cfg.pad_token_id + 1 : 0;
@@ -177,12 +186,19 @@ cl_status cl__enc_set_inputs(const enc_inputs *in, const cl_encoder *e, int32_t 
         for (int32_t t = 0; t < T; t++) {
             size_t i = (size_t)b * (size_t)T + (size_t)t;
             pos[i] = first_pos + t;
-            pid[i] = t < lens[b] ? ids[i] : e->pad_id;
+            uint32_t id = t < lens[b] ? (uint32_t)ids[i] : (uint32_t)e->pad_id;
+            pid[i] = (int32_t)(id & ENC_ID_MASK);
             mask[i] = t < lens[b] ? 0.0f : -INFINITY;
+            for (int32_t m = 0; marks && m < e->nmarks; m++) /* B of category c = bit c, I = 8 + c */
+                marks[i * (size_t)e->nmarks + (size_t)m] =
+                    (float)(id >> (ENC_ID_BITS + (m & 1 ? CL_VOCAB_INSIDE : 0) + m / 2) & 1u);
         }
     set_data(in->ids, pid, n * sizeof *pid);
     set_data(in->pos, pos, n * sizeof *pos);
     set_data(in->mask, mask, n * sizeof *mask);
+    if (marks)
+        set_data(in->marks, marks, n * (size_t)e->nmarks * sizeof *marks);
+    free(marks);
     if (in->gather && ngather > 0)
         set_data(in->gather, gather, (size_t)ngather * sizeof *gather);
     if (in->rel) { /* the same distances for every sequence of the batch */

@@ -16,6 +16,7 @@
 
 #define META_KIND "clinner.kind"
 #define KIND_TAGGER "encoder-tagger"
+#define MARK_WEIGHT "clinner.mark_weight"
 
 static int json_int(const cJSON *o, const char *k, int def)
 {
@@ -266,7 +267,36 @@ static cl_status open_tagger_meta(cl_encoder *e, const cl_st_file *f, const char
         st = cl_error_set(err, CL_ERR_MODEL,
                           "%s: metadata clinner.pack '%s' is not a sequence length of 8 or more",
                           path, pack);
+    const char *terms = cl_st_meta(f, "clinner.terms");
+    if (st == CL_OK && terms)
+        st = cl__enc_set_terms(e, path, terms, strlen(terms), err);
     return st;
+}
+
+cl_status cl__enc_set_terms(cl_encoder *e, const char *name, const char *text, size_t n,
+                            cl_error *err)
+{
+    cl_tokenizer_kind tok;
+    cl_status st = cl_tokenizer_from_name(e->tokenizer ? e->tokenizer : "", &tok, err);
+    if (st != CL_OK)
+        return cl_error_prefix(err, "%s: a term list needs the model's word tokenizer: ", name);
+    if (cl_wordpiece_size(e->wp) > (int32_t)ENC_ID_MASK + 1)
+        return cl_error_set(err, CL_ERR_MODEL, "%s: a term list needs a vocabulary of at most "
+                            "%u pieces", name, ENC_ID_MASK + 1);
+    cl_vocab *v;
+    if ((st = cl_vocab_parse(name, text, n, tok, &v, err)) != CL_OK)
+        return st;
+    char *copy = cl_strndup(text, n);
+    if (!copy) {
+        cl_vocab_free(v);
+        return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    cl_vocab_free(e->terms);
+    free(e->terms_text);
+    e->terms = v;
+    e->terms_text = copy;
+    e->nmarks = 2 * cl_vocab_ncats(v);
+    return CL_OK;
 }
 
 /* A base model: config.json and vocab.txt in dir. */
@@ -303,6 +333,8 @@ static cl_status load_all(cl_encoder *e, const cl_st_file *f, const char *path, 
     if ((st = cl__enc_new_head(e, (const char *const *)e->labels, e->nlabels, 0, err)) != CL_OK)
         return st;
     st = load_tensor(f, path, "classifier.weight", e->cls_w, err);
+    if (st == CL_OK && e->mark_w)
+        st = load_tensor(f, path, MARK_WEIGHT, e->mark_w, err);
     return st == CL_OK ? load_tensor(f, path, "classifier.bias", e->cls_b, err) : st;
 }
 
@@ -376,6 +408,8 @@ void cl_encoder_free(cl_encoder *e)
         free(e->labels[i]);
     free(e->labels);
     free(e->tokenizer);
+    cl_vocab_free(e->terms);
+    free(e->terms_text);
     free(e);
 }
 
@@ -420,10 +454,17 @@ cl_status cl__enc_new_head(cl_encoder *e, const char *const *labels, int32_t nla
     e->cls_b = ggml_new_tensor_1d(e->head_ctx, GGML_TYPE_F32, nlabels);
     ggml_set_name(e->cls_w, "classifier.weight");
     ggml_set_name(e->cls_b, "classifier.bias");
+    e->mark_w = NULL;
+    if (e->nmarks > 0) { /* the term marks' embeddings start at zero: the base model unchanged */
+        e->mark_w = ggml_new_tensor_2d(e->head_ctx, GGML_TYPE_F32, e->nmarks, e->cfg.hidden);
+        ggml_set_name(e->mark_w, MARK_WEIGHT);
+    }
     e->head_buf = ggml_backend_alloc_ctx_tensors_from_buft(e->head_ctx,
                                                            ggml_backend_cpu_buffer_type());
     if (!e->head_buf)
         return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    if (e->mark_w)
+        ggml_backend_tensor_memset(e->mark_w, 0, 0, ggml_nbytes(e->mark_w));
     size_t nw = (size_t)e->cfg.hidden * (size_t)nlabels;
     float *w = calloc(nw + (size_t)nlabels, sizeof *w);
     if (!w)
@@ -472,6 +513,8 @@ static cl_status save_meta(const cl_encoder *e, cl_st_writer *w, const char *con
     snprintf(pk, sizeof pk, "%d", e->pack);
     if (st == CL_OK && e->pack > 0) /* absent: one sentence per sequence, as before packing */
         st = cl_st_writer_meta(w, "clinner.pack", pk, err);
+    if (st == CL_OK && e->terms_text)
+        st = cl_st_writer_meta(w, "clinner.terms", e->terms_text, err);
     for (int i = 0; extra && extra[i] && extra[i + 1] && st == CL_OK; i += 2)
         st = cl_st_writer_meta(w, extra[i], extra[i + 1], err);
     free(cfg);
@@ -570,6 +613,13 @@ static int tagger_specs(const cl_encoder *e, tensor_spec *specs)
     strcpy(specs[n].name, "classifier.bias");
     specs[n].ne0 = e->nlabels;
     specs[n++].ne1 = 1;
+    if (e->mark_w) {
+        specs[n].slot = (struct ggml_tensor **)&e->mark_w;
+        strcpy(specs[n].name, MARK_WEIGHT);
+        specs[n].ne0 = e->nmarks;
+        specs[n].ne1 = e->cfg.hidden;
+        specs[n++].big = false;
+    }
     return n;
 }
 
@@ -593,13 +643,15 @@ static cl_status same_tagger(const cl_encoder *a, const cl_encoder *b, const cha
         x->rel_buckets != y->rel_buckets || a->tanh_gelu != b->tanh_gelu)
         return cl_error_set(err, CL_ERR_MODEL, "%s: another model shape than the first model",
                             path);
-    bool same = a->nlabels == b->nlabels &&
+    bool same = a->nlabels == b->nlabels && a->nmarks == b->nmarks &&
+                !strcmp(a->terms_text ? a->terms_text : "", b->terms_text ? b->terms_text : "") &&
                 !strcmp(a->tokenizer ? a->tokenizer : "", b->tokenizer ? b->tokenizer : "");
     for (int32_t i = 0; same && i < a->nlabels; i++)
         same = !strcmp(a->labels[i], b->labels[i]);
     return same ? CL_OK
                 : cl_error_set(err, CL_ERR_MODEL,
-                               "%s: other labels or tokenizer than the first model", path);
+                               "%s: other labels, tokenizer or term list than the first model",
+                               path);
 }
 
 /* to += from, or to *= scale when from is to (F32 tensors of one shape). */

@@ -90,6 +90,30 @@ static cl_status cut_sentence(enc_sentence_pieces *out, const cl_encoder *e, con
     return st;
 }
 
+/* OR each word's vocabulary marks into its pieces' ids (above ENC_ID_BITS). */
+static cl_status add_marks(const cl_encoder *e, const cl_doc *doc, int32_t sb, int32_t se,
+                           int32_t *ids, const int32_t *wstart, const int32_t *wcount,
+                           cl_error *err)
+{
+    const int32_t base = doc->sentences[sb].tok_begin;
+    cl_status st = CL_OK;
+    for (int32_t s = sb; s < se && st == CL_OK; s++) {
+        int32_t wb = doc->sentences[s].tok_begin - base, we = doc->sentences[s].tok_end - base;
+        if (we <= wb)
+            continue;
+        uint32_t *marks = calloc((size_t)(we - wb), sizeof *marks);
+        if (!marks)
+            return cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+        st = cl_vocab_mark_sentence(e->terms, doc, s, marks, err);
+        for (int32_t w = wb; w < we && st == CL_OK; w++)
+            for (int32_t p = 0; p < wcount[w]; p++)
+                ids[wstart[w] + p] =
+                    (int32_t)((uint32_t)ids[wstart[w] + p] | marks[w - wb] << ENC_ID_BITS);
+        free(marks);
+    }
+    return st;
+}
+
 cl_status cl__enc_pieces_of_sentences(const cl_encoder *e, const cl_doc *doc, int32_t sb,
                                       int32_t se, int32_t max_pieces, bool pack,
                                       enc_sentence_pieces *out, cl_error *err)
@@ -110,6 +134,8 @@ cl_status cl__enc_pieces_of_sentences(const cl_encoder *e, const cl_doc *doc, in
         st = cl_wordpiece_encode(e->wp, b, nb, &ids, NULL, &nids, &cap, NULL, err);
         wcount[w] = nids - wstart[w];
     }
+    if (st == CL_OK && e->terms)
+        st = add_marks(e, doc, sb, se, ids, wstart, wcount, err);
     int32_t max_len = cl__enc_max_len(e);
     int32_t max_body = (max_pieces > max_len ? max_len : max_pieces) - 2;
     /* packing: [ob, oe) the open sequence's words, obody its pieces */

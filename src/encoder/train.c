@@ -220,6 +220,8 @@ static void set_params(cl_encoder *e)
         ggml_set_param(x);
     ggml_set_param(e->cls_w);
     ggml_set_param(e->cls_b);
+    if (e->mark_w)
+        ggml_set_param(e->mark_w);
 }
 
 static size_t compute_meta(void)
@@ -458,6 +460,13 @@ static void fingerprint(const trainer *t, char *buf, size_t n)
     size_t k = strlen(buf);
     if (p->pack && k < n) /* only when on: checkpoints from before packing still resume */
         snprintf(buf + k, n - k, " pack=1");
+    k = strlen(buf);
+    if (t->e->terms_text && k < n) { /* FNV-1a of the term list */
+        uint64_t h = 1469598103934665603ull;
+        for (const char *c = t->e->terms_text; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211ull;
+        snprintf(buf + k, n - k, " terms=%016" PRIx64, h);
+    }
 }
 
 typedef struct run_state {
@@ -523,6 +532,8 @@ static cl_status load_checkpoint(trainer *t, run_state *rs, const char *path, cl
         ggml_backend_tensor_copy(b, a);
     ggml_backend_tensor_copy(ck->cls_w, t->e->cls_w);
     ggml_backend_tensor_copy(ck->cls_b, t->e->cls_b);
+    if (t->e->mark_w && ck->mark_w)
+        ggml_backend_tensor_copy(ck->mark_w, t->e->mark_w);
     cl_encoder_free(ck);
     return CL_OK;
 }
@@ -689,6 +700,21 @@ static cl_status run_epochs(trainer *t, ggml_opt_context_t opt, run_state *rs,
     return st;
 }
 
+/* The term list of `--vocab`, for a new classifier over a base encoder. */
+static cl_status read_terms(cl_encoder *e, const char *path, cl_error *err)
+{
+    if (e->labels)
+        return cl_error_set(err, CL_ERR_ARG, "%s: a term list can be given only with a base "
+                            "encoder, not a tagger (a tagger keeps its own)", path);
+    char *text = NULL;
+    size_t n;
+    cl_status st = cl_read_file(path, &text, &n, err);
+    if (st == CL_OK)
+        st = cl__enc_set_terms(e, path, text, n, err);
+    free(text);
+    return st;
+}
+
 static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
 {
     const cl_encoder_train_params *p = t->p;
@@ -709,6 +735,13 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
             snprintf(labels[2 + 2 * i], n, "I-%s", types[i]);
         }
     }
+    if (st == CL_OK && p->tokenizer) {
+        free(t->e->tokenizer);
+        if (!(t->e->tokenizer = strdup(p->tokenizer)))
+            st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
+    }
+    if (st == CL_OK && p->vocab_path)
+        st = read_terms(t->e, p->vocab_path, err);
     /* a fine-tuned tagger with these labels as the base: train on from its
      * classifier; otherwise a new one */
     bool same = st == CL_OK && t->e->labels && t->e->nlabels == 2 * ntypes + 1;
@@ -722,14 +755,8 @@ static cl_status prepare(trainer *t, const cl_corpus *train, cl_error *err)
         free(labels[i]);
     free(labels);
     t->e->o_bias = 0;
-    if (st == CL_OK && p->tokenizer) {
-        free(t->e->tokenizer);
-        t->e->tokenizer = NULL;
-    }
     if (st == CL_OK)
         t->e->pack = p->pack ? p->max_pieces : 0;
-    if (st == CL_OK && p->tokenizer && !(t->e->tokenizer = strdup(p->tokenizer)))
-        st = cl_error_set(err, CL_ERR_NOMEM, "out of memory");
     t->e->tanh_gelu = true;
     int32_t cap = 0;
     for (int32_t d = 0; d < train->ndocs && st == CL_OK; d++)
