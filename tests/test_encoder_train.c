@@ -769,6 +769,27 @@ static double entity_accuracy(const char *path, const cl_corpus *gold)
     return (double)right / all;
 }
 
+/* Replace the first occurrence of from by to (same length) in the file. */
+static void edit_in_place(const char *path, const char *from, const char *to)
+{
+    cl_error err;
+    char *bytes;
+    size_t n, k = strlen(from);
+    assert_int_equal(strlen(to), k);
+    assert_int_equal(cl_read_file(path, &bytes, &n, &err), CL_OK);
+    char *v = NULL; /* the 8-byte length before the header holds NULs: no strstr */
+    for (size_t i = 0; !v && i + k <= n; i++)
+        if (!memcmp(bytes + i, from, k))
+            v = bytes + i;
+    assert_non_null(v);
+    memcpy(v, to, k);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    free(bytes);
+}
+
 static void test_packing_sees_context(void **state)
 {
     (void)state;
@@ -796,21 +817,7 @@ static void test_packing_sees_context(void **state)
     assert_true(single <= 0.5);
     /* a packing length that is not a number is refused, naming the field
      * (edited in place: the header keeps its length) */
-    char *bytes;
-    size_t n;
-    assert_int_equal(cl_read_file(out, &bytes, &n, &err), CL_OK);
-    static const char key[] = "\"clinner.pack\":\"128\"";
-    char *v = NULL; /* the 8-byte length before the header holds NULs: no strstr */
-    for (size_t i = 0; !v && i + sizeof key - 1 <= n; i++)
-        if (!memcmp(bytes + i, key, sizeof key - 1))
-            v = bytes + i;
-    assert_non_null(v);
-    memcpy(v + strlen("\"clinner.pack\":\""), "12x", 3);
-    FILE *f = fopen(out, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bytes, 1, n, f), n);
-    fclose(f);
-    free(bytes);
+    edit_in_place(out, "\"clinner.pack\":\"128\"", "\"clinner.pack\":\"12x\"");
     cl_encoder *e;
     assert_int_equal(cl_encoder_open(out, &e, &err), CL_ERR_MODEL);
     assert_non_null(strstr(err.msg, "clinner.pack '12x'"));
@@ -853,27 +860,6 @@ static cl_corpus *term_corpus(const char *const *dis, const char *const *sign, i
         assert_int_equal(cl_corpus_add(c, d, &err), CL_OK);
     }
     return c;
-}
-
-/* Replace the first occurrence of from by to (same length) in the file. */
-static void edit_in_place(const char *path, const char *from, const char *to)
-{
-    cl_error err;
-    char *bytes;
-    size_t n, k = strlen(from);
-    assert_int_equal(strlen(to), k);
-    assert_int_equal(cl_read_file(path, &bytes, &n, &err), CL_OK);
-    char *v = NULL; /* the 8-byte length before the header holds NULs: no strstr */
-    for (size_t i = 0; !v && i + k <= n; i++)
-        if (!memcmp(bytes + i, from, k))
-            v = bytes + i;
-    assert_non_null(v);
-    memcpy(v, to, k);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bytes, 1, n, f), n);
-    fclose(f);
-    free(bytes);
 }
 
 /* A term list (--vocab) generalises to words the training never showed:
