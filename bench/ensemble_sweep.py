@@ -6,6 +6,8 @@ compare configurations in seconds; and a bootstrap interval of a score.
   ensemble_sweep.py grid PROBS...      CRF weight x skin share x cue density grid
   ensemble_sweep.py repeat PROBS...    the shipped rule with and without
                                        repeating rare-disease mentions
+  ensemble_sweep.py alone PROBS...     each model alone (its labels by Viterbi,
+                                       no document rule), and their mix with it
   ensemble_sweep.py bootstrap GOLD.csv PRED.csv [PRED2.csv]
                                        95% interval over resampled documents
                                        (paper CSVs; with PRED2: the paired
@@ -231,6 +233,14 @@ def repeat(paths):
     print('+ repeated mentions   %s' % fmt(rp.score(0.2, 25, repeat=True)))
 
 
+def alone(paths):
+    labels, docs = load_all(paths)
+    print('%d documents' % len(docs))
+    print('CRF alone             %s' % fmt(Replay(labels, docs, 1.0).score(None, 0)))
+    print('encoder alone         %s' % fmt(Replay(labels, docs, 0.0).score(None, 0)))
+    print('mix + document rule   %s' % fmt(Replay(labels, docs, 0.5).score(0.2, 25)))
+
+
 def read_csv(path):
     docs = collections.OrderedDict()
     with open(path, newline='', encoding='utf-8') as f:
@@ -270,9 +280,9 @@ def bootstrap(gold_path, pred_paths, n=2000, seed=1):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) < 3 or sys.argv[1] not in ('grid', 'repeat', 'bootstrap'):
+    if len(sys.argv) < 3 or sys.argv[1] not in ('grid', 'repeat', 'alone', 'bootstrap'):
         sys.exit(__doc__)
     if sys.argv[1] == 'bootstrap':
         bootstrap(sys.argv[2], sys.argv[3:])
     else:
-        {'grid': grid, 'repeat': repeat}[sys.argv[1]](sys.argv[2:])
+        {'grid': grid, 'repeat': repeat, 'alone': alone}[sys.argv[1]](sys.argv[2:])
