@@ -10,13 +10,17 @@
 #
 # Costs on the 2-core machine: two encoders of 7-8 min each, two CRFs of
 # 20 s, 2-3 min of probabilities per fold, then seconds per configuration.
-# Env: CLINNER_SHARED (default ../shared); SEED (the encoders', default 42).
+# Env: CLINNER_SHARED (default ../shared); SEED (the encoders', default 42);
+# EPOCHS (the encoders', default 3 as shipped; another count names the fold
+# encoders and probability files with -eN so that both can share WORK).
 # Needs python3 with numpy.
 set -euo pipefail
 build=${1:-build}
 work=${2:-/tmp/clinner-ensemble-cv}
 D=${CLINNER_SHARED:-../shared}/data/raredis
 seed=${SEED:-42}
+epochs=${EPOCHS:-3}
+tag=$([ "$epochs" = 3 ] && echo "" || echo "-e$epochs")
 [ -d "$D/train" ] || { echo "ensemble_cv: no corpus at $D (set CLINNER_SHARED)" >&2; exit 2; }
 D=$(cd "$D" && pwd)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -37,28 +41,28 @@ for f in A B; do
         "$build/clinner" train crf --train "$work/fold$f" --dev "$D/dev" --tokenizer clinical \
             --labels paper --c1 0.1 --c2 0.1 --doc-words 50 --threads 2 --seed 1 \
             --progress off -o "$work/crf$f.model"
-    [ -f "$work/enc$f-$seed.model" ] ||
+    [ -f "$work/enc$f-$seed$tag.model" ] ||
         "$build/clinner" train encoder --train "$work/fold$f" --dev "$D/dev" --tokenizer paper \
-            --epochs 3 --batch 16 --lr 1e-4 --threads 2 --seed "$seed" --out-type q8_0 \
-            --progress lines -o "$work/enc$f-$seed.model"
+            --epochs "$epochs" --batch 16 --lr 1e-4 --threads 2 --seed "$seed" --out-type q8_0 \
+            --progress lines -o "$work/enc$f-$seed$tag.model"
 done
 # each fold tagged by the other fold's models
-"$probs" "$work/crfB.model" "$work/encB-$seed.model" brat "$work/foldA" clinical >"$work/oofA.txt"
-"$probs" "$work/crfA.model" "$work/encA-$seed.model" brat "$work/foldB" clinical >"$work/oofB.txt"
+"$probs" "$work/crfB.model" "$work/encB-$seed$tag.model" brat "$work/foldA" clinical >"$work/oofA$tag.txt"
+"$probs" "$work/crfA.model" "$work/encA-$seed$tag.model" brat "$work/foldB" clinical >"$work/oofB$tag.txt"
 
-python3 bench/ensemble_sweep.py grid "$work/oofA.txt" "$work/oofB.txt"
+python3 bench/ensemble_sweep.py grid "$work/oofA$tag.txt" "$work/oofB$tag.txt"
 # the stacking layer (docs/RESULTS.md, "Stacking"): cross-validated on the two
 # folds, then fitted on both; models/raredis-ensemble.json's "stack" is the
 # labels, weights and bias of $work/stack.json (seed 42)
-python3 bench/ensemble_stack.py cv 0.1 "$work/oofA.txt" "$work/oofB.txt"
-python3 bench/ensemble_stack.py fit 0.1 "$work/stack.json" "$work/oofA.txt" "$work/oofB.txt"
-for f in A B; do python3 bench/ensemble_sweep.py repeat "$work/oof$f.txt"; done
+python3 bench/ensemble_stack.py cv 0.1 "$work/oofA$tag.txt" "$work/oofB$tag.txt"
+python3 bench/ensemble_stack.py fit 0.1 "$work/stack$tag.json" "$work/oofA$tag.txt" "$work/oofB$tag.txt"
+for f in A B; do python3 bench/ensemble_sweep.py repeat "$work/oof$f$tag.txt"; done
 # the shipped CRF and rule on the dev CSV with each fold's encoder in place of
 # the shipped one: how much dev moves with the encoder alone
 P=$(dirname "$D")/paper
 for f in A B; do
-    "$probs" models/raredis-crf.model "$work/enc$f-$seed.model" paper-csv \
-        "$P/dev_combined_IOB_data.csv" clinical >"$work/dev$f.txt"
+    "$probs" models/raredis-crf.model "$work/enc$f-$seed$tag.model" paper-csv \
+        "$P/dev_combined_IOB_data.csv" clinical >"$work/dev$f$tag.txt"
     echo "dev, shipped CRF + fold $f encoder:"
-    python3 bench/ensemble_sweep.py repeat "$work/dev$f.txt" | sed -n 2p
+    python3 bench/ensemble_sweep.py repeat "$work/dev$f$tag.txt" | sed -n 2p
 done

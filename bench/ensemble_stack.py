@@ -6,6 +6,12 @@ replay the ensemble with it.
   ensemble_stack.py cv LAMBDA PROBS_A PROBS_B     fit on A, score B and back
   ensemble_stack.py fit LAMBDA OUT.json PROBS...  fit on all, write the layer
   ensemble_stack.py eval LAYER.json PROBS...      replay with a fitted layer
+  ensemble_stack.py rule LAMBDA PROBS_A PROBS_B   the document rule's skin
+        share and cue density chosen again with the layer: the layer fitted
+        on one fold scores the other (as cv), and the rule is chosen on one
+        fold's documents and scored on the other's (both ways, pooled), then
+        chosen on both (the choice to ship)
+  ensemble_stack.py eval LAYER.json --rule SHARE CUES PROBS...
 
 The layer: per token, logits = [ln p_crf, ln p_enc] W + b (probabilities
 floored at 1e-9; W is 22 x 11 for the paper's 11 labels, b 11), a softmax,
@@ -60,7 +66,50 @@ def StackReplay(labels, docs, W, b, w=0.5):
     return es.Replay(labels, docs, w, scores)
 
 
+SHARES = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 1.01)  # 1.01: cue words only
+CUES = (0, 10, 15, 20, 25, 30)
+
+
+def pooled(counts):
+    tot = {t: [0, 0, 0] for t in es.TYPES}
+    for c in counts:
+        for t in tot:
+            tot[t] = [x + y for x, y in zip(tot[t], c[t])]
+    return es.f1s(tot)
+
+
+def best_rule(rp):
+    """The (share, cues) with the highest score on rp's documents; ties go to
+    the first in grid order."""
+    best = None
+    for sh in SHARES:
+        for cue in CUES:
+            r = es.f1s(rp.counts(sh, cue))[0]
+            if best is None or r > best[0]:
+                best = (r, sh, cue)
+    return best
+
+
+def rule(lam, path_a, path_b):
+    labels, A = es.load(path_a)
+    _, B = es.load(path_b)
+    on_b = StackReplay(labels, B, *fit(A, labels, lam))  # fold B, layer from A
+    on_a = StackReplay(labels, A, *fit(B, labels, lam))
+    _, sa, ca = best_rule(on_a)
+    _, sb, cb = best_rule(on_b)
+    print('rule chosen on fold A: share %.2f, cues %d; on fold B: share %.2f, cues %d' % (sa, ca, sb, cb))
+    print('lambda %g, layer and rule cross-fitted, %d documents: %s' % (
+        lam, len(A) + len(B), es.fmt(pooled([on_b.counts(sa, ca), on_a.counts(sb, cb)]))))
+    both = on_b
+    both.docs = on_b.docs + on_a.docs
+    r, s, c = best_rule(both)
+    print('rule chosen on both folds: share %.2f, cues %d (in-sample %.4f; shipped rule %s)' % (
+        s, c, r, es.fmt(both.score(0.2, 25))))
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == 'rule':
+        return rule(float(argv[2]), argv[3], argv[4])
     if len(argv) < 4 or argv[1] not in ('cv', 'fit', 'eval'):
         sys.exit(__doc__)
     if argv[1] == 'cv':
@@ -84,10 +133,13 @@ def main(argv):
         print('%s: fitted on %d documents' % (argv[3], len(docs)))
     else:
         layer = json.load(open(argv[2]))
-        labels, docs = es.load_all(argv[3:])
+        share, cues, paths = 0.2, 25, argv[3:]
+        if paths[0] == '--rule':
+            share, cues, paths = float(paths[1]), float(paths[2]), paths[3:]
+        labels, docs = es.load_all(paths)
         assert labels == layer['labels'], 'label order differs'
         rp = StackReplay(labels, docs, np.array(layer['weights']), np.array(layer['bias']))
-        print('%d documents: %s' % (len(docs), es.fmt(rp.score(0.2, 25))))
+        print('%d documents: %s' % (len(docs), es.fmt(rp.score(share, cues))))
 
 
 if __name__ == '__main__':

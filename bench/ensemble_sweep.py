@@ -164,6 +164,11 @@ class Replay:
             self.docs.append((d, path, share))
 
     def score(self, min_share, cue_min, repeat=False):
+        return f1s(self.counts(min_share, cue_min, repeat))
+
+    def counts(self, min_share, cue_min, repeat=False):
+        """Per-type [true positives, predicted, gold] under the document rule
+        (summable over sets of documents, unlike F1)."""
         (sb, si), (bb, bi) = self.skin, self.base
         pairs = []
         for d, path, share in self.docs:
@@ -177,7 +182,7 @@ class Replay:
             if repeat:
                 labs = repeat_mentions(labs, d, ('RAREDISEASE', 'SKINRAREDISEASE'))
             pairs += [(d.gold[a:b], labs[a:b]) for a, b in zip(d.sents[:-1], d.sents[1:])]
-        return f1s(sentence_counts(pairs))
+        return sentence_counts(pairs)
 
 
 def repeat_mentions(labs, d, types):
