@@ -23,6 +23,11 @@ epochs=${EPOCHS:-3}
 tag=$([ "$epochs" = 3 ] && echo "" || echo "-e$epochs")
 [ -d "$D/train" ] || { echo "ensemble_cv: no corpus at $D (set CLINNER_SHARED)" >&2; exit 2; }
 D=$(cd "$D" && pwd)
+# the replays need numpy: say so now, not after half an hour of training
+python3 -c 'import numpy' 2>/dev/null || {
+    echo "ensemble_cv: $(command -v python3) cannot import numpy (apt-get install python3-numpy, or pip install numpy for that python3)" >&2
+    exit 2
+}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 make -s BUILD="$build" "$build/bench/ensemble_probs"
@@ -55,6 +60,7 @@ python3 bench/ensemble_sweep.py grid "$work/oofA$tag.txt" "$work/oofB$tag.txt"
 # folds, then fitted on both; models/raredis-ensemble.json's "stack" is the
 # labels, weights and bias of $work/stack.json (seed 42)
 python3 bench/ensemble_stack.py cv 0.1 "$work/oofA$tag.txt" "$work/oofB$tag.txt"
+python3 bench/ensemble_stack.py rule 0.1 "$work/oofA$tag.txt" "$work/oofB$tag.txt"
 python3 bench/ensemble_stack.py fit 0.1 "$work/stack$tag.json" "$work/oofA$tag.txt" "$work/oofB$tag.txt"
 for f in A B; do python3 bench/ensemble_sweep.py repeat "$work/oof$f$tag.txt"; done
 # the shipped CRF and rule on the dev CSV with each fold's encoder in place of

@@ -135,6 +135,8 @@ def main(argv):
         layer = json.load(open(argv[2]))
         share, cues, paths = 0.2, 25, argv[3:]
         if paths[0] == '--rule':
+            if len(paths) < 4:
+                sys.exit(__doc__)
             share, cues, paths = float(paths[1]), float(paths[2]), paths[3:]
         labels, docs = es.load_all(paths)
         assert labels == layer['labels'], 'label order differs'
