@@ -405,6 +405,17 @@ static cl_encoder_train_params toy_params(const char *out)
     return p;
 }
 
+/* Train with p; a failure fails the test with the trainer's message. */
+static cl_encoder_train_result train_ok(const cl_encoder_train_params *p, const cl_corpus *train,
+                                        const cl_corpus *dev)
+{
+    cl_encoder_train_result r;
+    cl_error err;
+    if (cl_encoder_train(p, train, dev, &r, &err) != CL_OK)
+        fail_msg("%s", err.msg);
+    return r;
+}
+
 /* A copy of gold's text, tokens and sentences (no tags), tagged by tg. */
 static cl_doc *tagged_copy(cl_tagger *tg, const cl_doc *g)
 {
@@ -503,10 +514,8 @@ static void test_toy_task_learns(void **state)
     snprintf(out, sizeof out, "%s/toy.model", tmpdir());
     snprintf(out2, sizeof out2, "%s/toy2.model", tmpdir());
     cl_encoder_train_params p = toy_params(out);
-    cl_encoder_train_result r;
+    cl_encoder_train_result r = train_ok(&p, train, dev);
     cl_error err;
-    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
-        fail_msg("%s", err.msg);
     fprintf(stderr, "toy task: best dev F1 %.4f at epoch %d of %d, %lld steps, %.1f s\n",
             r.best_dev_f1, r.best_epoch, r.epochs_done, (long long)r.steps, r.seconds);
     assert_true(r.best_dev_f1 > 0.9);
@@ -581,10 +590,8 @@ static void test_toy_task_learns_mpnet(void **state)
     snprintf(out, sizeof out, "%s/toy-mpnet.model", tmpdir());
     cl_encoder_train_params p = toy_params(out);
     p.base = mpnet_dir();
-    cl_encoder_train_result r;
+    cl_encoder_train_result r = train_ok(&p, train, dev);
     cl_error err;
-    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
-        fail_msg("%s", err.msg);
     fprintf(stderr, "toy task, MPNet: best dev F1 %.4f at epoch %d, %.1f s\n", r.best_dev_f1,
             r.best_epoch, r.seconds);
     assert_true(r.best_dev_f1 > 0.9);
@@ -794,16 +801,13 @@ static void test_packing_sees_context(void **state)
     p.pack = true;
     p.batch = 2;
     p.epochs = 20;
-    cl_encoder_train_result r;
-    cl_error err;
-    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
-        fail_msg("%s", err.msg);
+    train_ok(&p, train, dev);
     double packed = entity_accuracy(out, dev);
     p = toy_params(out1);
     p.epochs = 20;
-    if (cl_encoder_train(&p, train, dev, &r, &err) != CL_OK)
-        fail_msg("%s", err.msg);
+    train_ok(&p, train, dev);
     double single = entity_accuracy(out1, dev);
+    cl_error err;
     fprintf(stderr, "context task: gaucher right %.4f packed, %.4f one sentence each\n", packed,
             single);
     assert_true(packed > 0.95);
@@ -883,10 +887,9 @@ static void test_vocab_marks_generalise(void **state)
     p.vocab_path = terms;
     p.epochs = 20;
     p.batch = 4;
+    train_ok(&p, train, NULL);
     cl_encoder_train_result r;
     cl_error err;
-    if (cl_encoder_train(&p, train, NULL, &r, &err) != CL_OK)
-        fail_msg("%s", err.msg);
     double with = entity_accuracy(out, dev);
     char *bytes;
     size_t n;
